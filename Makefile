@@ -1,0 +1,48 @@
+# Every target bootstraps its own virtualenv from pyproject.toml on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SOURCE ?=
+ARGS   ?=
+
+.PHONY: help test migrate validate sandbox bench lint clean
+
+help:
+	@echo "make migrate SOURCE=<file>   migrate an export (into the embedded sandbox unless BME_API_KEY is set)"
+	@echo "make validate SOURCE=<file>  dry-run validation report, no API request"
+	@echo "make test                    run the test suite"
+	@echo "make sandbox                 run the local Benchmark-compatible server"
+	@echo "make bench                   print throughput and request-count figures"
+	@echo "make lint                    ruff + mypy"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+migrate: $(STAMP)
+	@test -n "$(SOURCE)" || { echo "usage: make migrate SOURCE=<export file>"; exit 2; }
+	$(BIN)/bme-migrate migrate $(SOURCE) $(ARGS)
+
+validate: $(STAMP)
+	@test -n "$(SOURCE)" || { echo "usage: make validate SOURCE=<export file>"; exit 2; }
+	$(BIN)/bme-migrate validate $(SOURCE) $(ARGS)
+
+sandbox: $(STAMP)
+	$(BIN)/bme-migrate sandbox $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check etl tests bench
+	$(BIN)/ruff check etl tests bench
+	$(BIN)/mypy etl
+
+clean:
+	rm -rf $(VENV) .etl .pytest_cache .mypy_cache .ruff_cache
