@@ -6,6 +6,7 @@ lets extract, validate, mapping, load and the reports agree without importing ea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 # --- provenance columns, added by extract to every raw frame -------------------------------------------
@@ -61,3 +62,24 @@ class Outcome(StrEnum):
 BME_ACTIVE = "Active"
 BME_INACTIVE = "Inactive"
 BME_UNSUBSCRIBE = "Unsubscribe"
+
+
+# --- the hand-offs between stages ----------------------------------------------------------------------
+#
+# extract  → raw frame: every source column as str (null for an empty cell), plus PROVENANCE columns.
+# validate → canonical frame of *valid* rows (one per key): PROVENANCE + EMAIL_RAW, KEY, STATUS (str of
+#            Status), TAGS (list[str]), LISTS (list[str]), EVENT_TIME (datetime UTC, nullable) and one str
+#            column per FieldColumn (named by its label; values normalised: dates `YYYY-MM-DD`, recurrent
+#            dates `MM-DD`, booleans `true`/`false`, numbers as plain decimals), plus a per-row outcome table.
+# mapping  → request bodies keyed by KEY.
+
+
+@dataclass(frozen=True)
+class FieldColumn:
+    """A canonical field column and where it came from; mapping resolves ``label`` to a structure ``_id``."""
+
+    label: str  # target field label == the canonical column's name
+    source: str  # the source header it was read from
+    data_type: str = "text"  # text | number | date | boolean | recurrent_date
+    predefined: str | None = None  # Benchmark predefinedField (firstName, lastName, …)
+    custom: bool = False  # proposed for an unmapped column (preset says unmapped = "custom_text")
