@@ -83,3 +83,55 @@ class FieldColumn:
     data_type: str = "text"  # text | number | date | boolean | recurrent_date
     predefined: str | None = None  # Benchmark predefinedField (firstName, lastName, …)
     custom: bool = False  # proposed for an unmapped column (preset says unmapped = "custom_text")
+
+
+@dataclass(frozen=True)
+class PlannedContact:
+    """The desired state of one target contact: the hand-off from mapping to load.
+
+    Everything is already resolved to ids. ``fields`` holds only non-empty values, so an empty source cell
+    can never blank a value that exists in the account. ``row_ids`` are all source rows that collapsed into
+    this key (the winner first): load records one outcome per row id.
+    """
+
+    key: str  # trimmed, lower-cased email
+    row_ids: tuple[int, ...]
+    fields: tuple[tuple[str, str], ...] = ()  # (field _id, value), sorted by _id
+    lists: tuple[str, ...] = ()  # list _ids, sorted
+    tags: tuple[str, ...] = ()  # tag _ids, sorted
+    status: str = BME_ACTIVE  # "Active" | "Inactive"
+    secondary: str | None = None  # "Unsubscribe" when Inactive
+
+    def create_body(self, structure_id: str, *, with_status: bool = True, with_tags: bool = True) -> dict:
+        """The exact ``POST /api/contact`` body."""
+        body: dict = {"key": self.key, "contactStructureId": structure_id,
+                      "fields": [{"_id": fid, "value": v} for fid, v in self.fields],
+                      "lists": [{"_id": lid} for lid in self.lists]}
+        if with_tags and self.tags:
+            body["tags"] = [{"_id": tid} for tid in self.tags]
+        if with_status:
+            body["status"] = self.status_body()
+        return body
+
+    def status_body(self) -> dict[str, str]:
+        if self.status == BME_INACTIVE:
+            return {"primary": BME_INACTIVE, "secondary": self.secondary or BME_UNSUBSCRIBE}
+        return {"primary": BME_ACTIVE}
+
+    def payload_hash(self) -> str:
+        """Stable digest of the desired state (not of row ids): equal hash → nothing to send again."""
+        import hashlib
+        import json
+
+        doc = [self.key, list(self.fields), list(self.lists), list(self.tags), self.status, self.secondary]
+        return hashlib.sha256(json.dumps(doc, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ResolvedMapping:
+    """Names → ids for one run, saved with the run so a resume never re-resolves differently."""
+
+    structure_id: str
+    field_ids: tuple[tuple[str, str], ...]  # (canonical label, field _id)
+    list_ids: tuple[tuple[str, str], ...]  # (list name, list _id)
+    tag_ids: tuple[tuple[str, str], ...]  # (tag label, tag _id)
