@@ -69,8 +69,9 @@ def read_key_file(path: str | Path) -> str:
     return text.splitlines()[0].strip()
 
 
-def target_from_env(env: Mapping[str, str], *, state_dir: str | Path | None = None,
-                    key_file: str | Path | None = None) -> TargetSettings:
+def target_from_env(
+    env: Mapping[str, str], *, state_dir: str | Path | None = None, key_file: str | Path | None = None
+) -> TargetSettings:
     """Resolve the target: an API key (env or file) and base URL, or else the embedded sandbox.
 
     Precedence: ``--api-key-file`` flag, then ``BME_API_KEY``, then ``BME_API_KEY_FILE``. A key without a
@@ -87,7 +88,9 @@ def target_from_env(env: Mapping[str, str], *, state_dir: str | Path | None = No
     base_url = (env.get(ENV_BASE_URL) or "").strip().rstrip("/") or None
     if key is None:
         if base_url:
-            raise ConfigError(f"{ENV_BASE_URL} is set but no API key: set {ENV_API_KEY} or {ENV_API_KEY_FILE}")
+            raise ConfigError(
+                f"{ENV_BASE_URL} is set but no API key: set {ENV_API_KEY} or {ENV_API_KEY_FILE}"
+            )
         return TargetSettings(base_url=None, api_key=None, embedded=True, state_dir=sdir)
     if not base_url:
         raise ConfigError(

@@ -56,8 +56,14 @@ class InputError(MigrationError):
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 column: int | str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | str | None = None,
+    ) -> None:
         where = ""
         if path is not None:
             where = str(path)
@@ -83,8 +89,15 @@ class MappingError(MigrationError):
 class LoadError(MigrationError):
     """An error talking to the target API."""
 
-    def __init__(self, message: str, *, status: int | None = None, error_type: str | None = None,
-                 method: str | None = None, path: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_type = error_type

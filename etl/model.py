@@ -104,9 +104,12 @@ class PlannedContact:
 
     def create_body(self, structure_id: str, *, with_status: bool = True, with_tags: bool = True) -> dict:
         """The exact ``POST /api/contact`` body."""
-        body: dict = {"key": self.key, "contactStructureId": structure_id,
-                      "fields": [{"_id": fid, "value": v} for fid, v in self.fields],
-                      "lists": [{"_id": lid} for lid in self.lists]}
+        body: dict = {
+            "key": self.key,
+            "contactStructureId": structure_id,
+            "fields": [{"_id": fid, "value": v} for fid, v in self.fields],
+            "lists": [{"_id": lid} for lid in self.lists],
+        }
         if with_tags and self.tags:
             body["tags"] = [{"_id": tid} for tid in self.tags]
         if with_status:

@@ -8,6 +8,7 @@ how the emulators act out "the write was applied but the response was lost".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -85,10 +86,8 @@ def _handler_for(app: App) -> type[BaseHTTPRequestHandler]:
             response = app.handle(request)
             if response.drop_connection:
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 return
             self.send_response(response.status)
             for name, value in response.headers.items():
@@ -118,7 +117,7 @@ class RunningServer:
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         self._server = _Server((host, port), _handler_for(app))
-        self.host, self.port = self._server.server_address[0], self._server.server_address[1]
+        self.host, self.port = str(self._server.server_address[0]), int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
         self._thread.start()
 
@@ -142,7 +141,8 @@ def serve_forever(app: App, host: str, port: int, on_ready: Any = None) -> None:
     """Blocking serve for the CLI; ``on_ready(url)`` is called once the socket is bound."""
     server = _Server((host, port), _handler_for(app))
     if on_ready is not None:
-        on_ready(f"http://{server.server_address[0]}:{server.server_address[1]}")
+        host_, port_ = server.server_address[0], server.server_address[1]
+        on_ready(f"http://{host_!s}:{port_}")
     try:
         server.serve_forever()
     finally:
@@ -160,7 +160,9 @@ class AppTransport(httpx.BaseTransport):
         req = make_request(request.method, target, dict(request.headers.items()), request.read())
         resp = self.app.handle(req)
         if resp.drop_connection:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
         return httpx.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
 
 

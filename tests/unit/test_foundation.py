@@ -57,13 +57,23 @@ class Echo:
     def handle(self, request: Request) -> Response:
         if request.path == "/drop":
             return Response.dropped()
-        return Response.json(200, {"method": request.method, "path": request.path,
-                                   "q": request.query_one("x"), "body": request.json()})
+        return Response.json(
+            200,
+            {
+                "method": request.method,
+                "path": request.path,
+                "q": request.query_one("x"),
+                "body": request.json(),
+            },
+        )
 
 
 def test_real_server_and_transport_agree() -> None:
-    with RunningServer(Echo()) as server, httpx.Client(base_url=server.url) as real, \
-            httpx.Client(base_url="http://app", transport=AppTransport(Echo())) as inproc:
+    with (
+        RunningServer(Echo()) as server,
+        httpx.Client(base_url=server.url) as real,
+        httpx.Client(base_url="http://app", transport=AppTransport(Echo())) as inproc,
+    ):
         for client in (real, inproc):
             r = client.post("/p?x=1", json={"a": 1})
             assert r.json() == {"method": "POST", "path": "/p", "q": "1", "body": {"a": 1}}
