@@ -1,0 +1,341 @@
+"""Extract contacts straight from a legacy platform's REST API (seeds/003, legacy-formats.md §3.14).
+
+``extract_legacy`` pages through ``GET /api/v1/contacts`` with ``limit``/``offset`` and returns the same
+hand-off as file extraction (``LegacyExtract.result`` is an ``etl.extract.result.ExtractResult``), so
+validate, mapping and load cannot tell the difference. Frame columns, in order:
+
+* provenance first: ``row_id`` (Int64, the record's offset in the listing: unique), ``source_file`` (the
+  listing URL, e.g. ``https://host/api/v1/contacts``: never the token), ``source_line`` (Int64, offset + 1);
+* ``email``, ``first_name``, ``last_name``, ``status``, ``id``, ``created_at``, ``updated_at`` (always
+  present), then any other top-level field the API adds, in first-seen order;
+* one column per ``properties`` key in first-seen order, named by the bare key unless it is empty or
+  collides with a column above, then ``properties.<key>`` (``__2``, ``__3`` … if even that is taken).
+
+Every data column is ``pl.String`` with the JSON reader's cell policy (``etl.extract.jsonl``): null and
+``""`` → null, strings untouched (not trimmed), booleans ``true``/``false``, numbers as JSON writes them,
+objects and arrays as compact JSON. A contact without a key has null there.
+
+Records are de-duplicated by trimmed, lower-cased email, keeping the first: emails are unique per
+workspace, so a repeat means offset paging listed one contact twice. Repeats become rejects with reason
+code ``duplicate_listing`` (``raw`` = the record's JSON), so every listed record still has one outcome.
+Paging stops at an empty page, at a page shorter than the limit (the server's, if it reports a smaller
+one), or when the offset reaches the envelope's ``total``; both ``{"data": [...], "total": n}`` and a
+bare JSON array are accepted.
+
+Resumability: every fetched page is written with the cursor, in one SQLite transaction, to
+``<state_dir>/legacy_extract.db`` under a fingerprint of (base URL, status filter, a one-way digest of the
+token: two workspaces on the same host never share a snapshot; the token itself is never stored). A killed
+extraction resumes at the saved cursor without re-reading finished pages; a finished one is rebuilt from
+the snapshot without any request, so a load can resume after the legacy API is gone. ``fresh=True``
+discards the snapshot and starts over. Offset paging cannot see a listing that changes under it; when the
+reported ``total`` differs between the first and the last page the result carries a warning.
+
+Failures: 5xx, 429 and network errors are retried with exponential backoff and jitter on the injected
+clock, honouring ``Retry-After``; 401/403 raise ``AuthError`` (exit 4); any other 4xx, a redirect or an
+unreadable body raise ``InputError`` naming the URL, as does giving up after ``max_retries``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import polars as pl
+
+from etl.clock import Clock, SystemClock
+from etl.config import Secret
+from etl.errors import ConfigError
+from etl.extract.legacy_fetch import CONTACTS_PATH, ENV_LEGACY_TOKEN, PageFetcher
+from etl.extract.legacy_snapshot import Snapshot
+from etl.extract.result import REJECT_SCHEMA, ExtractResult, FileInfo
+from etl.model import PROVENANCE, ROW_ID, SOURCE_FILE, SOURCE_LINE
+
+__all__ = [
+    "CORE_COLUMNS",
+    "ENV_LEGACY_TOKEN",
+    "STATE_DB_NAME",
+    "LegacyExtract",
+    "build_frame",
+    "extract_legacy",
+    "is_legacy_source",
+    "legacy_token_from_env",
+    "parse_legacy_source",
+]
+
+SOURCE_PREFIXES = ("legacy+https://", "legacy+http://")
+STATE_DB_NAME = "legacy_extract.db"
+CORE_COLUMNS = ("email", "first_name", "last_name", "status", "id", "created_at", "updated_at")
+STATUS_FILTERS = ("subscribed", "unsubscribed")
+DUPLICATE_LISTING = "duplicate_listing"  # reject reason code: a record whose email was already listed
+MAX_PAGE_SIZE = 200
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+OnPage = Callable[[int, int, int | None], None]  # (offset, records on the page, total if known)
+
+
+@dataclass(frozen=True)
+class LegacyExtract:
+    """The raw frame plus what it cost and where it came from."""
+
+    frame: pl.DataFrame
+    rejects: pl.DataFrame  # REJECT_SCHEMA: records dropped as ``duplicate_listing`` (raw = the record's JSON)
+    source: str  # the listing URL used as source_file
+    property_columns: Mapping[str, str]  # frame column → properties key
+    records: int  # records listed, before de-duplication
+    total: int | None  # the API's last reported total (None for a bare-array API)
+    pages_fetched: int  # pages read from the API by this call
+    pages_reused: int  # pages taken from the snapshot instead of the API
+    requests: int  # HTTP requests made by this call, retries included
+    retries: int
+    from_snapshot: bool  # the extraction had finished earlier: no request was made
+    warnings: tuple[str, ...] = ()  # e.g. the listing changed while it was paged
+
+    @property
+    def result(self) -> ExtractResult:
+        """The same hand-off as file extraction: validate cannot tell where the rows came from."""
+        header = tuple(c for c in self.frame.columns if c not in PROVENANCE)
+        info = FileInfo(
+            path=self.source,
+            encoding="utf-8",
+            delimiter=None,
+            kind="api",
+            rows=self.records,
+            header=header,
+            bom=False,
+        )
+        return ExtractResult(frame=self.frame, rejects=self.rejects, files=(info,))
+
+
+def is_legacy_source(source: str) -> bool:
+    """True for ``legacy+https://…`` / ``legacy+http://…`` sources given to the CLI."""
+    return source.strip().lower().startswith(SOURCE_PREFIXES)
+
+
+def parse_legacy_source(source: str) -> str:
+    """``legacy+https://host/base`` → ``https://host/base``; plain HTTP only for loopback hosts.
+
+    The token travels as a Bearer header, so cleartext is refused outside this machine, and credentials
+    or a query string in the URL are refused because the URL ends up in reports as ``source_file``.
+    """
+    text = source.strip()
+    if not is_legacy_source(text):
+        raise ConfigError(f"not a legacy API source: {text!r} (expected legacy+https://host/base)")
+    url = text[len("legacy+") :]
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ConfigError(f"legacy API source has no host: {text!r}")
+    if parts.username or parts.password:
+        raise ConfigError(f"put the legacy API token in {ENV_LEGACY_TOKEN}, not in the source URL")
+    if parts.query or parts.fragment:
+        raise ConfigError("a legacy API source URL takes no query string or fragment")
+    if parts.scheme.lower() == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError("legacy+http:// is only allowed for a loopback host; use legacy+https://")
+    return f"{parts.scheme.lower()}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def legacy_token_from_env(env: Mapping[str, str]) -> Secret:
+    """The legacy API token from ``LEGACY_API_TOKEN`` (the CLI passes ``os.environ``)."""
+    token = (env.get(ENV_LEGACY_TOKEN) or "").strip()
+    if not token:
+        raise ConfigError(f"{ENV_LEGACY_TOKEN} is not set: export the legacy platform's API token")
+    return Secret(token)
+
+
+def extract_legacy(
+    base_url: str,
+    token: Secret,
+    *,
+    state_dir: Path,
+    status: str | None = None,
+    client: httpx.Client | None = None,
+    clock: Clock | None = None,
+    page_size: int = 200,
+    max_retries: int = 5,
+    fresh: bool = False,
+    on_page: OnPage | None = None,
+    rng: random.Random | None = None,
+) -> LegacyExtract:
+    """Read every contact (optionally only one ``status``) into a raw frame, resumably; see the module doc."""
+    if status is not None and status not in STATUS_FILTERS:
+        raise ConfigError(f"legacy status filter must be one of {', '.join(STATUS_FILTERS)}, not {status!r}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ConfigError(f"legacy page size must be between 1 and {MAX_PAGE_SIZE}")
+    if max_retries < 0:
+        raise ConfigError("max_retries must be ≥ 0")
+    source = _listing_url(base_url)
+    fingerprint = _fingerprint(source, status, token)
+    fetcher: PageFetcher | None = None
+    with Snapshot(Path(state_dir) / STATE_DB_NAME) as snap:
+        if fresh:
+            snap.reset(fingerprint)
+        state = snap.load(fingerprint)
+        if state is None:
+            snap.start(fingerprint, source, status)
+            state = (0, None, None, False)
+        next_offset, first_total, total, done = state
+        reused = snap.page_count(fingerprint)
+        fetched = 0
+        if not done:
+            fetcher = PageFetcher(
+                client, token, source, clock or SystemClock(), rng or random.Random(), max_retries
+            )
+        try:
+            while fetcher is not None and not done:
+                params: dict[str, str | int] = {"limit": page_size, "offset": next_offset}
+                if status:
+                    params["status"] = status
+                items, page_total, page_limit = fetcher.page(params, saved_pages=reused + fetched)
+                total = page_total if page_total is not None else total
+                first_total = total if first_total is None else first_total
+                done = _last_page(len(items), next_offset, page_size, page_limit, total)
+                snap.save_page(
+                    fingerprint, next_offset, items, next_offset + len(items), first_total, total, done
+                )
+                fetched += bool(items)
+                if on_page is not None and items:
+                    on_page(next_offset, len(items), total)
+                next_offset += len(items)
+        finally:
+            if fetcher is not None:
+                fetcher.close()
+        pages = snap.pages(fingerprint)
+    frame, rejects, props = build_frame(pages, source)
+    warnings: tuple[str, ...] = ()
+    if first_total is not None and total != first_total:
+        warnings = (
+            f"the listing changed while it was paged (total {first_total} → {total}): offset paging may "
+            "have skipped or repeated contacts; re-extract with a fresh snapshot when the source is quiet",
+        )
+    return LegacyExtract(
+        frame=frame,
+        rejects=rejects,
+        source=source,
+        property_columns=props,
+        records=sum(len(items) for _, items in pages),
+        total=total,
+        pages_fetched=fetched,
+        pages_reused=reused,
+        requests=fetcher.requests if fetcher else 0,
+        retries=fetcher.retries if fetcher else 0,
+        from_snapshot=state[3],
+        warnings=warnings,
+    )
+
+
+def _last_page(count: int, offset: int, asked: int, server_limit: int | None, total: int | None) -> bool:
+    """Whether paging is over. A server that caps ``limit`` below ours and says so must not end it early;
+    a ``total`` (when the envelope has one) ends it without spending a request on an empty page."""
+    if count == 0 or count < min(server_limit or asked, asked):
+        return True
+    return total is not None and offset + count >= total
+
+
+def build_frame(
+    pages: list[tuple[int, list[dict[str, Any]]]], source: str
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
+    """Records (page offset, items) → (raw frame, rejects in ``REJECT_SCHEMA``, column → property key)."""
+    records = [
+        (offset + i, rec)
+        for offset, items in sorted(pages, key=lambda p: p[0])
+        for i, rec in enumerate(items)
+    ]
+    top: dict[str, None] = dict.fromkeys(CORE_COLUMNS)
+    prop_keys: dict[str, None] = {}
+    for _, rec in records:
+        top.update(dict.fromkeys(k for k in rec if k != "properties"))
+        prop_keys.update(dict.fromkeys(_props(rec)))
+    props = _property_columns(prop_keys, taken=set(top) | set(PROVENANCE))
+    kept: list[tuple[int, dict[str, Any]]] = []
+    rejects: list[tuple[int, str, str]] = []  # (offset, reason, raw)
+    first_by_email: dict[str, int] = {}
+    for offset, rec in records:
+        email = rec.get("email")
+        key = email.strip().lower() if isinstance(email, str) and email.strip() else None
+        if key is not None and key in first_by_email:
+            reason = f"same email as row {first_by_email[key]}: the listing showed this contact twice"
+            rejects.append((offset, reason, json.dumps(rec, ensure_ascii=False, separators=(",", ":"))))
+            continue
+        if key is not None:
+            first_by_email[key] = offset
+        kept.append((offset, rec))
+    offsets = [offset for offset, _ in kept]
+    columns: dict[str, list[Any]] = {
+        ROW_ID: offsets,
+        SOURCE_FILE: [source] * len(kept),
+        SOURCE_LINE: [o + 1 for o in offsets],
+    }
+    columns.update({name: [_cell(rec.get(name)) for _, rec in kept] for name in top})
+    columns.update({col: [_cell(_props(rec).get(key)) for _, rec in kept] for col, key in props.items()})
+    schema = {name: pl.String for name in columns} | {ROW_ID: pl.Int64, SOURCE_LINE: pl.Int64}
+    frame = pl.DataFrame(columns, schema=schema)
+    reject_frame = pl.DataFrame(
+        {
+            ROW_ID: [r[0] for r in rejects],
+            SOURCE_FILE: [source] * len(rejects),
+            SOURCE_LINE: [r[0] + 1 for r in rejects],
+            "reason_code": [DUPLICATE_LISTING] * len(rejects),
+            "reason": [r[1] for r in rejects],
+            "raw": [r[2] for r in rejects],
+        },
+        schema=REJECT_SCHEMA,
+    )
+    return frame, reject_frame, props
+
+
+def _property_columns(keys: Iterable[str], *, taken: set[str]) -> dict[str, str]:
+    """Column name → property key: the bare key, ``properties.<key>`` on a clash, then ``__2``, ``__3`` …"""
+    names: dict[str, str] = {}
+    for key in keys:
+        name = key if key and key not in taken else f"properties.{key}"
+        k = 2
+        while name in taken:
+            name, k = f"properties.{key}__{k}", k + 1
+        taken.add(name)
+        names[name] = key
+    return names
+
+
+def _props(rec: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = rec.get("properties")
+    return value if isinstance(value, dict) else {}
+
+
+def _cell(value: Any) -> str | None:
+    """A JSON value as the text a CSV export would hold; null and "" are null."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _listing_url(base_url: str) -> str:
+    """The contacts listing URL for an API root; a trailing ``/api/v1`` or ``/api/v1/contacts`` is tolerated."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"legacy API base URL must be http(s)://host[/path], got {base_url.strip()!r}")
+    if parts.username or parts.password:
+        raise ConfigError(f"put the legacy API token in {ENV_LEGACY_TOKEN}, not in the base URL")
+    path = parts.path.rstrip("/")
+    for suffix in (CONTACTS_PATH, CONTACTS_PATH.rsplit("/", 1)[0]):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return f"{parts.scheme.lower()}://{parts.netloc}{path}{CONTACTS_PATH}"
+
+
+def _fingerprint(source: str, status: str | None, token: Secret) -> str:
+    token_digest = hashlib.sha256(token.reveal().encode("utf-8")).hexdigest()[:16]
+    doc = json.dumps([1, source, status or "", token_digest], separators=(",", ":"))
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()[:32]
