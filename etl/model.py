@@ -138,3 +138,6 @@ class ResolvedMapping:
     field_ids: tuple[tuple[str, str], ...]  # (canonical label, field _id)
     list_ids: tuple[tuple[str, str], ...]  # (list name, list _id)
     tag_ids: tuple[tuple[str, str], ...]  # (tag label, tag _id)
+    # (field _id, the target field's dataType): transform coerces every value to the *account's* type
+    field_types: tuple[tuple[str, str], ...] = ()
+    extra_lists: tuple[str, ...] = ()  # list names (keys of list_ids) every contact also joins (--list)

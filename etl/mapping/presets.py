@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from etl.errors import ConfigError
 from etl.model import Status
@@ -45,22 +46,50 @@ class FieldRule:
     predefined: str | None = None  # Benchmark predefinedField (firstName, lastName, …)
     data_type: str = "text"
     formats: tuple[str, ...] = ()  # strptime formats for dates, tried in order before ISO
+    note: str | None = None  # shown by `mappings show` and in the mapping report
+
+
+FLAG_MATCHES = ("equals", "contains")
 
 
 @dataclass(frozen=True)
 class FlagRule:
-    """A boolean-ish column that, when true (non-empty unless ``values`` given), forces a status."""
+    """A boolean-ish column that, when true (non-empty unless ``values`` given), forces a status.
+
+    ``match = "contains"`` tests whether the cell *contains* one of ``values`` (case-insensitive), for
+    multi-valued cells such as Brevo's ``_SUBSCRIBED`` (``email_marketing,sms_marketing``).
+    ``absent = true`` inverts the test: the flag fires when the cell does NOT match (an empty cell does not
+    match), e.g. "``_SUBSCRIBED`` lacks ``email_marketing`` → no_consent". A flag whose column is missing
+    from a file never fires, whatever ``absent`` says: absence of evidence is not a status.
+    """
 
     column: tuple[str, ...]
     status: Status
     values: tuple[str, ...] = ()  # lower-cased cell values that count as true; empty → any non-empty
+    match: str = "equals"  # equals | contains
+    absent: bool = False  # fire when the cell does NOT match
+
+    def fires(self, cell: str | None) -> bool:
+        """The reference semantics for one cell (validate's vectorised form must agree with this)."""
+        v = (cell or "").strip().casefold()
+        if not self.values:
+            hit = bool(v)
+        elif self.match == "contains":
+            hit = bool(v) and any(x in v for x in self.values)
+        else:
+            hit = bool(v) and v in self.values
+        return not hit if self.absent else hit
 
 
 @dataclass(frozen=True)
 class StatusRule:
     columns: tuple[str, ...] = ()  # a column holding the platform's status word
-    values: Mapping[str, Status] = field(default_factory=lambda: MappingProxyType({}))  # lower-cased value → status
-    files: Mapping[str, Status] = field(default_factory=lambda: MappingProxyType({}))  # file-name prefix → status
+    values: Mapping[str, Status] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # lower-cased value → status
+    files: Mapping[str, Status] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # file-name prefix → status
     flags: tuple[FlagRule, ...] = ()  # checked in order; the first true flag wins over the column
     default: Status = Status.SUBSCRIBED  # when no column, file or flag says otherwise
     unknown: Status | None = None  # status for an unrecognised value; None → reject the row
@@ -78,6 +107,8 @@ class ListRule:
     name: str | None = None  # for mode = "fixed"
     columns: tuple[str, ...] = ()  # for mode = "column"
     separator: str = ","
+    format: str | None = None  # a TAG_FORMATS name for bracketed cells ("[2|21]"); overrides separator
+    prefix: str = ""  # prepended to each value: ids-only columns become readable names ("Brevo list 2")
 
 
 @dataclass(frozen=True)
@@ -95,6 +126,7 @@ class Preset:
     unmapped: str = "ignore"  # what to do with columns no rule names: ignore, or propose custom text fields
     detect_headers: tuple[str, ...] = ()  # headers whose presence is evidence for this platform
     detect_files: tuple[str, ...] = ()  # glob patterns of file names that are evidence
+    detect_strong: tuple[str, ...] = ()  # headers (also evidence) that almost only this platform writes
     extends: str | None = None
 
 
@@ -112,7 +144,9 @@ def _status(v: object, what: str, src: str) -> Status:
     try:
         return Status(str(v))
     except ValueError:
-        raise ConfigError(f"{src}: {what} = {v!r} is not one of {', '.join(s.value for s in Status)}") from None
+        raise ConfigError(
+            f"{src}: {what} = {v!r} is not one of {', '.join(s.value for s in Status)}"
+        ) from None
 
 
 def _parse(data: Mapping[str, object], name: str, src: str) -> Preset:
@@ -134,41 +168,70 @@ def _parse(data: Mapping[str, object], name: str, src: str) -> Preset:
         dt = str(f.get("type", "text"))
         if dt not in DATA_TYPES:
             raise ConfigError(f"{src}: {where}.type = {dt!r} is not one of {', '.join(DATA_TYPES)}")
-        fields.append(FieldRule(
-            sources=_tuple(f.get("source"), f"{where}.source", src) or (str(f["target"]),),
-            target=str(f["target"]),
-            predefined=str(f["predefined"]) if f.get("predefined") else None,
-            data_type=dt,
-            formats=_tuple(f.get("formats"), f"{where}.formats", src),
-        ))
+        fields.append(
+            FieldRule(
+                sources=_tuple(f.get("source"), f"{where}.source", src) or (str(f["target"]),),
+                target=str(f["target"]),
+                predefined=str(f["predefined"]) if f.get("predefined") else None,
+                data_type=dt,
+                formats=_tuple(f.get("formats"), f"{where}.formats", src),
+                note=str(f["note"]) if f.get("note") else None,
+            )
+        )
     st = section("status")
     flags = []
-    for i, fl in enumerate(st.get("flags", []) or []):  # type: ignore[union-attr]
-        flags.append(FlagRule(
-            column=_tuple(fl.get("column"), f"status.flags[{i}].column", src),
-            status=_status(fl.get("status"), f"status.flags[{i}].status", src),
-            values=tuple(x.casefold() for x in _tuple(fl.get("values"), f"status.flags[{i}].values", src)),
-        ))
-    values = st.get("values", {}) or {}
-    files = st.get("files", {}) or {}
+    raw_flags: Any = st.get("flags", []) or []
+    for i, fl in enumerate(raw_flags):
+        match = str(fl.get("match", "equals"))
+        if match not in FLAG_MATCHES:
+            raise ConfigError(
+                f"{src}: status.flags[{i}].match = {match!r} is not one of {', '.join(FLAG_MATCHES)}"
+            )
+        absent = fl.get("absent", False)
+        if not isinstance(absent, bool):
+            raise ConfigError(f"{src}: status.flags[{i}].absent must be true or false")
+        flags.append(
+            FlagRule(
+                column=_tuple(fl.get("column"), f"status.flags[{i}].column", src),
+                status=_status(fl.get("status"), f"status.flags[{i}].status", src),
+                values=tuple(
+                    x.casefold() for x in _tuple(fl.get("values"), f"status.flags[{i}].values", src)
+                ),
+                match=match,
+                absent=absent,
+            )
+        )
+    values: Any = st.get("values", {}) or {}
+    files: Any = st.get("files", {}) or {}
     status = StatusRule(
         columns=_tuple(st.get("column"), "status.column", src),
-        values=MappingProxyType({str(k).strip().casefold(): _status(v, f"status.values.{k}", src)
-                                 for k, v in values.items()}),  # type: ignore[union-attr]
-        files=MappingProxyType({str(k).casefold(): _status(v, f"status.files.{k}", src)
-                                for k, v in files.items()}),  # type: ignore[union-attr]
+        values=MappingProxyType(
+            {str(k).strip().casefold(): _status(v, f"status.values.{k}", src) for k, v in values.items()}
+        ),
+        files=MappingProxyType(
+            {str(k).casefold(): _status(v, f"status.files.{k}", src) for k, v in files.items()}
+        ),
         flags=tuple(flags),
         default=_status(st.get("default", "subscribed"), "status.default", src),
         unknown=_status(st["unknown"], "status.unknown", src) if st.get("unknown") else None,
     )
     tg = section("tags")
-    tags = TagsRule(columns=_tuple(tg.get("column"), "tags.column", src), format=str(tg.get("format", "comma")))
+    tags = TagsRule(
+        columns=_tuple(tg.get("column"), "tags.column", src), format=str(tg.get("format", "comma"))
+    )
     if tags.format not in TAG_FORMATS:
         raise ConfigError(f"{src}: tags.format = {tags.format!r} is not one of {', '.join(TAG_FORMATS)}")
     ls = section("lists")
-    lists = ListRule(mode=str(ls.get("mode", "none")), name=str(ls["name"]) if ls.get("name") else None,
-                     columns=_tuple(ls.get("column"), "lists.column", src),
-                     separator=str(ls.get("separator", ",")))
+    lists = ListRule(
+        mode=str(ls.get("mode", "none")),
+        name=str(ls["name"]) if ls.get("name") else None,
+        columns=_tuple(ls.get("column"), "lists.column", src),
+        separator=str(ls.get("separator", ",")),
+        format=str(ls["format"]) if ls.get("format") else None,
+        prefix=str(ls.get("prefix", "")),
+    )
+    if lists.format is not None and lists.format not in TAG_FORMATS:
+        raise ConfigError(f"{src}: lists.format = {lists.format!r} is not one of {', '.join(TAG_FORMATS)}")
     if lists.mode not in LIST_MODES:
         raise ConfigError(f"{src}: lists.mode = {lists.mode!r} is not one of {', '.join(LIST_MODES)}")
     if lists.mode == "fixed" and not lists.name:
@@ -180,15 +243,38 @@ def _parse(data: Mapping[str, object], name: str, src: str) -> Preset:
     aliases = _tuple(email.get("aliases"), "email.aliases", src)
     if not aliases:
         raise ConfigError(f"{src}: [email] aliases must name at least one column")
+    ignore = _tuple(data.get("ignore"), "ignore", src)
     return Preset(
-        name=name, title=str(data.get("title", name)), email=aliases, fields=tuple(fields), status=status,
-        tags=tags, lists=lists, event_time=_tuple(data.get("event_time"), "event_time", src),
+        name=name,
+        title=str(data.get("title", name)),
+        email=aliases,
+        fields=_without_ignored(fields, ignore),
+        status=status,
+        tags=tags,
+        lists=lists,
+        event_time=_tuple(data.get("event_time"), "event_time", src),
         date_formats=_tuple(data.get("date_formats"), "date_formats", src),
-        ignore=_tuple(data.get("ignore"), "ignore", src), unmapped=unmapped,
+        ignore=ignore,
+        unmapped=unmapped,
         detect_headers=_tuple(det.get("headers"), "detect.headers", src),
         detect_files=_tuple(det.get("files"), "detect.files", src),
+        detect_strong=_tuple(det.get("strong"), "detect.strong", src),
         extends=str(data["extends"]) if data.get("extends") else None,
     )
+
+
+def _without_ignored(fields: Sequence[FieldRule], ignore: Sequence[str]) -> tuple[FieldRule, ...]:
+    """``ignore`` wins over field rules, so a mapping file can drop a column its base preset maps: ignored
+    names leave each rule's sources, and a rule left without sources is dropped."""
+    if not ignore:
+        return tuple(fields)
+    gone = {norm_header(i) for i in ignore}
+    out = []
+    for rule in fields:
+        kept = tuple(s for s in rule.sources if norm_header(s) not in gone)
+        if kept:
+            out.append(rule if kept == rule.sources else replace(rule, sources=kept))
+    return tuple(out)
 
 
 def _merge(base: Mapping[str, object], over: Mapping[str, object]) -> dict[str, object]:
@@ -196,8 +282,8 @@ def _merge(base: Mapping[str, object], over: Mapping[str, object]) -> dict[str, 
     out: dict[str, object] = dict(base)
     for k, v in over.items():
         if k == "fields" and isinstance(v, list):
-            keep = [f for f in base.get("fields", []) or []  # type: ignore[union-attr]
-                    if f.get("target") not in {x.get("target") for x in v}]
+            base_fields: Any = base.get("fields", []) or []
+            keep = [f for f in base_fields if f.get("target") not in {x.get("target") for x in v}]
             out[k] = keep + v
         elif isinstance(v, Mapping) and isinstance(base.get(k), Mapping):
             out[k] = _merge(base[k], v)  # type: ignore[arg-type]

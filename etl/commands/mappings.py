@@ -1,0 +1,241 @@
+"""``bme-migrate mappings``: list and show presets, detect an export's platform, plan a mapping against the account."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from etl.errors import ConfigError
+from etl.mapping.detect import detect_platform
+from etl.mapping.headers import read_headers
+from etl.mapping.presets import Preset, load_all, load_preset
+
+
+def _table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [
+        fmt.format(*head).rstrip(),
+        fmt.format(*("-" * w for w in widths)).rstrip(),
+        *(fmt.format(*map(str, r)).rstrip() for r in rows),
+    ]
+
+
+def _preset_from(preset: str | None, mapping_file: Path | None) -> Preset | None:
+    if preset and mapping_file:
+        raise ConfigError("give either --preset or --mapping, not both")
+    if mapping_file:
+        return load_preset(mapping_file)
+    return load_preset(preset) if preset else None
+
+
+def preset_lines(p: Preset) -> list[str]:
+    """Human-readable description of a preset (what `mappings show` prints)."""
+    out = [f"{p.name}: {p.title}" + (f" (extends {p.extends})" if p.extends else ""), ""]
+    rows = [[" | ".join(p.email), "key (email)", "", "contact key, trimmed and lower-cased"]]
+    for r in p.fields:
+        target = r.target + (f" [{r.predefined}]" if r.predefined else "")
+        notes = "; ".join(
+            x for x in [f"formats {', '.join(r.formats)}" if r.formats else "", r.note or ""] if x
+        )
+        rows.append([" | ".join(r.sources), target, r.data_type, notes])
+    out += _table(rows, ["source column(s)", "target field", "type", "notes"])
+    st = p.status
+    out += [
+        "",
+        f"status (default {st.default.value}; unknown value → "
+        f"{st.unknown.value if st.unknown else 'row rejected'}):",
+    ]
+    if st.columns:
+        out.append(
+            f"  column {' | '.join(st.columns)}: "
+            + ", ".join(f"{k} → {v.value}" for k, v in st.values.items())
+        )
+    for prefix, s in st.files.items():
+        out.append(f"  file name starting {prefix!r} → {s.value}")
+    for f in st.flags:
+        test = (
+            "non-empty"
+            if not f.values
+            else f"{'contains' if f.match == 'contains' else 'is'} " + " / ".join(repr(v) for v in f.values)
+        )
+        out.append(
+            f"  flag {' | '.join(f.column)}: {'unless' if f.absent else 'when'} {test} → {f.status.value}"
+        )
+    out.append("")
+    out.append(f"tags: {' | '.join(p.tags.columns)} ({p.tags.format})" if p.tags.columns else "tags: none")
+    ls = p.lists
+    desc = {
+        "none": "none",
+        "fixed": f"every contact joins {ls.name!r}",
+        "per_file": "one list per file (named after it)",
+        "column": f"column {' | '.join(ls.columns)} ({ls.format or 'separator ' + repr(ls.separator)}"
+        + (f", prefix {ls.prefix!r}" if ls.prefix else "")
+        + ")",
+    }[ls.mode]
+    out.append(f"lists: {desc}")
+    out.append(f"ignored: {', '.join(p.ignore) or 'none'}")
+    out.append(
+        "other columns: " + ("proposed as custom text fields" if p.unmapped == "custom_text" else "ignored")
+    )
+    if p.event_time:
+        out.append(f"event time (latest row wins): {', '.join(p.event_time)}")
+    out.append(
+        f"detect: headers {len(p.detect_headers)}, strong {', '.join(p.detect_strong) or 'none'}; "
+        f"files {', '.join(p.detect_files) or 'none'}"
+    )
+    return out
+
+
+@click.group("mappings")
+def command() -> None:
+    """Platform presets: list them, show one, detect an export's platform, plan the mapping.
+
+    \b
+    Examples:
+      bme-migrate mappings list
+      bme-migrate mappings show mailchimp
+      bme-migrate mappings detect audience_export.zip --json
+      bme-migrate mappings plan audience_export.zip --create-fields --list "Imported 2026"
+    """
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of {name, title}.")
+def list_cmd(as_json: bool) -> None:
+    """List the installed presets (the names --preset accepts).
+
+    Example: bme-migrate mappings list --json
+    """
+    presets = load_all()
+    if as_json:
+        click.echo(json.dumps([{"name": p.name, "title": p.title} for p in presets]))
+        return
+    for line in _table([[p.name, p.title] for p in presets], ["preset", "platform export"]):
+        click.echo(line)
+
+
+@command.command("show")
+@click.argument("preset", metavar="PRESET")
+def show_cmd(preset: str) -> None:
+    """Show what a preset (name, or a mapping TOML file) does with each column.
+
+    Example: bme-migrate mappings show hubspot
+    """
+    for line in preset_lines(load_preset(preset)):
+        click.echo(line)
+
+
+@command.command("detect")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print exactly {"platform": …, "confidence": …, "evidence": […]}.'
+)
+def detect_cmd(sources: tuple[str, ...], as_json: bool) -> None:
+    """Guess which platform wrote an export, from its headers and file names (reads headers only).
+
+    Example: bme-migrate mappings detect subscribed.csv unsubscribed.csv --json
+    """
+    found = detect_platform(read_headers(list(sources)))
+    if as_json:
+        click.echo(json.dumps(found.to_dict()))
+        return
+    click.echo(f"platform: {found.platform}")
+    click.echo(f"confidence: {found.confidence:.2f}")
+    click.echo("evidence:")
+    for e in found.evidence:
+        click.echo(f"  - {e}")
+
+
+@command.command("plan")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option(
+    "--preset",
+    metavar="NAME",
+    help="Preset to read the export with (default: detected); see `mappings list`.",
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='Your own mapping TOML (may `extends = "mailchimp"`); replaces --preset.',
+)
+@click.option(
+    "--structure",
+    "structure_id",
+    metavar="ID",
+    help="Contact structure _id to map into (default: the account's first structure).",
+)
+@click.option("--create-fields", is_flag=True, help="Create missing fields in the contact structure.")
+@click.option("--create-lists", is_flag=True, help="Create missing lists.")
+@click.option("--create-tags", is_flag=True, help="Create missing tags in the contact structure.")
+@click.option(
+    "--list",
+    "extra_lists",
+    multiple=True,
+    metavar="NAME",
+    help="Also put every contact in this list (repeatable).",
+)
+@click.option(
+    "--import-unconfirmed",
+    is_flag=True,
+    help="Count pending / no-consent rows as imported (as Inactive), like `migrate --import-unconfirmed`.",
+)
+@click.option("--offline", is_flag=True, help="Do not contact the account: show column routes by label only.")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report's mapping section as JSON.")
+def plan_cmd(
+    sources: tuple[str, ...],
+    preset: str | None,
+    mapping_file: Path | None,
+    structure_id: str | None,
+    create_fields: bool,
+    create_lists: bool,
+    create_tags: bool,
+    extra_lists: tuple[str, ...],
+    import_unconfirmed: bool,
+    offline: bool,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Resolve an export's columns, lists and tags against the account and show where each goes.
+
+    Without --create-* flags nothing is written: a missing field, list or tag is an error that names
+    them all and the flag that creates them.
+
+    Example: bme-migrate mappings plan export.csv --create-fields --create-tags --list Imported
+    """
+    import httpx
+
+    from etl.commands.target import open_target
+    from etl.config import target_from_env
+    from etl.mapping.plan import mapping_report, plan_lines, plan_validation
+    from etl.mapping.resolve import ResolveOptions
+    from etl.validate.core import validate_sources
+
+    result = validate_sources(list(sources), preset=_preset_from(preset, mapping_file))
+    if offline:
+        plan, planned = plan_validation(result)
+    else:
+        opts = ResolveOptions(structure_id, create_fields, create_lists, create_tags, tuple(extra_lists))
+        settings = target_from_env(os.environ, state_dir=state_dir)
+        with (
+            open_target(settings, lambda m: click.echo(m, err=True)) as (url, key),
+            httpx.Client(base_url=url, headers={"X-API-Key": key.reveal()}, timeout=30) as client,
+        ):
+            plan, planned = plan_validation(result, client, opts, import_unconfirmed=import_unconfirmed)
+    if as_json:
+        click.echo(json.dumps(mapping_report(plan)))
+        return
+    for line in plan_lines(plan, planned):
+        click.echo(line)

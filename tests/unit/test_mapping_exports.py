@@ -1,0 +1,425 @@
+"""One small export per platform, with that platform's real header (legacy-formats.md §3), and detection.
+
+``EXPORTS`` is shared with the acceptance tests in tests/integration/test_mapping_acceptance.py, which
+write these files to disk and run them through detection, resolution against the sandbox and
+transformation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from etl.mapping.detect import detect_platform
+from etl.mapping.presets import load_all, preset_names
+
+
+@dataclass(frozen=True)
+class Export:
+    files: dict[str, str]  # file name → CSV text
+    # expected: source header → canonical target label (fields only)
+    fields: dict[str, str]
+    statuses: dict[str, str] = field(default_factory=dict)  # email → expected normalised status
+    tags: dict[str, list[str]] = field(default_factory=dict)  # email → expected tag labels
+
+
+MC_HEAD = (
+    "Email Address,First Name,Last Name,Company,Position,ZIP Code,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,"
+    "CONFIRM_TIME,CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION"
+)
+MC_TAIL = "LEID,EUID,NOTES,TAGS"
+
+EXPORTS: dict[str, Export] = {
+    "mailchimp": Export(
+        files={
+            "subscribed_members_export_bd91baeb6f.csv": f"{MC_HEAD},LAST_CHANGED,{MC_TAIL}\n"
+            "ann@example.com,Ann,Lee,Lorem Co.,CEO,10001,2,2019-05-01 12:34:56,1.2.3.4,2019-05-01 12:34:56,"
+            "1.2.3.4,47.6614000,-122.2930000,-8,-7,America/Los_Angeles,US,WA,2019-05-02 10:00:00,44877845,"
+            'c2cb0681af,likes cats,"""VIP"",""Blog"""\n',
+            "unsubscribed_members_export_bd91baeb6f.csv": f"{MC_HEAD},UNSUB_TIME,UNSUB_CAMPAIGN_TITLE,UNSUB_CAMPAIGN_ID,UNSUB_REASON,UNSUB_REASON_OTHER,"
+            f"{MC_TAIL}\n"
+            "bob@example.com,Bob,,,,,1,,,,,,,,,,,,2020-01-01 00:00:00,Spring,abc,Too many,,44877846,"
+            'c2cb0681b0,,"""Editors"""\n',
+            "cleaned_members_export_bd91baeb6f.csv": f"{MC_HEAD},CLEAN_TIME,CLEAN_CAMPAIGN_TITLE,CLEAN_CAMPAIGN_ID,{MC_TAIL}\n"
+            "cat@example.com,Cat,,,,,1,,,,,,,,,,,,2020-02-01 00:00:00,Spring,abc,44877847,c2cb0681b1,,\n",
+        },
+        fields={
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Company": "Company",
+            "Position": "Job Title",
+            "ZIP Code": "Zip Code",
+            "OPTIN_TIME": "Opt-in Time",
+            "OPTIN_IP": "Opt-in IP",
+            "CONFIRM_TIME": "Confirm Time",
+            "CONFIRM_IP": "Confirm IP",
+            "TIMEZONE": "Time Zone",
+            "CC": "Country Code",
+            "REGION": "Region",
+            "EUID": "Mailchimp EUID",
+            "NOTES": "Notes",
+            "UNSUB_REASON": "Unsubscribe Reason",
+            "UNSUB_REASON_OTHER": "Unsubscribe Reason Other",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+        },
+        tags={"ann@example.com": ["VIP", "Blog"], "bob@example.com": ["Editors"]},
+    ),
+    "constant_contact": Export(
+        files={
+            "contact_export_1134551190518_021826_133957.csv": "Email address,First name,Last name,Company,Job title,Email status,Email permission status,"
+            "Email update source,Confirmed Opt-Out Date,Confirmed Opt-Out Source,Confirmed Opt-Out Reason,"
+            "Phone - mobile,City - Home,Tags,Email Lists,Source Name,Created At,Updated At\n"
+            'ann@example.com,Ann,Lee,Acme,CTO,Active,Express,Contact,,,,555-1,Paris,"vip, donor",Newsletter,'
+            "Website sign-up form,2020-09-25 16:45:13 -0400,2020-09-25 16:45:13 -0400\n"
+            "bob@example.com,Bob,Ray,,,Unsubscribed,Unsubscribed,Contact,2021-01-02 10:00:00 -0400,Contact,"
+            "Too many,,,,Newsletter,,2020-09-25 16:45:13 -0400,2021-01-02 10:00:00 -0400\n"
+            "cat@example.com,Cat,,,,Awaiting Confirmation,Pending,,,,,,,,,,,\n"
+            "dan@example.com,Dan,,,,,,,,,,,,,,,,\n"
+        },
+        fields={
+            "First name": "First Name",
+            "Last name": "Last Name",
+            "Company": "Company",
+            "Job title": "Job Title",
+            "Email permission status": "Email Permission",
+            "Confirmed Opt-Out Date": "Opt-out Date",
+            "Confirmed Opt-Out Reason": "Opt-out Reason",
+            "Phone - mobile": "Mobile Phone",
+            "City - Home": "City",
+            "Source Name": "Source",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "pending",
+            "dan@example.com": "no_consent",
+        },
+        tags={"ann@example.com": ["vip", "donor"]},
+    ),
+    "brevo": Export(
+        files={
+            "contacts_export.csv": "EMAIL,FIRSTNAME,LASTNAME,SMS,LANDLINE_NUMBER,_listIds,_SUBSCRIBED,_BLOCKLISTED,ADDED_TIME,"
+            "MODIFIED_TIME\n"
+            "ann@example.com,Ann,Lee,+33600000000,,[2|21],email_marketing,,2023-01-01 10:00:00,"
+            "2023-01-02 10:00:00\n"
+            "bob@example.com,Bob,,,,[2],email_marketing,1,2023-01-01 10:00:00,2023-01-02 10:00:00\n"
+            "cat@example.com,Cat,,,,,sms_marketing,,2023-01-01 10:00:00,2023-01-02 10:00:00\n"
+        },
+        fields={
+            "FIRSTNAME": "First Name",
+            "LASTNAME": "Last Name",
+            "SMS": "Mobile Phone",
+            "LANDLINE_NUMBER": "Phone",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "no_consent",
+        },
+    ),
+    "klaviyo": Export(
+        files={
+            "List Export 2022-08-15.csv": "Klaviyo ID,Email,First Name,Last Name,Organization,Title,Phone Number,City,State / Region,Country,"
+            "Zip Code,Source,Email Marketing Consent,Profile Created On,Date Added,Shopify Tags\n"
+            "01H,ann@example.com,Ann,Lee,Acme,CTO,555,Paris,IDF,France,75001,Form,SUBSCRIBED,"
+            '2022-01-01 10:00:00,2022-01-02 10:00:00,"wholesale, vip"\n'
+            "01J,bob@example.com,Bob,,,,,,,,,,UNSUBSCRIBED,2022-01-01 10:00:00,2022-01-02 10:00:00,\n"
+            "01K,cat@example.com,Cat,,,,,,,,,,NEVER_SUBSCRIBED,2022-01-01 10:00:00,2022-01-02 10:00:00,\n"
+        },
+        fields={
+            "Klaviyo ID": "Klaviyo ID",
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Organization": "Company",
+            "Title": "Job Title",
+            "Phone Number": "Phone",
+            "City": "City",
+            "State / Region": "State",
+            "Country": "Country",
+            "Zip Code": "Zip Code",
+            "Source": "Source",
+            "Profile Created On": "Created Date",
+            "Date Added": "Date Added",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "no_consent",
+        },
+        tags={"ann@example.com": ["wholesale", "vip"]},
+    ),
+    "hubspot": Export(
+        files={
+            "hubspot-crm-exports-all-contacts-2023-02-21.csv": '"Record ID","First Name","Last Name","City","Company Name","Contact owner","Country/Region",'
+            '"Create Date","Email","Job Title","Lifecycle Stage","Marketing contact status",'
+            '"Unsubscribed from all email"\n'
+            '"101","Ann","Lee","Paris","Acme","Jo","France","2023-01-01 10:00","ann@example.com","CTO",'
+            '"Lead","Marketing contact","false"\n'
+            '"102","Bob","Ray","","","","","2023-01-01 10:00","bob@example.com","","Customer",'
+            '"Non-marketing contact","true"\n'
+        },
+        fields={
+            "Record ID": "HubSpot Record ID",
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "City": "City",
+            "Company Name": "Company",
+            "Country/Region": "Country",
+            "Create Date": "Created Date",
+            "Job Title": "Job Title",
+            "Lifecycle Stage": "Lifecycle Stage",
+            "Marketing contact status": "Marketing Contact Status",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+    ),
+    "activecampaign": Export(
+        files={
+            "contacts.csv": "Email,First Name,Last Name,Phone,Tags,Date Created,IP,Status\n"
+            'ann@example.com,Ann,Lee,555,"vip,donor",2023-01-01 10:00:00,1.2.3.4,Active\n'
+            "bob@example.com,Bob,,,,2023-01-01 10:00:00,,Unsubscribed\n"
+            "cat@example.com,Cat,,,,2023-01-01 10:00:00,,Bounced\n"
+        },
+        fields={
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Phone": "Phone",
+            "Date Created": "Created Date",
+            "IP": "Opt-in IP",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+        },
+        tags={"ann@example.com": ["vip", "donor"]},
+    ),
+    "kit": Export(
+        files={
+            "2026-04-21-6230386.csv": "email,first_name,created_at,status,tags,city,state,country\n"
+            'ann@example.com,Ann,2026-01-01 10:00:00 UTC,active,"blog, vip",Paris,IDF,France\n'
+            "bob@example.com,Bob,2026-01-01 10:00:00 UTC,cancelled,,,,\n"
+            "cat@example.com,Cat,2026-01-01 10:00:00 UTC,bounced,,,,\n"
+        },
+        fields={
+            "first_name": "First Name",
+            "created_at": "Created Date",
+            "city": "City",
+            "state": "State",
+            "country": "Country",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+        },
+        tags={"ann@example.com": ["blog", "vip"]},
+    ),
+    "mailerlite": Export(
+        files={
+            "subscribers.csv": "Subscriber,Subscribed,Name,Last name,Groups\n"
+            "ann@example.com,2023-01-01 10:00:00,Ann,Lee,Newsletter;Customers\n"
+            "bob@example.com,2023-01-01 10:00:00,Bob,Ray,Newsletter\n"
+        },
+        fields={"Subscribed": "Subscribed Date", "Name": "First Name", "Last name": "Last Name"},
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "subscribed"},
+    ),
+    "aweber": Export(
+        files={
+            "awlist123_news/leads/active_leads.csv": "Email,Name,Add Method,Verified,Date Added,tags,Status,Inactive Date\n"
+            'ann@example.com,Ann Lee,api,Verified,2020-01-01 10:00:00,"vip,blog",subscribed,\n',
+            "awlist123_news/leads/inactive_leads.csv": "Email,Name,Add Method,Verified,Date Added,tags,Status,Inactive Date\n"
+            "bob@example.com,Bob Ray,,Verified,2020-01-01 10:00:00,,unsubscribed,2021-01-01 10:00:00\n",
+        },
+        fields={"Name": "Full Name", "Verified": "Verified", "Date Added": "Date Added"},
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+        tags={"ann@example.com": ["vip", "blog"]},
+    ),
+    "campaign_monitor": Export(
+        files={
+            "list_subscribers.csv": "EmailAddress,Name,Date,State,ReadsEmailWith,ConsentToTrack,DOB\n"
+            "ann@example.com,Ann Lee,2020-01-01 10:00:00,Active,Gmail,Yes,1990-01-02\n"
+            "bob@example.com,Bob Ray,2020-01-01 10:00:00,Unsubscribed,,No,\n"
+            "cat@example.com,Cat,2020-01-01 10:00:00,Unconfirmed,,Unchanged,\n"
+        },
+        fields={
+            "Name": "Full Name",
+            "Date": "Subscribed Date",
+            "ConsentToTrack": "Consent To Track",
+            "DOB": "DOB",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "pending",
+        },
+    ),
+    "getresponse": Export(
+        files={
+            "contacts.csv": "email,name,campaign,origin,createdOn,ipAddress,tags\n"
+            'ann@example.com,Ann Lee,newsletter,import,2021-01-01,1.2.3.4,"vip,blog"\n'
+            "bob@example.com,Bob,newsletter,api,2021-01-01,,\n"
+        },
+        fields={
+            "name": "Full Name",
+            "origin": "Source",
+            "createdOn": "Created Date",
+            "ipAddress": "Opt-in IP",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "subscribed"},
+        tags={"ann@example.com": ["vip", "blog"]},
+    ),
+    "sendgrid": Export(
+        files={
+            "contacts_export_1.csv": "EMAIL,FIRST_NAME,LAST_NAME,ADDRESS_LINE_1,ADDRESS_LINE_2,CITY,STATE_PROVINCE_REGION,POSTAL_CODE,"
+            "COUNTRY,ALTERNATE_EMAILS,PHONE_NUMBER,WHATSAPP,LINE,FACEBOOK,UNIQUE_NAME,CREATED_AT,UPDATED_AT,"
+            "CONTACT_ID,CAR,PHONE_NUMBER_ID,EXTERNAL_ID,ANONYMOUS_ID\n"
+            "ann@example.com,Ann,Lee,1 Main St,,Paris,IDF,75001,France,,555,,,,,2023-01-01T10:00:00Z,"
+            "2023-01-02T10:00:00Z,c-1,Volvo,,x-1,\n"
+        },
+        fields={
+            "FIRST_NAME": "First Name",
+            "LAST_NAME": "Last Name",
+            "ADDRESS_LINE_1": "Address",
+            "ADDRESS_LINE_2": "Address 2",
+            "CITY": "City",
+            "STATE_PROVINCE_REGION": "State",
+            "POSTAL_CODE": "Zip Code",
+            "COUNTRY": "Country",
+            "ALTERNATE_EMAILS": "Alternate Emails",
+            "PHONE_NUMBER": "Phone",
+            "WHATSAPP": "WhatsApp",
+            "CREATED_AT": "Created Date",
+            "CONTACT_ID": "SendGrid Contact ID",
+            "CAR": "CAR",
+            "EXTERNAL_ID": "External ID",
+        },
+        statuses={"ann@example.com": "subscribed"},
+    ),
+    "benchmark_legacy": Export(
+        files={
+            "list_download.csv": "Email,Email Type,First Name,Middle Name, Last Name,Address,City,State,Zip,Country,Phone,Fax,"
+            "Cell Phone,Company Name,Job Title,Business Phone,Business Fax,Business Address,Business City,"
+            "Business State,Business Zip,Business Country,Notes,Date 1,Date 2,Extra 3,Extra 4,Extra 5,Extra 6\n"
+            "ann@example.com,HTML,Ann,Q,Lee,1 Main St,Paris,IDF,75001,France,555,,556,Acme,CTO,,,,,,,,"
+            "note,01/02/2020,,x3,,,\n"
+        },
+        fields={
+            "First Name": "First Name",
+            "Middle Name": "Middle Name",
+            "Last Name": "Last Name",
+            "Address": "Address",
+            "City": "City",
+            "State": "State",
+            "Zip": "Zip Code",
+            "Country": "Country",
+            "Phone": "Phone",
+            "Fax": "Fax",
+            "Cell Phone": "Mobile Phone",
+            "Company Name": "Company",
+            "Job Title": "Job Title",
+            "Business Phone": "Business Phone",
+            "Business Fax": "Business Fax",
+            "Business Address": "Business Address",
+            "Business City": "Business City",
+            "Business State": "Business State",
+            "Business Zip": "Business Zip",
+            "Business Country": "Business Country",
+            "Notes": "Notes",
+            "Date 1": "Date 1",
+            "Date 2": "Date 2",
+            "Extra 3": "Extra 3",
+            "Extra 4": "Extra 4",
+            "Extra 5": "Extra 5",
+            "Extra 6": "Extra 6",
+        },
+        statuses={"ann@example.com": "subscribed"},
+    ),
+    "legacy_api": Export(
+        files={
+            "legacy_api_contacts.csv": "email,first_name,last_name,status,id,plan,signup_source\n"
+            "ann@example.com,Ann,Lee,subscribed,6f1c2a9e-0000-4000-8000-000000000001,pro,web\n"
+            "bob@example.com,Bob,Ray,unsubscribed,6f1c2a9e-0000-4000-8000-000000000002,,\n"
+        },
+        fields={
+            "first_name": "First Name",
+            "last_name": "Last Name",
+            "id": "Legacy ID",
+            "plan": "plan",
+            "signup_source": "signup_source",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+    ),
+    "generic": Export(
+        files={
+            "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"
+            "Ann@Example.com,Ann,555,Yes,2024-03-01T10:00:00Z,yes\n"
+            "bob@example.com,Bob,,No,2024-03-01 10:00:00 UTC,No\n"
+        },
+        fields={
+            "First Name": "First Name",
+            "PHONE": "Phone",
+            "Signed Up": "Signed Up",
+            "Vip Member": "Vip Member",
+            "Newsletter": "Newsletter",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "subscribed"},
+    ),
+}
+
+
+def headers_of(export: Export) -> dict[str, list[str]]:
+    return {name: text.splitlines()[0].replace('"', "").split(",") for name, text in export.files.items()}
+
+
+def test_every_preset_has_an_export() -> None:
+    assert set(EXPORTS) == set(preset_names())
+
+
+@pytest.mark.parametrize("platform", sorted(EXPORTS))
+def test_detects_each_platform_from_its_real_header(platform: str) -> None:
+    d = detect_platform(headers_of(EXPORTS[platform]), load_all())
+    assert d.platform == platform, d.evidence
+    assert 0.0 <= d.confidence <= 1.0
+    if platform != "generic":
+        assert d.confidence >= 0.3, d
+        assert any("header" in e for e in d.evidence)
+
+
+def test_file_name_alone_is_evidence() -> None:
+    d = detect_platform({"x.zip/cleaned_members_export_0e633f6c70.csv": ["Email Address", "First Name"]})
+    assert d.platform == "mailchimp"
+    assert any("cleaned_*.csv" in e for e in d.evidence)
+
+
+def test_distinctive_header_outweighs_shared_ones() -> None:
+    # "Email", "First Name", "Last Name" are everybody's; "Klaviyo ID" is Klaviyo's alone.
+    d = detect_platform({"a.csv": ["Email", "First Name", "Last Name", "Klaviyo ID"]})
+    assert d.platform == "klaviyo"
+    assert any("Klaviyo ID" in e and "strong" in e for e in d.evidence)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["email"],
+        ["Email", "Name"],
+        ["E-Mail", "Vorname", "Nachname", "Telefon"],
+        ["email", "First Name", "Favourite Colour", "Joined"],
+    ],
+)
+def test_plain_files_fall_back_to_generic(headers: list[str]) -> None:
+    d = detect_platform({"list.csv": headers})
+    assert d.platform == "generic", d
+    assert d.evidence and "too little distinctive evidence" in d.evidence[0]
+
+
+def test_legacy_api_source_with_its_real_columns() -> None:
+    cols = ["email", "first_name", "last_name", "status", "id", "created_at", "updated_at", "plan"]
+    d = detect_platform({"legacy+http://127.0.0.1:8000/api": cols})
+    assert d.platform == "legacy_api"
+    assert d.evidence[0] == "source 'legacy+http://127.0.0.1:8000/api' matches 'legacy+http*:*'"

@@ -1,0 +1,103 @@
+"""Header-only reads used by `mappings detect`: real files on disk in every shape detection must see."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from etl.errors import InputError
+from etl.mapping.detect import detect_platform
+from etl.mapping.headers import read_headers
+
+
+def test_bom_semicolons_and_crlf(tmp_path: Path) -> None:
+    f = tmp_path / "eu.csv"
+    f.write_bytes("\ufeffEmail;First name;Last name\r\na@x.io;A;B\r\n".encode())
+    assert read_headers([str(f)]) == {str(f): ["Email", "First name", "Last name"]}
+
+
+def test_utf16_tab_separated(tmp_path: Path) -> None:
+    f = tmp_path / "excel.txt"
+    f.write_bytes("EMAIL\tFIRSTNAME\t_BLOCKLISTED\r\na@x.io\tA\t\r\n".encode("utf-16"))
+    assert read_headers([str(f)])[str(f)] == ["EMAIL", "FIRSTNAME", "_BLOCKLISTED"]
+
+
+def test_quoted_header_with_comma_newline_and_duplicates(tmp_path: Path) -> None:
+    f = tmp_path / "q.csv"
+    f.write_text(
+        '"Email Address","Name, full","Notes\nmore",UNSUB_REASON,UNSUB_REASON\na,b,c,d,e\n', encoding="utf-8"
+    )
+    assert read_headers([str(f)])[str(f)] == [
+        "Email Address",
+        "Name, full",
+        "Notes\nmore",
+        "UNSUB_REASON",
+        "UNSUB_REASON__2",
+    ]
+
+
+def test_cp1252_header(tmp_path: Path) -> None:
+    f = tmp_path / "aweber.csv"
+    f.write_bytes("Email,Name,Prénom\na@x.io,A,B\n".encode("cp1252"))
+    assert read_headers([str(f)])[str(f)] == ["Email", "Name", "Prénom"]
+
+
+def test_json_array_ndjson_and_legacy_api(tmp_path: Path) -> None:
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps([{"email": "a@x.io", "first_name": "A", "status": "subscribed", "id": "1"}]))
+    n = tmp_path / "b.ndjson"
+    n.write_text('{"Email": "a@x.io", "Klaviyo ID": "k"}\n{"Email": "b@x.io"}\n')
+    got = read_headers([str(a), str(n), "legacy+http://127.0.0.1:9/api"])
+    assert got[str(a)] == ["email", "first_name", "status", "id"]
+    assert got[str(n)] == ["Email", "Klaviyo ID"]
+    assert (
+        detect_platform({"legacy+http://127.0.0.1:9/api": got["legacy+http://127.0.0.1:9/api"]}).platform
+        == "legacy_api"
+    )
+
+
+def test_zip_members_are_labelled_like_extract(tmp_path: Path) -> None:
+    z = tmp_path / "members_export_b6300f8dad.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("subscribed_members_export_b6300f8dad.csv", "Email Address,MEMBER_RATING,LEID\n")
+        zf.writestr("__MACOSX/._subscribed.csv", "junk")
+        zf.writestr("readme.pdf", "x")
+    assert read_headers([str(z)]) == {
+        f"{z}::subscribed_members_export_b6300f8dad.csv": ["Email Address", "MEMBER_RATING", "LEID"]
+    }
+
+
+def test_folder_of_lists_is_walked(tmp_path: Path) -> None:
+    for name in ("awlist1_news/leads/active_leads.csv", "awlist1_news/leads/inactive_leads.csv"):
+        p = tmp_path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("Email,Name,Add Method,Inactive Date\n", encoding="utf-8")
+    got = read_headers([str(tmp_path)])
+    assert len(got) == 2 and detect_platform(got).platform == "aweber"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: str(d / "missing.csv"), "no such file"),
+        (lambda d: (d / "bad.zip").write_bytes(b"not a zip") and str(d / "bad.zip"), "not a readable ZIP"),
+        (lambda d: (d / "empty").mkdir() or str(d / "empty"), "folder holds no"),
+        (lambda d: (d / "x.json").write_text("[oops") and str(d / "x.json"), "first JSON object"),
+    ],
+)
+def test_unreadable_sources_are_input_errors(tmp_path: Path, make, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_headers([make(tmp_path)])
+
+
+def test_binary_file_is_refused_but_bomless_utf16_is_read(tmp_path: Path) -> None:
+    b = tmp_path / "photo.csv"
+    b.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(InputError, match="binary file"):
+        read_headers([str(b)])
+    u = tmp_path / "nobom.txt"
+    u.write_bytes("Email\tKlaviyo ID\r\n".encode("utf-16-le"))
+    assert read_headers([str(u)])[str(u)] == ["Email", "Klaviyo ID"]
