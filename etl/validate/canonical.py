@@ -1,0 +1,146 @@
+"""Which source column feeds which canonical column, decided once per run from the headers and a Preset.
+
+Matching is by name (``presets.find_column``: case, space and punctuation tolerant), never by position.
+The result, a ``ColumnPlan``, is plain data: the rules in ``rows.py`` turn it into polars expressions.
+
+Unmapped columns: with ``unmapped = "custom_text"`` every column that no rule consumes becomes a custom
+text field labelled with its header, except the email column, ``ignore``d columns, columns read by the
+status / tags / lists / event_time rules, columns that are another alias of a mapped field, and the
+bookkeeping columns of our own ``rejects.csv`` (so a fixed rejects file can be fed back as is). A label
+that would clash with a canonical column or another label (case-insensitively) gets `` (2)``, `` (3)`` ….
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from etl.errors import InputError
+from etl.mapping.presets import FlagRule, Preset, find_column, norm_header
+from etl.model import (
+    EMAIL_RAW,
+    EVENT_TIME,
+    KEY,
+    LISTS,
+    OUTCOME,
+    PROVENANCE,
+    REASON,
+    REASON_CODE,
+    STATUS,
+    TAGS,
+    FieldColumn,
+)
+
+# Columns our rejects.csv adds next to the original ones; never proposed as custom fields. (Extract renames
+# a ``source_file``/``source_line`` header to ``source_file__2`` …, see etl/extract/dialect.py.)
+REJECT_EXTRA_COLUMNS = (REASON_CODE, REASON, "raw_line")
+_RENAMED_PROVENANCE = re.compile(r"^(?:row_id|source_file|source_line)__\d+$")
+RESERVED = frozenset(
+    norm_header(c)
+    for c in (*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, OUTCOME, REASON_CODE, REASON)
+)
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """The resolved columns for one raw frame. ``fields`` pairs each FieldColumn with its data formats."""
+
+    email: str
+    fields: tuple[FieldColumn, ...]
+    formats: tuple[tuple[str, ...], ...]  # per field: the rule's formats + the preset's date_formats
+    status: str | None
+    flags: tuple[tuple[str, FlagRule], ...]
+    tags: str | None
+    lists: str | None
+    event_time: tuple[str, ...]
+
+
+def source_columns(columns: Sequence[str]) -> list[str]:
+    """The raw frame's source columns, in order (provenance columns removed)."""
+    return [c for c in columns if c not in PROVENANCE]
+
+
+def is_bookkeeping(column: str) -> bool:
+    """A column our own rejects.csv added (fed back after fixing): replaced, never data."""
+    return column in REJECT_EXTRA_COLUMNS or bool(_RENAMED_PROVENANCE.match(column))
+
+
+def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = None) -> ColumnPlan:
+    """Resolve a preset against the headers. No email column → ``InputError`` naming what was looked for."""
+    headers = source_columns(columns)
+    email = find_column(headers, preset.email)
+    if email is None:
+        raise InputError(
+            f"no email column: looked for {_names(preset.email, 8)}; columns are {_names(headers, 12)}",
+            path=where,
+        )
+    consumed = {email}
+    status = find_column(headers, preset.status.columns) if preset.status.columns else None
+    flags = []
+    for flag in preset.status.flags:
+        col = find_column(headers, flag.column)
+        if col is not None:
+            flags.append((col, flag))
+    tags = find_column(headers, preset.tags.columns) if preset.tags.columns else None
+    lists = (
+        find_column(headers, preset.lists.columns)
+        if preset.lists.mode == "column" and preset.lists.columns
+        else None
+    )
+    event_time = tuple(dict.fromkeys(c for c in (find_column(headers, (a,)) for a in preset.event_time) if c))
+    consumed.update(c for c in (status, tags, lists) if c)
+    consumed.update(c for c, _ in flags)
+    consumed.update(event_time)
+
+    fields: list[FieldColumn] = []
+    formats: list[tuple[str, ...]] = []
+    used: set[str] = set(RESERVED)
+    alias_norms: set[str] = set()
+    for rule in preset.fields:
+        alias_norms.update(norm_header(s) for s in rule.sources)
+        col = find_column([h for h in headers if h != email], rule.sources)
+        if col is None or norm_header(rule.target) in used:
+            continue
+        used.add(norm_header(rule.target))
+        consumed.add(col)
+        fields.append(
+            FieldColumn(label=rule.target, source=col, data_type=rule.data_type, predefined=rule.predefined)
+        )
+        formats.append(tuple(dict.fromkeys((*rule.formats, *preset.date_formats))))
+
+    if preset.unmapped == "custom_text":
+        skip = {norm_header(c) for c in (*preset.ignore, *REJECT_EXTRA_COLUMNS)} | alias_norms
+        for h in headers:
+            if h in consumed or norm_header(h) in skip or is_bookkeeping(h):
+                continue
+            label = _free_label(h, used)
+            used.add(norm_header(label))
+            fields.append(FieldColumn(label=label, source=h, custom=True))
+            formats.append(())
+    return ColumnPlan(
+        email=email,
+        fields=tuple(fields),
+        formats=tuple(formats),
+        status=status,
+        flags=tuple(flags),
+        tags=tags,
+        lists=lists,
+        event_time=event_time,
+    )
+
+
+def _names(names: Sequence[str], cap: int) -> str:
+    """A short, one-line list of column names for an error message."""
+    shown = [repr(n if len(n) <= 40 else n[:39] + "…").replace("\\n", " ") for n in names[:cap]]
+    more = f" and {len(names) - cap} more" if len(names) > cap else ""
+    return (", ".join(shown) or "(none)") + more
+
+
+def _free_label(header: str, used: set[str]) -> str:
+    base = header.strip().removeprefix("__bme_") or "column"  # that prefix is rows.py's working space
+    label, n = base, 1
+    while norm_header(label) in used or not norm_header(label):
+        n += 1
+        label = f"{base} ({n})"
+    return label

@@ -1,0 +1,249 @@
+"""The dry-run validation report: ``report.json`` (for scripts), ``report.html`` (for people),
+``rejects.csv`` (to fix and feed back) and a few terminal lines. Pure functions of a ValidationResult;
+nothing here talks to the API.
+
+``report.json`` keys are documented in the README ("Validation report"); bump ``REPORT_SCHEMA`` on any
+incompatible change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from etl import __version__
+from etl.model import (
+    KEY,
+    OUTCOME,
+    REASON,
+    REASON_CODE,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    STATUS,
+    Outcome,
+    Status,
+)
+from etl.validate.core import RAW, ValidationResult
+from etl.validate.html import render_html
+from etl.validate.rows import REJECT_COLUMN, REJECT_VALUE
+
+REPORT_SCHEMA = 1
+SAMPLES_PER_REASON = 5
+DUPLICATE_SAMPLE = 20
+REQUESTS_PER_SECOND = 1.0  # hours = requests / 3600: the sustained rate the loader plans for
+SEARCH_BATCH = 100  # keys per dedup search request
+LOADED_STATUSES = (Status.SUBSCRIBED.value, Status.UNSUBSCRIBED.value, Status.CLEANED.value)
+# rejects.csv: the original columns, then these. Read back, extract names the last two ``source_file__2``
+# and ``source_line__2`` (its own provenance wins) and validate ignores them.
+REJECTS_EXTRA = (REASON_CODE, REASON, SOURCE_FILE, SOURCE_LINE)
+REJECTS_RAW = "raw_line"  # only present when extract rejected unparseable records
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    json: Path
+    html: Path
+    rejects: Path
+
+
+def plan_estimate(result: ValidationResult) -> dict[str, Any]:
+    """Offline request estimate for the load (the exact plan needs the account: ``migrate --dry-run``)."""
+    canon = result.canonical
+    to_load = canon.filter(pl.col(STATUS).is_in(LOADED_STATUSES)).height
+    skipped = canon.height - to_load
+    searches = math.ceil(to_load / SEARCH_BATCH)
+    lists = (
+        canon.get_column("lists").list.explode(keep_nulls=False, empty_as_null=False).n_unique()
+        if canon.height
+        else 0
+    )
+    has_tags = bool(canon.height) and bool(canon.get_column("tags").list.len().sum())
+    custom = sum(1 for f in result.fields if f.custom)
+    setup = (2 + lists + custom + (1 if has_tags else 0)) if to_load else 0
+    requests = to_load + searches + setup
+    return {
+        "requests": requests,
+        "hours": round(requests / (3600 * REQUESTS_PER_SECOND), 3),
+        "contacts_to_create": to_load,
+        "skipped_by_status": skipped,
+        "dedup_searches": searches,
+        "setup_requests": setup,
+        "assumptions": [
+            "offline estimate: the exact plan comes from `bme-migrate migrate --dry-run` against the account",
+            "about 1 request per contact to create (subscribed, unsubscribed, cleaned); "
+            "pending and no_consent rows are skipped by default",
+            f"1 dedup search per {SEARCH_BATCH} contacts; setup = structure + lists read, "
+            "one request per list and custom field to create, one for tags",
+            f"hours at {REQUESTS_PER_SECOND:g} request/s sustained; contacts already in the account cost less",
+        ],
+    }
+
+
+def _samples(result: ValidationResult) -> dict[str, list[dict[str, Any]]]:
+    rej = result.outcomes.filter(pl.col(OUTCOME) == Outcome.REJECTED.value)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for code, group in rej.group_by(REASON_CODE, maintain_order=True):
+        rows = group.head(SAMPLES_PER_REASON).select(
+            SOURCE_FILE, SOURCE_LINE, REJECT_COLUMN, REJECT_VALUE, REASON
+        )
+        out[str(code[0])] = [
+            {"file": f, "line": ln, "column": c, "value": v, "reason": r}
+            for f, ln, c, v, r in rows.iter_rows()
+        ]
+    return out
+
+
+def _duplicates(result: ValidationResult) -> dict[str, Any]:
+    groups = result.duplicates
+    sample = []
+    for g in (
+        groups.sort("rows", "winner_row_id", descending=[True, False])
+        .head(DUPLICATE_SAMPLE)
+        .iter_rows(named=True)
+    ):
+        sample.append(
+            {
+                "key": g[KEY],
+                "rows": g["rows"],
+                "status": g[STATUS],
+                "kept": f"{g['winner_file']}:{g['winner_line']}",
+                "members": [
+                    {"file": f, "line": ln, "status": s}
+                    for f, ln, s in zip(g["files"], g["lines"], g["statuses"], strict=True)
+                ],
+            }
+        )
+    return {"groups": groups.height, "rows_merged": result.counts.merged_duplicate, "sample": sample}
+
+
+def _fill_rates(result: ValidationResult) -> dict[str, float]:
+    canon = result.canonical
+    n = canon.height
+    cols = [f.label for f in result.fields]
+    rates = {c: (round((n - canon.get_column(c).null_count()) / n, 4) if n else 0.0) for c in cols}
+    for c in ("tags", "lists"):
+        rates[c] = round(canon.filter(pl.col(c).list.len() > 0).height / n, 4) if n else 0.0
+    return rates
+
+
+def build_report(result: ValidationResult, *, generated_at: str) -> dict[str, Any]:
+    """The ``report.json`` document (see the README for the key table)."""
+    by_status = dict.fromkeys((s.value for s in Status), 0)
+    by_status.update(dict(result.canonical.group_by(STATUS).len().iter_rows()))
+    reasons = (
+        result.outcomes.filter(pl.col(OUTCOME) == Outcome.REJECTED.value)
+        .group_by(REASON_CODE)
+        .len()
+        .sort(["len", REASON_CODE], descending=[True, False])
+    )
+    c = result.counts
+    det = result.detection
+    return {
+        "report_schema": REPORT_SCHEMA,
+        "version": __version__,
+        "generated_at": generated_at,
+        "platform": result.preset.name,
+        "platform_title": result.preset.title,
+        "detection": det.to_dict() if det is not None and hasattr(det, "to_dict") else None,
+        "totals": {
+            "rows_read": c.rows_read,
+            "valid": c.valid,
+            "rejected": c.rejected,
+            "merged_duplicate": c.merged_duplicate,
+        },
+        "by_status": by_status,
+        "rejects_by_reason": dict(reasons.iter_rows()),
+        "reject_samples": _samples(result),
+        "fill_rates": _fill_rates(result),
+        "fields": [
+            {
+                "label": f.label,
+                "source": f.source,
+                "data_type": f.data_type,
+                "predefined": f.predefined,
+                "custom": f.custom,
+            }
+            for f in result.fields
+        ],
+        "files": [
+            {
+                "path": str(getattr(f, "path", "")),
+                "encoding": getattr(f, "encoding", None),
+                "delimiter": getattr(f, "delimiter", None),
+                "rows": getattr(f, "rows", None),
+                "kind": getattr(f, "kind", None),
+            }
+            for f in result.files
+        ],
+        "duplicates": _duplicates(result),
+        "consent_from_rejects": result.consent_from_rejects,
+        "plan": plan_estimate(result),
+    }
+
+
+def neutralise(expr: pl.Expr) -> pl.Expr:
+    """Spreadsheet formula injection guard: a cell starting with ``= + - @``, TAB or CR gets a leading ``'``."""
+    return pl.when(expr.str.contains(FORMULA_START)).then(pl.lit("'") + expr).otherwise(expr)
+
+
+def write_rejects_csv(result: ValidationResult, path: Path) -> int:
+    """Rejected rows in their original columns + REJECTS_EXTRA, UTF-8 with BOM. Returns the row count."""
+    rr = result.rejected_raw
+    cols = [c for c in result.source_columns if c in rr.columns]
+    has_raw = RAW in rr.columns and rr.get_column(RAW).null_count() < rr.height
+    out = rr.select(
+        *[neutralise(pl.col(c).cast(pl.String)).alias(c) for c in cols],
+        pl.col(REASON_CODE),
+        pl.col(REASON),
+        pl.col(SOURCE_FILE),
+        pl.col(SOURCE_LINE),
+        *([neutralise(pl.col(RAW)).alias(REJECTS_RAW)] if has_raw else []),
+    )
+    out.write_csv(path, include_bom=True)
+    return out.height
+
+
+def write_report(
+    result: ValidationResult, out_dir: Path, *, generated_at: str
+) -> tuple[ReportFiles, dict[str, Any]]:
+    """Write the three report files into ``out_dir`` (created) and return their paths and the JSON doc."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = build_report(result, generated_at=generated_at)
+    files = ReportFiles(
+        json=out_dir / "report.json", html=out_dir / "report.html", rejects=out_dir / "rejects.csv"
+    )
+    files.json.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    files.html.write_text(render_html(doc), encoding="utf-8")
+    write_rejects_csv(result, files.rejects)
+    return files, doc
+
+
+def summary_lines(doc: dict[str, Any]) -> list[str]:
+    """A few terminal lines: totals, top reject reasons, duplicates, statuses, the plan."""
+    t, p, d = doc["totals"], doc["plan"], doc["duplicates"]
+    lines = [
+        f"read {t['rows_read']:,} rows from {len(doc['files']) or 'the'} file(s); platform: {doc['platform']}"
+        + (f" (detected, confidence {det['confidence']:.0%})" if (det := doc.get("detection")) else ""),
+        f"valid {t['valid']:,} · rejected {t['rejected']:,} · merged duplicates {t['merged_duplicate']:,}",
+    ]
+    if doc["rejects_by_reason"]:
+        top = list(doc["rejects_by_reason"].items())
+        shown = ", ".join(f"{k} {v:,}" for k, v in top[:4]) + (", …" if len(top) > 4 else "")
+        lines.append(f"rejected by reason: {shown}")
+    if d["groups"]:
+        lines.append(
+            f"duplicates: {d['groups']:,} addresses had several rows; {d['rows_merged']:,} rows merged"
+        )
+    lines.append("valid by status: " + ", ".join(f"{k} {v:,}" for k, v in doc["by_status"].items()))
+    lines.append(
+        f"plan: ~{p['requests']:,} requests ≈ {p['hours']:.2f} h "
+        f"({p['contacts_to_create']:,} contacts to create; offline estimate, "
+        "`migrate --dry-run` gives the exact plan)"
+    )
+    return lines

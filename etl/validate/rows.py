@@ -1,0 +1,330 @@
+"""Raw frame → one canonical row per source row, with the first problem found (if any) as a reject reason.
+
+The whole pass is two polars selects; Python runs only on distinct values a fast expression could not
+settle (unusual addresses, numbers like ``1e3``). Problems are checked in a fixed order and a row keeps
+the first: ``missing_email``, ``invalid_email``, ``unknown_status``, then field problems in column order
+(``bad_date``, ``bad_number``, ``bad_boolean``, ``too_long``). Each reject also records the source column
+and the trimmed value (``reject_column``, ``reject_value``) for the report's samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import polars as pl
+
+from etl.mapping.presets import FlagRule, Preset
+from etl.model import EMAIL_RAW, EVENT_TIME, KEY, LISTS, REASON, REASON_CODE, SOURCE_FILE, STATUS, TAGS
+from etl.model import PROVENANCE as PROV
+from etl.validate import rules
+from etl.validate.canonical import ColumnPlan
+
+REJECT_COLUMN = "reject_column"
+REJECT_VALUE = "reject_value"
+TEMP = "__bme_"  # prefix of this module's working columns (canonical.py keeps field labels off it)
+_VALUE_IN_MESSAGE = 80  # longest value quoted inside a reason message
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One way a row can fail: ``bad`` selects failing rows, the rest say what to record."""
+
+    bad: pl.Expr
+    code: str
+    column: str
+    value: pl.Expr
+    message: pl.Expr
+
+
+def _quoted(v: pl.Expr) -> pl.Expr:
+    short = (
+        pl.when(v.str.len_chars() > _VALUE_IN_MESSAGE)
+        .then(pl.concat_str([v.str.slice(0, _VALUE_IN_MESSAGE), pl.lit("…")]))
+        .otherwise(v)
+    )
+    return pl.concat_str([pl.lit('"'), short, pl.lit('"')])
+
+
+def _col_msg(column: str, v: pl.Expr, tail: str) -> pl.Expr:
+    return pl.concat_str([pl.lit(f'column "{column}": '), _quoted(v), pl.lit(tail)])
+
+
+def file_statuses(files: list[str], preset: Preset) -> dict[str, str]:
+    """Status implied by each source's base name: the longest matching prefix of ``status.files`` wins."""
+    out: dict[str, str] = {}
+    prefixes = sorted(preset.status.files.items(), key=lambda kv: -len(kv[0]))
+    for f in files:
+        base = rules.file_base(f).casefold()
+        for prefix, status in prefixes:
+            if base.startswith(prefix):
+                out[f] = status.value
+                break
+    return out
+
+
+def _lookup(expr: pl.Expr, mapping: dict[str, str]) -> pl.Expr:
+    if not mapping:
+        return pl.lit(None, dtype=pl.String)
+    return expr.replace_strict(list(mapping), list(mapping.values()), default=None, return_dtype=pl.String)
+
+
+def _fires(col: str, rule: FlagRule, headers_by_file: Mapping[str, Collection[str]] | None) -> pl.Expr:
+    """Vectorised ``FlagRule.fires``; a file whose header lacks the column never fires (even when absent)."""
+    v = rules.clean(pl.col(col)).str.to_lowercase()
+    if not rule.values:
+        hit = v.is_not_null()
+    elif rule.match == "contains":
+        hit = pl.any_horizontal(*[v.str.contains(x, literal=True) for x in rule.values])
+    else:
+        hit = v.is_in(list(rule.values))
+    hit = hit.fill_null(False)
+    fired = ~hit if rule.absent else hit
+    if headers_by_file is not None:
+        having = [f for f, cols in headers_by_file.items() if col in cols]
+        fired = fired & pl.col(SOURCE_FILE).is_in(having)
+    return fired
+
+
+def _status(
+    plan: ColumnPlan,
+    preset: Preset,
+    files: dict[str, str],
+    headers_by_file: Mapping[str, Collection[str]] | None,
+) -> list[pl.Expr]:
+    """Flags first (a true flag forces its status), then the status column, the file name, the default.
+
+    Returns the STATUS expression plus the temp columns the ``unknown_status`` check reads.
+    """
+    forced: Any = None  # a when/then chain (polars' chain types are not public)
+    flagged = pl.lit(False)
+    for col, rule in plan.flags:
+        cond = _fires(col, rule, headers_by_file)
+        forced = (pl.when(cond) if forced is None else forced.when(cond)).then(pl.lit(rule.status.value))
+        flagged = flagged | cond
+    parts = [forced if forced is not None else pl.lit(None, dtype=pl.String)]
+    word = pl.lit(None, dtype=pl.String)
+    unknown = pl.lit(False)
+    if plan.status is not None:
+        word = rules.clean(pl.col(plan.status))
+        looked = _lookup(word.str.to_lowercase(), {k: v.value for k, v in preset.status.values.items()})
+        is_unknown = word.is_not_null() & looked.is_null()
+        if preset.status.unknown is not None:
+            looked = pl.when(is_unknown).then(pl.lit(preset.status.unknown.value)).otherwise(looked)
+        else:
+            unknown = is_unknown & ~flagged
+        parts.append(looked)
+    parts += [_lookup(pl.col(SOURCE_FILE), files), pl.lit(preset.status.default.value)]
+    return [
+        pl.coalesce(parts).alias(STATUS),
+        word.alias("__bme_status_word"),
+        unknown.alias("__bme_status_unknown"),
+    ]
+
+
+def _lists(plan: ColumnPlan, preset: Preset, files: list[str]) -> pl.Expr:
+    rule = preset.lists
+    if rule.mode == "fixed" and rule.name:
+        return pl.lit([rule.name], dtype=pl.List(pl.String))
+    if rule.mode == "per_file":
+        return pl.concat_list([_lookup(pl.col(SOURCE_FILE), {f: rules.file_stem(f) for f in files})])
+    if rule.mode == "column" and plan.lists is not None:
+        items = pl.col(f"{TEMP}lists")
+        if rule.prefix:
+            items = items.list.eval(pl.lit(rule.prefix) + pl.element())
+        return items
+    return rules.empty_list()
+
+
+def _field_value(i: int, plan: ColumnPlan, parsed: Mapping[int, str]) -> pl.Expr:
+    """Normalised value of field ``i`` (null when empty or unparseable; numbers finish in Python)."""
+    fc, src = plan.fields[i], pl.col(plan.fields[i].source)
+    if fc.data_type == "date":
+        return pl.col(parsed[i]).dt.strftime("%Y-%m-%d")
+    if fc.data_type == "recurrent_date":
+        return pl.col(parsed[i]).dt.strftime("%m-%d")
+    if fc.data_type == "boolean":
+        return rules.parse_boolean(src)
+    if fc.data_type == "number":
+        return rules.number_fast(src)
+    return rules.clean(src)
+
+
+def _parse_dates(
+    raw: pl.DataFrame, plan: ColumnPlan, preset: Preset
+) -> tuple[pl.DataFrame, dict[int, str], list[str]]:
+    """Parse every date-bearing column once (``rules.cascade``) into working columns of ``raw``.
+
+    Returns the widened frame, field index → its parsed column, and the event_time columns' parsed names.
+    """
+    names: dict[tuple[str, tuple[str, ...], bool], str] = {}
+    series = []
+
+    def need(source: str, formats: tuple[str, ...], recurrent: bool) -> str:
+        key = (source, formats, recurrent)
+        if key not in names:
+            names[key] = f"{TEMP}dt{len(names)}"
+            attempts = rules.recurrent_attempts(formats) if recurrent else rules.datetime_attempts(formats)
+            series.append(rules.cascade(raw.get_column(source), attempts).alias(names[key]))
+        return names[key]
+
+    fields = {
+        i: need(fc.source, plan.formats[i], fc.data_type == "recurrent_date")
+        for i, fc in enumerate(plan.fields)
+        if fc.data_type in ("date", "recurrent_date")
+    }
+    events = [need(c, tuple(preset.date_formats), False) for c in plan.event_time]
+    return (raw.with_columns(series) if series else raw), fields, events
+
+
+_FAIL = MappingProxyType(
+    {
+        "date": ("bad_date", " is not a date"),
+        "recurrent_date": ("bad_date", " is not a date"),
+        "boolean": ("bad_boolean", " is not true/false (yes/no, 1/0)"),
+        "number": ("bad_number", " is not a number"),
+    }
+)
+
+
+def _field_check(i: int, plan: ColumnPlan) -> _Check:
+    """How field ``i`` fails, read from the first pass's trimmed cell (``__bme_raw{i}``) and normalised value."""
+    fc = plan.fields[i]
+    raw = pl.col(f"__bme_raw{i}") if fc.data_type in _FAIL else pl.col(fc.label)
+    if fc.data_type in _FAIL:
+        code, tail = _FAIL[fc.data_type]
+        return _Check(
+            raw.is_not_null() & pl.col(fc.label).is_null(),
+            code,
+            fc.source,
+            raw,
+            _col_msg(fc.source, raw, tail),
+        )
+    n = raw.str.len_chars()
+    msg = pl.concat_str(
+        [
+            pl.lit(f'column "{fc.source}": value is '),
+            n.cast(pl.String),
+            pl.lit(f" characters, more than {rules.MAX_TEXT_LENGTH}"),
+        ]
+    )
+    return _Check((n > rules.MAX_TEXT_LENGTH).fill_null(False), "too_long", fc.source, raw, msg)
+
+
+def canonical_rows(
+    raw: pl.DataFrame,
+    plan: ColumnPlan,
+    preset: Preset,
+    headers_by_file: Mapping[str, Collection[str]] | None = None,
+) -> pl.DataFrame:
+    """Every raw row, canonicalised, with ``reason_code``/``reason`` set on the rows that must be rejected.
+
+    Columns: PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, one column per field label,
+    REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE (the last four null on rows that pass).
+    ``headers_by_file`` (source_file → its header) lets a status flag ignore files that lack its column;
+    None means every file has every column.
+    """
+    files = raw.get_column(SOURCE_FILE).unique().to_list()
+    email = rules.clean(pl.col(plan.email))
+    raw, parsed, events = _parse_dates(raw, plan, preset)
+    if preset.lists.mode == "column" and plan.lists is not None:
+        fmt = preset.lists.format or preset.lists.separator
+        raw = raw.with_columns(rules.split_column(raw.get_column(plan.lists), fmt).alias(f"{TEMP}lists"))
+    event = pl.coalesce([pl.col(c) for c in events] or [pl.lit(None, dtype=pl.Datetime("us"))])
+    if plan.tags:
+        raw = raw.with_columns(
+            rules.split_column(raw.get_column(plan.tags), preset.tags.format).alias(f"{TEMP}tags")
+        )
+    tags = pl.col(f"{TEMP}tags") if plan.tags else rules.empty_list()
+    first = raw.select(
+        *PROV,
+        pl.col(plan.email).alias(EMAIL_RAW),
+        email.str.to_lowercase().alias(KEY),
+        *_status(plan, preset, file_statuses(files, preset), headers_by_file),
+        tags.alias(TAGS),
+        _lists(plan, preset, files).alias(LISTS),
+        event.dt.replace_time_zone("UTC").alias(EVENT_TIME),
+        *[_field_value(i, plan, parsed).alias(fc.label) for i, fc in enumerate(plan.fields)],
+        email.alias("__bme_email"),
+        rules.email_fast_ok(email).alias("__bme_email_ok"),
+        *[
+            rules.clean(pl.col(fc.source)).alias(f"__bme_raw{i}")
+            for i, fc in enumerate(plan.fields)
+            if fc.data_type in _FAIL
+        ],
+    )
+    first = _finish_numbers(first, plan)
+    slow = (
+        first.filter(pl.col("__bme_email").is_not_null() & ~pl.col("__bme_email_ok"))
+        .get_column("__bme_email")
+        .unique()
+    )
+    bad_emails = sorted(rules.invalid_emails(slow.to_list()))
+    word = pl.col("__bme_status_word")
+    checks = [
+        _Check(
+            pl.col("__bme_email").is_null(),
+            "missing_email",
+            plan.email,
+            pl.lit(None, dtype=pl.String),
+            pl.lit(f'no email address in column "{plan.email}"'),
+        ),
+        _Check(
+            pl.col("__bme_email").is_in(bad_emails),
+            "invalid_email",
+            plan.email,
+            pl.col("__bme_email"),
+            _col_msg(plan.email, pl.col("__bme_email"), " is not a valid email address"),
+        ),
+        _Check(
+            pl.col("__bme_status_unknown"),
+            "unknown_status",
+            plan.status or "",
+            word,
+            _col_msg(plan.status or "", word, " is not a known status"),
+        ),
+        *[_field_check(i, plan) for i in range(len(plan.fields))],
+    ]
+    coded = first.with_columns(_chain(checks, lambda c: pl.lit(c.code)).alias(REASON_CODE))
+    # Messages are built for the (few) rejected rows only, then scattered into full-length columns.
+    rejected = coded.get_column(REASON_CODE).is_not_null()
+    detail = coded.filter(rejected).select(
+        _chain(checks, lambda c: c.message).alias(REASON),
+        _chain(checks, lambda c: pl.lit(c.column)).alias(REJECT_COLUMN),
+        _chain(checks, lambda c: c.value).alias(REJECT_VALUE),
+    )
+    where = rejected.arg_true()
+    filled = [
+        pl.repeat(None, coded.height, dtype=pl.String, eager=True)
+        .alias(name)
+        .scatter(where, detail.get_column(name))
+        if detail.height
+        else pl.repeat(None, coded.height, dtype=pl.String, eager=True).alias(name)
+        for name in (REASON, REJECT_COLUMN, REJECT_VALUE)
+    ]
+    return coded.with_columns(filled).drop([c for c in coded.columns if c.startswith(TEMP)])
+
+
+def _chain(checks: list[_Check], pick: Callable[[_Check], pl.Expr]) -> pl.Expr:
+    expr: Any = None
+    for c in checks:
+        expr = (pl.when(c.bad) if expr is None else expr.when(c.bad)).then(pick(c))
+    return expr if expr is not None else pl.lit(None, dtype=pl.String)
+
+
+def _finish_numbers(frame: pl.DataFrame, plan: ColumnPlan) -> pl.DataFrame:
+    """Number cells not already in plain form are normalised in Python, one call per distinct value."""
+    updates = []
+    for i, fc in enumerate(plan.fields):
+        if fc.data_type != "number":
+            continue
+        todo = frame.filter(pl.col(fc.label).is_null() & pl.col(f"__bme_raw{i}").is_not_null())
+        values = todo.get_column(f"__bme_raw{i}").unique().to_list()
+        fixed = {v: n for v in values if (n := rules.normalise_number(v)) is not None}
+        if fixed:
+            updates.append(
+                pl.coalesce(pl.col(fc.label), _lookup(pl.col(f"__bme_raw{i}"), fixed)).alias(fc.label)
+            )
+    return frame.with_columns(updates) if updates else frame

@@ -1,0 +1,245 @@
+"""Per-value rules as polars expressions: email syntax, dates, numbers, booleans, text, tags, lists.
+
+Everything here is vectorised; Python runs per value only on the small subset a fast expression cannot
+settle (addresses the ASCII pre-check does not clearly accept, numbers in exotic notation). Each parser
+returns the *normalised* value and leaves "did it parse?" to the caller, which compares with the raw cell:
+a non-empty cell whose normalised value is null is a reject.
+
+Normal forms (the canonical frame contract in ``etl/model.py``): dates ``YYYY-MM-DD`` (UTC date),
+recurrent dates ``MM-DD``, numbers as plain decimals (``1e3`` → ``1000``, ``+5`` → ``5``), booleans
+``true``/``false``, text trimmed with empty → null.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal, InvalidOperation
+
+import email_validator
+import polars as pl
+
+MAX_TEXT_LENGTH = 255  # Benchmark text fields; longer values are rejected (``too_long``), never truncated
+MAX_EMAIL_LENGTH = 254
+
+# The fast path: a plain dot-atom local part and an LDH domain with an alphabetic TLD. Anything this does
+# not accept (IDN, odd punctuation, one-letter TLDs, typos) goes to email_validator; special-use domains
+# (``.test``, ``.local`` …) also go there so both paths give the same verdict.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+FAST_EMAIL = (
+    rf"^{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}$"
+)
+_SPECIAL_TLDS = rf"(?i)\.(?:{'|'.join(re.escape(d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES)})$"
+
+TRUE_WORDS = ("true", "yes", "1", "y", "x")
+FALSE_WORDS = ("false", "no", "0", "n")
+
+# ISO 8601 and the near-ISO forms seen in exports, tried after a preset's own formats. Values are first
+# normalised: ``T`` → space, trailing ``Z``/`` UTC`` → ``+0000`` (polars' ``%z`` takes ``-0400`` and ``+02:00``).
+ISO_FORMATS = (
+    "%Y-%m-%d %H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M%z",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
+RECURRENT_FORMATS = ("%m-%d", "--%m-%d")  # ISO month-day, tried after the rule's own formats
+_LEAP_YEAR = "2000"  # lets a year-less format accept 29 February
+
+_PLAIN_NUMBER = r"^(?:0|-?[1-9][0-9]*)(?:\.[0-9]*[1-9])?$|^-?0\.[0-9]*[1-9]$"  # already canonical
+_NUMBER_LIKE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_THOUSANDS = re.compile(r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?$")
+
+
+def empty_list() -> pl.Expr:
+    return pl.lit([], dtype=pl.List(pl.String))
+
+
+def clean(expr: pl.Expr) -> pl.Expr:
+    """Trimmed cell, empty → null: the common first step of every rule."""
+    s = expr.str.strip_chars()
+    return pl.when(s.str.len_bytes() > 0).then(s)
+
+
+# --- email -----------------------------------------------------------------------------------------------
+
+
+def email_fast_ok(trimmed: pl.Expr) -> pl.Expr:
+    """True when the trimmed address is clearly valid without the full grammar (the vast majority)."""
+    return (
+        trimmed.str.contains(FAST_EMAIL)
+        & (trimmed.str.len_bytes() <= MAX_EMAIL_LENGTH)
+        & (trimmed.str.find("@", literal=True) <= 64)
+        & ~trimmed.str.contains(_SPECIAL_TLDS)
+    ).fill_null(False)
+
+
+def invalid_emails(values: Iterable[str]) -> set[str]:
+    """The addresses (trimmed) that fail RFC 5321/6531 syntax; IDN domains allowed, no DNS look-up."""
+    bad = set()
+    for v in values:
+        try:
+            email_validator.validate_email(v, check_deliverability=False)
+        except email_validator.EmailNotValidError:
+            bad.add(v)
+    return bad
+
+
+# --- dates -----------------------------------------------------------------------------------------------
+
+
+def _iso_normalised(cell: pl.Expr) -> pl.Expr:
+    s = cell.str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt]", "$1 ")
+    return s.str.replace(r"(?i)\s*(?:z|utc|gmt)$", "+0000")
+
+
+def _try(cell: pl.Expr, fmt: str) -> pl.Expr:
+    """One format → naive UTC datetime (offsets are converted, naive values are taken as UTC)."""
+    parsed = cell.str.to_datetime(fmt, strict=False, time_unit="us")
+    if "%z" in fmt or "%#z" in fmt or "%:z" in fmt:
+        parsed = parsed.dt.replace_time_zone(None)
+    return parsed
+
+
+Attempt = Callable[[pl.Expr], pl.Expr]  # trimmed cell → naive UTC datetime, null when it does not fit
+
+
+def _fmt(fmt: str, iso: bool = False) -> Attempt:
+    return lambda c: _try(_iso_normalised(c) if iso else c, fmt)
+
+
+def _yearless(fmt: str) -> Attempt:
+    return lambda c: _try(pl.concat_str([pl.lit(_LEAP_YEAR + "|"), c]), f"%Y|{fmt}")
+
+
+def datetime_attempts(formats: Sequence[str] = ()) -> list[Attempt]:
+    """The given formats in order, then ISO 8601 (``Z``, ``-0400``, ``+02:00``, `` UTC``)."""
+    return [_fmt(f) for f in dict.fromkeys(formats)] + [_fmt(f, iso=True) for f in ISO_FORMATS]
+
+
+def recurrent_attempts(formats: Sequence[str] = ()) -> list[Attempt]:
+    """Month-day formats (a leap year is supplied so ``02/29`` parses), full-date formats, then ISO."""
+    fmts = list(dict.fromkeys([*formats, *RECURRENT_FORMATS]))
+    return (
+        [_yearless(f) for f in fmts if not _has_year(f)]
+        + [_fmt(f) for f in fmts if _has_year(f)]
+        + datetime_attempts()
+    )
+
+
+def cascade(values: pl.Series, attempts: Sequence[Attempt]) -> pl.Series:
+    """Parse each non-empty cell with the first attempt that fits → naive UTC datetimes (null: none fit).
+
+    Each attempt only sees the cells every earlier attempt left unparsed, so a column in the preset's own
+    format costs one vectorised parse, not one per candidate format.
+    """
+    n = values.len()
+    todo = (
+        pl.DataFrame({"v": values})
+        .with_row_index("i")
+        .select(pl.col("i"), clean(pl.col("v")).alias("v"))
+        .filter(pl.col("v").is_not_null())
+    )
+    parts = []
+    for attempt in attempts:
+        if not todo.height:
+            break
+        got = todo.with_columns(attempt(pl.col("v")).alias("t"))
+        parts.append(got.filter(pl.col("t").is_not_null()).select("i", "t"))
+        todo = got.filter(pl.col("t").is_null()).drop("t")
+    found = pl.concat(parts) if parts else pl.DataFrame(schema={"i": pl.UInt32, "t": pl.Datetime("us")})
+    full = pl.DataFrame({"i": pl.int_range(n, dtype=pl.UInt32, eager=True)}).join(
+        found, on="i", how="left", maintain_order="left"
+    )
+    return full.get_column("t").alias(values.name)
+
+
+def parse_date(values: pl.Series, formats: Sequence[str] = ()) -> pl.Series:
+    """Normalised ``YYYY-MM-DD`` (the UTC date), or null."""
+    return cascade(values, datetime_attempts(formats)).dt.strftime("%Y-%m-%d")
+
+
+def parse_recurrent(values: pl.Series, formats: Sequence[str] = ()) -> pl.Series:
+    """Normalised ``MM-DD`` from a month-day (``%m/%d``) or a full date, or null."""
+    return cascade(values, recurrent_attempts(formats)).dt.strftime("%m-%d")
+
+
+def _has_year(fmt: str) -> bool:
+    return any(d in fmt for d in ("%Y", "%y", "%G", "%C", "%F", "%D", "%c", "%x"))
+
+
+# --- numbers, booleans, text -----------------------------------------------------------------------------
+
+
+def number_fast(cell: pl.Expr) -> pl.Expr:
+    """The cell when it is already a canonical plain decimal, else null (the caller finishes the rest)."""
+    c = clean(cell)
+    return pl.when(c.str.contains(_PLAIN_NUMBER)).then(c)
+
+
+def normalise_number(value: str) -> str | None:
+    """Plain decimal form of one cell (``+1,234.50`` → ``1234.50``, ``1e3`` → ``1000``); None if not a number."""
+    v = value.strip()
+    if _THOUSANDS.match(v):
+        v = v.replace(",", "")
+    if not _NUMBER_LIKE.match(v):
+        return None
+    try:
+        d = Decimal(v)
+    except InvalidOperation:
+        return None
+    if not d.is_finite() or abs(d.adjusted()) > 30:
+        return None
+    out = format(d, "f")
+    if "." in out:
+        out = out.rstrip("0").rstrip(".")
+    return "0" if out in ("-0", "") else out
+
+
+def parse_boolean(cell: pl.Expr) -> pl.Expr:
+    """``true``/``false`` from the usual spellings (case-insensitive), or null."""
+    c = clean(cell).str.to_lowercase()
+    return pl.when(c.is_in(TRUE_WORDS)).then(pl.lit("true")).when(c.is_in(FALSE_WORDS)).then(pl.lit("false"))
+
+
+# --- tags and lists --------------------------------------------------------------------------------------
+
+
+def _tidy(items: pl.Expr, strip: str | None = None) -> pl.Expr:
+    """Trim each item, drop empties, dedupe keeping first-seen order; null cell → empty list."""
+    tidy = items.list.eval(pl.element().str.strip_chars(strip))
+    tidy = tidy.list.eval(pl.element().filter(pl.element().str.len_bytes() > 0))
+    return tidy.list.unique(maintain_order=True).fill_null(empty_list())
+
+
+def split_items(cell: pl.Expr, fmt: str) -> pl.Expr:
+    """Split a multi-value cell by its export format (see ``presets.TAG_FORMATS``) into list[str].
+
+    ``mailchimp``: each tag may be wrapped in double quotes and contain commas (``"A, B","C"``); a bare
+    ``Editors`` is one tag. ``brackets_pipe``: ``[2|21|24]``. Others split on ``,``, ``;`` or ``|``.
+    """
+    if fmt == "mailchimp":
+        return _tidy(cell.str.extract_all(r'"[^"]*"|[^,]+'), ' \t\r\n"')
+    if fmt == "brackets_pipe":
+        return _tidy(cell.str.strip_chars().str.strip_chars("[]").str.split("|"))
+    sep = {"comma": ",", "semicolon": ";", "pipe": "|"}.get(fmt, fmt)
+    return _tidy(cell.str.split(sep))
+
+
+def split_column(values: pl.Series, fmt: str) -> pl.Series:
+    """``split_items`` computed once per distinct cell and mapped back: exports repeat a few tag sets."""
+    frame = pl.DataFrame({"v": values})
+    distinct = frame.unique("v").with_columns(split_items(pl.col("v"), fmt).alias("t"))
+    out = frame.join(distinct, on="v", how="left", nulls_equal=True, maintain_order="left").get_column("t")
+    return out.alias(values.name)
+
+
+def file_base(source_file: str) -> str:
+    """The base name of a source (a ZIP member's own name for ``x.zip::dir/member.csv``)."""
+    tail = source_file.rsplit("::", 1)[-1]
+    return re.split(r"[\\/]", tail)[-1]
+
+
+def file_stem(source_file: str) -> str:
+    base = file_base(source_file)
+    return base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base

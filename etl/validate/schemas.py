@@ -1,0 +1,123 @@
+"""The canonical frame's contract, as pandera polars models.
+
+pandera's role is the *contract check*: after ``rows.py`` has parsed and normalised every value (and
+rejected what it could not parse, with precise reasons), the rows that passed are validated against this
+contract. A failing value is turned into a row reject with a stable ``contract_*`` reason code; a failure
+that is not tied to a row (a missing column, a wrong dtype: pandera's null ``index``) means our own
+canonicalisation is broken, so it raises instead of rejecting a whole file.
+
+Frames are validated EAGER with ``lazy=True`` (collect every failure): a LazyFrame would only get
+schema-level checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import MappingProxyType
+
+import pandera.polars as pa
+import polars as pl
+
+from etl.model import REASON, REASON_CODE, ROW_ID, FieldColumn, Status
+from etl.validate.rules import MAX_TEXT_LENGTH
+
+KEY_PATTERN = r"^[^\s@]+@[^\s@]+\.?[^\s@]*$"  # the shape only: the grammar was checked by email-validator
+FIELD_PATTERNS = MappingProxyType(
+    {
+        "date": r"^\d{4}-\d{2}-\d{2}$",
+        "recurrent_date": r"^\d{2}-\d{2}$",
+        "number": r"^-?\d+(\.\d+)?$",
+    }
+)
+
+
+class CanonicalRows(pa.DataFrameModel):
+    """One canonical row per valid source row (before duplicates collapse). Field columns are added by
+    ``contract_schema``; list and datetime columns are checked for dtype only."""
+
+    row_id: pl.Int64 = pa.Field(unique=True)
+    source_file: str = pa.Field(str_length={"min_value": 1})
+    source_line: pl.Int64 = pa.Field(ge=1)
+    email_raw: str = pa.Field()
+    key: str = pa.Field(str_matches=KEY_PATTERN, str_length={"min_value": 3, "max_value": 254})
+    status: str = pa.Field(isin=[s.value for s in Status])
+    tags: pl.List(pl.String) = pa.Field()  # type: ignore[valid-type]
+    lists: pl.List(pl.String) = pa.Field()  # type: ignore[valid-type]
+    event_time: pl.Datetime(time_zone="UTC") = pa.Field(nullable=True)  # type: ignore[valid-type]
+
+    class Config:
+        strict = False
+
+    @pa.check("key", name="lower_case_trimmed")
+    def _key_normalised(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        k = pl.col(data.key)
+        return data.lazyframe.select(k == k.str.to_lowercase().str.strip_chars())
+
+
+def contract_schema(fields: Sequence[FieldColumn]) -> pa.DataFrameSchema:
+    """The full contract: ``CanonicalRows`` plus one nullable str column per field, checked by data type."""
+    extra = {}
+    for fc in fields:
+        if fc.data_type in FIELD_PATTERNS:
+            check = pa.Check.str_matches(FIELD_PATTERNS[fc.data_type])
+        elif fc.data_type == "boolean":
+            check = pa.Check.isin(["true", "false"])
+        else:
+            check = pa.Check.str_length(min_value=1, max_value=MAX_TEXT_LENGTH)
+        extra[fc.label] = pa.Column(str, check, nullable=True, required=True)
+    return CanonicalRows.to_schema().add_columns(extra)
+
+
+def contract_rejects(frame: pl.DataFrame, fields: Sequence[FieldColumn]) -> pl.DataFrame:
+    """Validate ``frame`` against the contract; return (ROW_ID, REASON_CODE, REASON, column, value) per
+    failing row (first failure per row). Raises ``RuntimeError`` on a schema-level failure (our bug)."""
+    empty = pl.DataFrame(
+        schema={
+            ROW_ID: pl.Int64,
+            REASON_CODE: pl.String,
+            REASON: pl.String,
+            "column": pl.String,
+            "value": pl.String,
+        }
+    )
+    try:
+        contract_schema(fields).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    else:
+        return empty
+    if cases.get_column("index").null_count():
+        broken = cases.filter(pl.col("index").is_null()).select("column", "check", "failure_case").rows()
+        raise RuntimeError(f"canonical frame breaks its own contract (a bug in validate): {broken[:5]}")
+    labels = {fc.label: fc.source for fc in fields}
+    ids = frame.get_column(ROW_ID)
+    out = (
+        cases.with_columns(pl.col("index").cast(pl.Int64))
+        .sort("index", "check_number", nulls_last=True)
+        .unique("index", keep="first", maintain_order=True)
+        .with_columns(
+            pl.col("index").map_batches(lambda s: ids.gather(s), return_dtype=pl.Int64).alias(ROW_ID),
+            (
+                pl.lit("contract_")
+                + pl.when(pl.col("column").is_in(list(labels)))
+                .then(pl.lit("field"))
+                .otherwise(pl.col("column"))
+            ).alias(REASON_CODE),
+            pl.col("column").replace(labels).alias("column"),
+            pl.col("failure_case").alias("value"),
+        )
+        .with_columns(
+            pl.concat_str(
+                [
+                    pl.lit('column "'),
+                    pl.col("column"),
+                    pl.lit('": "'),
+                    pl.col("value").fill_null(""),
+                    pl.lit('" fails the canonical contract ('),
+                    pl.col("check"),
+                    pl.lit(")"),
+                ]
+            ).alias(REASON)
+        )
+    )
+    return out.select(empty.columns)

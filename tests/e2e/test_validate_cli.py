@@ -1,0 +1,195 @@
+"""``bme-migrate validate`` end to end: real files on disk, the real entry point, exit codes 0/2/3."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from etl.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+BIN = Path(sys.executable).with_name("bme-migrate")
+
+CSV_TEXT = (
+    "Email,First Name,Status,Birthday Date,Tags\n"
+    "ann@example.com,Ann,subscribed,1990-01-02,VIP\n"
+    "ANN@example.com ,,unsubscribed,,Blog\n"
+    "not-an-email,Bob,subscribed,,\n"
+    "cy@example.com,=cmd|' /C calc'!A0,subscribed,,\n"
+    "dee@example.com,Dee,on holiday,,\n"
+    ",Nobody,subscribed,,\n"
+)
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    p = tmp_path / "contacts.csv"
+    p.write_text(CSV_TEXT, encoding="utf-8")
+    return p
+
+
+def test_mailchimp_zip_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(
+        ["validate", str(SAMPLES / "mailchimp_audience.zip"), "--report-dir", str(tmp_path)], capsys
+    )
+    assert code == 0, err
+    doc = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert doc["platform"] == "mailchimp"
+    t = doc["totals"]
+    assert t["rows_read"] == t["valid"] + t["rejected"] + t["merged_duplicate"] > 0
+    assert len(doc["files"]) == 3 and all(f["kind"] == "zip-member" for f in doc["files"])
+    assert doc["by_status"]["unsubscribed"] >= 1 and doc["by_status"]["cleaned"] >= 1
+    assert (tmp_path / "report.html").stat().st_size > 0 and (tmp_path / "rejects.csv").exists()
+    assert f"read {t['rows_read']} rows" in out and "plan: ~" in out
+
+
+def test_rejects_exit_0_by_default_and_3_with_fail_on_rejects(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(["validate", str(export), "--report-dir", str(tmp_path / "a")], capsys)
+    assert code == 0 and "rejected 3" in out
+    code, out, err = cli(
+        ["validate", str(export), "--report-dir", str(tmp_path / "b"), "--fail-on-rejects"], capsys
+    )
+    assert code == 3
+    assert err.count("\n") == 1 and err.startswith("error: 3 row(s) rejected")
+    assert (tmp_path / "b" / "report.json").exists()  # the report is written before failing
+
+
+def test_fail_on_rejects_passes_a_clean_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "clean.csv"
+    p.write_text("email,name\na@example.com,A\nb@example.com,B\n", encoding="utf-8")
+    code, out, _ = cli(["validate", str(p), "--report-dir", str(tmp_path / "r"), "--fail-on-rejects"], capsys)
+    assert code == 0 and "valid 2" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["validate", "does-not-exist.csv"], "error: does-not-exist.csv: file not found"),
+        (["validate", str(SAMPLES / "missing_email_column.csv")], "no email column: looked for 'email'"),
+        (["validate", str(SAMPLES / "hubspot.csv"), "--preset", "nope"], "error: unknown preset 'nope'"),
+        (
+            ["validate", str(SAMPLES / "hubspot.csv"), "--preset", "generic", "--mapping", "m.toml"],
+            "error: use either --preset or --mapping",
+        ),
+        (
+            ["validate", str(SAMPLES / "hubspot.csv"), "--mapping", "missing.toml"],
+            "error: mapping file not found",
+        ),
+    ],
+)
+def test_usage_and_input_errors_exit_2_with_one_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli([*args, "--report-dir", str(tmp_path)], capsys)
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_default_report_dir(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = cli(["validate", str(export)], capsys)
+    assert code == 0
+    made = list((tmp_path / "reports").glob("validate-*T*Z/report.json"))
+    assert len(made) == 1
+
+
+def test_user_mapping_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "odd.csv"
+    src.write_text("Kontakt,Punkte\na@example.com,12\nb@example.com,zwölf\n", encoding="utf-8")
+    mapping = tmp_path / "mine.toml"
+    mapping.write_text(
+        'extends = "generic"\n[email]\naliases = ["Kontakt"]\n'
+        '[[fields]]\nsource = "Punkte"\ntarget = "Score"\ntype = "number"\n',
+        encoding="utf-8",
+    )
+    code, _, _ = cli(
+        ["validate", str(src), "--mapping", str(mapping), "--report-dir", str(tmp_path / "r")], capsys
+    )
+    assert code == 0
+    doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert doc["platform"] == "mine" and doc["rejects_by_reason"] == {"bad_number": 1}
+    assert doc["reject_samples"]["bad_number"][0]["reason"] == 'column "Punkte": "zwölf" is not a number'
+
+
+def test_rejects_csv_round_trip(export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Fix the rejected rows in rejects.csv, feed the file back: every row validates, nothing extra appears."""
+    cli(["validate", str(export), "--preset", "generic", "--report-dir", str(tmp_path / "first")], capsys)
+    rejects = tmp_path / "first" / "rejects.csv"
+    assert rejects.read_bytes().startswith(b"\xef\xbb\xbf")
+    with rejects.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["reason_code"] for r in rows] == ["invalid_email", "unknown_status", "missing_email"]
+    assert [r["source_line"] for r in rows] == ["4", "6", "7"]
+    fixes = {
+        "4": {"Email": "bob@example.com"},
+        "6": {"Status": "unsubscribed"},
+        "7": {"Email": "nobody@example.com"},
+    }
+    for r in rows:
+        r.update(fixes[r["source_line"]])
+    fixed = tmp_path / "fixed.csv"
+    with fixed.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    code, out, _ = cli(
+        [
+            "validate",
+            str(fixed),
+            "--preset",
+            "generic",
+            "--report-dir",
+            str(tmp_path / "second"),
+            "--fail-on-rejects",
+        ],
+        capsys,
+    )
+    assert code == 0 and "valid 3 · rejected 0" in out
+    doc = json.loads((tmp_path / "second" / "report.json").read_text(encoding="utf-8"))
+    labels = {f["label"] for f in doc["fields"]}
+    assert labels == {"First Name", "Birthday Date"}  # bookkeeping columns are not proposed as fields
+    assert doc["by_status"]["unsubscribed"] == 1
+
+
+def test_formula_cells_are_neutralised_in_rejects_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = tmp_path / "f.csv"
+    p.write_text("email,name,phone\nbad,=1+1,+44 20\nworse,@SUM(A1),-3\n", encoding="utf-8")
+    cli(["validate", str(p), "--report-dir", str(tmp_path / "r")], capsys)
+    with (tmp_path / "r" / "rejects.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["name"], r["phone"]) for r in rows] == [("'=1+1", "'+44 20"), ("'@SUM(A1)", "'-3")]
+
+
+def test_installed_entry_point(tmp_path: Path) -> None:
+    """The console script itself: exit codes and one-line errors through a real process."""
+    ok = subprocess.run(
+        [str(BIN), "validate", str(SAMPLES / "hubspot.csv"), "--report-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(
+        [str(BIN), "validate", str(tmp_path / "nope.csv")], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "file not found" in bad.stderr

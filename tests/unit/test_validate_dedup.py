@@ -1,0 +1,109 @@
+"""Duplicate resolution: winner by event time then read order, consent wins, unions, loser reasons."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from etl.model import KEY, LISTS, OUTCOME, REASON, REASON_CODE, STATUS, TAGS
+from tests.unit.test_validate_rules import run
+
+MC = ["subscribed_a.csv", "unsubscribed_a.csv", "cleaned_a.csv", "nonsubscribed_a.csv"]
+
+
+def test_last_row_in_read_order_wins_without_event_time() -> None:
+    res = run(
+        [
+            {"email": "A@x.com", "First Name": "Old", "Company": "Acme"},
+            {"email": "a@X.com ", "First Name": "New", "Company": None},
+        ]
+    )
+    assert res.canonical.height == 1
+    row = res.canonical.row(0, named=True)
+    assert (row["row_id"], row["First Name"]) == (1, "New")
+    assert row["Company"] == "Acme"  # an empty cell in the winner never erases an older value
+    loser = res.outcomes.filter(pl.col("row_id") == 0).row(0, named=True)
+    assert loser[OUTCOME] == "merged_duplicate" and loser[REASON_CODE] == "duplicate"
+    assert loser[REASON] == "same address as export.csv:3 (merged into that row)"
+
+
+def test_latest_event_time_wins_over_read_order() -> None:
+    res = run(
+        [
+            {"email": "a@x.com", "First Name": "Newer", "updated_at": "2024-05-01"},
+            {"email": "a@x.com", "First Name": "Older", "updated_at": "2020-01-01"},
+            {"email": "a@x.com", "First Name": "Undated", "updated_at": None},
+        ]
+    )
+    row = res.canonical.row(0, named=True)
+    assert (row["row_id"], row["First Name"]) == (0, "Newer")
+    assert res.duplicates.row(0, named=True)["winner_line"] == 2
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["subscribed", "unsubscribed"], "unsubscribed"),
+        (["unsubscribed", "subscribed"], "unsubscribed"),  # a later subscribed row never undoes it
+        (["cleaned", "subscribed"], "cleaned"),
+        (["subscribed", "unsubscribed", "cleaned"], "cleaned"),  # winner suppressed: its own status
+        (["cleaned", "unsubscribed"], "unsubscribed"),  # winner suppressed: its own status
+        (["unsubscribed", "cleaned", "subscribed"], "cleaned"),  # winner active: cleaned beats unsubscribed
+        (["pending", "subscribed"], "subscribed"),
+    ],
+)
+def test_consent_wins(statuses: list[str], expected: str) -> None:
+    res = run([{"email": "a@x.com", "status": s} for s in statuses])
+    assert res.canonical.get_column(STATUS).to_list() == [expected]
+    assert res.counts.merged_duplicate == len(statuses) - 1
+
+
+def test_no_consent_is_not_a_suppression_the_winner_decides() -> None:
+    rows = [{"Email Address": "a@x.com"}, {"Email Address": "a@x.com"}]
+    assert run(rows, "mailchimp", files=[MC[0], MC[3]]).canonical[STATUS].to_list() == ["no_consent"]
+    assert run(rows, "mailchimp", files=[MC[3], MC[0]]).canonical[STATUS].to_list() == ["subscribed"]
+
+
+def test_tags_and_lists_are_the_union() -> None:
+    res = run(
+        [
+            {"email": "a@x.com", "tags": "VIP, Blog", "lists": "News"},
+            {"email": "a@x.com", "tags": "Blog, Events", "lists": "Promo,News"},
+        ]
+    )
+    row = res.canonical.row(0, named=True)
+    assert row[TAGS] == ["VIP", "Blog", "Events"]
+    assert row[LISTS] == ["News", "Promo"]
+
+
+def test_mailchimp_person_in_two_files_is_suppressed() -> None:
+    res = run(
+        [
+            {"Email Address": "a@x.com", "First Name": "Ann"},
+            {"Email Address": "A@x.com", "UNSUB_TIME": "2019-01-01 00:00:00"},
+        ],
+        "mailchimp",
+        files=[MC[0], MC[1]],
+    )
+    row = res.canonical.row(0, named=True)
+    assert row[STATUS] == "unsubscribed" and row["First Name"] == "Ann"
+    group = res.duplicates.row(0, named=True)
+    assert group["rows"] == 2 and group["statuses"] == ["subscribed", "unsubscribed"]
+
+
+def test_rejected_row_still_suppresses_its_address() -> None:
+    res = run(
+        [{"Email Address": "a@x.com"}, {"Email Address": "a@x.com", "Birthday": "99/99"}],
+        "mailchimp",
+        files=[MC[0], MC[1]],
+    )
+    assert res.counts.rejected == 1 and res.counts.valid == 1
+    assert res.canonical.get_column(STATUS).to_list() == ["unsubscribed"]
+    assert res.consent_from_rejects == 1
+
+
+def test_invalid_email_rows_never_join_a_group() -> None:
+    res = run([{"email": "a@x.com"}, {"email": "a@x.com@"}, {"email": "b@x.com"}])
+    assert res.canonical.get_column(KEY).to_list() == ["a@x.com", "b@x.com"]
+    assert res.duplicates.height == 0
+    assert res.outcomes.get_column(OUTCOME).to_list() == ["valid", "rejected", "valid"]

@@ -1,0 +1,424 @@
+"""Per-rule tables for the validate stage: email, dates, numbers, booleans, text, tags, lists, status."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import polars as pl
+import pytest
+
+from etl.errors import InputError
+from etl.mapping.presets import FlagRule, load_preset
+from etl.model import EVENT_TIME, KEY, LISTS, OUTCOME, REASON, REASON_CODE, STATUS, TAGS, Status
+from etl.validate import rules
+from etl.validate.core import ValidationResult, validate_frame
+from etl.validate.rows import _fires
+
+
+def make_raw(rows: list[dict[str, str | None]], *, files: list[str] | None = None) -> pl.DataFrame:
+    """A raw frame as extract hands it over: every source column str, plus provenance."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    frame = pl.DataFrame({c: [r.get(c) for r in rows] for c in cols}, schema=dict.fromkeys(cols, pl.String))
+    n = len(rows)
+    names = files or ["export.csv"] * n
+    return frame.with_columns(
+        pl.Series("row_id", range(n), dtype=pl.Int64),
+        pl.Series("source_file", names, dtype=pl.String),
+        pl.Series("source_line", [i + 2 for i in range(n)], dtype=pl.Int64),
+    )
+
+
+def run(rows: list[dict[str, str | None]], preset: str = "generic", **kw: object) -> ValidationResult:
+    raw = make_raw(rows, **kw)  # type: ignore[arg-type]
+    return validate_frame(SimpleNamespace(frame=raw, rejects=None, files=()), load_preset(preset))
+
+
+def one(rows: list[dict[str, str | None]], preset: str = "generic", **kw: object) -> dict:
+    """The outcome row + canonical row (if valid) of a single-row input."""
+    res = run(rows, preset, **kw)
+    out = res.outcomes.row(0, named=True)
+    if res.canonical.height:
+        out.update(res.canonical.row(0, named=True))
+    return out
+
+
+def expr_values(expr_fn, values: list[str | None]) -> list:  # type: ignore[no-untyped-def]
+    return (
+        pl.DataFrame({"v": values}, schema={"v": pl.String})
+        .select(expr_fn(pl.col("v")))
+        .to_series()
+        .to_list()
+    )
+
+
+# --- email ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "code", "key"),
+    [
+        ("ann@example.com", None, "ann@example.com"),
+        ("  Ann.Lee+news@Example.COM ", None, "ann.lee+news@example.com"),
+        ("ü@bücher.de", None, "ü@bücher.de"),  # IDN domain and SMTPUTF8 local part, no DNS
+        ("a@b.co", None, "a@b.co"),
+        ("a@b.c", None, "a@b.c"),  # one-letter TLD: not the fast path, but valid grammar
+        ("bad@", "invalid_email", None),
+        ("no-at-sign.com", "invalid_email", None),
+        ("a..b@example.com", "invalid_email", None),
+        ("a@example..com", "invalid_email", None),
+        ("a@-x.com", "invalid_email", None),
+        ("a@x.123", "invalid_email", None),
+        ("a@host.test", "invalid_email", None),  # special-use domain
+        ("<script>@x.com", "invalid_email", None),
+        ('"a b"@example.com', "invalid_email", None),
+        ("a@" + "b" * 64 + ".com", "invalid_email", None),  # DNS label over 63 characters
+        (None, "missing_email", None),
+        ("   ", "missing_email", None),
+    ],
+    ids=lambda v: repr(v)[:30],
+)
+def test_email_rule(cell: str | None, code: str | None, key: str | None) -> None:
+    row = one([{"email": cell}])
+    assert row[REASON_CODE] == code
+    if code is None:
+        assert row[KEY] == key
+        assert row["email_raw"] == cell  # kept as read
+    else:
+        assert row[OUTCOME] == "rejected"
+
+
+def test_fast_path_never_accepts_what_the_grammar_rejects() -> None:
+    candidates = [
+        "a@b.test",
+        "a@x.local",
+        "a.@x.com",
+        ".a@x.com",
+        "a@x-.com",
+        "a@x.c0m",
+        "a@" + "x" * 64 + ".com",
+        "x" * 65 + "@a.com",
+        "a@b.com",
+        "first.last@sub.example.org",
+        "o'brien@x.ie",
+    ]
+    fast = expr_values(rules.email_fast_ok, candidates)
+    bad = rules.invalid_emails(candidates)
+    assert all(not (ok and c in bad) for c, ok in zip(candidates, fast, strict=True))
+    assert fast[candidates.index("a@b.com")] and fast[candidates.index("o'brien@x.ie")]
+
+
+def test_invalid_email_message_names_column_and_value() -> None:
+    row = one([{"Email Address": "bad@"}], "mailchimp")
+    assert row[REASON] == 'column "Email Address": "bad@" is not a valid email address'
+
+
+def test_no_email_column_is_an_input_error() -> None:
+    with pytest.raises(InputError, match=r"no email column: looked for 'email'.*columns are 'name', 'phone'"):
+        run([{"name": "x", "phone": "1"}])
+
+
+# --- dates ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "formats", "expected"),
+    [
+        ("2019-05-01 12:34:56", (), "2019-05-01"),
+        ("2018-08-27T15:06:27.713Z", (), "2018-08-27"),
+        ("2020-09-25 22:45:13 -0400", (), "2020-09-26"),  # offset → UTC date
+        ("2020-09-25T01:00:00+02:00", (), "2020-09-24"),
+        ("2023-03-24 10:23:10 UTC", (), "2023-03-24"),
+        ("2023-03-24", (), "2023-03-24"),
+        ("24/03/2023", ("%d/%m/%Y",), "2023-03-24"),
+        ("Apr 27, 2018", ("%b %d, %Y",), "2018-04-27"),
+        ("2023-02-30", (), None),
+        ("yesterday", (), None),
+        (None, (), None),
+    ],
+    ids=lambda v: repr(v)[:30],
+)
+def test_parse_date(cell: str | None, formats: tuple[str, ...], expected: str | None) -> None:
+    assert rules.parse_date(pl.Series([cell], dtype=pl.String), formats).to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("cell", "formats", "expected"),
+    [
+        ("02/29", ("%m/%d",), "02-29"),
+        ("12/25", ("%m/%d",), "12-25"),
+        ("1990-07-04", (), "07-04"),
+        ("07-04", (), "07-04"),
+        ("31/02", ("%m/%d",), None),
+        ("13/01", ("%m/%d",), None),
+    ],
+    ids=lambda v: repr(v)[:30],
+)
+def test_parse_recurrent(cell: str, formats: tuple[str, ...], expected: str | None) -> None:
+    assert rules.parse_recurrent(pl.Series([cell], dtype=pl.String), formats).to_list() == [expected]
+
+
+def test_cascade_keeps_row_order_and_tries_later_formats_only_where_needed() -> None:
+    cells = ["2020-01-02 03:04:05", None, "2021-02-03T04:05:06Z", "x", "03/04/2022", "  "]
+    out = rules.cascade(pl.Series(cells), rules.datetime_attempts(["%Y-%m-%d %H:%M:%S", "%d/%m/%Y"]))
+    assert [v.isoformat() if v else None for v in out.to_list()] == [
+        "2020-01-02T03:04:05",
+        None,
+        "2021-02-03T04:05:06",
+        None,
+        "2022-04-03T00:00:00",
+        None,
+    ]
+
+
+def test_bad_date_rejects_with_column_and_value() -> None:
+    row = one([{"Email Address": "a@example.com", "Birthday": "31/02"}], "mailchimp")
+    assert row[REASON_CODE] == "bad_date"
+    assert row[REASON] == 'column "Birthday": "31/02" is not a date'
+    assert (row["reject_column"], row["reject_value"]) == ("Birthday", "31/02")
+
+
+def test_event_time_is_utc_and_unparseable_is_null_not_reject() -> None:
+    res = run(
+        [
+            {"email": "a@x.com", "updated_at": "2020-01-01T10:00:00-0200"},
+            {"email": "b@x.com", "updated_at": "soon"},
+        ]
+    )
+    assert res.counts.rejected == 0
+    times = res.canonical.get_column(EVENT_TIME).to_list()
+    assert times[0].isoformat() == "2020-01-01T12:00:00+00:00"
+    assert times[1] is None
+    assert str(res.canonical.schema[EVENT_TIME]) == "Datetime(time_unit='us', time_zone='UTC')"
+
+
+# --- numbers, booleans, text ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("42", "42"),
+        ("-3.5", "-3.5"),
+        ("+7", "7"),
+        ("007", "7"),
+        ("1.50", "1.5"),
+        (".5", "0.5"),
+        ("1e3", "1000"),
+        ("1,234.5", "1234.5"),
+        ("-0", "0"),
+        (" 12 ", "12"),
+        ("abc", None),
+        ("1,2", None),
+        ("NaN", None),
+        ("inf", None),
+        ("1.2.3", None),
+    ],
+)
+def test_normalise_number(cell: str, expected: str | None) -> None:
+    fast = expr_values(rules.number_fast, [cell])[0]
+    assert (fast or rules.normalise_number(cell)) == expected
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("true", "true"),
+        ("YES", "true"),
+        ("1", "true"),
+        ("y", "true"),
+        ("x", "true"),
+        (" X ", "true"),
+        ("false", "false"),
+        ("No", "false"),
+        ("0", "false"),
+        ("n", "false"),
+        ("maybe", None),
+        (None, None),
+    ],
+)
+def test_parse_boolean(cell: str | None, expected: str | None) -> None:
+    assert expr_values(rules.parse_boolean, [cell]) == [expected]
+
+
+def _typed_preset(tmp_path, data_type: str):  # type: ignore[no-untyped-def]
+    p = tmp_path / "typed.toml"
+    p.write_text(f'extends = "generic"\n[[fields]]\nsource = "V"\ntarget = "Value"\ntype = "{data_type}"\n')
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    ("data_type", "cell", "code", "value"),
+    [
+        ("number", "1e3", None, "1000"),
+        ("number", "12a", "bad_number", None),
+        ("boolean", "Yes", None, "true"),
+        ("boolean", "perhaps", "bad_boolean", None),
+        ("date", "2024-02-29", None, "2024-02-29"),
+        ("date", "2023-02-29", "bad_date", None),
+        ("text", "  padded  ", None, "padded"),
+        ("text", "x" * 255, None, "x" * 255),
+        ("text", "x" * 256, "too_long", None),
+    ],
+)
+def test_typed_fields(tmp_path, data_type: str, cell: str, code: str | None, value: str | None) -> None:  # type: ignore[no-untyped-def]
+    row = one([{"email": "a@x.com", "V": cell}], _typed_preset(tmp_path, data_type))
+    assert row[REASON_CODE] == code
+    if code is None:
+        assert row["Value"] == value
+    else:
+        assert '"V"' in row[REASON]
+
+
+# --- tags and lists ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "cell", "expected"),
+    [
+        ("comma", " a, b ,,a, c ", ["a", "b", "c"]),
+        ("semicolon", "a; b;;c", ["a", "b", "c"]),
+        ("pipe", "a|b| a", ["a", "b"]),
+        ("brackets_pipe", "[2|21|24]", ["2", "21", "24"]),
+        ("mailchimp", '"VIP","Blog"', ["VIP", "Blog"]),
+        ("mailchimp", '"A, B", "C"', ["A, B", "C"]),
+        ("mailchimp", "Editors", ["Editors"]),
+        ("mailchimp", '"Lorem Editors"', ["Lorem Editors"]),
+        ("mailchimp", '"VIP","VIP"', ["VIP"]),
+        ("comma", None, []),
+        ("comma", "", []),
+    ],
+)
+def test_split_items(fmt: str, cell: str | None, expected: list[str]) -> None:
+    assert expr_values(lambda c: rules.split_items(c, fmt), [cell]) == [expected]
+
+
+def test_tags_and_lists_from_generic_columns() -> None:
+    row = one([{"email": "a@x.com", "tags": "VIP, Blog", "lists": "News,Promo"}])
+    assert (row[TAGS], row[LISTS]) == (["VIP", "Blog"], ["News", "Promo"])
+
+
+def test_lists_fixed_and_per_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert one([{"Email Address": "a@x.com"}], "mailchimp")[LISTS] == ["Mailchimp audience"]
+    p = tmp_path / "pf.toml"
+    p.write_text('extends = "generic"\n[lists]\nmode = "per_file"\n')
+    res = run(
+        [{"email": "a@x.com"}, {"email": "b@x.com"}], str(p), files=["dir/Newsletter.csv", "x.zip::VIP.csv"]
+    )
+    assert res.canonical.get_column(LISTS).to_list() == [["Newsletter"], ["VIP"]]
+
+
+# --- status --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "status", "code"),
+    [
+        ("Subscribed", "subscribed", None),
+        ("  UNSUBSCRIBED ", "unsubscribed", None),
+        ("bounced", "cleaned", None),
+        ("unconfirmed", "pending", None),
+        (None, "subscribed", None),  # empty → file prefix, then default
+        ("sort of", None, "unknown_status"),
+    ],
+)
+def test_status_column(cell: str | None, status: str | None, code: str | None) -> None:
+    row = one([{"email": "a@x.com", "status": cell}])
+    assert row[REASON_CODE] == code
+    if code:
+        assert row[REASON] == 'column "status": "sort of" is not a known status'
+    else:
+        assert row[STATUS] == status
+
+
+@pytest.mark.parametrize(
+    ("file", "status"),
+    [
+        ("export.zip::subscribed_members_export_ab12.csv", "subscribed"),
+        ("export.zip::unsubscribed_members_export_ab12.csv", "unsubscribed"),
+        ("/tmp/cleaned_members_export_ab12.csv", "cleaned"),
+        ("nonsubscribed_members_export_ab12.csv", "no_consent"),
+        ("members.csv", "subscribed"),  # the default
+    ],
+)
+def test_status_from_file_name_longest_prefix(file: str, status: str) -> None:
+    assert one([{"Email Address": "a@x.com"}], "mailchimp", files=[file])[STATUS] == status
+
+
+def test_flag_forces_status_over_file_name() -> None:
+    res = run(
+        [
+            {"Email Address": "a@x.com", "CLEAN_TIME": "2020-01-01 00:00:00"},
+            {"Email Address": "b@x.com", "UNSUB_TIME": "2020-01-01 00:00:00"},
+            {"Email Address": "c@x.com"},
+        ],
+        "mailchimp",
+        files=["subscribed_x.csv"] * 3,
+    )
+    assert res.canonical.get_column(STATUS).to_list() == ["cleaned", "unsubscribed", "subscribed"]
+
+
+def test_unknown_status_mapped_when_preset_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    p = tmp_path / "u.toml"
+    p.write_text('extends = "generic"\n[status]\nunknown = "no_consent"\n')
+    assert one([{"email": "a@x.com", "status": "weird"}], str(p))[STATUS] == "no_consent"
+
+
+# --- columns -------------------------------------------------------------------------------------------
+
+
+def test_unmapped_columns_become_custom_text_fields() -> None:
+    res = run(
+        [
+            {
+                "email": "a@x.com",
+                "First Name": "Ann",
+                "Favourite Colour": " blue ",
+                "status": "active",
+                "key": "k1",
+            }
+        ]
+    )
+    by_label = {f.label: f for f in res.fields}
+    assert by_label["First Name"].predefined == "firstName" and not by_label["First Name"].custom
+    assert by_label["Favourite Colour"].custom and res.canonical["Favourite Colour"][0] == "blue"
+    assert "status" not in by_label  # consumed by the status rule
+    assert by_label["key (2)"].source == "key"  # never shadows a canonical column
+    assert res.canonical["key (2)"][0] == "k1" and res.canonical[KEY][0] == "a@x.com"
+
+
+def test_ignored_columns_are_not_fields() -> None:
+    res = run(
+        [{"Email Address": "a@x.com", "MEMBER_RATING": "3", "LEID": "1", "Custom Thing": "x"}], "mailchimp"
+    )
+    labels = {f.label for f in res.fields}
+    assert "Custom Thing" in labels and not {"MEMBER_RATING", "LEID"} & labels
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        FlagRule(column=("F",), status=Status.UNSUBSCRIBED),
+        FlagRule(column=("F",), status=Status.CLEANED, values=("yes", "true")),
+        FlagRule(column=("F",), status=Status.NO_CONSENT, values=("email_marketing",), match="contains"),
+        FlagRule(
+            column=("F",),
+            status=Status.NO_CONSENT,
+            values=("email_marketing",),
+            match="contains",
+            absent=True,
+        ),
+        FlagRule(column=("F",), status=Status.UNSUBSCRIBED, values=("1",), absent=True),
+    ],
+    ids=["any", "equals", "contains", "contains-absent", "equals-absent"],
+)
+def test_vectorised_flags_agree_with_flagrule_fires(rule: FlagRule) -> None:
+    cells = [None, "", "  ", "yes", " TRUE ", "no", "1", "0", "email_marketing", "sms,EMAIL_MARKETING", "sms"]
+    got = expr_values(lambda c: _fires("v", rule, None), cells)
+    assert got == [rule.fires(c) for c in cells]
+
+
+def test_absent_flag_never_fires_for_a_file_without_the_column() -> None:
+    rule = FlagRule(column=("F",), status=Status.NO_CONSENT, values=("x",), absent=True)
+    frame = pl.DataFrame({"v": [None, None, "y"], "source_file": ["has.csv", "lacks.csv", "has.csv"]})
+    got = frame.select(_fires("v", rule, {"has.csv": {"v"}, "lacks.csv": set()})).to_series().to_list()
+    assert got == [True, False, True]

@@ -1,0 +1,81 @@
+"""The pandera contract on the canonical frame: value failures → row rejects; schema failures → a bug."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from etl.model import FieldColumn
+from etl.validate.schemas import contract_rejects
+
+FIELDS = [
+    FieldColumn("Birthday", "BDAY", "recurrent_date"),
+    FieldColumn("Opt In", "OPTIN", "date"),
+    FieldColumn("VIP", "VIP", "boolean"),
+    FieldColumn("Age", "AGE", "number"),
+    FieldColumn("Notes", "N"),
+]
+
+
+def frame(**over: list) -> pl.DataFrame:
+    base: dict[str, list] = {
+        "row_id": [1, 2],
+        "source_file": ["a.csv", "a.csv"],
+        "source_line": [2, 3],
+        "email_raw": ["A@x.com", "b@x.com"],
+        "key": ["a@x.com", "b@x.com"],
+        "status": ["subscribed", "cleaned"],
+        "tags": [["t"], []],
+        "lists": [[], ["L"]],
+        "event_time": [None, dt.datetime(2020, 1, 1, tzinfo=dt.UTC)],
+        "Birthday": ["02-29", None],
+        "Opt In": ["2020-01-31", None],
+        "VIP": ["true", None],
+        "Age": ["-1.5", None],
+        "Notes": ["x", None],
+    }
+    base.update(over)
+    return pl.DataFrame(
+        base,
+        schema_overrides={
+            "row_id": pl.Int64,
+            "source_line": pl.Int64,
+            "event_time": pl.Datetime("us", "UTC"),
+            "tags": pl.List(pl.String),
+            "lists": pl.List(pl.String),
+        },
+    )
+
+
+def test_a_conforming_frame_has_no_rejects() -> None:
+    assert contract_rejects(frame(), FIELDS).height == 0
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "code", "bad_row"),
+    [
+        ("key", ["a@x.com", "B@x.com"], "contract_key", 2),
+        ("key", [" a@x.com", "b@x.com"], "contract_key", 1),
+        ("status", ["subscribed", "active"], "contract_status", 2),
+        ("source_line", [0, 3], "contract_source_line", 1),
+        ("row_id", [7, 7], "contract_row_id", 7),
+        ("Birthday", ["2-29", None], "contract_field", 1),
+        ("Opt In", [None, "2020-1-1"], "contract_field", 2),
+        ("VIP", ["yes", None], "contract_field", 1),
+        ("Age", ["1e3", None], "contract_field", 1),
+        ("Notes", ["", None], "contract_field", 1),
+    ],
+)
+def test_value_failures_become_row_rejects(column: str, values: list, code: str, bad_row: int) -> None:
+    out = contract_rejects(frame(**{column: values}), FIELDS)
+    assert out.get_column("reason_code").unique().to_list() == [code]
+    assert bad_row in out.get_column("row_id").to_list()
+    if column in ("Birthday", "VIP"):
+        assert out.row(0, named=True)["column"] == {"Birthday": "BDAY", "VIP": "VIP"}[column]  # source header
+
+
+def test_schema_level_failure_is_our_bug() -> None:
+    with pytest.raises(RuntimeError, match="breaks its own contract"):
+        contract_rejects(frame().drop("status"), FIELDS)
