@@ -1,0 +1,74 @@
+"""Delimiter sniffing and header naming, shared by every reader.
+
+Naming contract (downstream stages rely on it):
+
+- a column is named exactly as its header cell (a leading UTF-8 BOM is stripped, nothing is trimmed);
+- an empty header cell at 1-based position *n* becomes ``column_<n>``;
+- a repeated name keeps the first column as is; the second becomes ``NAME__2``, the third ``NAME__3`` …
+  (Mailchimp's 2013 exports repeat ``UNSUB_REASON``) — a value is never silently overwritten;
+- a header cell equal to a provenance column (``row_id``, ``source_file``, ``source_line``) is suffixed the
+  same way, so provenance can never be spoofed by the export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from etl.model import PROVENANCE
+
+CANDIDATES: tuple[str, ...] = (",", ";", "\t", "|")
+
+
+def split_record(text: str, delimiter: str) -> list[str]:
+    """Split one CSV record (which may contain quoted newlines) into raw cell strings, RFC 4180 style."""
+    rows = list(
+        csv.reader(
+            io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False
+        )
+    )
+    if not rows:
+        return [""]
+    cells = rows[0]
+    for extra in rows[1:]:  # an unclosed quote cannot produce several rows, but be total anyway
+        cells.extend(extra)
+    return cells
+
+
+def sniff_delimiter(header: str, sample: Sequence[str], preferred: str | None = None) -> str:
+    """Pick the delimiter among ``, ; TAB |`` from the header and a sample of single-line records.
+
+    Score per candidate: how many sample lines have exactly the header's cell count (quote-aware), then
+    the header's cell count itself. A candidate that does not split the header scores nothing; with no
+    winner the file is one column and ``preferred`` (from the file extension) or ``,`` is used.
+    """
+    best: tuple[int, int, int] | None = None
+    best_delim = preferred or ","
+    for rank, delim in enumerate(CANDIDATES):
+        width = len(split_record(header, delim))
+        if width < 2:
+            continue
+        agree = sum(1 for line in sample if len(split_record(line, delim)) == width)
+        score = (agree, width, -rank if delim != preferred else 1)
+        if best is None or score > best:
+            best, best_delim = score, delim
+    return best_delim
+
+
+def column_names(raw: Sequence[str]) -> list[str]:
+    """Apply the naming contract in the module docstring to raw header cells."""
+    names: list[str] = []
+    seen: set[str] = set(PROVENANCE)
+    for i, cell in enumerate(raw, start=1):
+        name = cell.removeprefix("\ufeff") if i == 1 else cell
+        if name == "":
+            name = f"column_{i}"
+        if name in seen:
+            k = 2
+            while f"{name}__{k}" in seen:
+                k += 1
+            name = f"{name}__{k}"
+        seen.add(name)
+        names.append(name)
+    return names

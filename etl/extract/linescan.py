@@ -1,0 +1,249 @@
+"""The bookkeeping pass of the delimited reader: header, record starts, cell counts — streamed.
+
+The file is read in blocks cut at a newline; each block is split into physical lines by polars (no
+quoting, one string per line, ``\\r`` of CRLF dropped; this also validates UTF-8). Per block, with
+polars string expressions only:
+
+- quote parity (cumulative ``"`` count) marks the lines that start a record, so record start lines are
+  exact with quoted newlines and blank lines. A record still open at the end of a block is carried,
+  as bytes, into the next block, so every block starts at a record start;
+- a record's cell count is its delimiter count + 1; where a delimiter sits inside quotes (an anchored
+  regex finds those rows cheaply) the count is taken after removing quoted sections (``"[^"]*"``, which
+  also removes ``""`` escapes).
+
+Only small per-record columns survive a block (start line, cell count, blank flag, and the text of
+records that will be rejected), so memory stays at one block plus what the final frame needs.
+``None`` for the records means "the parity view cannot be trusted here" (unterminated quote, a quote in
+the middle of an unquoted cell): the caller then uses the exact stdlib reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from etl.errors import InputError
+from etl.extract.dialect import column_names, sniff_delimiter, split_record
+
+BLOCK = 4 << 20
+MAX_CARRY = 4 * BLOCK  # a "record" longer than this is an unterminated quote, not a contact
+SAMPLE_LINES = 50
+QUOTED = '"[^"]*"'
+REGEX_ESCAPES = {"\t": "\\t", "|": "\\|"}  # delimiter → its spelling inside a Rust regex
+RECORD_SCHEMA = pl.Schema({"ln": pl.Int64, "cells": pl.Int64, "blank": pl.Boolean, "raw": pl.String})
+
+
+class NotUtf8(Exception):
+    """polars refused a block: the bytes are not valid UTF-8 (the caller decides what they are)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    names: list[str]
+    raw: list[str]
+    delimiter: str
+    end: int  # physical lines up to and including the header (leading blank lines included)
+    line: int  # 1-based physical line of the header
+
+    @property
+    def trailing_unnamed(self) -> int:
+        n = 0
+        for cell in reversed(self.raw):
+            if cell != "":
+                break
+            n += 1
+        return n
+
+
+def scan(
+    path: Path, label: str, preferred: str | None, block: int = BLOCK
+) -> tuple[Header, pl.DataFrame | None]:
+    """Header and per-record facts (``RECORD_SCHEMA``; ``ln`` is the 0-based start line) of a UTF-8 file.
+
+    Raises ``NotUtf8`` when polars cannot decode a block, ``InputError`` for NUL bytes or no header.
+    """
+    header: Header | None = None
+    parts: list[pl.DataFrame] = []
+    line0, carry, trusted = 0, b"", True
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(block)
+            data = carry + chunk
+            if chunk:
+                cut = data.rfind(b"\n") + 1
+                body, carry = data[:cut], data[cut:]
+            else:
+                body, carry = data, b""
+            if body:
+                lines = _lines(body)
+                _refuse_nul(lines, label, line0)
+                skip = 0
+                if header is None:
+                    header = find_header(lines["t"], label, preferred, line0)
+                    if header is None:
+                        line0 += lines.height
+                        continue
+                    skip = header.end - line0
+                if trusted:
+                    recs, open_at = scan_block(lines, header, line0 + skip, skip)
+                    if recs is None:
+                        trusted = False
+                    else:
+                        parts.append(recs)
+                        if open_at is not None:  # carry the open record's bytes into the next block
+                            start = _line_start(body, lines.height, open_at)
+                            carry = body[start:] + carry
+                            if len(carry) > MAX_CARRY:
+                                trusted = False
+                            lines = lines.slice(0, open_at)
+                line0 += lines.height
+            if not chunk:
+                break
+    if header is None:
+        raise InputError("no header row: the file has only blank lines", path=label)
+    if not trusted or carry:
+        return header, None
+    return header, pl.concat(parts) if parts else pl.DataFrame(schema=RECORD_SCHEMA)
+
+
+def _lines(body: bytes) -> pl.DataFrame:
+    """Physical lines as strings plus ``z``: the text after a NUL byte, if a line has one."""
+    try:
+        return pl.read_csv(
+            body,
+            has_header=False,
+            separator="\x00",
+            quote_char=None,
+            schema={"t": pl.String, "z": pl.String},
+            truncate_ragged_lines=True,
+            extra_columns="ignore",
+            missing_columns="insert",
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.ComputeError:
+        raise NotUtf8 from None
+
+
+def _refuse_nul(lines: pl.DataFrame, label: str, line0: int) -> None:
+    hits = lines.with_row_index("i").filter(pl.col("z") != "").head(1)
+    if hits.height:
+        raise InputError(
+            "binary file: NUL byte inside a line, not a text export",
+            path=label,
+            line=line0 + int(hits["i"][0]) + 1,
+        )
+
+
+def _line_start(body: bytes, count: int, index: int) -> int:
+    """Byte offset where line ``index`` of the ``count`` newline-terminated lines in ``body`` starts."""
+    pos = len(body) - 1 if body.endswith(b"\n") else len(body)
+    for _ in range(count - index):
+        pos = body.rfind(b"\n", 0, pos)
+    return pos + 1
+
+
+def find_header(t: pl.Series, label: str, preferred: str | None, line0: int = 0) -> Header | None:
+    """The first non-blank line (joined with following lines while a quote is open) and the dialect."""
+    first = None
+    for i, value in enumerate(t):
+        if value.removeprefix("\ufeff").strip() != "":
+            first = i
+            break
+    if first is None:
+        return None
+    text, end = t[first].removeprefix("\ufeff"), first + 1
+    while text.count('"') % 2 and end < len(t):  # a quoted newline inside the header
+        text += "\n" + t[end]
+        end += 1
+    sample = []
+    for value in t.slice(end, SAMPLE_LINES * 2):
+        if value.strip() and value.count('"') % 2 == 0:
+            sample.append(value)
+        if len(sample) >= SAMPLE_LINES:
+            break
+    delimiter = sniff_delimiter(text, sample, preferred)
+    raw = split_record(text, delimiter)
+    return Header(column_names(raw), raw, delimiter, line0 + end, line0 + first + 1)
+
+
+def scan_block(
+    lines: pl.DataFrame, header: Header, ln0: int, skip: int
+) -> tuple[pl.DataFrame | None, int | None]:
+    """Records of one block that starts at a record start; also the index of a record left open, if any.
+
+    Expressions run on the subsets that need them (lines with quotes, lines without a delimiter) and
+    are scattered back: a ``when/then`` would evaluate the expensive branch on every line.
+    """
+    d = header.delimiter
+    body = lines.select("t").slice(skip).with_row_index("ln", offset=ln0)
+    if body.height == 0:
+        return pl.DataFrame(schema=RECORD_SCHEMA), None
+    body = body.with_columns(  # one call: polars evaluates the two counts in parallel
+        q=pl.col("t").str.count_matches('"', literal=True).cast(pl.Int64),
+        p=pl.col("t").str.count_matches(d, literal=True).cast(pl.Int64),
+    )
+    total_q = body["q"].sum()
+    open_at = None
+    esc = REGEX_ESCAPES.get(d, d)
+    if total_q:
+        body = body.with_columns(start=((pl.col("q").cum_sum() - pl.col("q")) % 2 == 0))
+        if total_q % 2:
+            last = body.with_row_index("k").filter(pl.col("start"))["k"][-1]
+            open_at = skip + int(last)
+            body = body.slice(0, int(last))
+        # Only lines that change or continue the quote state can make the parity view and polars disagree.
+        risky = body.filter((pl.col("q") % 2 == 1) | ~pl.col("start"))
+        if risky.select(pl.col("t").str.contains(f'[^{esc}"]"[^{esc}"]').any()).item():
+            return None, None
+        if risky.filter(~pl.col("start")).select(pl.col("t").str.contains(f'^"[^{esc}"]').any()).item():
+            return None, None
+    if total_q and not body["start"].all():
+        body = body.with_columns(rec=pl.col("start").cast(pl.Int64).cum_sum() - 1)
+        cont_recs = body.filter(~pl.col("start"))["rec"].unique()
+        multi = (
+            body.filter(pl.col("rec").is_in(cont_recs.implode()))
+            .group_by("rec", maintain_order=True)
+            .agg(pl.col("t").str.join("\n"), pl.col("p").sum())
+        )
+        recs = body.filter(pl.col("start")).select("ln", "t", "q", "p")
+        t, plain = recs["t"].clone(), recs["p"].clone()
+        t.scatter(multi["rec"], multi["t"])
+        plain.scatter(multi["rec"], multi["p"])
+        recs = recs.with_columns(t=t, p=plain)
+    else:
+        recs = body.select("ln", "t", "q", "p")
+    del body
+    return _cells(recs.with_row_index("i"), header, total_q > 0), open_at
+
+
+def _cells(recs: pl.DataFrame, header: Header, quotes: bool) -> pl.DataFrame:
+    d = header.delimiter
+    n = len(header.names)
+    cells = recs["p"] + 1
+    if quotes:
+        # Exact counts only where a delimiter sits inside quotes (e.g. Mailchimp TAGS ``"VIP","Blog"``):
+        # the anchored test below is as cheap as a plain count, the quote-stripping replace is not.
+        inside = f'^(?:[^"]*"[^"]*")*[^"]*"[^"]*{REGEX_ESCAPES.get(d, d)}'
+        quoted = recs.filter((pl.col("q") > 0) & pl.col("t").str.contains(inside)).select(
+            "i", pl.col("t").str.replace_all(QUOTED, "").str.count_matches(d, literal=True).cast(pl.Int64) + 1
+        )
+        cells.scatter(quoted["i"], quoted.to_series(1))
+    recs = recs.with_columns(cells=cells)
+    few = recs.filter((pl.col("cells") == 1) & (pl.col("q") == 0))
+    blank = pl.repeat(False, recs.height, dtype=pl.Boolean, eager=True)
+    blank.scatter(few.filter(pl.col("t").str.strip_chars() == "")["i"], True)
+    recs = recs.with_columns(blank=blank)
+    too_few = pl.col("cells") < n - header.trailing_unnamed
+    too_many = pl.col("cells") > n
+    ragged = recs.filter(~pl.col("blank") & too_few)
+    long = recs.filter(~pl.col("blank") & too_many).select("i", "t")
+    if long.height:  # rare: Python's exact splitter decides whether the extra cells are all empty
+        extra = [i for i, t in long.iter_rows() if any(c != "" for c in split_record(t, d)[n:])]
+        ragged = pl.concat([ragged, recs.filter(pl.col("i").is_in(extra))]).sort("i")
+    raw = pl.repeat(None, recs.height, dtype=pl.String, eager=True).alias("raw")
+    if ragged.height:
+        raw.scatter(ragged["i"], ragged["t"])
+    return recs.select(pl.col("ln").cast(pl.Int64), "cells", "blank").with_columns(raw)

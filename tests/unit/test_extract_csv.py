@@ -1,0 +1,226 @@
+"""Delimited text: dialects, exact source lines, ragged rows, header naming, null semantics."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from etl.errors import InputError
+from etl.extract import linescan, read_sources, slowcsv
+from etl.extract.delimited import _drop_unnamed_empty, read_delimited
+from etl.extract.dialect import column_names, sniff_delimiter
+
+
+def read(tmp_path: Path, text: str, name: str = "x.csv"):
+    p = tmp_path / name
+    p.write_bytes(text.encode("utf-8"))
+    return read_sources([p])
+
+
+@pytest.mark.parametrize("delim", [",", ";", "\t", "|"])
+def test_delimiter_sniffed_quote_aware(tmp_path: Path, delim: str) -> None:
+    other = "," if delim != "," else ";"
+    text = (
+        f"Email{delim}Name{delim}Note\n"
+        f'ada@example.com{delim}"Abbott{delim} Ada"{delim}a{other}b\n'
+        f"bruno@example.org{delim}Bruno{delim}c{other}d\n"
+    )
+    res = read(tmp_path, text)
+    assert res.files[0].delimiter == delim
+    assert res.frame["Name"].to_list() == [f"Abbott{delim} Ada", "Bruno"]
+    assert res.frame["Note"].to_list() == [f"a{other}b", f"c{other}d"]
+
+
+def test_sniffer_prefers_consistent_candidate() -> None:
+    header = "a;b,c;d"
+    sample = ["1;2,3;4", "5;6,7;8"]
+    assert sniff_delimiter(header, sample) == ";"
+    assert sniff_delimiter("email", ["a@example.com"]) == ","
+    assert sniff_delimiter("email", ["a@example.com"], preferred="\t") == "\t"
+
+
+def test_source_line_exact_with_quoted_newlines_blank_lines_and_crlf(tmp_path: Path) -> None:
+    text = (
+        "\r\n"  # 1 blank before the header
+        "Email,Notes\r\n"  # 2 header
+        'a@example.com,"one\r\ntwo"\r\n'  # 3-4
+        "\r\n"  # 5 blank
+        'b@example.com,"x\r\n\r\ny ""q"""\r\n'  # 6-8 (blank line inside quotes is data)
+        "   \r\n"  # 9 whitespace-only: blank
+        "c@example.com,plain\r\n"
+    )  # 10
+    res = read(tmp_path, text)
+    f = res.frame
+    assert f["source_line"].to_list() == [3, 6, 10]
+    assert f["Notes"].to_list() == ["one\r\ntwo", 'x\r\n\r\ny "q"', "plain"]
+    assert f["row_id"].to_list() == [0, 1, 2]
+    assert res.files[0].rows == 3
+
+
+def test_quoted_newlines_lines_match_stdlib_on_many_records(tmp_path: Path) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["Email", "Notes", "Tags"])
+    expected_lines, line = [], 2
+    for i in range(300):
+        notes = "line\n" * (i % 4) + "end" if i % 3 == 0 else f"n{i}"
+        w.writerow([f"p{i}@example.com", notes, '"VIP","Blog"' if i % 2 else ""])
+        expected_lines.append(line)
+        line += notes.count("\n") + 1
+    res = read(tmp_path, buf.getvalue())
+    assert res.frame["source_line"].to_list() == expected_lines
+    assert res.frame["Tags"].to_list()[:2] == [None, '"VIP","Blog"']
+    assert res.rejects.height == 0
+
+
+def test_ragged_rows_are_rejected_with_raw_text_and_ids(tmp_path: Path) -> None:
+    text = (
+        "Email,First,Last,City\n"
+        "a@example.com,A,B,Oslo\n"
+        "b@example.com,B,C,Berlin,extra\n"
+        "c@example.com,C\n"
+        'd@example.com,"D, the second",E\n'  # quoted delimiter: 3 real cells
+        "e@example.com,E,F,Paris\n"
+    )
+    res = read(tmp_path, text)
+    assert res.frame["Email"].to_list() == ["a@example.com", "e@example.com"]
+    assert res.frame["row_id"].to_list() == [0, 4]
+    rej = res.rejects
+    assert rej["row_id"].to_list() == [1, 2, 3]
+    assert rej["source_line"].to_list() == [3, 4, 5]
+    assert rej["reason_code"].unique().to_list() == ["ragged_row"]
+    assert rej["reason"].to_list() == [
+        "line 3: 5 cells, header has 4",
+        "line 4: 2 cells, header has 4",
+        "line 5: 3 cells, header has 4",
+    ]
+    assert rej["raw"][2] == 'd@example.com,"D, the second",E'
+    assert res.rows_read == 5 == res.files[0].rows
+
+
+def test_ragged_multiline_record_keeps_its_whole_raw_text(tmp_path: Path) -> None:
+    res = read(tmp_path, 'Email,Notes\na@example.com,"x\ny",extra\nb@example.com,ok\n')
+    assert res.rejects["raw"].to_list() == ['a@example.com,"x\ny",extra']
+    assert res.rejects["source_line"].to_list() == [2]
+    assert res.frame["source_line"].to_list() == [4]
+
+
+def test_trailing_delimiters_policy(tmp_path: Path) -> None:
+    # header ends with a delimiter: unnamed empty column dropped; rows without the trailing cell accepted
+    res = read(tmp_path, "Email,Name,\na@example.com,A,\nb@example.com,B\n")
+    assert res.frame.columns[3:] == ["Email", "Name"]
+    assert res.files[0].header == ("Email", "Name")
+    assert res.rejects.height == 0
+    # a stray trailing delimiter on a row is not data loss: accepted
+    res = read(tmp_path, "Email,Name\na@example.com,A,\nb@example.com,B,,\n")
+    assert res.frame.height == 2 and res.rejects.height == 0
+    # an unnamed trailing column that has data is kept under a generated name
+    res = read(tmp_path, "Email,Name,\na@example.com,A,note\n")
+    assert res.frame["column_3"].to_list() == ["note"]
+
+
+def test_duplicate_and_empty_header_names() -> None:
+    raw = ["\ufeffEmail", "UNSUB_REASON", "", "UNSUB_REASON", "UNSUB_REASON", "row_id", "column_3"]
+    assert column_names(raw) == [
+        "Email",
+        "UNSUB_REASON",
+        "column_3",
+        "UNSUB_REASON__2",
+        "UNSUB_REASON__3",
+        "row_id__2",
+        "column_3__2",
+    ]
+
+
+def test_duplicate_headers_keep_both_values(tmp_path: Path) -> None:
+    res = read(tmp_path, "Email,Reason,Reason\na@example.com,first,second\n")
+    assert res.frame.select("Reason", "Reason__2").row(0) == ("first", "second")
+
+
+def test_values_untrimmed_and_empty_is_null(tmp_path: Path) -> None:
+    res = read(tmp_path, 'Email,Name,Company\n a@example.com ,"",  Lorem Co.  \nb@example.com,,x\n')
+    assert res.frame.select("Email", "Name", "Company").rows() == [
+        (" a@example.com ", None, "  Lorem Co.  "),
+        ("b@example.com", None, "x"),
+    ]
+    assert all(dt == pl.String for c, dt in res.frame.schema.items() if c not in ("row_id", "source_line"))
+    assert res.frame.schema["row_id"] == pl.Int64 and res.frame.schema["source_line"] == pl.Int64
+
+
+def test_mailchimp_tags_quoting_survives(tmp_path: Path) -> None:
+    res = read(tmp_path, 'Email Address,TAGS\na@example.com,"""VIP"",""Blog"""\nb@example.com,Editors\n')
+    assert res.frame["TAGS"].to_list() == ['"VIP","Blog"', "Editors"]
+
+
+def test_header_only_is_zero_rows_and_blank_only_is_an_error(tmp_path: Path) -> None:
+    res = read(tmp_path, "Email,Name\n")
+    assert res.frame.height == 0 and res.files[0].header == ("Email", "Name")
+    assert res.frame.columns == ["row_id", "source_file", "source_line", "Email", "Name"]
+    with pytest.raises(InputError, match="no header row"):
+        read(tmp_path, "\n\n  \n")
+
+
+def test_malformed_quotes_fall_back_to_exact_reader(tmp_path: Path) -> None:
+    # a quote in the middle of an unquoted cell: polars refuses it, the stdlib reader takes it literally
+    text = 'Email,Name,City\na@example.com,Jo "JJ" Smith,Oslo\nb@example.com,"Bo\nB",Rome\nc@example.com,C\n'
+    res = read(tmp_path, text)
+    assert res.frame["Name"].to_list() == ['Jo "JJ" Smith', "Bo\nB"]
+    assert res.frame["source_line"].to_list() == [2, 3]
+    assert res.rejects.select("source_line", "reason").rows() == [(5, "line 5: 2 cells, header has 3")]
+
+
+def test_unclosed_quote_at_end_is_one_reject(tmp_path: Path) -> None:
+    res = read(tmp_path, 'Email,Notes\na@example.com,ok\nb@example.com,"never closed\nc@example.com,x\n')
+    assert res.frame["Email"].to_list() == ["a@example.com"]
+    (rej,) = res.rejects.iter_rows(named=True)
+    assert rej["reason_code"] == "unclosed_quote" and rej["source_line"] == 3
+    assert "c@example.com" in rej["raw"]
+    assert res.rows_read == 2
+
+
+def test_fast_and_slow_readers_agree(tmp_path: Path) -> None:
+    """The exact stdlib reader is the reference: the fast path must produce the same Part."""
+    text = (
+        "\nEmail;Name;Notes;\n"
+        'a@example.com;"A; B";"x\n\ny";\n\n'
+        "b@example.com;B\n"
+        'c@example.com;C;"";;\n'
+        "  \n"
+        'd@example.com;D;"q ""z""";\n'
+    )
+    p = tmp_path / "agree.csv"
+    p.write_text(text, encoding="utf-8")
+    fast = read_delimited(p, "L", tmp_path)
+    header, records = linescan.scan(p, "L", None)
+    assert records is not None  # the fast path can vouch for this file
+    slow = _drop_unnamed_empty(slowcsv.read(p, header, fast.info), header)
+    assert fast.frame.equals(slow.frame)
+    assert fast.rejects.equals(slow.rejects)
+    assert fast.info == slow.info
+
+
+@pytest.mark.parametrize("block", [64, 100, 257])
+def test_small_blocks_carry_open_records_across_block_ends(tmp_path: Path, block: int) -> None:
+    """Streaming: records that straddle a block boundary (quoted newlines included) are counted once."""
+    rows = [
+        f'p{i}@example.com,"note {i}\nmore {i}",x{i}' if i % 3 == 0 else f"p{i}@example.com,n{i},x{i}"
+        for i in range(60)
+    ]
+    p = tmp_path / "blocks.csv"
+    p.write_text("Email,Notes,X\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    whole = linescan.scan(p, "L", None)[1]
+    small = linescan.scan(p, "L", None, block=block)[1]
+    assert whole is not None and small is not None
+    assert small.equals(whole)
+    assert whole.height == 60
+
+
+def test_pattern_like_header_names_are_plain_names(tmp_path: Path) -> None:
+    """polars reads "*" and "^…$" in pl.col as patterns; extract must treat them as ordinary names."""
+    res = read(tmp_path, '*,^a.*$,Email\n1,"",a@example.com\n')
+    assert res.frame.columns == ["row_id", "source_file", "source_line", "*", "^a.*$", "Email"]
+    assert res.frame.row(0)[3:] == ("1", None, "a@example.com")
