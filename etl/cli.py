@@ -17,6 +17,12 @@ from etl.errors import EXIT_UNEXPECTED, MigrationError
 
 # Sub-command modules; each exposes ``command`` (a click.Command or Group).
 COMMAND_MODULES: tuple[str, ...] = (
+    "etl.commands.sandbox",
+    "etl.commands.validate",
+    "etl.commands.mappings",
+    "etl.commands.migrate",
+    "etl.commands.status",
+    "etl.commands.verify",
 )
 
 

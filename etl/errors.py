@@ -7,6 +7,7 @@
     ├── InputError                 unreadable/unusable source (file, line, col) → exit 2
     ├── ValidationBlocked          rejects found and --fail-on-rejects          → exit 3
     ├── MappingError               a target field/list/tag cannot be resolved   → exit 2
+    ├── VerificationFailed         verify found the account differs from a run  → exit 5
     ├── LoadError                  talking to the target API
     │   ├── RetriableLoadError     5xx, network, hourly 429: wait and retry (carries retry_after)
     │   ├── FatalLoadError         bad request the caller cannot fix by waiting  → exit 1
@@ -31,6 +32,7 @@ __all__ = [
     "RecordRejected",
     "RetriableLoadError",
     "ValidationBlocked",
+    "VerificationFailed",
 ]
 
 EXIT_OK = 0
@@ -38,6 +40,7 @@ EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2
 EXIT_VALIDATION = 3
 EXIT_AUTH = 4
+EXIT_VERIFY_MISMATCH = 5
 EXIT_PAUSED = 75
 
 
@@ -84,6 +87,12 @@ class ValidationBlocked(MigrationError):
 
 class MappingError(MigrationError):
     exit_code = EXIT_USAGE
+
+
+class VerificationFailed(MigrationError):
+    """``verify`` read a run back and the account differs from what the ledger says was written."""
+
+    exit_code = EXIT_VERIFY_MISMATCH
 
 
 class LoadError(MigrationError):

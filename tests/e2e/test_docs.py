@@ -48,6 +48,7 @@ def test_every_command_is_in_the_readme(path: tuple[str, ...]) -> None:
         errors.EXIT_VALIDATION,
         errors.EXIT_AUTH,
         errors.EXIT_PAUSED,
+        errors.EXIT_VERIFY_MISMATCH,
     ],
 )
 def test_exit_codes_are_documented(code: int) -> None:

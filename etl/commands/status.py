@@ -1,0 +1,74 @@
+"""``bme-migrate status``: every run in a state dir — progress, pause reason, when and how to resume."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from etl.config import target_from_env
+from etl.load.ledger import LEDGER_NAME, Ledger
+
+
+@click.command("status")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State directory to read [default: $BME_STATE_DIR or .etl].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def command(state_dir: Path | None, as_json: bool) -> None:
+    """Show each migration run: rows by outcome, requests used, pause reason and resume time.
+
+    Reads the ledger without taking the run lock, so it works while a migration is running.
+
+    \b
+    Example:
+      bme-migrate status --state-dir .etl
+    """
+    sdir = target_from_env(os.environ, state_dir=state_dir).state_dir
+    if not (sdir / LEDGER_NAME).exists():
+        click.echo(f"no runs in {sdir}")
+        return
+    runs: list[dict[str, Any]] = []
+    with Ledger.open(sdir, lock=False) as ledger:
+        for info in ledger.runs():
+            rows = ledger.row_totals(info.run_id)
+            requests = ledger.request_counts(info.run_id)
+            runs.append(
+                {
+                    "run_id": info.run_id,
+                    "state": info.state,
+                    "sources": info.label,
+                    "updated_at": datetime.fromtimestamp(info.updated_at, UTC).isoformat(timespec="seconds"),
+                    "rows": rows,
+                    "requests": sum(requests.values()),
+                    "pause_reason": info.pause_reason,
+                    "resume_after": info.resume_after,
+                    "resume_command": info.resume_command,
+                }
+            )
+    if as_json:
+        click.echo(json.dumps({"state_dir": str(sdir), "runs": runs}, indent=2))
+        return
+    for run in runs:
+        total = sum(run["rows"].values())
+        settled = total - run["rows"].get("pending", 0)
+        click.echo(
+            f"run {run['run_id']}  {run['state']}  {settled:,}/{total:,} rows settled  "
+            f"{run['requests']:,} requests  (updated {run['updated_at']})"
+        )
+        if run["sources"]:
+            click.echo(f"  sources: {run['sources']}")
+        click.echo("  rows: " + ", ".join(f"{k} {v:,}" for k, v in sorted(run["rows"].items())))
+        if run["state"] in ("paused", "failed") and run["pause_reason"]:
+            click.echo(f"  {run['state']}: {run['pause_reason']}")
+        if run["resume_after"]:
+            click.echo(f"  resume after: {run['resume_after']} (UTC)")
+        if run["state"] != "complete" and run["resume_command"]:
+            click.echo(f"  resume with: {run['resume_command']}")

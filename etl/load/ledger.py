@@ -1,0 +1,463 @@
+"""The run ledger: what was planned, what was sent, what came back — the basis of exactly-once.
+
+One SQLite file (WAL) per state dir, ``ledger.db``, holds every run; a run is identified by a fingerprint of
+its sources' content, its mapping and its target, so running the same command again resumes the same run.
+
+Write protocol (the loader's side of exactly-once):
+
+1. ``intent(key, op)`` is committed *before* a write request goes out (state ``in_flight``);
+2. the outcome is committed right after the response (``status_pending`` or ``done``).
+
+A crash leaves at most one contact ``in_flight``; the loader resolves it by searching the key before
+anything is re-sent. Each of the two commits is a single autocommit statement (a trigger settles the
+contact's rows in the same statement), which keeps the ledger's cost per contact well below a request's.
+Request counts are buffered in memory and written every ``FLUSH_EVERY`` requests and at every stop, so the
+ledger's totals equal the server's except for the last few requests before a kill.
+
+An exclusive ``fcntl`` lock on ``ledger.lock`` keeps two runs off one state dir. The API key is never
+written here: runs store the base URL and structure id only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from etl.errors import ConfigError
+from etl.model import Outcome, PlannedContact
+
+LEDGER_NAME = "ledger.db"
+LOCK_NAME = "ledger.lock"
+
+# Contact states.
+PLANNED = "planned"
+IN_FLIGHT = "in_flight"
+STATUS_PENDING = "status_pending"
+DONE = "done"
+
+
+def _m1_initial(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'complete', 'failed')),
+            base_url TEXT, structure_id TEXT, label TEXT,
+            pause_reason TEXT, resume_after TEXT, resume_command TEXT);
+        CREATE TABLE meta (run_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT,
+            PRIMARY KEY (run_id, name));
+        CREATE TABLE contacts (
+            run_id TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, payload_hash TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('planned', 'in_flight', 'status_pending', 'done')),
+            op TEXT, prior_state TEXT, outcome TEXT, contact_id TEXT, ours INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0, error TEXT,
+            PRIMARY KEY (run_id, key));
+        CREATE TABLE rows (run_id TEXT NOT NULL, row_id INTEGER NOT NULL, key TEXT, outcome TEXT NOT NULL,
+            reason TEXT, PRIMARY KEY (run_id, row_id));
+        CREATE INDEX rows_key ON rows (run_id, key);
+        CREATE TABLE requests (run_id TEXT NOT NULL, endpoint TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (run_id, endpoint));
+        CREATE TABLE existing (run_id TEXT NOT NULL, lkey TEXT NOT NULL, doc TEXT NOT NULL,
+            PRIMARY KEY (run_id, lkey));
+        """,
+    )
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Statement by statement: ``executescript`` would COMMIT the migration's transaction half-way."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _m2_rows_follow_contacts(db: sqlite3.Connection) -> None:
+    """Rows settle with their contact inside the same statement, so a contact's commit is one write."""
+    db.execute(
+        "CREATE TRIGGER contacts_done AFTER UPDATE OF state ON contacts"
+        " WHEN NEW.state = 'done' AND NEW.outcome IS NOT NULL BEGIN"
+        " UPDATE rows SET outcome = NEW.outcome, reason = NEW.error"
+        " WHERE run_id = NEW.run_id AND key = NEW.key AND outcome = 'pending'; END"
+    )
+
+
+MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
+    ("0001_initial", _m1_initial),
+    ("0002_rows_follow_contacts", _m2_rows_follow_contacts),
+)
+FLUSH_EVERY = 25  # request counts are written with the next commit after this many (and at every stop)
+
+
+def fingerprint(*parts: str | bytes) -> str:
+    """A short stable digest of the given parts (order matters)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def plan_to_json(plan: PlannedContact) -> str:
+    return json.dumps(
+        [
+            plan.key,
+            list(plan.row_ids),
+            [list(f) for f in plan.fields],
+            list(plan.lists),
+            list(plan.tags),
+            plan.status,
+            plan.secondary,
+        ],
+        separators=(",", ":"),
+    )
+
+
+def plan_from_json(text: str) -> PlannedContact:
+    key, row_ids, fields, lists, tags, status, secondary = json.loads(text)
+    return PlannedContact(
+        key=key,
+        row_ids=tuple(row_ids),
+        fields=tuple((a, b) for a, b in fields),
+        lists=tuple(lists),
+        tags=tuple(tags),
+        status=status,
+        secondary=secondary,
+    )
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    seq: int
+    plan: PlannedContact
+    state: str
+    op: str | None
+    outcome: str | None
+    contact_id: str | None
+    ours: bool
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    state: str
+    created_at: float
+    updated_at: float
+    base_url: str | None
+    structure_id: str | None
+    label: str | None
+    pause_reason: str | None
+    resume_after: str | None
+    resume_command: str | None
+
+
+class Ledger:
+    """Open with ``Ledger.open(state_dir)``; close (or use as a context manager) to release the lock."""
+
+    def __init__(self, db: sqlite3.Connection, lock: IO[str] | None, path: Path) -> None:
+        self.db = db
+        self._lock = lock
+        self.path = path
+        self._pending_requests: dict[tuple[str, str], int] = {}
+
+    @classmethod
+    def open(cls, state_dir: str | Path, *, lock: bool = True) -> Ledger:
+        sdir = Path(state_dir)
+        sdir.mkdir(parents=True, exist_ok=True)
+        fh: IO[str] | None = None
+        if lock:
+            fh = open(sdir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held for the ledger's life
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip()
+                fh.close()
+                raise ConfigError(
+                    f"another bme-migrate run is using state dir {sdir}"
+                    + (f" (pid {holder})" if holder else "")
+                    + "; wait for it to finish or use another --state-dir"
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+        path = sdir / LEDGER_NAME
+        db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process, which is what we face
+        ledger = cls(db, fh, path)
+        ledger._migrate()
+        return ledger
+
+    def close(self) -> None:
+        self.flush()
+        self.db.close()
+        if self._lock is not None:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        done = {r[0] for r in self.db.execute("SELECT name FROM _migrations")}
+        for name, fn in MIGRATIONS:
+            if name in done:
+                continue
+            with self.tx():
+                fn(self.db)
+                self.db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; buffered request counts ride along so they are never lost on a clean path."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+            self._flush_requests()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    # --- runs --------------------------------------------------------------------------------------------
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        base_url: str | None,
+        structure_id: str | None,
+        label: str | None = None,
+        resume_command: str | None = None,
+    ) -> RunInfo:
+        now = time.time()
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, created_at, updated_at, state, base_url, structure_id, label,"
+                " resume_command) VALUES (?, ?, ?, 'running', ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
+                " updated_at=excluded.updated_at,"
+                " state=CASE WHEN runs.state='complete' THEN 'complete' ELSE 'running' END,"
+                " resume_command=COALESCE(excluded.resume_command, runs.resume_command)",
+                (run_id, now, now, base_url, structure_id, label, resume_command),
+            )
+        info = self.run(run_id)
+        assert info is not None
+        return info
+
+    def run(self, run_id: str) -> RunInfo | None:
+        row = self.db.execute(
+            "SELECT run_id, state, created_at, updated_at, base_url, structure_id, label, pause_reason,"
+            " resume_after, resume_command FROM runs WHERE run_id=?",
+            (run_id,),
+        ).fetchone()
+        return RunInfo(*row) if row else None
+
+    def runs(self) -> list[RunInfo]:
+        rows = self.db.execute(
+            "SELECT run_id, state, created_at, updated_at, base_url, structure_id, label, pause_reason,"
+            " resume_after, resume_command FROM runs ORDER BY updated_at DESC"
+        ).fetchall()
+        return [RunInfo(*r) for r in rows]
+
+    def set_run_state(
+        self, run_id: str, state: str, *, reason: str | None = None, resume_after: str | None = None
+    ) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE runs SET state=?, pause_reason=?, resume_after=?, updated_at=? WHERE run_id=?",
+                (state, reason, resume_after, time.time(), run_id),
+            )
+
+    # --- meta ----------------------------------------------------------------------------------------------
+    def get_meta(self, run_id: str, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE run_id=? AND name=?", (run_id, name)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, run_id: str, name: str, value: str | None) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?, ?)", (run_id, name, value))
+
+    # --- plan and contacts -----------------------------------------------------------------------------------
+    def add_plan(self, run_id: str, plans: Sequence[PlannedContact]) -> int:
+        """Record the planned contacts once; a resumed run keeps what is there. Returns how many were new."""
+        have = self.db.execute("SELECT COUNT(*) FROM contacts WHERE run_id=?", (run_id,)).fetchone()[0]
+        if have:
+            return 0
+        with self.tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO contacts (run_id, key, seq, payload_hash, plan, state)"
+                " VALUES (?, ?, ?, ?, ?, 'planned')",
+                ((run_id, p.key, i, p.payload_hash(), plan_to_json(p)) for i, p in enumerate(plans)),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO rows (run_id, row_id, key, outcome) VALUES (?, ?, ?, ?)",
+                ((run_id, rid, p.key, Outcome.PENDING.value) for p in plans for rid in p.row_ids),
+            )
+        return len(plans)
+
+    def record_rows(self, run_id: str, outcomes: Iterable[tuple[int, str | None, str, str | None]]) -> None:
+        """Outcomes decided upstream (validate: rejected, merged_duplicate): (row_id, key, outcome, reason)."""
+        with self.tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO rows (run_id, row_id, key, outcome, reason) VALUES (?,?,?,?,?)",
+                ((run_id, rid, key, outcome, reason) for rid, key, outcome, reason in outcomes),
+            )
+
+    def contacts(self, run_id: str, states: Sequence[str]) -> list[ContactRow]:
+        marks = ",".join("?" * len(states))
+        rows = self.db.execute(
+            f"SELECT seq, plan, state, op, outcome, contact_id, ours, attempts FROM contacts"
+            f" WHERE run_id=? AND state IN ({marks}) ORDER BY seq",
+            (run_id, *states),
+        ).fetchall()
+        return [
+            ContactRow(seq, plan_from_json(plan), state, op, outcome, cid, bool(ours), attempts)
+            for seq, plan, state, op, outcome, cid, ours, attempts in rows
+        ]
+
+    def intent(self, run_id: str, key: str, op: str, *, ours: bool = False) -> None:
+        """Commit ``in_flight`` before the write request goes out (``ours``: this run created the contact).
+
+        One autocommit statement: it is durable when it returns (WAL), and cheap enough to do per request.
+        """
+        self.db.execute(
+            "UPDATE contacts SET prior_state=CASE WHEN state='in_flight' THEN prior_state ELSE state END,"
+            " state='in_flight', op=?, attempts=attempts+1, ours=MAX(ours, ?)"
+            " WHERE run_id=? AND key=?",
+            (op, int(ours), run_id, key),
+        )
+
+    def revert_intent(self, run_id: str, key: str, *, ours: bool = False) -> None:
+        """The write certainly did not happen (refused before it reached the account): undo ``intent``.
+
+        ``ours``: an earlier write of this run created the contact (kept, so a resume counts it created).
+        """
+        with self.tx() as db:
+            db.execute(
+                "UPDATE contacts SET state=COALESCE(prior_state, 'planned'), op=NULL, attempts=attempts-1,"
+                " ours=MAX(ours, ?) WHERE run_id=? AND key=? AND state='in_flight'",
+                (int(ours), run_id, key),
+            )
+
+    def mark_ours(self, run_id: str, key: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE contacts SET ours=1 WHERE run_id=? AND key=?", (run_id, key))
+
+    def settle(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        state: str,
+        outcome: str | None = None,
+        contact_id: str | None = None,
+        ours: bool | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Commit where a contact stands after a response; a ``done`` outcome also settles its rows (trigger).
+
+        One autocommit statement, like ``intent``; buffered request counts ride along every FLUSH_EVERY.
+        """
+        self.db.execute(
+            "UPDATE contacts SET state=?, op=NULL, prior_state=NULL, outcome=COALESCE(?, outcome),"
+            " contact_id=COALESCE(?, contact_id), ours=COALESCE(?, ours), error=? WHERE run_id=? AND key=?",
+            (state, outcome, contact_id, None if ours is None else int(ours), error, run_id, key),
+        )
+        if sum(self._pending_requests.values()) >= FLUSH_EVERY:
+            self.flush()
+
+    # --- dedup index -------------------------------------------------------------------------------------
+    def save_existing(self, run_id: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        with self.tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO existing VALUES (?, ?, ?)",
+                ((run_id, lkey, json.dumps(doc, separators=(",", ":"))) for lkey, doc in docs),
+            )
+
+    def drop_existing(self, run_id: str, lkeys: Iterable[str]) -> None:
+        with self.tx() as db:
+            db.executemany("DELETE FROM existing WHERE run_id=? AND lkey=?", ((run_id, k) for k in lkeys))
+
+    def existing(self, run_id: str) -> dict[str, dict[str, Any]]:
+        return {
+            lkey: json.loads(doc)
+            for lkey, doc in self.db.execute("SELECT lkey, doc FROM existing WHERE run_id=?", (run_id,))
+        }
+
+    # --- requests and totals ------------------------------------------------------------------------------
+    def count_request(self, run_id: str, endpoint: str) -> None:
+        k = (run_id, endpoint)
+        self._pending_requests[k] = self._pending_requests.get(k, 0) + 1
+
+    def _flush_requests(self) -> None:
+        if self._pending_requests:
+            self.db.executemany(
+                "INSERT INTO requests VALUES (?, ?, ?) ON CONFLICT(run_id, endpoint)"
+                " DO UPDATE SET count = count + excluded.count",
+                ((r, e, n) for (r, e), n in self._pending_requests.items()),
+            )
+            self._pending_requests.clear()
+
+    def flush(self) -> None:
+        if self._pending_requests:
+            with self.tx():
+                pass
+
+    def request_counts(self, run_id: str) -> dict[str, int]:
+        counts = dict(
+            self.db.execute("SELECT endpoint, count FROM requests WHERE run_id=?", (run_id,)).fetchall()
+        )
+        for (r, e), n in self._pending_requests.items():
+            if r == run_id:
+                counts[e] = counts.get(e, 0) + n
+        return counts
+
+    def row_totals(self, run_id: str) -> dict[str, int]:
+        return dict(
+            self.db.execute(
+                "SELECT outcome, COUNT(*) FROM rows WHERE run_id=? GROUP BY outcome", (run_id,)
+            ).fetchall()
+        )
+
+    def contact_totals(self, run_id: str) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT COALESCE(outcome, state), COUNT(*) FROM contacts WHERE run_id=?"
+            " AND state='done' GROUP BY outcome",
+            (run_id,),
+        ).fetchall()
+        out = dict(rows)
+        left = self.db.execute(
+            "SELECT COUNT(*) FROM contacts WHERE run_id=? AND state!='done'", (run_id,)
+        ).fetchone()[0]
+        out[Outcome.PENDING.value] = left
+        return out
+
+    def row_outcomes(self, run_id: str) -> list[tuple[int, str | None, str, str | None]]:
+        return self.db.execute(
+            "SELECT row_id, key, outcome, reason FROM rows WHERE run_id=? ORDER BY row_id", (run_id,)
+        ).fetchall()

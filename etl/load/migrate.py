@@ -1,0 +1,272 @@
+"""The whole migration as one library call: validate → resolve → transform → load → report.
+
+The CLI parses flags, opens the target and prints; everything between is here, so a script can call it.
+A resumed run never re-resolves the mapping: the resolved ids are saved in the ledger with the run, and the
+run id already pins the sources' content, the mapping and the target.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from etl.clock import Clock, SystemClock
+from etl.config import Secret
+from etl.errors import Paused
+from etl.load.client import BenchmarkClient
+from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
+from etl.load.ledger import Ledger, file_digest, fingerprint
+from etl.load.loader import LoadSummary, Progress
+from etl.load.pacing import Pacer
+from etl.load.report import load_section, write_migration_report
+from etl.load.run import LoadSettings, load
+from etl.mapping.presets import Preset
+from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
+from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
+from etl.model import EMAIL_RAW, KEY, OUTCOME, REASON, ROW_ID, Outcome
+from etl.validate.core import ValidationResult, validate_sources
+from etl.validate.report import ReportFiles
+
+_IDS = re.compile(r"/(contact-structure|lists|contact)/([0-9a-f]{24})")
+_TEMPLATE = {"contact-structure": "{structureId}", "lists": "{listId}", "contact": "{contactId}"}
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    sources: tuple[str, ...]
+    preset: Preset | None = None
+    mapping_id: str = "detected"  # preset name or mapping file digest: part of the run id
+    lists: tuple[str, ...] = ()
+    create_fields: bool = False
+    create_lists: bool = False
+    create_tags: bool = False
+    on_existing: str = "merge"
+    import_unconfirmed: bool = False
+    dry_run: bool = False
+    max_requests: int | None = None
+    reserve: int = 0
+    structure_id: str | None = None
+    report_dir: Path | None = None
+    resume_command: str | None = None
+    target_id: str | None = None  # identity of the target for the run id (default: the base URL)
+
+
+@dataclass
+class MigrateResult:
+    run_id: str
+    state: str  # complete | paused | dry_run
+    files: ReportFiles | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+    summary: LoadSummary | None = None
+    plan: DryRunPlan | None = None
+    validation: ValidationResult | None = None
+
+
+@dataclass
+class Hooks:
+    """What the CLI shows while it runs; every hook is optional."""
+
+    on_rows: Callable[[int], Any] | None = None  # rows read by extract
+    on_plan: Callable[[int], None] | None = None  # contacts planned (the progress bar's total)
+    on_progress: Callable[[Progress], None] | None = None
+    on_wait: Callable[[float, str], None] | None = None
+    on_start: Callable[[Any, Pacer], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+def run_fingerprint(opts: MigrateOptions, base_url: str) -> str:
+    """Sources' content, the mapping and its flags, and the target: the same command → the same run."""
+    sources = [file_digest(s) if Path(s).is_file() else s for s in opts.sources]
+    flags = (
+        f"lists={sorted(opts.lists)};unconfirmed={opts.import_unconfirmed};on_existing={opts.on_existing};"
+        f"create={opts.create_fields},{opts.create_lists},{opts.create_tags}"
+    )
+    return fingerprint(
+        *sources, opts.mapping_id, flags, opts.target_id or base_url, opts.structure_id or "default"
+    )
+
+
+def _template(request: httpx.Request) -> str:
+    path = _IDS.sub(lambda m: f"/{m.group(1)}/{_TEMPLATE[m.group(1)]}", request.url.path)
+    return f"{request.method} {path}"
+
+
+def _raw_variants(result: ValidationResult) -> dict[str, list[str]]:
+    """key → the address as the export spelled it, where that differs (for case-sensitive key searches)."""
+    canon = result.canonical
+    if EMAIL_RAW not in canon.columns:
+        return {}
+    out: dict[str, list[str]] = {}
+    for key, raw in canon.select(KEY, EMAIL_RAW).iter_rows():
+        spelled = (raw or "").strip()
+        if spelled and spelled != key:
+            out[key] = [spelled]
+    return out
+
+
+def _upstream_outcomes(result: ValidationResult, planned: TransformResult) -> list[tuple[int, Any, str, Any]]:
+    """Rows that never reach the loader: validate's rejects and mapping's rejects and skips."""
+    rows: list[tuple[int, Any, str, Any]] = []
+    rejected = result.outcomes.filter(result.outcomes[OUTCOME] == Outcome.REJECTED.value)
+    rows += [
+        (int(r), k, Outcome.REJECTED.value, why)
+        for r, k, why in rejected.select(ROW_ID, KEY, REASON).iter_rows()
+    ]
+    rows += [
+        (int(r), k, Outcome.REJECTED.value, why)
+        for r, k, why in planned.rejected.select(ROW_ID, KEY, REASON).iter_rows()
+    ]
+    rows += [
+        (int(r), k, Outcome.SKIPPED.value, why)
+        for r, k, why in planned.skipped.select(ROW_ID, KEY, REASON).iter_rows()
+    ]
+    return rows
+
+
+def migrate(
+    opts: MigrateOptions,
+    base_url: str,
+    api_key: Secret,
+    state_dir: Path,
+    *,
+    hooks: Hooks | None = None,
+    clock: Clock | None = None,
+) -> MigrateResult:
+    hooks = hooks or Hooks()
+    clock = clock or SystemClock()
+    result = validate_sources(opts.sources, preset=opts.preset, progress=hooks.on_rows)
+    run_id = run_fingerprint(opts, base_url)
+    now = datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds")
+    out_dir = opts.report_dir or Path("reports") / run_id
+    resolve_opts = ResolveOptions(
+        structure_id=opts.structure_id,
+        create_fields=opts.create_fields,
+        create_lists=opts.create_lists,
+        create_tags=opts.create_tags,
+        extra_lists=opts.lists,
+    )
+    if opts.dry_run:
+        simulated = SimulatedWrites(httpx.HTTPTransport())
+        with httpx.Client(
+            base_url=base_url, headers={"X-API-Key": api_key.reveal()}, timeout=30, transport=simulated
+        ) as http:
+            (preview, preview_structure), _ = _plan(result, resolve_opts, opts, http, saved=None)
+        with BenchmarkClient(
+            base_url, api_key, clock=clock, pacer=Pacer(clock, reserve=opts.reserve)
+        ) as client:
+            plan = dry_run(
+                client,
+                preview_structure,
+                preview.contacts,
+                policy=opts.on_existing,
+                reserve=opts.reserve,
+                would_create=simulated.created,
+            )
+        files, doc = write_migration_report(
+            result, out_dir, generated_at=now, run_id=run_id, state="dry_run", dry_run=plan.to_dict()
+        )
+        return MigrateResult(run_id, "dry_run", files, doc, plan=plan, validation=result)
+
+    with Ledger.open(state_dir) as ledger:
+        count = lambda r: ledger.count_request(run_id, _template(r))  # noqa: E731 - an event hook
+        with httpx.Client(
+            base_url=base_url,
+            headers={"X-API-Key": api_key.reveal()},
+            timeout=30,
+            trust_env=False,
+            event_hooks={"request": [count]},
+        ) as http:
+            (planned, structure_id), fresh = _plan(
+                result, resolve_opts, opts, http, saved=ledger.get_meta(run_id, "resolved_mapping")
+            )
+        if fresh is not None:
+            ledger.start_run(
+                run_id,
+                base_url=base_url,
+                structure_id=structure_id,
+                label=" ".join(opts.sources)[:200],
+                resume_command=opts.resume_command,
+            )
+            ledger.set_meta(run_id, "resolved_mapping", fresh)
+        if ledger.get_meta(run_id, "upstream_recorded") is None:
+            ledger.add_plan(run_id, planned.contacts)
+            ledger.record_rows(run_id, _upstream_outcomes(result, planned))
+            ledger.set_meta(run_id, "upstream_recorded", "1")
+        if hooks.on_plan is not None:
+            hooks.on_plan(len(planned.contacts))
+        settings = LoadSettings(
+            base_url,
+            api_key,
+            state_dir,
+            structure_id,
+            run_id,
+            on_existing=opts.on_existing,
+            reserve=opts.reserve,
+            max_requests=opts.max_requests,
+            label=" ".join(opts.sources)[:200],
+            resume_command=opts.resume_command,
+        )
+        try:
+            summary = load(
+                planned.contacts,
+                settings,
+                variants=_raw_variants(result),
+                clock=clock,
+                on_wait=hooks.on_wait,
+                on_progress=hooks.on_progress,
+                should_stop=hooks.should_stop,
+                on_start=hooks.on_start,
+                ledger=ledger,
+            )
+        except Paused:
+            write_migration_report(
+                result,
+                out_dir,
+                generated_at=now,
+                run_id=run_id,
+                state="paused",
+                section=load_section(ledger, run_id),
+            )
+            raise
+        files, doc = write_migration_report(
+            result,
+            out_dir,
+            generated_at=now,
+            run_id=run_id,
+            state="complete",
+            section=load_section(ledger, run_id),
+        )
+        return MigrateResult(run_id, "complete", files, doc, summary=summary, validation=result)
+
+
+def _plan(
+    result: ValidationResult,
+    resolve_opts: ResolveOptions,
+    opts: MigrateOptions,
+    http: httpx.Client,
+    saved: str | None,
+) -> tuple[tuple[TransformResult, str], str | None]:
+    """Resolve (or reuse the run's saved resolution) and transform. Returns the plan and fresh JSON to save."""
+    fresh: str | None = None
+    if saved is not None:
+        mapping = resolved_from_json(saved)
+    else:
+        lists, tags = distinct_names(result.canonical)
+        mapping = resolve_mapping(
+            http, result.fields, list_names=lists, tag_labels=tags, options=resolve_opts
+        ).mapping
+        fresh = resolved_to_json(mapping)
+    planned = plan_contacts(
+        result.canonical,
+        result.fields,
+        mapping,
+        import_unconfirmed=opts.import_unconfirmed,
+        duplicates=result.duplicates,
+    )
+    return (planned, mapping.structure_id), fresh

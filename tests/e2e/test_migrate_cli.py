@@ -1,0 +1,226 @@
+"""``bme-migrate migrate`` and ``status`` end to end: real files, real HTTP, the CLI's exit codes and words."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from etl.cli import main
+from etl.clock import FakeClock
+from etl.sandbox.knobs import Knobs
+from tests.load_support import account_contacts
+
+ROOT = Path(__file__).resolve().parents[2]
+MAILCHIMP = str(ROOT / "samples" / "mailchimp_audience.zip")
+
+
+def _csv(tmp_path: Path, n: int) -> Path:
+    path = tmp_path / "contacts.csv"
+    lines = ["Email,First Name,Last Name"] + [f"Person{i}@Example.com,First{i},Last{i}" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass
+class Result:
+    exit_code: int
+    output: str
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """The real entry point (``etl.cli.main``: error translation, exit codes) with a controlled environment."""
+
+    def invoke(args: list[str], env: dict[str, str] | None = None) -> Result:
+        for name in ("BME_API_KEY", "BME_API_KEY_FILE", "BME_BASE_URL", "BME_STATE_DIR"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        out, err = capsys.readouterr()
+        return Result(int(exc.value.code or 0), out + err)
+
+    return invoke
+
+
+def test_migrate_into_embedded_sandbox_then_rerun_resumes_the_same_run(run, tmp_path: Path) -> None:
+    state, reports = tmp_path / "state", tmp_path / "reports"
+    first = run(["migrate", MAILCHIMP, "--state-dir", str(state), "--report-dir", str(reports)])
+    assert first.exit_code == 0, first.output
+    assert "embedded local sandbox" in first.output
+    doc = json.loads((reports / "report.json").read_text())
+    assert doc["state"] == "complete" and doc["resume_after"] is None
+    t = doc["totals"]
+    assert t["created"] > 0 and t["pending"] == 0 and t["failed"] == 0
+    settled = sum(t[k] for k in ("created", "updated", "unchanged", "skipped", "failed", "rejected"))
+    assert settled == t["rows_read"]  # every row has exactly one outcome
+    assert doc["requests"]["total"] == sum(doc["requests"]["by_endpoint"].values())
+    assert (reports / "report.html").read_text().count("Migration") >= 1 and (
+        reports / "rejects.csv"
+    ).exists()
+
+    again = run(["migrate", MAILCHIMP, "--state-dir", str(state), "--report-dir", str(reports)])
+    assert again.exit_code == 0, again.output
+    doc2 = json.loads((reports / "report.json").read_text())
+    assert doc2["run_id"] == doc["run_id"] and doc2["requests"] == doc["requests"]  # nothing more sent
+
+    status = run(["status", "--state-dir", str(state)])
+    assert status.exit_code == 0 and doc["run_id"] in status.output and "complete" in status.output
+
+
+def test_max_requests_pauses_with_exit_75_and_the_printed_command_resumes(run, tmp_path: Path) -> None:
+    csv = _csv(tmp_path, 30)
+    state = tmp_path / "state"
+    args = ["migrate", str(csv), "--state-dir", str(state), "--report-dir", str(tmp_path / "r")]
+    paused = run([*args, "--max-requests", "10"])
+    assert paused.exit_code == 75, paused.output
+    assert (
+        "--max-requests 10 reached" in paused.output
+        and "to resume, run: bme-migrate migrate" in paused.output
+    )
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["state"] == "paused" and doc["totals"]["pending"] > 0
+    status = run(["status", "--state-dir", str(state)])
+    assert "paused" in status.output and "resume with: bme-migrate migrate" in status.output
+    done = run(args + ["--max-requests", "10"])  # same command: resumes the same run
+    assert done.exit_code in (0, 75)
+    final = run(args)
+    assert final.exit_code == 0, final.output
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["totals"]["created"] == 30 and doc["totals"]["pending"] == 0
+
+
+@pytest.fixture
+def remote(sandbox_factory, tmp_path: Path):  # type: ignore[no-untyped-def]
+    clock = FakeClock()
+    box = sandbox_factory(knobs=Knobs(monthly_limit=25, period_end=clock.now() + 3 * 86400), clock=clock)
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(box.api_key + "\n")
+    return box, clock, {"BME_BASE_URL": box.url, "BME_API_KEY_FILE": str(key_file)}
+
+
+def test_dry_run_writes_nothing_and_gives_the_exact_split(run, remote, tmp_path: Path) -> None:
+    box, _, env = remote
+    csv = _csv(tmp_path, 12)
+    result = run(
+        [
+            "migrate",
+            str(csv),
+            "--dry-run",
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--report-dir",
+            str(tmp_path / "r"),
+        ],
+        env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "dry run (nothing written): created 12, updated 0, unchanged 0, skipped 0" in result.output
+    assert account_contacts(box.app) == {}
+    assert all(
+        not ep.startswith(("PUT", "PATCH", "DELETE")) and ep != "POST /api/contact"
+        for ep in box.app.request_counts()
+    )
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["state"] == "dry_run" and doc["dry_run"]["contacts"]["created"] == 12
+
+
+def test_monthly_quota_exits_75_with_reset_time_and_resume_after_reset(run, remote, tmp_path: Path) -> None:
+    box, clock, env = remote
+    csv = _csv(tmp_path, 40)
+    args = ["migrate", str(csv), "--state-dir", str(tmp_path / "s"), "--report-dir", str(tmp_path / "r")]
+    paused = run(args, env)
+    assert paused.exit_code == 75, paused.output
+    # the CLI's clock is the real one: reset = now + the server's Retry-After (3 days of the fake clock)
+    when = re.search(r"resume after (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) \(UTC\)", paused.output)
+    assert "monthly API quota exhausted" in paused.output and when, paused.output
+    assert "to resume, run: bme-migrate migrate" in paused.output
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["state"] == "paused" and doc["resume_after"] == when.group(1)
+    assert when.group(1) in run(["status", "--state-dir", str(tmp_path / "s")]).output
+    clock.advance(3 * 86400 + 1)
+    done = run(args, env)
+    assert done.exit_code == 0, done.output
+    assert len(account_contacts(box.app)) == 40
+    for path in [*(tmp_path / "s").rglob("*"), *(tmp_path / "r").rglob("*")]:
+        if path.is_file():
+            assert box.api_key.encode() not in path.read_bytes(), path
+    assert box.api_key not in paused.output + done.output
+
+
+def test_missing_scope_exits_4_naming_it(run, remote, tmp_path: Path) -> None:
+    _, _, env = remote
+    key_file = tmp_path / "ro.txt"
+    key_file.write_text("bme_sandbox_readonly\n")
+    result = run(
+        [
+            "migrate",
+            str(_csv(tmp_path, 2)),
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--api-key-file",
+            str(key_file),
+        ],
+        env,
+    )
+    assert result.exit_code == 4, result.output
+    assert "contacts:write" in result.output
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_request_in_flight_checkpoints_and_exits_75(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    csv = _csv(tmp_path, 1500)  # fits the embedded sandbox's 3,600/h, so nothing is paced
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BME_")}
+    cmd = [
+        str(Path(sys.executable).with_name("bme-migrate")),
+        "migrate",
+        str(csv),
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--report-dir",
+        str(tmp_path / "r"),
+    ]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "s" / "ledger.db").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the creates
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    text = (out + err).decode()
+    assert proc.returncode == 75, text
+    assert "interrupted" in text and "to resume, run: bme-migrate migrate" in text
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["state"] == "paused" and doc["totals"]["pending"] > 0
+    again = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, timeout=120)
+    assert again.returncode == 0, again.stderr.decode()
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["totals"]["created"] == 1500 and doc["totals"]["pending"] == 0
+
+
+def test_dry_run_simulates_creating_fields_lists_and_tags(run, tmp_path: Path) -> None:
+    import sqlite3
+
+    state = tmp_path / "s"
+    result = run(
+        ["migrate", MAILCHIMP, "--dry-run", "--state-dir", str(state), "--report-dir", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "would create 14 fields" in result.output and "would create 1 lists" in result.output
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["dry_run"]["requests"]["setup"] == 2 and doc["dry_run"]["contacts"]["created"] > 0
+    db = sqlite3.connect(state / "sandbox.db")
+    assert db.execute("SELECT COUNT(*) FROM contacts").fetchone() == (0,)
+    assert db.execute("SELECT v FROM structures").fetchone() == (0,)  # the structure was never PUT
+    assert not (state / "ledger.db").exists()  # a dry run starts no run

@@ -1,0 +1,189 @@
+"""Exactly-once across crash points, over real HTTP. Each crash point is staged deterministically.
+
+A kill can land (1) before the intent commit, (2) after it but before the request, (3) after the request
+was applied but before its response arrived, (4) after the response but before the outcome commit. (1)
+leaves the contact ``planned``; (2)–(4) leave it ``in_flight``, with or without the write applied. The
+ledger is staged into exactly those states through its public API and the account through the API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from etl.clock import FakeClock
+from etl.config import Secret
+from etl.load.ledger import DONE, Ledger
+from etl.load.run import LoadSettings, load
+from etl.sandbox.knobs import Knobs
+from tests.load_support import (
+    account_contacts,
+    assert_matches_plan,
+    make_plans,
+    prepared_sandbox,
+    setup_account,
+)
+
+
+@pytest.fixture
+def target(sandbox_factory):  # type: ignore[no-untyped-def]
+    clock = FakeClock()
+    box = sandbox_factory(
+        knobs=Knobs(hourly_limit=10**9, monthly_limit=10**9, status_on_create="ignore"), clock=clock
+    )
+    return box, setup_account(box.url, box.api_key), clock
+
+
+def _settings(box, account, state_dir: Path, **kw) -> LoadSettings:  # type: ignore[no-untyped-def]
+    return LoadSettings(box.url, Secret(box.api_key), state_dir, account.structure_id, "run", **kw)
+
+
+def _stage_run(state_dir: Path, plans, crash_key: str, op: str, done_keys=()) -> None:  # type: ignore[no-untyped-def]
+    """A ledger as a killed run leaves it: index built (empty account), some done, one in flight."""
+    with Ledger.open(state_dir) as ledger:
+        ledger.start_run("run", base_url=None, structure_id=None)
+        ledger.add_plan("run", plans)
+        ledger.set_meta("run", "index_strategy", "empty")
+        ledger.set_meta("run", "page_size", "100")
+        for key in done_keys:
+            ledger.intent("run", key, "create")
+            ledger.settle("run", key, state=DONE, outcome="created")
+        ledger.intent("run", crash_key, op, ours=op != "create")  # as the loader marks its own contacts
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["intent-not-sent", "sent-response-lost"])
+def test_in_flight_create_is_resolved_by_search_before_any_resend(
+    target, tmp_path: Path, applied: bool
+) -> None:
+    box, account, clock = target
+    plans = make_plans(account, 20)
+    crash = plans[10]  # Inactive (every 10th): the status must end right too
+    done = [p.key for p in plans[1:10]]  # all Active; plans[0] (Inactive) was not reached
+    with httpx.Client(base_url=box.url, headers={"X-API-Key": box.api_key}) as http:
+        for p in plans[1:10]:
+            assert http.post("/api/contact", json=p.create_body(account.structure_id)).status_code == 200
+        if applied:  # the server applied the create (and, status ignored, made it Active)
+            assert http.post("/api/contact", json=crash.create_body(account.structure_id)).status_code == 200
+    _stage_run(tmp_path, plans, crash.key, "create", done)
+    box.app.reset_counts()
+    summary = load(plans, _settings(box, account, tmp_path), clock=clock)
+    served = box.app.request_counts()
+    assert served["POST /api/contact/search"] == 1  # the in-flight key, searched first
+    assert served["POST /api/contact"] == 10 + (0 if applied else 1)  # never re-sent once applied
+    assert served["PATCH /api/contact/{contactId}"] == 2  # both Inactive contacts, once each
+    assert summary.rows == {"created": 20}
+    assert_matches_plan(box.app, plans)
+
+
+def test_in_flight_status_patch_is_finished_on_resume(target, tmp_path: Path) -> None:
+    box, account, clock = target
+    plans = make_plans(account, 3)
+    inactive = plans[0]
+    with httpx.Client(base_url=box.url, headers={"X-API-Key": box.api_key}) as http:
+        assert http.post("/api/contact", json=inactive.create_body(account.structure_id)).status_code == 200
+    _stage_run(tmp_path, plans, inactive.key, "patch")
+    summary = load(plans, _settings(box, account, tmp_path), clock=clock)
+    assert summary.rows == {"created": 3}
+    assert_matches_plan(box.app, plans)
+
+
+def test_lost_responses_and_server_errors_never_duplicate(sandbox_factory, tmp_path: Path) -> None:
+    clock = FakeClock()
+    box, account = prepared_sandbox(
+        sandbox_factory,
+        tmp_path / "sandbox.db",
+        clock,
+        status_on_create="ignore",
+        tags_on_create="ignore",
+        fail_rate=0.1,
+        lost_response_rate=0.1,
+        seed=7,
+    )
+    plans = make_plans(account, 200)
+    summary = load(plans, _settings(box, account, tmp_path / "state"), clock=clock)
+    assert summary.state == "complete" and summary.rows == {"created": 200}
+    assert len(account_contacts(box.app)) == 200
+    assert_matches_plan(box.app, plans)
+    assert summary.requests == box.app.request_counts()
+
+
+def test_interrupt_checkpoints_and_the_same_command_resumes(target, tmp_path: Path) -> None:
+    from etl.errors import Paused
+
+    box, account, clock = target
+    plans = make_plans(account, 50)
+    seen: list[int] = []
+
+    def stop_after_20() -> bool:
+        seen.append(1)
+        return len(seen) > 20
+
+    with pytest.raises(Paused, match="interrupted"):
+        load(plans, _settings(box, account, tmp_path), clock=clock, should_stop=stop_after_20)
+    with Ledger.open(tmp_path, lock=False) as ledger:
+        info = ledger.run("run")
+        assert info is not None and info.state == "paused"
+        assert ledger.row_totals("run") == {"created": 20, "pending": 30}
+    summary = load(plans, _settings(box, account, tmp_path), clock=clock)
+    assert summary.rows == {"created": 50}
+    assert_matches_plan(box.app, plans)
+
+
+def test_max_requests_pauses_then_resumes_without_waste(target, tmp_path: Path) -> None:
+    from etl.errors import Paused
+
+    box, account, clock = target
+    plans = make_plans(account, 30)
+    box.app.reset_counts()
+    with pytest.raises(Paused, match="--max-requests 12"):
+        load(plans, _settings(box, account, tmp_path, max_requests=12), clock=clock)
+    assert sum(box.app.request_counts().values()) == 12
+    summary = load(plans, _settings(box, account, tmp_path), clock=clock)
+    assert summary.rows == {"created": 30}
+    assert sum(box.app.request_counts().values()) == sum(summary.requests.values())
+    assert_matches_plan(box.app, plans)
+
+
+def test_update_that_landed_before_the_crash_counts_as_updated_and_is_not_resent(
+    target, tmp_path: Path
+) -> None:
+    box, account, clock = target
+    l1, l2 = account.list_ids
+    plan = make_plans(account, 1, unsub_every=0)[0]
+    with httpx.Client(base_url=box.url, headers={"X-API-Key": box.api_key}) as http:
+        body = plan.create_body(account.structure_id)
+        cid = http.post("/api/contact", json={**body, "lists": [{"_id": l2}]}).json()["_id"]  # someone else's
+        with Ledger.open(tmp_path) as ledger:  # the index saw it before our merge PUT
+            ledger.start_run("run", base_url=None, structure_id=None)
+            ledger.add_plan("run", [plan])
+            ledger.set_meta("run", "index_strategy", "paging")
+            ledger.set_meta("run", "page_size", "100")
+            ledger.save_existing(
+                "run",
+                [
+                    (
+                        plan.key,
+                        {
+                            "_id": cid,
+                            "key": plan.key,
+                            "status": "Active",
+                            "fields": dict(plan.fields),
+                            "lists": [l2],
+                            "tags": [],
+                        },
+                    )
+                ],
+            )
+            ledger.intent("run", plan.key, "put")
+        current = http.get(f"/api/contact/{cid}").json()  # ... and the PUT applied, answer lost
+        put = {k: current[k] for k in ("key", "fields", "tags", "status", "__v")}
+        assert (
+            http.put(f"/api/contact/{cid}", json={**put, "lists": [{"_id": l2}, {"_id": l1}]}).status_code
+            == 200
+        )
+    box.app.reset_counts()
+    summary = load([plan], _settings(box, account, tmp_path), clock=clock)
+    assert summary.rows == {"updated": 1}
+    assert box.app.request_counts() == {"POST /api/contact/search": 1}

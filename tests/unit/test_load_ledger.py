@@ -1,0 +1,103 @@
+"""The SQLite ledger on real files: lock, migrations, the intent/settle protocol, totals."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from etl.errors import ConfigError
+from etl.load.ledger import (
+    DONE,
+    IN_FLIGHT,
+    PLANNED,
+    STATUS_PENDING,
+    Ledger,
+    fingerprint,
+    plan_from_json,
+    plan_to_json,
+)
+from etl.model import BME_INACTIVE, BME_UNSUBSCRIBE, PlannedContact
+
+P1 = PlannedContact(
+    "a@x.com", (1, 7), (("f" * 24, "A"),), ("l" * 24,), ("t" * 24,), BME_INACTIVE, BME_UNSUBSCRIBE
+)
+P2 = PlannedContact("b@x.com", (2,))
+
+
+def test_second_run_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path):
+        with pytest.raises(ConfigError, match="another bme-migrate run is using state dir"):
+            Ledger.open(tmp_path)
+        with Ledger.open(tmp_path, lock=False) as reader:  # `status` reads without the lock
+            assert reader.runs() == []
+    with Ledger.open(tmp_path):  # released on close
+        pass
+
+
+def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
+    Ledger.open(tmp_path).close()
+    Ledger.open(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "ledger.db")
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
+        "0001_initial",
+        "0002_rows_follow_contacts",
+    ]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_plan_round_trips_and_fingerprint_is_stable() -> None:
+    assert plan_from_json(plan_to_json(P1)) == P1
+    assert fingerprint("a", "b") == fingerprint("a", "b") != fingerprint("ab", "")
+
+
+def test_intent_settle_revert_and_row_outcomes(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as ledger:
+        ledger.start_run("r1", base_url="http://x", structure_id="s")
+        assert ledger.add_plan("r1", [P1, P2]) == 2
+        assert ledger.add_plan("r1", [P1, P2]) == 0  # a resumed run keeps its plan
+        ledger.intent("r1", P1.key, "create")
+        assert [c.state for c in ledger.contacts("r1", [IN_FLIGHT])] == [IN_FLIGHT]
+        ledger.revert_intent("r1", P1.key)
+        row = ledger.contacts("r1", [PLANNED])[0]
+        assert row.plan == P1 and row.attempts == 0
+        ledger.intent("r1", P1.key, "create")
+        ledger.settle("r1", P1.key, state=STATUS_PENDING, outcome="created", contact_id="c1", ours=True)
+        assert ledger.row_totals("r1") == {"pending": 3}  # rows settle only when the contact is done
+        ledger.intent("r1", P1.key, "patch")
+        ledger.settle("r1", P1.key, state=DONE, outcome="created")
+        ledger.intent("r1", P2.key, "create")
+        ledger.settle("r1", P2.key, state=DONE, outcome="failed", error="ValidationError: bad")
+        assert ledger.row_totals("r1") == {"created": 2, "failed": 1}
+        assert ledger.contact_totals("r1") == {"created": 1, "failed": 1, "pending": 0}
+        assert ledger.row_outcomes("r1")[-1] == (7, "a@x.com", "created", None)
+        done = ledger.contacts("r1", [DONE])
+        assert done[0].contact_id == "c1" and done[0].ours
+
+
+def test_request_counts_survive_close(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as ledger:
+        ledger.start_run("r1", base_url=None, structure_id=None)
+        ledger.count_request("r1", "POST /api/contact")
+        ledger.count_request("r1", "POST /api/contact")
+        assert ledger.request_counts("r1") == {"POST /api/contact": 2}
+    with Ledger.open(tmp_path) as ledger:
+        assert ledger.request_counts("r1") == {"POST /api/contact": 2}
+
+
+def test_run_states_and_meta(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as ledger:
+        ledger.start_run(
+            "r1", base_url="http://x", structure_id="s", resume_command="bme-migrate migrate a.csv"
+        )
+        ledger.set_run_state(
+            "r1", "paused", reason="monthly API quota exhausted", resume_after="2027-01-01T00:00:00Z"
+        )
+        ledger.set_meta("r1", "status_on_create", "ignored")
+        info = ledger.run("r1")
+        assert info is not None and info.state == "paused" and info.resume_after == "2027-01-01T00:00:00Z"
+        assert ledger.start_run("r1", base_url="http://x", structure_id="s").state == "running"
+        ledger.set_run_state("r1", "complete")
+        assert ledger.start_run("r1", base_url="http://x", structure_id="s").state == "complete"
+        assert ledger.get_meta("r1", "status_on_create") == "ignored"
