@@ -17,24 +17,32 @@ from etl.errors import EXIT_UNEXPECTED, MigrationError
 
 # Sub-command modules; each exposes ``command`` (a click.Command or Group).
 COMMAND_MODULES: tuple[str, ...] = (
-    "etl.commands.sandbox",
     "etl.commands.validate",
     "etl.commands.mappings",
     "etl.commands.migrate",
     "etl.commands.status",
     "etl.commands.verify",
+    "etl.commands.sandbox",
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _InOrder(click.Group):
+    """Lists sub-commands in COMMAND_MODULES order (the order of a session), not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(cls=_InOrder, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="bme-migrate")
 def cli() -> None:
     """Move email-marketing contacts from a legacy platform into Benchmark Email.
 
     \b
-    Typical session:
+    Typical session (example):
       bme-migrate validate export.csv --report-dir reports/   # dry run, no API request
-      bme-migrate migrate export.csv                          # resumable load
+      bme-migrate migrate export.csv --dry-run                # the exact split and request bill
+      bme-migrate migrate export.csv                          # resumable load, then verify
       bme-migrate status                                      # progress of every run
 
     With no BME_API_KEY set, commands that need a target use the embedded local sandbox.
@@ -66,6 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the last line of defence: one line, no traceback unless asked
         if os.environ.get("BME_DEBUG"):
             raise
-        click.echo(f"unexpected error: {type(exc).__name__}: {exc} (set BME_DEBUG=1 for a traceback)", err=True)
+        click.echo(
+            f"unexpected error: {type(exc).__name__}: {exc} (set BME_DEBUG=1 for a traceback)", err=True
+        )
         sys.exit(EXIT_UNEXPECTED)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from etl.errors import ConfigError
+from etl.commands.common import (
+    chosen_preset,
+    create_options,
+    json_option,
+    preset_options,
+    sources_argument,
+    state_dir_option,
+    target,
+    to_stderr,
+)
 from etl.mapping.detect import detect_platform
 from etl.mapping.headers import read_headers
 from etl.mapping.presets import Preset, load_all, load_preset
@@ -23,14 +31,6 @@ def _table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> list[str]:
         fmt.format(*("-" * w for w in widths)).rstrip(),
         *(fmt.format(*map(str, r)).rstrip() for r in rows),
     ]
-
-
-def _preset_from(preset: str | None, mapping_file: Path | None) -> Preset | None:
-    if preset and mapping_file:
-        raise ConfigError("give either --preset or --mapping, not both")
-    if mapping_file:
-        return load_preset(mapping_file)
-    return load_preset(preset) if preset else None
 
 
 def preset_lines(p: Preset) -> list[str]:
@@ -91,7 +91,7 @@ def preset_lines(p: Preset) -> list[str]:
     return out
 
 
-@click.group("mappings")
+@click.group("mappings", short_help="Presets: list, show, detect a platform, plan the mapping.")
 def command() -> None:
     """Platform presets: list them, show one, detect an export's platform, plan the mapping.
 
@@ -105,7 +105,7 @@ def command() -> None:
 
 
 @command.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of {name, title}.")
+@json_option("Print a JSON array of {name, title}.")
 def list_cmd(as_json: bool) -> None:
     """List the installed presets (the names --preset accepts).
 
@@ -131,10 +131,8 @@ def show_cmd(preset: str) -> None:
 
 
 @command.command("detect")
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
-@click.option(
-    "--json", "as_json", is_flag=True, help='Print exactly {"platform": …, "confidence": …, "evidence": […]}.'
-)
+@sources_argument()
+@json_option('Print exactly {"platform": …, "confidence": …, "evidence": […]}.')
 def detect_cmd(sources: tuple[str, ...], as_json: bool) -> None:
     """Guess which platform wrote an export, from its headers and file names (reads headers only).
 
@@ -152,18 +150,10 @@ def detect_cmd(sources: tuple[str, ...], as_json: bool) -> None:
 
 
 @command.command("plan")
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
-@click.option(
-    "--preset",
-    metavar="NAME",
-    help="Preset to read the export with (default: detected); see `mappings list`.",
-)
-@click.option(
-    "--mapping",
-    "mapping_file",
-    metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help='Your own mapping TOML (may `extends = "mailchimp"`); replaces --preset.',
+@sources_argument()
+@preset_options(
+    preset_help="Preset to read the export with (default: detected); see `mappings list`.",
+    mapping_help='Your own mapping TOML (may `extends = "mailchimp"`); replaces --preset.',
 )
 @click.option(
     "--structure",
@@ -171,9 +161,7 @@ def detect_cmd(sources: tuple[str, ...], as_json: bool) -> None:
     metavar="ID",
     help="Contact structure _id to map into (default: the account's first structure).",
 )
-@click.option("--create-fields", is_flag=True, help="Create missing fields in the contact structure.")
-@click.option("--create-lists", is_flag=True, help="Create missing lists.")
-@click.option("--create-tags", is_flag=True, help="Create missing tags in the contact structure.")
+@create_options(fields_help="Create missing fields in the contact structure.")
 @click.option(
     "--list",
     "extra_lists",
@@ -187,13 +175,8 @@ def detect_cmd(sources: tuple[str, ...], as_json: bool) -> None:
     help="Count pending / no-consent rows as imported (as Inactive), like `migrate --import-unconfirmed`.",
 )
 @click.option("--offline", is_flag=True, help="Do not contact the account: show column routes by label only.")
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the report's mapping section as JSON.")
+@state_dir_option("State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].")
+@json_option("Print the report's mapping section as JSON.")
 def plan_cmd(
     sources: tuple[str, ...],
     preset: str | None,
@@ -218,19 +201,17 @@ def plan_cmd(
     import httpx
 
     from etl.commands.target import open_target
-    from etl.config import target_from_env
     from etl.mapping.plan import mapping_report, plan_lines, plan_validation
     from etl.mapping.resolve import ResolveOptions
     from etl.validate.core import validate_sources
 
-    result = validate_sources(list(sources), preset=_preset_from(preset, mapping_file))
+    result = validate_sources(list(sources), preset=chosen_preset(preset, mapping_file))
     if offline:
         plan, planned = plan_validation(result)
     else:
         opts = ResolveOptions(structure_id, create_fields, create_lists, create_tags, tuple(extra_lists))
-        settings = target_from_env(os.environ, state_dir=state_dir)
         with (
-            open_target(settings, lambda m: click.echo(m, err=True)) as (url, key),
+            open_target(target(state_dir), to_stderr) as (url, key),
             httpx.Client(base_url=url, headers={"X-API-Key": key.reveal()}, timeout=30) as client,
         ):
             plan, planned = plan_validation(result, client, opts, import_unconfirmed=import_unconfirmed)

@@ -1,8 +1,12 @@
-"""``bme-migrate migrate``: extract → validate → resolve → transform → load, resumable, with a report."""
+"""``bme-migrate migrate``: extract → validate → resolve → transform → load → verify, resumable, with a report.
+
+The command ends with one summary block (``etl.commands.summary``) whatever happened: complete, already
+complete (nothing sent), paused (when and how to resume) or dry run.
+"""
 
 from __future__ import annotations
 
-import os
+import json
 import shlex
 import signal
 import sys
@@ -14,16 +18,33 @@ from typing import Any
 
 import click
 
+from etl.commands.common import (
+    api_key_file_option,
+    chosen_preset,
+    create_options,
+    echo_page,
+    legacy_from,
+    legacy_options,
+    preset_options,
+    report_dir_option,
+    run_verify,
+    sources_argument,
+    state_dir_option,
+    target,
+    to_stderr,
+)
+from etl.commands.summary import Summary, summary_lines, verify_phrase
 from etl.commands.target import open_target
-from etl.config import target_from_env
-from etl.errors import ConfigError, Paused
+from etl.config import TargetSettings
+from etl.errors import Paused, VerificationFailed
 from etl.load.decide import POLICIES
 from etl.load.dryrun import dry_run_lines
-from etl.load.ledger import file_digest
+from etl.load.ledger import LEDGER_NAME, Ledger, file_digest
 from etl.load.loader import Progress
-from etl.load.migrate import Hooks, MigrateOptions, migrate
+from etl.load.migrate import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.load.pacing import Pacer
-from etl.mapping.presets import load_preset, preset_names
+from etl.load.verify import VerifyResult
+from etl.load.verify_report import summary_lines as verify_lines
 
 
 @contextmanager
@@ -96,7 +117,8 @@ def _resume_command(ctx: click.Context) -> str:
     """The same command, rebuilt from what click parsed (the key is never a flag, so it cannot leak)."""
     words = ["bme-migrate", "migrate", *ctx.params["sources"]]
     for param in ctx.command.params:
-        if not isinstance(param, click.Option) or param.name in (None, "sources"):
+        # a resumed legacy run must reuse its snapshot, so --legacy-fresh is not repeated
+        if not isinstance(param, click.Option) or param.name in (None, "sources", "legacy_fresh"):
             continue
         value = ctx.params.get(param.name)
         flag = param.opts[0]
@@ -110,24 +132,13 @@ def _resume_command(ctx: click.Context) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-@click.command("migrate")
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
-@click.option(
-    "--preset", metavar="NAME", help="Platform preset (default: detected from headers and file names)."
-)
-@click.option(
-    "--mapping",
-    "mapping_file",
-    metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Your own mapping TOML (may `extends` a preset); replaces --preset.",
-)
+@click.command("migrate", short_help="Load contacts into Benchmark: resumable, then verified.")
+@sources_argument()
+@preset_options()
 @click.option(
     "--list", "lists", multiple=True, metavar="NAME", help="Add every contact to this list too (repeatable)."
 )
-@click.option("--create-fields", is_flag=True, help="Create missing custom fields in the contact structure.")
-@click.option("--create-lists", is_flag=True, help="Create missing lists.")
-@click.option("--create-tags", is_flag=True, help="Create missing tags in the contact structure.")
+@create_options()
 @click.option(
     "--on-existing",
     type=click.Choice(POLICIES),
@@ -161,17 +172,13 @@ def _resume_command(ctx: click.Context) -> str:
     help="Requests per hourly window left unused for other integrations on the account.",
 )
 @click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Ledger, lock and embedded sandbox directory [default: $BME_STATE_DIR or .etl].",
+    "--no-verify",
+    is_flag=True,
+    help="Skip the read-back that follows a complete migration (run `bme-migrate verify` later).",
 )
-@click.option(
-    "--report-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where report.json, report.html and rejects.csv go [default: reports/<run id>].",
-)
+@legacy_options()
+@state_dir_option()
+@report_dir_option("Where report.json, report.html and rejects.csv go [default: reports/<run id>].")
 @click.option(
     "--structure",
     "structure_id",
@@ -179,12 +186,7 @@ def _resume_command(ctx: click.Context) -> str:
     default=None,
     help="Target contact structure _id [default: the account's default structure].",
 )
-@click.option(
-    "--api-key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="File whose first line is the API key (overrides BME_API_KEY).",
-)
+@api_key_file_option()
 def command(
     sources: tuple[str, ...],
     preset: str | None,
@@ -198,6 +200,9 @@ def command(
     dry_run: bool,
     max_requests: int | None,
     reserve: int,
+    no_verify: bool,
+    legacy_status: str | None,
+    legacy_fresh: bool,
     state_dir: Path | None,
     report_dir: Path | None,
     structure_id: str | None,
@@ -207,25 +212,28 @@ def command(
 
     Every row ends with one outcome (created, updated, unchanged, skipped, failed, rejected) in the
     ledger and the report. Into the embedded sandbox (no BME_API_KEY), missing fields, lists and tags
-    are created as if --create-fields/--create-lists/--create-tags were given. Interrupted (Ctrl-C, --max-requests, monthly quota)? Run the same command
-    again: it resumes the same run and never creates a contact twice.
+    are created as if --create-fields/--create-lists/--create-tags were given. Interrupted (Ctrl-C,
+    --max-requests, monthly quota)? Run the same command again: it resumes the same run and never
+    creates a contact twice. A complete migration is then read back (`bme-migrate verify`, priced to
+    fit 10% of the hourly requests left) unless --no-verify; a mismatch exits 5.
+
+    SOURCE may be a legacy platform's API instead of files: legacy+https://host/base, with the token
+    in LEGACY_API_TOKEN (never a flag). Its pages are snapshotted in the state dir, so a re-run reads
+    none again (--legacy-fresh to re-extract); the preset defaults to legacy_api.
 
     \b
     Examples:
       bme-migrate migrate members_export.zip --dry-run
       bme-migrate migrate contacts.csv --preset hubspot --create-fields --create-lists
       bme-migrate migrate a.csv --list "Imported 2026" --max-requests 3000 --reserve 200
+      LEGACY_API_TOKEN=… bme-migrate migrate legacy+https://legacy.example.com --legacy-status subscribed
     """
-    if preset and mapping_file:
-        raise ConfigError("use either --preset or --mapping, not both")
-    if preset and preset not in preset_names() and not Path(preset).exists():
-        raise ConfigError(f"unknown preset {preset!r}; known: {', '.join(preset_names())}")
-    source = mapping_file or preset
-    chosen = load_preset(source) if source else None
+    chosen = chosen_preset(preset, mapping_file)
     mapping_id = (
         f"file:{file_digest(mapping_file)}" if mapping_file else f"preset:{preset}" if preset else "detected"
     )
-    settings = target_from_env(os.environ, state_dir=state_dir, key_file=api_key_file)
+    legacy = legacy_from(sources, legacy_status, legacy_fresh)
+    settings = target(state_dir, api_key_file)
     if settings.embedded:  # a rehearsal in the local sandbox: create whatever the export needs
         create_fields = create_lists = create_tags = True
     resume = _resume_command(click.get_current_context())
@@ -247,44 +255,111 @@ def command(
         resume_command=resume,
         # the embedded sandbox's port changes every run; its database does not
         target_id=f"embedded:{settings.sandbox_db.resolve()}" if settings.embedded else None,
+        legacy=legacy,
     )
     bar = _Bar()
+    started: dict[str, tuple[str, int]] = {}
+    checked: VerifyResult | None = None
     try:
-        with (
-            _stop_on_signals() as stop,
-            open_target(settings, lambda m: click.echo(m, err=True)) as (url, key),
-        ):
+        with _stop_on_signals() as stop, open_target(settings, to_stderr) as (url, key):
             hooks = Hooks(
                 on_plan=bar.total,
                 on_progress=bar.progress,
                 on_wait=bar.wait,
                 on_start=bar.start,
                 should_stop=stop.is_set,
+                on_page=echo_page,
+                on_run=lambda run_id, before: started.update(run=(run_id, before)),
             )
-            result = migrate(opts, url, key, settings.state_dir, hooks=hooks)
+            try:
+                result = migrate(opts, url, key, settings.state_dir, hooks=hooks)
+            finally:
+                bar.close()
+            for warning in result.warnings:
+                to_stderr(f"warning: {warning}")
+            if result.state == "complete" and not result.already_complete and not no_verify:
+                click.echo(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
+                checked, _, _ = run_verify(settings, url, key, result.run_id, report_dir=report_dir)
+                for line in verify_lines(checked):
+                    click.echo("  " + line)
     except Paused as exc:
-        bar.close()
-        click.echo(f"paused: {exc}", err=True)
-        if exc.resume_after:
-            click.echo(f"resume after {exc.resume_after} (UTC)", err=True)
-        if resume:
-            click.echo(f"to resume, run: {resume}", err=True)
+        _paused(exc, started.get("run"), settings, report_dir, resume)
         raise click.exceptions.Exit(exc.exit_code) from None
-    bar.close()
     if result.plan is not None:
         for line in dry_run_lines(result.plan):
             click.echo(line)
+    for line in summary_lines(_summary(result, checked, no_verify)):
+        click.echo(line)
+    if checked is not None and not checked.clean:
+        raise VerificationFailed(
+            f"{len(checked.mismatches):,} mismatch(es) in run {checked.run_id} after migrating; "
+            "see verify.json in the report dir"
+        )
+
+
+def _reports(files: Any) -> str:
+    return f"{files.html} (also {files.json.name}, {files.rejects.name})" if files is not None else "none"
+
+
+def _summary(result: MigrateResult, checked: VerifyResult | None, no_verify: bool) -> Summary:
+    if checked is not None:
+        verified = verify_phrase(checked)
+    elif result.state == "dry_run":
+        verified = "not run (dry run)"
+    elif result.already_complete:
+        verified = f"not repeated; run `bme-migrate verify {result.run_id}` to check again"
     else:
-        t, r = result.report["totals"], result.report["requests"]
-        click.echo(
-            f"run {result.run_id}: "
-            + ", ".join(
-                f"{k} {t.get(k, 0):,}"
-                for k in ("created", "updated", "unchanged", "skipped", "failed", "rejected")
-            )
+        verified = (
+            f"skipped (--no-verify); run `bme-migrate verify {result.run_id}`" if no_verify else "not run"
         )
-        click.echo(
-            f"requests: {r['total']:,} (" + ", ".join(f"{k} {v:,}" for k, v in r["by_endpoint"].items()) + ")"
-        )
-    if result.files is not None:
-        click.echo(f"report: {result.files.html} · {result.files.json.name} · {result.files.rejects.name}")
+    state = "already_complete" if result.already_complete else result.state
+    reports = _reports(result.files)
+    if result.files is not None and (result.files.json.parent / "verify.json").exists():
+        reports = reports[:-1] + ", verify.json)"
+    return Summary(
+        run_id=result.run_id,
+        state=state,
+        totals=result.report.get("totals", {}),
+        requests_now=None if result.state == "dry_run" else result.requests_total - result.requests_before,
+        requests_total=result.plan.total_requests if result.plan is not None else result.requests_total,
+        verify=verified,
+        reports=reports,
+        verify_requests=sum(checked.requests.values()) if checked is not None else 0,
+    )
+
+
+def _paused(
+    exc: Paused,
+    started: tuple[str, int] | None,
+    settings: TargetSettings,
+    report_dir: Path | None,
+    resume: str,
+) -> None:
+    """The summary block of a paused run, from its ledger and the report it wrote before raising."""
+    if started is None:  # paused before the run began (cannot happen today; say the essentials)
+        to_stderr(f"paused: {exc}")
+        to_stderr(f"to resume, run: {resume}")
+        return
+    run_id, before = started
+    total = before
+    if (settings.state_dir / LEDGER_NAME).exists():
+        with Ledger.open(settings.state_dir, lock=False) as ledger:
+            total = sum(ledger.request_counts(run_id).values())
+    out_dir = report_dir or Path("reports") / run_id
+    doc: dict[str, Any] = {}
+    if (out_dir / "report.json").exists():
+        doc = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    summary = Summary(
+        run_id=run_id,
+        state="paused",
+        totals=doc.get("totals", {}),
+        requests_now=total - before,
+        requests_total=total,
+        verify="not run (the run is not complete)",
+        reports=f"{out_dir / 'report.html'} (also report.json, rejects.csv)",
+        pause_reason=str(exc),
+        resume_after=exc.resume_after,
+        resume_command=resume,
+    )
+    for line in summary_lines(summary):
+        click.echo(line, err=True)

@@ -13,7 +13,7 @@ from etl.sandbox.http import serve_forever
 from etl.sandbox.knobs import READONLY_KEY, Knobs, load_knobs
 
 
-@click.command(name="sandbox")
+@click.command(name="sandbox", short_help="Run the local Benchmark-compatible API server.")
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Interface to bind (keep it on loopback)."
 )

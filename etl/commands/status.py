@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from etl.config import target_from_env
+from etl.commands.common import json_option, state_dir_option, target
 from etl.load.ledger import LEDGER_NAME, Ledger
 
 
-@click.command("status")
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="State directory to read [default: $BME_STATE_DIR or .etl].",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+@click.command("status", short_help="Every run: rows by outcome, requests, how to resume.")
+@state_dir_option("State directory to read [default: $BME_STATE_DIR or .etl].")
+@json_option("Print one JSON document instead of text.")
 def command(state_dir: Path | None, as_json: bool) -> None:
     """Show each migration run: rows by outcome, requests used, pause reason and resume time.
 
@@ -31,7 +25,7 @@ def command(state_dir: Path | None, as_json: bool) -> None:
     Example:
       bme-migrate status --state-dir .etl
     """
-    sdir = target_from_env(os.environ, state_dir=state_dir).state_dir
+    sdir = target(state_dir).state_dir
     if not (sdir / LEDGER_NAME).exists():
         click.echo(f"no runs in {sdir}")
         return

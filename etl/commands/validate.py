@@ -1,87 +1,85 @@
-"""``bme-migrate validate``: the dry run. Reads the export, validates it, writes the report; no API request."""
+"""``bme-migrate validate``: the dry run. Reads the export, validates it, writes the report; no Benchmark request."""
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
 from etl.clock import SystemClock
-from etl.errors import ConfigError, ValidationBlocked
-from etl.mapping.presets import load_preset, preset_names
-from etl.validate.core import validate_sources
+from etl.commands.common import (
+    chosen_preset,
+    echo_page,
+    legacy_from,
+    legacy_options,
+    preset_options,
+    report_dir_option,
+    rows_bar,
+    sources_argument,
+    state_dir_option,
+    state_path,
+    to_stderr,
+)
+from etl.errors import ValidationBlocked
+from etl.load.sources import read_sources
 from etl.validate.report import summary_lines, write_report
 
 
-def _progress_bar() -> Any:
-    """Rows-read counter on stderr, fed by extract after each file; silent when stderr is not a terminal."""
-    from tqdm import tqdm
-
-    return tqdm(
-        unit=" rows",
-        unit_scale=True,
-        desc="reading",
-        file=sys.stderr,
-        leave=False,
-        disable=not sys.stderr.isatty(),
-    )
-
-
-@click.command("validate")
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
-@click.option(
-    "--preset",
-    metavar="NAME",
-    help="Platform preset to read the export with (default: detected from headers and file names).",
+@click.command("validate", short_help="Check an export and write its report; no Benchmark request.")
+@sources_argument()
+@preset_options(
+    preset_help="Platform preset to read the export with (default: detected from headers and file names; "
+    "legacy_api for a legacy+https:// source)."
 )
-@click.option(
-    "--mapping",
-    "mapping_file",
-    metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Your own mapping TOML (may `extends` a preset); replaces --preset.",
-)
-@click.option(
-    "--report-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where to write report.json, report.html and rejects.csv "
-    "[default: reports/validate-<UTC timestamp>].",
+@report_dir_option(
+    "Where to write report.json, report.html and rejects.csv [default: reports/validate-<UTC timestamp>]."
 )
 @click.option(
     "--fail-on-rejects", is_flag=True, help="Exit with code 3 when any row was rejected (for scripts and CI)."
 )
+@legacy_options()
+@state_dir_option("Where a legacy API source's snapshot is kept [default: $BME_STATE_DIR or .etl].")
 def command(
     sources: tuple[str, ...],
     preset: str | None,
     mapping_file: Path | None,
     report_dir: Path | None,
     fail_on_rejects: bool,
+    legacy_status: str | None,
+    legacy_fresh: bool,
+    state_dir: Path | None,
 ) -> None:
-    """Dry run: check an export and report what a migration would do. Makes no API request.
+    """Dry run: check an export and report what a migration would do. Makes no Benchmark API request.
 
     Writes report.json (for scripts), report.html (for people) and rejects.csv (the rejected rows in
     their original columns with a reason, to fix and validate again), and prints a short summary.
+    SOURCE may also be a legacy platform's API, legacy+https://host/base (token in LEGACY_API_TOKEN):
+    its contacts are paged into a snapshot in the state dir, which `migrate` then reuses.
 
     \b
     Examples:
       bme-migrate validate members_export.zip
       bme-migrate validate contacts.csv --preset hubspot --report-dir reports/hubspot
       bme-migrate validate a.csv b.csv --mapping my_mapping.toml --fail-on-rejects
+      LEGACY_API_TOKEN=… bme-migrate validate legacy+https://legacy.example.com --legacy-status subscribed
     """
-    if preset and mapping_file:
-        raise ConfigError("use either --preset or --mapping, not both")
-    if preset and preset not in preset_names() and not Path(preset).exists():
-        raise ConfigError(f"unknown preset {preset!r}; known: {', '.join(preset_names())}")
-    choice = mapping_file or preset
-    chosen = load_preset(choice) if choice else None
+    chosen = chosen_preset(preset, mapping_file)
+    legacy = legacy_from(sources, legacy_status, legacy_fresh)
     now = datetime.fromtimestamp(SystemClock().now(), UTC)
     out_dir = report_dir or Path("reports") / f"validate-{now:%Y%m%dT%H%M%SZ}"
-    with _progress_bar() as bar:
-        result = validate_sources(sources, preset=chosen, progress=bar.update)
+    with rows_bar() as bar:
+        read = read_sources(
+            sources,
+            preset=chosen,
+            state_dir=state_path(state_dir),
+            legacy=legacy,
+            progress=bar.update,
+            on_page=echo_page,
+        )
+    for warning in read.warnings:
+        to_stderr(f"warning: {warning}")
+    result = read.validation
     files, doc = write_report(result, out_dir, generated_at=now.isoformat(timespec="seconds"))
     for line in summary_lines(doc):
         click.echo(line)

@@ -8,7 +8,7 @@ run id already pins the sources' content, the mapping and the target.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ import httpx
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import Paused
+from etl.extract.legacy_api import OnPage
 from etl.load.client import BenchmarkClient
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
 from etl.load.ledger import Ledger, file_digest, fingerprint
@@ -26,11 +27,12 @@ from etl.load.loader import LoadSummary, Progress
 from etl.load.pacing import Pacer
 from etl.load.report import load_section, write_migration_report
 from etl.load.run import LoadSettings, load
+from etl.load.sources import LegacyOptions, read_sources
 from etl.mapping.presets import Preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
 from etl.model import EMAIL_RAW, KEY, OUTCOME, REASON, ROW_ID, Outcome
-from etl.validate.core import ValidationResult, validate_sources
+from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
 
 _IDS = re.compile(r"/(contact-structure|lists|contact)/([0-9a-f]{24})")
@@ -55,10 +57,14 @@ class MigrateOptions:
     report_dir: Path | None = None
     resume_command: str | None = None
     target_id: str | None = None  # identity of the target for the run id (default: the base URL)
+    legacy: LegacyOptions = field(default_factory=LegacyOptions)  # for a legacy+https:// source
 
 
 @dataclass
 class MigrateResult:
+    """``requests_before``: what the run had spent before this call; ``already_complete``: the run had
+    finished earlier, so this call sent nothing and only rewrote the report."""
+
     run_id: str
     state: str  # complete | paused | dry_run
     files: ReportFiles | None = None
@@ -66,6 +72,10 @@ class MigrateResult:
     summary: LoadSummary | None = None
     plan: DryRunPlan | None = None
     validation: ValidationResult | None = None
+    requests_before: int = 0
+    requests_total: int = 0
+    already_complete: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -78,11 +88,21 @@ class Hooks:
     on_wait: Callable[[float, str], None] | None = None
     on_start: Callable[[Any, Pacer], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    on_page: OnPage | None = None  # a legacy API page was read: (offset, records, total)
+    on_run: Callable[[str, int], None] | None = None  # (run id, requests it had spent before this call)
 
 
-def run_fingerprint(opts: MigrateOptions, base_url: str) -> str:
-    """Sources' content, the mapping and its flags, and the target: the same command → the same run."""
-    sources = [file_digest(s) if Path(s).is_file() else s for s in opts.sources]
+def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str] | None = None) -> str:
+    """Sources' content, the mapping and its flags, and the target: the same command → the same run.
+
+    ``identity`` is ``SourceRead.identity`` (a legacy source's URL, filter and snapshot digest); without it
+    the sources are taken as files and digested here.
+    """
+    sources = (
+        list(identity)
+        if identity is not None
+        else [file_digest(s) if Path(s).is_file() else s for s in opts.sources]
+    )
     flags = (
         f"lists={sorted(opts.lists)};unconfirmed={opts.import_unconfirmed};on_existing={opts.on_existing};"
         f"create={opts.create_fields},{opts.create_lists},{opts.create_tags}"
@@ -140,8 +160,17 @@ def migrate(
 ) -> MigrateResult:
     hooks = hooks or Hooks()
     clock = clock or SystemClock()
-    result = validate_sources(opts.sources, preset=opts.preset, progress=hooks.on_rows)
-    run_id = run_fingerprint(opts, base_url)
+    read = read_sources(
+        opts.sources,
+        preset=opts.preset,
+        state_dir=state_dir,
+        legacy=opts.legacy,
+        progress=hooks.on_rows,
+        on_page=hooks.on_page,
+        clock=clock,
+    )
+    result = read.validation
+    run_id = run_fingerprint(opts, base_url, read.identity)
     now = datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds")
     out_dir = opts.report_dir or Path("reports") / run_id
     resolve_opts = ResolveOptions(
@@ -171,9 +200,40 @@ def migrate(
         files, doc = write_migration_report(
             result, out_dir, generated_at=now, run_id=run_id, state="dry_run", dry_run=plan.to_dict()
         )
-        return MigrateResult(run_id, "dry_run", files, doc, plan=plan, validation=result)
+        return MigrateResult(
+            run_id, "dry_run", files, doc, plan=plan, validation=result, warnings=read.warnings
+        )
 
     with Ledger.open(state_dir) as ledger:
+
+        def report(state: str) -> tuple[ReportFiles, dict[str, Any]]:
+            section = load_section(ledger, run_id)
+            return write_migration_report(
+                result, out_dir, generated_at=now, run_id=run_id, state=state, section=section
+            )
+
+        def complete(summary: LoadSummary | None) -> MigrateResult:
+            files, doc = report("complete")
+            total = sum(ledger.request_counts(run_id).values())
+            return MigrateResult(
+                run_id,
+                "complete",
+                files,
+                doc,
+                summary=summary,
+                validation=result,
+                requests_before=before,
+                requests_total=total,
+                already_complete=summary is None,
+                warnings=read.warnings,
+            )
+
+        before = sum(ledger.request_counts(run_id).values())
+        info = ledger.run(run_id)
+        if hooks.on_run is not None:
+            hooks.on_run(run_id, before)
+        if info is not None and info.state == "complete":  # nothing left to send: only re-report
+            return complete(None)
         count = lambda r: ledger.count_request(run_id, _template(r))  # noqa: E731 - an event hook
         with httpx.Client(
             base_url=base_url,
@@ -225,24 +285,9 @@ def migrate(
                 ledger=ledger,
             )
         except Paused:
-            write_migration_report(
-                result,
-                out_dir,
-                generated_at=now,
-                run_id=run_id,
-                state="paused",
-                section=load_section(ledger, run_id),
-            )
+            report("paused")
             raise
-        files, doc = write_migration_report(
-            result,
-            out_dir,
-            generated_at=now,
-            run_id=run_id,
-            state="complete",
-            section=load_section(ledger, run_id),
-        )
-        return MigrateResult(run_id, "complete", files, doc, summary=summary, validation=result)
+        return complete(summary)
 
 
 def _plan(

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from etl.cli import main
 from etl.clock import FakeClock
 from etl.sandbox.knobs import Knobs
 from tests.load_support import account_contacts
@@ -23,29 +21,6 @@ def _csv(tmp_path: Path, n: int) -> Path:
     lines = ["Email,First Name,Last Name"] + [f"Person{i}@Example.com,First{i},Last{i}" for i in range(n)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-@dataclass
-class Result:
-    exit_code: int
-    output: str
-
-
-@pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """The real entry point (``etl.cli.main``: error translation, exit codes) with a controlled environment."""
-
-    def invoke(args: list[str], env: dict[str, str] | None = None) -> Result:
-        for name in ("BME_API_KEY", "BME_API_KEY_FILE", "BME_BASE_URL", "BME_STATE_DIR"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in (env or {}).items():
-            monkeypatch.setenv(name, value)
-        with pytest.raises(SystemExit) as exc:
-            main(args)
-        out, err = capsys.readouterr()
-        return Result(int(exc.value.code or 0), out + err)
-
-    return invoke
 
 
 def test_migrate_into_embedded_sandbox_then_rerun_resumes_the_same_run(run, tmp_path: Path) -> None:
@@ -64,8 +39,15 @@ def test_migrate_into_embedded_sandbox_then_rerun_resumes_the_same_run(run, tmp_
         reports / "rejects.csv"
     ).exists()
 
+    assert "state:     complete" in first.output and "verify:    clean" in first.output
+    assert (reports / "verify.json").exists()  # migrate ended with the read-back
+    rows = re.search(r"rows:      (\d+) read = created (\d+) ", first.output)
+    assert rows and int(rows.group(1)) == t["rows_read"] and int(rows.group(2)) == t["created"]
+
     again = run(["migrate", MAILCHIMP, "--state-dir", str(state), "--report-dir", str(reports)])
     assert again.exit_code == 0, again.output
+    assert "already complete — nothing to send" in again.output
+    assert f"requests:  0 this time, {doc['requests']['total']:,} in total" in again.output
     doc2 = json.loads((reports / "report.json").read_text())
     assert doc2["run_id"] == doc["run_id"] and doc2["requests"] == doc["requests"]  # nothing more sent
 
@@ -224,3 +206,13 @@ def test_dry_run_simulates_creating_fields_lists_and_tags(run, tmp_path: Path) -
     assert db.execute("SELECT COUNT(*) FROM contacts").fetchone() == (0,)
     assert db.execute("SELECT v FROM structures").fetchone() == (0,)  # the structure was never PUT
     assert not (state / "ledger.db").exists()  # a dry run starts no run
+
+
+def test_no_verify_skips_the_read_back(run, sandbox_factory, tmp_path: Path) -> None:
+    box = sandbox_factory()
+    env = {"BME_BASE_URL": box.url, "BME_API_KEY": box.api_key}
+    args = ["migrate", str(_csv(tmp_path, 3)), "--no-verify", "--state-dir", str(tmp_path / "s")]
+    result = run([*args, "--report-dir", str(tmp_path / "r")], env)
+    assert result.exit_code == 0, result.output
+    assert "verify:    skipped (--no-verify)" in result.output
+    assert not (tmp_path / "r" / "verify.json").exists() and "verifying run" not in result.output

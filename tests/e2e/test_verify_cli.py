@@ -4,43 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from etl.cli import main
 from etl.sandbox.knobs import Knobs
 
 ROOT = Path(__file__).resolve().parents[2]
 MAILCHIMP = str(ROOT / "samples" / "mailchimp_audience.zip")
 SEARCH = "POST /api/contact/search"
-
-
-@dataclass
-class Result:
-    exit_code: int
-    out: str
-    err: str
-
-    @property
-    def output(self) -> str:
-        return self.out + self.err
-
-
-@pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    def invoke(args: list[str], env: dict[str, str] | None = None) -> Result:
-        for name in ("BME_API_KEY", "BME_API_KEY_FILE", "BME_BASE_URL", "BME_STATE_DIR"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in (env or {}).items():
-            monkeypatch.setenv(name, value)
-        with pytest.raises(SystemExit) as exc:
-            main(args)
-        out, err = capsys.readouterr()
-        return Result(int(exc.value.code or 0), out, err)
-
-    return invoke
 
 
 def _csv(tmp_path: Path, n: int) -> Path:

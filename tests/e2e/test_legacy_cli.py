@@ -1,0 +1,149 @@
+"""A legacy platform's API as the SOURCE of ``validate`` and ``migrate``: real HTTP on loopback to the
+legacy emulator (the source) and a sandbox (the target, addressed like a real account via env vars)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Run
+from tests.load_support import account_contacts
+
+
+@pytest.fixture
+def target(sandbox) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A non-embedded target: the CLI sees it exactly as it would see a Benchmark account."""
+    return {"BME_BASE_URL": sandbox.url, "BME_API_KEY": sandbox.api_key}
+
+
+def _source(url: str) -> str:
+    return "legacy+" + url
+
+
+def test_migrate_from_the_legacy_api_verifies_clean_and_a_rerun_sends_and_reads_nothing(
+    run: Run, legacy_api_factory, sandbox, target: dict[str, str], tmp_path: Path
+) -> None:
+    legacy = legacy_api_factory(contacts=450)  # three pages of 200
+    env = {**target, "LEGACY_API_TOKEN": legacy.token}
+    args = [
+        "migrate",
+        _source(legacy.url),
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--report-dir",
+        str(tmp_path / "r"),
+        "--create-fields",
+        "--create-lists",
+        "--create-tags",
+    ]
+    first = run(args, env)
+    assert first.exit_code == 0, first.output
+    assert "legacy API: read contacts 1–200 of 450" in first.output
+    assert "legacy API: read contacts 401–450 of 450" in first.output
+    assert "state:     complete" in first.output and "verify:    clean" in first.output
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    t = doc["totals"]
+    assert t["rows_read"] == 450 and t["pending"] == 0 and t["failed"] == 0
+    assert doc["platform"] == "legacy_api"
+    assert len(account_contacts(sandbox.app)) == t["created"] > 0
+    verified = json.loads((tmp_path / "r" / "verify.json").read_text())
+    assert verified["run_id"] == doc["run_id"] and not verified["mismatches"]
+    assert legacy.token not in first.output
+    for path in (tmp_path / "s").rglob("*"):
+        if path.is_file():
+            assert legacy.token.encode() not in path.read_bytes(), path
+
+    pages_read = len(legacy.app.served_list_offsets())
+    writes = sum(n for ep, n in sandbox.app.request_counts().items() if not ep.startswith("GET"))
+    again = run(args, env)
+    assert again.exit_code == 0, again.output
+    assert f"── run {doc['run_id']}" in again.output  # the same run: the snapshot pins the content
+    assert "already complete — nothing to send" in again.output and "requests:  0 this time" in again.output
+    assert "legacy API: read" not in again.output
+    assert len(legacy.app.served_list_offsets()) == pages_read  # no page re-read
+    assert sum(n for ep, n in sandbox.app.request_counts().items() if not ep.startswith("GET")) == writes
+
+
+def test_status_filter_and_fresh_extraction(
+    run: Run, legacy_api_factory, target: dict[str, str], tmp_path: Path
+) -> None:
+    legacy = legacy_api_factory(contacts=70)
+    env = {**target, "LEGACY_API_TOKEN": legacy.token}
+    args = ["validate", _source(legacy.url), "--legacy-status", "unsubscribed", "--state-dir", str(tmp_path)]
+    first = run([*args, "--report-dir", str(tmp_path / "r1")], env)
+    assert first.exit_code == 0, first.output
+    unsubscribed = sum(c["status"] == "unsubscribed" for c in legacy.app.contacts())
+    doc = json.loads((tmp_path / "r1" / "report.json").read_text())
+    assert doc["totals"]["rows_read"] == unsubscribed > 0
+    assert {r.query.get("status") for r in legacy.app.requests} == {"unsubscribed"}
+    served = len(legacy.app.served_list_offsets())
+    run([*args, "--report-dir", str(tmp_path / "r2")], env)
+    assert len(legacy.app.served_list_offsets()) == served  # from the snapshot
+    fresh = run([*args, "--legacy-fresh", "--report-dir", str(tmp_path / "r3")], env)
+    assert fresh.exit_code == 0 and "legacy API: read contacts 1–" in fresh.output
+    assert len(legacy.app.served_list_offsets()) > served
+
+
+def _one_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+def test_a_wrong_legacy_token_exits_4_with_one_line(
+    run: Run, legacy_api_factory, target: dict[str, str], tmp_path: Path
+) -> None:
+    legacy = legacy_api_factory(contacts=5)
+    env = {**target, "LEGACY_API_TOKEN": "not-the-token"}
+    result = run(["migrate", _source(legacy.url), "--state-dir", str(tmp_path / "s")], env)
+    assert result.exit_code == 4, result.output
+    line = _one_line(result.output)
+    assert line.startswith("error: ") and "legacy API rejected the token" in line
+    assert "not-the-token" not in line
+
+
+def test_a_missing_legacy_token_exits_2_with_one_line(
+    run: Run, legacy_api_factory, target: dict[str, str], tmp_path: Path
+) -> None:
+    legacy = legacy_api_factory(contacts=5)
+    for command in ("migrate", "validate"):
+        result = run([command, _source(legacy.url), "--state-dir", str(tmp_path / "s")], target)
+        assert result.exit_code == 2, result.output
+        assert "LEGACY_API_TOKEN" in _one_line(result.output)
+    assert legacy.app.requests == []
+
+
+def test_mixing_the_api_with_files_and_misplaced_legacy_flags_are_refused(
+    run: Run, legacy_api_factory, target: dict[str, str], tmp_path: Path
+) -> None:
+    legacy = legacy_api_factory(contacts=5)
+    csv = tmp_path / "a.csv"
+    csv.write_text("Email\na@example.com\n", encoding="utf-8")
+    env = {**target, "LEGACY_API_TOKEN": legacy.token}
+    mixed = run(["migrate", _source(legacy.url), str(csv), "--state-dir", str(tmp_path / "s")], env)
+    assert mixed.exit_code == 2 and "only SOURCE of a run" in _one_line(mixed.output)
+    misplaced = run(["validate", str(csv), "--legacy-status", "subscribed"], env)
+    assert misplaced.exit_code == 2 and "legacy+https://" in _one_line(misplaced.output)
+    cleartext = run(["validate", "legacy+http://legacy.example.com"], env)
+    assert cleartext.exit_code == 2 and re.search(r"loopback", _one_line(cleartext.output))
+    assert legacy.app.requests == []
+
+
+def test_a_dry_run_extracts_once_and_the_migration_reuses_its_snapshot(
+    run: Run, legacy_api_factory, sandbox, target: dict[str, str], tmp_path: Path
+) -> None:
+    legacy = legacy_api_factory(contacts=30)
+    env = {**target, "LEGACY_API_TOKEN": legacy.token}
+    args = ["migrate", _source(legacy.url), "--create-fields", "--state-dir", str(tmp_path / "s")]
+    dry = run([*args, "--dry-run", "--report-dir", str(tmp_path / "r")], env)
+    assert dry.exit_code == 0, dry.output
+    assert "dry run — nothing was written" in dry.output and account_contacts(sandbox.app) == {}
+    served = len(legacy.app.served_list_offsets())
+    real = run([*args, "--no-verify", "--report-dir", str(tmp_path / "r")], env)
+    assert real.exit_code == 0, real.output
+    assert len(legacy.app.served_list_offsets()) == served
+    dry_id = re.search(r"── run (\w+)", dry.output)
+    assert dry_id and f"── run {dry_id.group(1)}" in real.output  # the dry run priced this very run
