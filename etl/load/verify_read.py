@@ -100,7 +100,7 @@ def budget_plan(
         return (
             population,
             False,
-            f"all keys: {full:,} requests fit in 10% of the {remaining:,} left this hour",
+            f"all keys: {full:,} more request(s) needed, within 10% of the {remaining:,} left this hour",
         )
     batches = max(1, budget - lists)
     n = min(population, max(1, int(batches * page_size / max(lookups_per_key, 1.0))))

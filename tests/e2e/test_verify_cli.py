@@ -147,3 +147,39 @@ def test_embedded_sandbox_run_verifies_with_the_default_dirs(
 def test_help_has_an_example(run) -> None:
     shown = run(["verify", "--help"])
     assert shown.exit_code == 0 and "bme-migrate verify" in shown.out and "--sample" in shown.out
+
+
+def test_migrate_exits_5_when_its_own_read_back_finds_a_mismatch(run, remote, tmp_path: Path) -> None:
+    """Another integration changes a contact between our last write and the read-back: migrate says so.
+
+    The sandbox (the test double, not our code) is wrapped so that the first search after the last create —
+    the read-back's probe — finds person2's Company changed; the real CLI must end with exit 5 naming it.
+    """
+    box, env = remote
+    app = box.app
+    handle = app.handle
+    creates = {"n": 0}
+
+    def tampering_handle(request):  # type: ignore[no-untyped-def]
+        if request.method == "POST" and request.path == "/api/contact":
+            creates["n"] += 1
+        elif request.path == "/api/contact/search" and creates["n"] == 8:
+            creates["n"] = -1  # once
+            store = app.store
+            with store.lock:
+                row = next(
+                    r
+                    for r in store.contacts_by_ids(store.all_contact_ids())
+                    if r.key == "person2@example.com"
+                )
+                fields = [(f, "Changed Inc" if v == "Co2" else v) for f, v in row.fields]
+                store.replace_contact(row, dataclasses.replace(row, fields=fields))
+        return handle(request)
+
+    app.handle = tampering_handle  # type: ignore[method-assign]
+    args = ["migrate", str(_csv(tmp_path, 8)), "--create-fields"]
+    done = run([*args, "--state-dir", str(tmp_path / "state"), "--report-dir", str(tmp_path / "r")], env)
+    assert done.exit_code == 5, done.output
+    assert 'person2@example.com: field "Company"' in done.out
+    assert 'is "Changed Inc" in the account, expected "Co2"' in done.out
+    assert "mismatch" in done.err
