@@ -1,7 +1,7 @@
 """Extract throughput and memory on a 1,000,000-row Mailchimp-style CSV, against a bare ``pl.read_csv``.
 
-Each measurement runs in a fresh subprocess so that peak RSS (``ru_maxrss``) belongs to that one read;
-``tracemalloc`` cannot see polars' Rust allocations. The file is generated once by
+Each measurement runs in a fresh subprocess so that peak RSS (``VmHWM``, see ``bench_validate``) belongs to
+that one read; ``tracemalloc`` cannot see polars' Rust allocations. The file is generated once by
 ``samples/generate.py --large`` into ``bench/data/`` (git-ignored) and reused. ``BME_BENCH_ROWS``
 overrides the row count (the file name then carries it).
 """
@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 REPEAT = 2
 
 PROBE = r"""
-import json, resource, sys, time
+import json, sys, time
 mode, path = sys.argv[1], sys.argv[2]
 import polars as pl
 from etl.extract import read_sources
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+from bench.bench_validate import peak_rss_mib
+base = peak_rss_mib() * 1024
 t0 = time.perf_counter()
 if mode == "bare":
     rows = pl.read_csv(path, infer_schema=False).height
@@ -30,7 +31,7 @@ else:
     res = read_sources([path])
     rows = res.frame.height + res.rejects.height
 secs = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_rss_mib() * 1024
 print(json.dumps({"secs": secs, "rows": rows, "peak_kib": peak, "base_kib": base}))
 """
 
@@ -85,4 +86,9 @@ def run() -> None:
         f"peak RSS {ours['peak_kib'] / bare['peak_kib']:.2f}x "
         f"(interpreter + polars baseline {ours['base_kib'] / 1024:.0f} MiB)"
     )
-    print(f"   best of {REPEAT} runs each, fresh subprocess per run; load average {os.getloadavg()[0]:.1f}")
+    print(f"   read_sources: {ours['rows'] / ours['secs']:,.0f} records/s")
+    load = os.getloadavg()
+    print(
+        f"   best of {REPEAT} runs each, fresh subprocess per run; "
+        f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} on 2 cores"
+    )

@@ -3,6 +3,7 @@ and the request cost of resolution against the sandbox (in-process transport: co
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
@@ -86,9 +87,11 @@ def run() -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     out = plan_contacts(frame, COLUMNS, res.mapping)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    per_m = 1_000_000 / ROWS
     print(
         f"   plan_contacts: {ROWS:,} rows → {len(out.contacts):,} contacts, {out.skipped.height:,} skipped "
-        f"in {dt:.2f}s wall, {cpu:.2f}s CPU ({ROWS / dt:,.0f} rows/s)"
+        f"in {dt:.2f}s wall, {cpu:.2f}s CPU ({ROWS / dt:,.0f} rows/s; {dt * per_m:.2f}s wall per 1M rows); "
+        f"load average {os.getloadavg()[0]:.2f} on 2 cores"
     )
     presets = load_all()
     headers = {

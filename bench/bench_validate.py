@@ -1,8 +1,22 @@
-"""Validate throughput on 1,000,000 Mailchimp-shaped rows, against a bare ``polars.read_csv`` of the file.
+"""Extract → validate on 1,000,000 Mailchimp-shaped rows, against a bare ``polars.read_csv`` of the file.
 
-Each measurement runs in its own subprocess so its peak RSS (``resource.getrusage``) is its own. Figures:
-extract and validate wall time, bare read time, the ratio (target: validate ≲ 4× the bare read), rows/s,
-and peak memory against the file's size. The file is made by ``samples/generate.py --large`` when absent.
+Targets (issue "Extract and validate any legacy export"): extract + validate ≤ 4× the bare read, peak
+memory ≤ 3× the file's size. Each measurement runs in its own subprocess, so its peak RSS
+(``ru_maxrss``: polars' Rust allocations included, which ``tracemalloc`` cannot see) is its own:
+
+- ``bare``: ``pl.read_csv(path, infer_schema=False)`` (every column a string, as extract reads them);
+- ``extract``: ``read_sources`` alone;
+- ``validate``: ``read_sources`` then ``validate_frame`` while the caller keeps the extract result (a
+  library user's worst case): extract and validate times are taken from this run;
+- ``pipeline``: ``validate_sources``, the path the CLI takes (the raw frame is freed inside validate).
+
+The machine's load average is printed with the figures: timings on a loaded 2-core machine are not
+comparable. The file is made by ``samples/generate.py --large`` when absent; ``BENCH_VALIDATE_ROWS``
+sets its row count (default 1,000,000; the file name carries the count).
+
+Peak RSS is the kernel's ``VmHWM`` of the measuring process: ``ru_maxrss`` would also count the parent's
+memory (Linux carries a parent's high-water mark across fork and exec), and ``make bench`` runs other
+benchmarks in the parent first.
 """
 
 from __future__ import annotations
@@ -16,47 +30,68 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "bench" / "data" / "large_1m.csv"
 ROWS = int(os.environ.get("BENCH_VALIDATE_ROWS", "1000000"))
+DATA = ROOT / "bench" / "data" / ("large_1m.csv" if ROWS == 1_000_000 else f"large_{ROWS}.csv")
+TIME_TARGET = 4.0  # (extract + validate) / bare read
+MEMORY_TARGET = 3.0  # peak RSS / file size
+REPEAT = int(os.environ.get("BENCH_VALIDATE_REPEAT", "2"))  # best of N runs (each in a fresh process)
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (``VmHWM``), in MiB."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: the best there is
 
 
 def _child(mode: str, path: str) -> None:
-    """Run one measurement in this process and print its figures as JSON."""
+    """Run one measurement in this process and print its figures as JSON (the last stdout line)."""
     import polars as pl
 
-    out: dict[str, float | int] = {}
-    t0 = time.perf_counter()
-    if mode == "read_csv":
-        frame = pl.read_csv(path, infer_schema=False)
-        out["rows"] = frame.height
-    else:
-        from etl.extract import read_sources
-        from etl.mapping.presets import load_preset
-        from etl.validate.core import validate_frame
+    from etl.extract import read_sources
+    from etl.mapping.presets import load_preset
+    from etl.validate.core import validate_frame, validate_sources
 
+    preset = load_preset("mailchimp")
+    out: dict[str, float | int] = {"base_mib": peak_rss_mib()}
+    t0 = time.perf_counter()
+    if mode == "bare":
+        out["rows"] = pl.read_csv(path, infer_schema=False).height
+    elif mode == "extract":
+        out["rows"] = read_sources([path]).rows_read
+    elif mode == "validate":
         extracted = read_sources([path])
         out["extract_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        result = validate_frame(extracted, load_preset("mailchimp"))
+        result = validate_frame(extracted, preset)
         out["validate_s"] = time.perf_counter() - t1
         out["rows"] = result.counts.rows_read
         out["valid"] = result.counts.valid
         out["rejected"] = result.counts.rejected
         out["merged"] = result.counts.merged_duplicate
+    else:
+        out["rows"] = validate_sources([path], preset=preset).counts.rows_read
     out["total_s"] = time.perf_counter() - t0
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mib"] = peak_rss_mib()
     print(json.dumps(out))
 
 
 def _measure(mode: str, path: Path) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_validate", mode, str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """The fastest of ``REPEAT`` runs (peak RSS: the largest seen, memory is not noise to hide)."""
+    runs = []
+    for _ in range(REPEAT):
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.bench_validate", mode, str(path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    best = min(runs, key=lambda r: r["total_s"])
+    return {**best, "peak_mib": max(r["peak_mib"] for r in runs)}
 
 
 def _ensure_data(path: Path) -> None:
@@ -69,27 +104,53 @@ def _ensure_data(path: Path) -> None:
     )
 
 
+def _verdict(value: float, target: float) -> str:
+    return f"target ≤ {target:.0f}×: {'met' if value <= target else 'NOT met'}"
+
+
 def run() -> None:
     _ensure_data(DATA)
-    size_mb = DATA.stat().st_size / 2**20
-    bare = _measure("read_csv", DATA)
+    size_mib = DATA.stat().st_size / 2**20
+    load = os.getloadavg()
+    bare = _measure("bare", DATA)
+    ext = _measure("extract", DATA)
     val = _measure("validate", DATA)
+    pipe = _measure("pipeline", DATA)
     rows = val["rows"]
-    print(f"   file: {DATA.relative_to(ROOT)} — {rows:,.0f} rows, {size_mb:,.0f} MiB")
-    print(f"   bare polars.read_csv:   {bare['total_s']:6.2f} s   peak RSS {bare['peak_rss_mb']:7,.0f} MiB")
-    print(f"   extract (read_sources): {val['extract_s']:6.2f} s")
+    both = val["extract_s"] + val["validate_s"]
+
+    def mem(m: dict[str, float]) -> str:
+        return f"peak RSS {m['peak_mib']:6,.0f} MiB = {m['peak_mib'] / size_mib:4.1f}× file"
+
+    print(f"   file: {DATA.relative_to(ROOT)} — {rows:,.0f} rows, {size_mib:,.0f} MiB")
+    print(f"   bare pl.read_csv:              {bare['total_s']:6.2f} s   {mem(bare)}")
+    print(f"   extract (read_sources):        {ext['total_s']:6.2f} s   {mem(ext)}")
     print(
-        f"   validate_frame:         {val['validate_s']:6.2f} s   "
-        f"({rows / val['validate_s']:,.0f} rows/s; {val['valid']:,.0f} valid, {val['rejected']:,.0f} rejected, "
-        f"{val['merged']:,.0f} merged)"
+        f"   extract then validate_frame:   {val['extract_s']:6.2f} s + {val['validate_s']:.2f} s   {mem(val)}"
+        "   (caller keeps the raw frame)"
     )
+    print(f"   validate_sources (CLI path):   {pipe['total_s']:6.2f} s   {mem(pipe)}")
     print(
-        f"   extract + validate:     {val['total_s']:6.2f} s   peak RSS {val['peak_rss_mb']:7,.0f} MiB "
-        f"({val['peak_rss_mb'] / size_mb:.1f}× the file)"
+        f"   validate: {rows / val['validate_s']:,.0f} rows/s; extract + validate {rows / both:,.0f} rows/s "
+        f"({val['valid']:,.0f} valid, {val['rejected']:,.0f} rejected, {val['merged']:,.0f} merged)"
     )
+    ratio = both / bare["total_s"]
     print(
-        f"   ratio validate / bare read: {val['validate_s'] / bare['total_s']:.1f}×   "
-        f"(extract + validate / bare read: {val['total_s'] / bare['total_s']:.1f}×)"
+        f"   time: (extract + validate) / bare read = {ratio:.1f}× ({_verdict(ratio, TIME_TARGET)}); "
+        f"validate alone {val['validate_s'] / bare['total_s']:.1f}×, extract alone "
+        f"{ext['total_s'] / bare['total_s']:.1f}×"
+    )
+    best = min(val["peak_mib"], pipe["peak_mib"]) / size_mib
+    print(
+        f"   memory: CLI path {pipe['peak_mib'] / size_mib:.1f}× the file ({_verdict(best, MEMORY_TARGET)}); "
+        f"the bare read alone peaks at {bare['peak_mib'] / size_mib:.1f}×; interpreter + polars "
+        f"baseline {val['base_mib']:.0f} MiB"
+    )
+    end = os.getloadavg()
+    print(f"   best of {REPEAT} runs each (peak RSS: the largest of them)")
+    print(
+        f"   load average before {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}, "
+        f"after {end[0]:.2f} / {end[1]:.2f} / {end[2]:.2f} (2 cores)"
     )
 
 

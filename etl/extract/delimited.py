@@ -146,6 +146,7 @@ def aligned(values: pl.Series, like: pl.Series | None) -> pl.Series:
     """``values`` re-sliced (zero-copy) into the same chunk lengths as ``like``."""
     if like is None or like.n_chunks() == 1:
         return values
+    values = values.rechunk()  # slices of one chunk: a slice across two chunks would be two chunks
     parts, offset = [], 0
     for length in like.chunk_lengths():
         parts.append(values.slice(offset, length))

@@ -27,8 +27,8 @@ import polars as pl
 from etl.errors import InputError
 from etl.extract.dialect import column_names, sniff_delimiter, split_record
 
-BLOCK = 4 << 20
-MAX_CARRY = 4 * BLOCK  # a "record" longer than this is an unterminated quote, not a contact
+BLOCK = 16 << 20  # 4 MiB costs ~20 % more time at a million rows (per-block overhead), for ~40 MiB less
+MAX_CARRY = 16 << 20  # a "record" longer than this is an unterminated quote, not a contact
 SAMPLE_LINES = 50
 QUOTED = '"[^"]*"'
 REGEX_ESCAPES = {"\t": "\\t", "|": "\\|"}  # delimiter → its spelling inside a Rust regex
@@ -232,7 +232,11 @@ def _cells(recs: pl.DataFrame, header: Header, quotes: bool) -> pl.DataFrame:
         )
         cells.scatter(quoted["i"], quoted.to_series(1))
     recs = recs.with_columns(cells=cells)
-    few = recs.filter((pl.col("cells") == 1) & (pl.col("q") == 0))
+    # a whitespace-only line is blank, not a record; with a tab delimiter that includes "\t\t" (3 cells)
+    maybe_blank = pl.col("q") == 0
+    if not d.isspace():
+        maybe_blank = maybe_blank & (pl.col("cells") == 1)
+    few = recs.filter(maybe_blank)
     blank = pl.repeat(False, recs.height, dtype=pl.Boolean, eager=True)
     blank.scatter(few.filter(pl.col("t").str.strip_chars() == "")["i"], True)
     recs = recs.with_columns(blank=blank)

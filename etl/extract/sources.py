@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 
 from etl.errors import InputError
-from etl.extract.delimited import read_delimited
+from etl.extract.delimited import aligned, read_delimited
 from etl.extract.excel import read_excel
 from etl.extract.jsonl import read_json, read_ndjson
 from etl.extract.result import REC, REJECT_SCHEMA, ExtractResult, Part
@@ -160,9 +160,16 @@ def combine(parts: Sequence[Part]) -> ExtractResult:
     offset = 0
     for part in parts:
         ids = (pl.col(REC) + offset).cast(pl.Int64).alias(ROW_ID)
-        label = pl.lit(part.info.path, dtype=pl.String).alias(SOURCE_FILE)
-        frames.append(part.frame.with_columns(ids, label).drop(REC))
-        rejects.append(part.rejects.with_columns(ids, label).drop(REC).select(list(REJECT_SCHEMA)))
+        # the label gets the frame's chunk layout: a frame whose columns' layouts differ is rechunked
+        # (every string copied) by polars' filters, and validate filters this frame's columns
+        like = part.frame.get_column(REC)
+        label = aligned(pl.repeat(part.info.path, like.len(), dtype=pl.String, eager=True), like)
+        frames.append(part.frame.with_columns(ids, label.alias(SOURCE_FILE)).drop(REC))
+        rejects.append(
+            part.rejects.with_columns(ids, pl.lit(part.info.path, dtype=pl.String).alias(SOURCE_FILE))
+            .drop(REC)
+            .select(list(REJECT_SCHEMA))
+        )
         offset += part.info.rows
     if frames:
         frame = pl.concat(frames, how="diagonal")

@@ -34,7 +34,7 @@ from etl.model import (
     Outcome,
 )
 from etl.validate.canonical import is_bookkeeping, plan_columns, source_columns
-from etl.validate.dedup import collapse
+from etl.validate.dedup import collapse_owned
 from etl.validate.rows import REJECT_COLUMN, REJECT_VALUE, canonical_rows
 from etl.validate.schemas import contract_rejects
 
@@ -128,54 +128,67 @@ def validate_frame(extract_result: Any, preset: Preset, *, detection: Any = None
 
     Raises ``InputError`` when no email column exists. Never raises for bad *values*: those become rejects.
     """
+    return _validate([extract_result], preset, detection)
+
+
+def _validate(box: list[Any], preset: Preset, detection: Any) -> ValidationResult:
+    """``validate_frame`` on the extract result ``box`` holds; it empties ``box``.
+
+    Memory policy (a million rows of a wide export is ~0.7 GB of strings): no full-frame copy other than
+    the canonical frame itself. Canonical columns share the raw cells they were not changed from; the raw
+    frame is dropped as soon as the rejected rows' original cells are taken from it, so a caller that keeps
+    no reference of its own (``validate_sources``) frees the raw columns validate does not use.
+    """
+    extract_result = box.pop()
     raw: pl.DataFrame = extract_result.frame
     if not raw.get_column(ROW_ID).is_sorted():
         raw = raw.sort(ROW_ID)  # extract hands rows in read order; hand-built frames may not
     files = tuple(getattr(extract_result, "files", ()) or ())
     structural = _structural(getattr(extract_result, "rejects", None))
+    del extract_result
     where = str(getattr(files[0], "path", "")) if len(files) == 1 else None
     plan = plan_columns(raw.columns, preset, where=where)
     rows = canonical_rows(raw, plan, preset, _headers_by_file(raw, files))
     labels = [f.label for f in plan.fields]
-    canon_cols = [*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *labels]
+    full = rows.select(*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *labels)
+    rows = rows.select(*PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE)
+    rows, passed = _with_contract(rows, full, plan.fields)
 
-    ok_rows = rows.filter(pl.col(REASON_CODE).is_null()).select(canon_cols)
-    rows = rows.select(
-        *PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE
-    )  # frees fields
-    contract = contract_rejects(ok_rows, plan.fields)
-    if contract.height:
-        ok_rows = ok_rows.filter(~pl.col(ROW_ID).is_in(contract.get_column(ROW_ID).implode()))
-        rows = (
-            rows.join(contract, on=ROW_ID, how="left", suffix="_c")
-            .with_columns(
-                pl.coalesce(REASON_CODE, f"{REASON_CODE}_c").alias(REASON_CODE),
-                pl.coalesce(REASON, f"{REASON}_c").alias(REASON),
-                pl.coalesce(REJECT_COLUMN, "column").alias(REJECT_COLUMN),
-                pl.coalesce(REJECT_VALUE, "value").alias(REJECT_VALUE),
-            )
-            .drop(f"{REASON_CODE}_c", f"{REASON}_c", "column", "value")
-        )
+    rows_read = raw.height + structural.height
+    src = tuple(c for c in source_columns(raw.columns) if not is_bookkeeping(c))
+    rejected_raw = _rejected_raw(raw, rows.filter(~passed), src, structural)
+    del raw
 
     bad = pl.col(REASON_CODE).is_not_null()
     suppressors = rows.filter(bad & ~pl.col(REASON_CODE).is_in(_KEY_UNUSABLE)).select(KEY, STATUS)
-    merged = collapse(ok_rows, labels, suppressors)
-    del ok_rows  # the canonical frame is what is kept; peak memory matters at a million rows
+    box = [full]
+    del full  # collapse_owned frees each column once filtered into the canonical frame
+    merged = collapse_owned(box, labels, suppressors, valid=passed)
 
-    losers = merged.losers.select(ROW_ID, pl.col(REASON_CODE).alias("_dc"), pl.col(REASON).alias("_dr"))
+    losers = merged.losers
+    ids, codes, reasons = (losers.get_column(c) for c in (ROW_ID, REASON_CODE, REASON))
+    # A lookup on the (few) merged rows, not a join: a join would copy every column of a million rows.
+    # One chunk first: replace_strict builds its lookup table once per chunk (extract reads ~100 chunks).
+    rid = rows.get_column(ROW_ID).rechunk()
+    dup_code = pl.lit(rid.replace_strict(ids, codes, default=None, return_dtype=pl.String))
+    dup_reason = pl.lit(rid.replace_strict(ids, reasons, default=None, return_dtype=pl.String))
     outcomes = rows.select(
-        ROW_ID, SOURCE_FILE, SOURCE_LINE, KEY, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE
-    ).join(losers, on=ROW_ID, how="left")
-    outcomes = outcomes.with_columns(
+        ROW_ID,
+        SOURCE_FILE,
+        SOURCE_LINE,
         pl.when(bad)
         .then(pl.lit(Outcome.REJECTED.value))
-        .when(pl.col("_dc").is_not_null())
+        .when(dup_code.is_not_null())
         .then(pl.lit(Outcome.MERGED_DUPLICATE.value))
         .otherwise(pl.lit(Outcome.VALID.value))
         .alias(OUTCOME),
-        pl.coalesce(REASON_CODE, "_dc").alias(REASON_CODE),
-        pl.coalesce(REASON, "_dr").alias(REASON),
-    ).select(OUTCOME_COLUMNS)
+        pl.coalesce(REASON_CODE, dup_code).alias(REASON_CODE),
+        pl.coalesce(REASON, dup_reason).alias(REASON),
+        KEY,
+        REJECT_COLUMN,
+        REJECT_VALUE,
+    )
+    del rows
     struct_out = structural.select(
         ROW_ID,
         SOURCE_FILE,
@@ -188,21 +201,9 @@ def validate_frame(extract_result: Any, preset: Preset, *, detection: Any = None
         pl.col(RAW).alias(REJECT_VALUE),
     )
     if struct_out.height:
-        outcomes = pl.concat([outcomes, struct_out], how="vertical").sort(ROW_ID)
+        outcomes = _merge_by_row_id(outcomes, struct_out)
 
-    counts = _count(outcomes, raw.height + structural.height, merged.canonical.height)
-    src = tuple(c for c in source_columns(raw.columns) if not is_bookkeeping(c))
-    rejected = outcomes.filter(pl.col(OUTCOME) == Outcome.REJECTED.value).select(ROW_ID, REASON_CODE, REASON)
-    rejected_raw = pl.concat(
-        [
-            raw.filter(pl.col(ROW_ID).is_in(rejected.get_column(ROW_ID).implode()))
-            .select(*PROVENANCE, *src)
-            .join(rejected, on=ROW_ID, how="left")
-            .with_columns(pl.lit(None, dtype=pl.String).alias(RAW)),
-            structural.select(*PROVENANCE, REASON_CODE, REASON, RAW),
-        ],
-        how="diagonal_relaxed",
-    ).sort(ROW_ID)
+    counts = _count(outcomes, rows_read, merged.canonical.height)
     return ValidationResult(
         preset=preset,
         canonical=merged.canonical,
@@ -216,6 +217,59 @@ def validate_frame(extract_result: Any, preset: Preset, *, detection: Any = None
         consent_from_rejects=merged.suppressed_by_rejects,
         detection=detection,
     )
+
+
+def _with_contract(
+    rows: pl.DataFrame, full: pl.DataFrame, fields: Sequence[FieldColumn]
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The pandera contract check, folded into ``rows``' reject columns; also the mask of passing rows.
+
+    The contract runs on every row of ``full`` (no filtered copy); failures of rows the rules already
+    rejected are ignored.
+    """
+    passed = rows.get_column(REASON_CODE).is_null()
+    contract = contract_rejects(full, fields)
+    contract = contract.filter(pl.col(ROW_ID).is_in(full.get_column(ROW_ID).filter(passed).implode()))
+    if not contract.height:
+        return rows, passed
+    passed = passed & ~full.get_column(ROW_ID).is_in(contract.get_column(ROW_ID).implode())
+    rows = (
+        rows.join(contract, on=ROW_ID, how="left", suffix="_c", maintain_order="left")
+        .with_columns(
+            pl.coalesce(REASON_CODE, f"{REASON_CODE}_c").alias(REASON_CODE),
+            pl.coalesce(REASON, f"{REASON}_c").alias(REASON),
+            pl.coalesce(REJECT_COLUMN, "column").alias(REJECT_COLUMN),
+            pl.coalesce(REJECT_VALUE, "value").alias(REJECT_VALUE),
+        )
+        .drop(f"{REASON_CODE}_c", f"{REASON}_c", "column", "value")
+    )
+    return rows, passed
+
+
+def _rejected_raw(
+    raw: pl.DataFrame, rejected: pl.DataFrame, src: tuple[str, ...], structural: pl.DataFrame
+) -> pl.DataFrame:
+    """Rejected rows in their original source columns (see ``ValidationResult.rejected_raw``)."""
+    reasons = rejected.select(ROW_ID, REASON_CODE, REASON)
+    # pl.nth, never pl.col(name): a source header may be "*" or "^…$", which pl.col reads as a pattern
+    keep = [raw.columns.index(c) for c in (*PROVENANCE, *src)]
+    return pl.concat(
+        [
+            raw.filter(pl.col(ROW_ID).is_in(reasons.get_column(ROW_ID).implode()))
+            .select(pl.nth(keep))
+            .join(reasons, on=ROW_ID, how="left", maintain_order="left")
+            .with_columns(pl.lit(None, dtype=pl.String).alias(RAW)),
+            structural.select(*PROVENANCE, REASON_CODE, REASON, RAW),
+        ],
+        how="diagonal_relaxed",
+    ).sort(ROW_ID)
+
+
+def _merge_by_row_id(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
+    """Two frames with the same columns as one in ROW_ID order (a linear merge when both are sorted)."""
+    if a.get_column(ROW_ID).is_sorted() and b.get_column(ROW_ID).is_sorted():
+        return a.merge_sorted(b, key=ROW_ID)
+    return pl.concat([a, b], how="vertical").sort(ROW_ID)
 
 
 def _count(outcomes: pl.DataFrame, rows_read: int, canonical_rows_n: int) -> Counts:
@@ -259,4 +313,6 @@ def validate_sources(
     detection = None
     if preset is None:
         preset, detection = choose_preset(extracted)
-    return validate_frame(extracted, preset, detection=detection)
+    box = [extracted]
+    del extracted  # _validate owns the raw frame from here and frees it as soon as it can
+    return _validate(box, preset, detection)

@@ -63,16 +63,44 @@ def _merged_status(winner: pl.Expr, any_cleaned: pl.Expr, any_unsub: pl.Expr) ->
     )
 
 
-def collapse(rows: pl.DataFrame, fields: list[str], suppressors: pl.DataFrame | None = None) -> Collapsed:
+def collapse(
+    rows: pl.DataFrame,
+    fields: list[str],
+    suppressors: pl.DataFrame | None = None,
+    *,
+    valid: pl.Series | None = None,
+) -> Collapsed:
     """Collapse ``rows`` (valid canonical rows in ``row_id`` order) to one row per KEY by the policy above.
 
     ``suppressors`` (KEY, STATUS) are statuses of rejected rows that still carry a valid key; a suppressed
     one there suppresses the person too. Only the (few) rows of duplicate groups and suppressed keys are
-    rebuilt; every other row passes through untouched, in order.
+    rebuilt; every other row passes through untouched, in order. ``valid`` (a mask over ``rows``) limits
+    the collapse to those rows and drops the others: it spares the caller a filtered copy of the frame.
     """
+    return collapse_owned([rows], fields, suppressors, valid=valid)
+
+
+def collapse_owned(
+    box: list[pl.DataFrame],
+    fields: list[str],
+    suppressors: pl.DataFrame | None = None,
+    *,
+    valid: pl.Series | None = None,
+) -> Collapsed:
+    """``collapse`` of the frame ``box`` holds; it empties ``box``. A caller that keeps no other reference
+    to the frame has each of its columns freed as soon as that column is filtered (peak memory)."""
+    rows = box.pop()
+    if not rows.get_column(ROW_ID).is_sorted():
+        order = rows.get_column(ROW_ID).arg_sort()
+        rows = rows[order]
+        valid = None if valid is None else valid.gather(order)
     # A 64-bit hash finds candidate groups ~3× faster than comparing strings; a collision only puts a few
     # rows through the exact grouping below, where they stay alone (one-row "groups" are dropped).
-    multi_mask = rows.select(pl.col(KEY).hash(seed=0).is_duplicated()).to_series()
+    hashed = pl.col(KEY).hash(seed=0)
+    if valid is None:
+        multi_mask = rows.select(hashed.is_duplicated()).to_series()
+    else:
+        multi_mask = valid & rows.select(pl.when(pl.lit(valid)).then(hashed).is_duplicated()).to_series()
     multi = rows.filter(multi_mask).sort(KEY, EVENT_TIME, ROW_ID, nulls_last=False)
     grouped = multi.group_by(KEY, maintain_order=True).agg(
         pl.len().alias("_n"),
@@ -94,13 +122,22 @@ def collapse(rows: pl.DataFrame, fields: list[str], suppressors: pl.DataFrame | 
         pl.col(SOURCE_LINE).alias("lines"),
         pl.col(STATUS).alias("statuses"),
     )
-    canonical = rows.filter(~multi_mask)
-    if grouped.height:
-        canonical = pl.concat([canonical, grouped.select(rows.columns)]).sort(ROW_ID)
+    # Each group's row lands on its winner's place (the winner keeps its row id): keep the winners, drop the
+    # others, then patch the winners' changed cells. No concat + sort of the whole frame: at a million rows
+    # every full copy of a wide frame costs ~0.5 GB and a second.
+    keep = ~multi_mask | rows.get_column(ROW_ID).is_in(grouped.get_column(ROW_ID).implode())
+    if valid is not None:
+        keep = keep & valid
+    columns = rows.columns
+    multi = multi.select(ROW_ID, KEY)
+    cols = rows.get_columns()
+    del rows
+    canonical = _filter_columns(cols, keep)
+    canonical = patch_rows(canonical, grouped.select(columns))
     grouped = grouped.filter(pl.col("_n") > 1)
     status_fix = _suppressed_by(canonical, suppressors)
     if status_fix.height:
-        canonical = canonical.update(status_fix.select(ROW_ID, STATUS), on=ROW_ID)
+        canonical = patch_rows(canonical, status_fix.select(ROW_ID, STATUS))
     losers = (
         multi.select(ROW_ID, KEY)
         .join(
@@ -145,6 +182,42 @@ def collapse(rows: pl.DataFrame, fields: list[str], suppressors: pl.DataFrame | 
         groups = groups.update(status_fix.select(KEY, STATUS), on=KEY)
     return Collapsed(
         canonical=canonical, losers=losers, groups=groups, suppressed_by_rejects=status_fix.height
+    )
+
+
+def _filter_columns(columns: list[pl.Series], keep: pl.Series) -> pl.DataFrame:
+    """``DataFrame(columns).filter(keep)``, one column at a time, each dropped from ``columns`` once done."""
+    out = []
+    while columns:
+        out.append(columns.pop(0).filter(keep))
+    return pl.DataFrame(out)
+
+
+def patch_rows(frame: pl.DataFrame, patch: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (sorted by ROW_ID) with the cells of ``patch``'s rows (matched by ROW_ID, all present)
+    replaced by ``patch``'s values. Only columns where some value differs are rebuilt; the rest are shared."""
+    if not patch.height:
+        return frame
+    patch = patch.sort(ROW_ID)
+    pos = frame.get_column(ROW_ID).is_in(patch.get_column(ROW_ID).implode()).arg_true()
+    if pos.len() != patch.height:
+        raise RuntimeError("patch rows missing from the canonical frame (a bug in validate)")
+    old = frame[pos]
+    changed = [
+        c for c in patch.columns if c != ROW_ID and old.get_column(c).ne_missing(patch.get_column(c)).any()
+    ]
+    if not changed:
+        return frame
+    at = pl.repeat(None, frame.height, dtype=pl.UInt32, eager=True)
+    at.scatter(pos, pl.int_range(pos.len(), dtype=pl.UInt32, eager=True))
+    hit = at.is_not_null()
+    # pl.nth, never pl.col(name): a field label may be "*" or "^…$", which pl.col reads as a pattern
+    return frame.with_columns(
+        pl.when(hit)
+        .then(pl.lit(patch.get_column(c)).gather(at))
+        .otherwise(pl.nth(frame.columns.index(c)))
+        .alias(c)
+        for c in changed
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from etl.extract.delimited import aligned
 from etl.mapping.presets import FlagRule, Preset
 from etl.model import EMAIL_RAW, EVENT_TIME, KEY, LISTS, REASON, REASON_CODE, SOURCE_FILE, STATUS, TAGS
 from etl.model import PROVENANCE as PROV
@@ -108,7 +109,7 @@ def _status(
     word = pl.lit(None, dtype=pl.String)
     unknown = pl.lit(False)
     if plan.status is not None:
-        word = rules.clean(pl.col(plan.status))
+        word = pl.col(plan.status)
         looked = _lookup(word.str.to_lowercase(), {k: v.value for k, v in preset.status.values.items()})
         is_unknown = word.is_not_null() & looked.is_null()
         if preset.status.unknown is not None:
@@ -139,7 +140,9 @@ def _lists(plan: ColumnPlan, preset: Preset, files: list[str]) -> pl.Expr:
 
 
 def _field_value(i: int, plan: ColumnPlan, parsed: Mapping[int, str]) -> pl.Expr:
-    """Normalised value of field ``i`` (null when empty or unparseable; numbers finish in Python)."""
+    """Normalised value of field ``i`` (null when empty or unparseable; numbers finish in Python).
+
+    A text field is its cleaned source column itself: no copy of a million cells."""
     fc, src = plan.fields[i], pl.col(plan.fields[i].source)
     if fc.data_type == "date":
         return pl.col(parsed[i]).dt.strftime("%Y-%m-%d")
@@ -149,7 +152,7 @@ def _field_value(i: int, plan: ColumnPlan, parsed: Mapping[int, str]) -> pl.Expr
         return rules.parse_boolean(src)
     if fc.data_type == "number":
         return rules.number_fast(src)
-    return rules.clean(src)
+    return src
 
 
 def _parse_dates(
@@ -227,7 +230,19 @@ def canonical_rows(
     None means every file has every column.
     """
     files = raw.get_column(SOURCE_FILE).unique().to_list()
-    email = rules.clean(pl.col(plan.email))
+    # Every rule reads trimmed cells: clean the used columns once, up front (only those that need it), and
+    # keep the address as read for EMAIL_RAW.
+    raw = rules.cleaned(
+        raw.with_columns(pl.col(plan.email).alias(f"{TEMP}email_raw")),
+        [
+            plan.email,
+            *([plan.status] if plan.status else []),
+            *(c for c in (plan.tags, plan.lists) if c),
+            *plan.event_time,
+            *(fc.source for fc in plan.fields),
+        ],
+    )
+    email = pl.col(plan.email)
     raw, parsed, events = _parse_dates(raw, plan, preset)
     if preset.lists.mode == "column" and plan.lists is not None:
         fmt = preset.lists.format or preset.lists.separator
@@ -240,7 +255,7 @@ def canonical_rows(
     tags = pl.col(f"{TEMP}tags") if plan.tags else rules.empty_list()
     first = raw.select(
         *PROV,
-        pl.col(plan.email).alias(EMAIL_RAW),
+        pl.col(f"{TEMP}email_raw").alias(EMAIL_RAW),
         email.str.to_lowercase().alias(KEY),
         *_status(plan, preset, file_statuses(files, preset), headers_by_file),
         tags.alias(TAGS),
@@ -250,7 +265,7 @@ def canonical_rows(
         email.alias("__bme_email"),
         rules.email_fast_ok(email).alias("__bme_email_ok"),
         *[
-            rules.clean(pl.col(fc.source)).alias(f"__bme_raw{i}")
+            pl.col(fc.source).alias(f"__bme_raw{i}")
             for i, fc in enumerate(plan.fields)
             if fc.data_type in _FAIL
         ],
@@ -258,10 +273,15 @@ def canonical_rows(
     first = _finish_numbers(first, plan)
     slow = (
         first.filter(pl.col("__bme_email").is_not_null() & ~pl.col("__bme_email_ok"))
-        .get_column("__bme_email")
-        .unique()
+        .select(pl.col("__bme_email").unique().alias("v"))
+        .with_columns(rules.email_surely_bad(pl.col("v")).alias("bad"))
     )
-    bad_emails = sorted(rules.invalid_emails(slow.to_list()))
+    bad_emails = sorted(
+        {
+            *slow.filter("bad").get_column("v"),
+            *rules.invalid_emails(slow.filter(~pl.col("bad")).get_column("v")),
+        }
+    )
     word = pl.col("__bme_status_word")
     checks = [
         _Check(
@@ -304,7 +324,10 @@ def canonical_rows(
         else pl.repeat(None, coded.height, dtype=pl.String, eager=True).alias(name)
         for name in (REASON, REJECT_COLUMN, REJECT_VALUE)
     ]
-    return coded.with_columns(filled).drop([c for c in coded.columns if c.startswith(TEMP)])
+    like = coded.to_series(0)  # same chunk layout as the frame: no rechunk (copy) of every column
+    return coded.with_columns(aligned(s, like) for s in filled).drop(
+        [c for c in coded.columns if c.startswith(TEMP)]
+    )
 
 
 def _chain(checks: list[_Check], pick: Callable[[_Check], pl.Expr]) -> pl.Expr:

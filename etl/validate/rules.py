@@ -19,6 +19,8 @@ from decimal import Decimal, InvalidOperation
 import email_validator
 import polars as pl
 
+from etl.extract.delimited import aligned
+
 MAX_TEXT_LENGTH = 255  # Benchmark text fields; longer values are rejected (``too_long``), never truncated
 MAX_EMAIL_LENGTH = 254
 
@@ -61,6 +63,26 @@ def clean(expr: pl.Expr) -> pl.Expr:
     return pl.when(s.str.len_bytes() > 0).then(s)
 
 
+def needs_clean(expr: pl.Expr) -> pl.Expr:
+    """True when ``clean`` would change some cell of the column (an empty cell, or one with edge space).
+
+    Exports are mostly tidy: a column ``clean`` leaves unchanged is used as is, so its cells are shared
+    with the raw frame instead of being copied (a million-row frame's strings are most of its memory).
+    """
+    n = expr.str.len_bytes()
+    return ((n == 0) | (expr.str.strip_chars().str.len_bytes() != n)).any()
+
+
+def cleaned(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
+    """``frame`` with ``clean`` applied in place to those of ``columns`` that need it (see ``needs_clean``)."""
+    cols = list(dict.fromkeys(columns))
+    if not cols or frame.height == 0:
+        return frame
+    need = frame.select(needs_clean(pl.col(c)).alias(str(i)) for i, c in enumerate(cols)).row(0)
+    dirty = [c for c, n in zip(cols, need, strict=True) if n]
+    return frame.with_columns(clean(pl.col(c)).alias(c) for c in dirty) if dirty else frame
+
+
 # --- email -----------------------------------------------------------------------------------------------
 
 
@@ -72,6 +94,12 @@ def email_fast_ok(trimmed: pl.Expr) -> pl.Expr:
         & (trimmed.str.find("@", literal=True) <= 64)
         & ~trimmed.str.contains(_SPECIAL_TLDS)
     ).fill_null(False)
+
+
+def email_surely_bad(trimmed: pl.Expr) -> pl.Expr:
+    """True for addresses no grammar accepts, settled without email_validator: without a quoted local
+    part an address has exactly one ``@`` (``a@@b.com``, a common typo, costs nothing per value here)."""
+    return ~trimmed.str.contains('"', literal=True) & (trimmed.str.count_matches("@", literal=True) != 1)
 
 
 def invalid_emails(values: Iterable[str]) -> set[str]:
@@ -131,7 +159,8 @@ def cascade(values: pl.Series, attempts: Sequence[Attempt]) -> pl.Series:
     """Parse each non-empty cell with the first attempt that fits → naive UTC datetimes (null: none fit).
 
     Each attempt only sees the cells every earlier attempt left unparsed, so a column in the preset's own
-    format costs one vectorised parse, not one per candidate format.
+    format costs one vectorised parse, not one per candidate format. The result has the chunk layout of
+    ``values`` (see ``split_column``).
     """
     n = values.len()
     todo = (
@@ -151,7 +180,7 @@ def cascade(values: pl.Series, attempts: Sequence[Attempt]) -> pl.Series:
     full = pl.DataFrame({"i": pl.int_range(n, dtype=pl.UInt32, eager=True)}).join(
         found, on="i", how="left", maintain_order="left"
     )
-    return full.get_column("t").alias(values.name)
+    return aligned(full.get_column("t").alias(values.name), values)
 
 
 def parse_date(values: pl.Series, formats: Sequence[str] = ()) -> pl.Series:
@@ -227,11 +256,14 @@ def split_items(cell: pl.Expr, fmt: str) -> pl.Expr:
 
 
 def split_column(values: pl.Series, fmt: str) -> pl.Series:
-    """``split_items`` computed once per distinct cell and mapped back: exports repeat a few tag sets."""
+    """``split_items`` computed once per distinct cell and mapped back: exports repeat a few tag sets.
+
+    Like ``cascade``, the result has the chunk layout of ``values``: adding a column of another layout to
+    a frame makes polars rechunk (copy) every column of it."""
     frame = pl.DataFrame({"v": values})
     distinct = frame.unique("v").with_columns(split_items(pl.col("v"), fmt).alias("t"))
     out = frame.join(distinct, on="v", how="left", nulls_equal=True, maintain_order="left").get_column("t")
-    return out.alias(values.name)
+    return aligned(out.alias(values.name), values)
 
 
 def file_base(source_file: str) -> str:

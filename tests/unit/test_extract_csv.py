@@ -13,6 +13,7 @@ from etl.errors import InputError
 from etl.extract import linescan, read_sources, slowcsv
 from etl.extract.delimited import _drop_unnamed_empty, read_delimited
 from etl.extract.dialect import column_names, sniff_delimiter
+from etl.model import SOURCE_LINE
 
 
 def read(tmp_path: Path, text: str, name: str = "x.csv"):
@@ -201,6 +202,18 @@ def test_fast_and_slow_readers_agree(tmp_path: Path) -> None:
     assert fast.frame.equals(slow.frame)
     assert fast.rejects.equals(slow.rejects)
     assert fast.info == slow.info
+
+
+def test_tsv_line_of_only_tabs_is_blank_in_both_readers(tmp_path: Path) -> None:
+    """A whitespace-only line is not a record; with a tab delimiter "\t" alone is such a line."""
+    p = tmp_path / "tabs.tsv"
+    p.write_bytes(b"Email\tName\r\n\t\r\na@x.com\tA\r\n \t \r\n")
+    fast = read_delimited(p, "L", tmp_path)
+    header, records = linescan.scan(p, "L", None)
+    assert records is not None
+    slow = _drop_unnamed_empty(slowcsv.read(p, header, fast.info), header)
+    assert fast.frame.equals(slow.frame) and fast.info == slow.info
+    assert fast.frame["Email"].to_list() == ["a@x.com"] and fast.frame[SOURCE_LINE].to_list() == [3]
 
 
 @pytest.mark.parametrize("block", [64, 100, 257])

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from etl.model import KEY, LISTS, OUTCOME, REASON, REASON_CODE, STATUS, TAGS
+from etl.model import (
+    EMAIL_RAW,
+    EVENT_TIME,
+    KEY,
+    LISTS,
+    OUTCOME,
+    REASON,
+    REASON_CODE,
+    ROW_ID,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    STATUS,
+    TAGS,
+)
+from etl.validate.dedup import collapse, patch_rows
 from tests.unit.test_validate_rules import run
 
 MC = ["subscribed_a.csv", "unsubscribed_a.csv", "cleaned_a.csv", "nonsubscribed_a.csv"]
@@ -107,3 +125,66 @@ def test_invalid_email_rows_never_join_a_group() -> None:
     assert res.canonical.get_column(KEY).to_list() == ["a@x.com", "b@x.com"]
     assert res.duplicates.height == 0
     assert res.outcomes.get_column(OUTCOME).to_list() == ["valid", "rejected", "valid"]
+
+
+def _canonical_rows(cells: list[tuple[int, str | None, str, str | None]]) -> pl.DataFrame:
+    """A canonical frame as validate builds it: one row per (key index, status, First Name, event day)."""
+    n = len(cells)
+    return pl.DataFrame(
+        {
+            ROW_ID: list(range(n)),
+            SOURCE_FILE: ["f.csv"] * n,
+            SOURCE_LINE: [i + 2 for i in range(n)],
+            EMAIL_RAW: [f"K{k}@x.com" for k, _, _, _ in cells],
+            KEY: [f"k{k}@x.com" for k, _, _, _ in cells],
+            STATUS: [s for _, _, s, _ in cells],
+            TAGS: [[f"t{k}", "all"] for k, _, _, _ in cells],
+            LISTS: [[] for _ in cells],
+            EVENT_TIME: pl.Series([None if d is None else datetime(2024, 1, int(d)) for _, d, _, _ in cells]),
+            "First Name": [f for _, _, _, f in cells],
+        },
+        schema_overrides={LISTS: pl.List(pl.String), EVENT_TIME: pl.Datetime("us", "UTC")},
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.integers(0, 6),
+            st.sampled_from([None, "1", "2", "3"]),
+            st.sampled_from(["subscribed", "unsubscribed", "cleaned", "pending"]),
+            st.sampled_from([None, "Ann", "Bob"]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    mask_seed=st.integers(0, 2**16),
+    shuffle=st.booleans(),
+)
+def test_collapse_with_a_valid_mask_equals_collapse_of_the_filtered_rows(
+    cells: list[tuple[int, str | None, str, str | None]], mask_seed: int, shuffle: bool
+) -> None:
+    """The memory-saving path (mask instead of a filtered copy, rows in any order) changes no outcome."""
+    rows = _canonical_rows(cells)
+    valid = pl.Series([(mask_seed >> (i % 16)) & 1 == 0 or i % 5 == 0 for i in range(rows.height)])
+    if shuffle:
+        order = pl.Series(list(reversed(range(rows.height))))
+        rows, valid = rows[order], valid.gather(order)
+    sup = pl.DataFrame({KEY: ["k1@x.com"], STATUS: ["cleaned"]})
+    got = collapse(rows, ["First Name"], sup, valid=valid)
+    want = collapse(rows.filter(valid).sort(ROW_ID), ["First Name"], sup)
+    assert got.canonical.equals(want.canonical)
+    assert got.losers.sort(ROW_ID).equals(want.losers.sort(ROW_ID))
+    assert got.groups.equals(want.groups)
+    assert got.suppressed_by_rejects == want.suppressed_by_rejects
+    assert got.canonical.get_column(KEY).n_unique() == got.canonical.height
+
+
+def test_patch_rows_replaces_only_the_matched_cells() -> None:
+    frame = pl.DataFrame({ROW_ID: [1, 3, 5, 7], STATUS: ["a", "b", "c", "d"], "x": ["p", "q", "r", "s"]})
+    patch = pl.DataFrame({ROW_ID: [7, 3], STATUS: ["D", "b"], "x": ["S", None]})
+    out = patch_rows(frame, patch)
+    assert out.rows() == [(1, "a", "p"), (3, "b", None), (5, "c", "r"), (7, "D", "S")]
+    with pytest.raises(RuntimeError):
+        patch_rows(frame, pl.DataFrame({ROW_ID: [2], STATUS: ["z"], "x": ["z"]}))

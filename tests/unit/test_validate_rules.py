@@ -107,6 +107,24 @@ def test_fast_path_never_accepts_what_the_grammar_rejects() -> None:
     assert fast[candidates.index("a@b.com")] and fast[candidates.index("o'brien@x.ie")]
 
 
+def test_surely_bad_pre_check_agrees_with_the_grammar() -> None:
+    candidates = [
+        "a@@b.com",
+        "ab.com",
+        "a@b@c.com",
+        '"a@b"@example.com',
+        '"a b"@example.com',
+        "a@b.com",
+        "a@[127.0.0.1]",
+        "@",
+        "a@",
+    ]
+    surely = expr_values(rules.email_surely_bad, candidates)
+    bad = rules.invalid_emails(candidates)
+    assert [c for c, s in zip(candidates, surely, strict=True) if s] == ["a@@b.com", "ab.com", "a@b@c.com"]
+    assert all(c in bad for c, s in zip(candidates, surely, strict=True) if s)
+
+
 def test_invalid_email_message_names_column_and_value() -> None:
     row = one([{"Email Address": "bad@"}], "mailchimp")
     assert row[REASON] == 'column "Email Address": "bad@" is not a valid email address'
