@@ -23,6 +23,7 @@ from etl.commands.common import (
 )
 from etl.errors import ValidationBlocked
 from etl.load.sources import read_sources
+from etl.mapping.plan import report_section
 from etl.validate.report import summary_lines, write_report
 
 
@@ -80,7 +81,9 @@ def command(
     for warning in read.warnings:
         to_stderr(f"warning: {warning}")
     result = read.validation
-    files, doc = write_report(result, out_dir, generated_at=now.isoformat(timespec="seconds"))
+    files, doc = write_report(
+        result, out_dir, generated_at=now.isoformat(timespec="seconds"), mapping=report_section(result)
+    )
     for line in summary_lines(doc):
         click.echo(line)
     click.echo(f"report: {files.html} · {files.json.name} · {files.rejects.name}")

@@ -7,6 +7,7 @@ run id already pins the sources' content, the mapping and the target.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from etl.load.pacing import Pacer
 from etl.load.report import load_section, write_migration_report
 from etl.load.run import LoadSettings, load
 from etl.load.sources import LegacyOptions, read_sources
+from etl.mapping.plan import report_section
 from etl.mapping.presets import Preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
@@ -185,7 +187,7 @@ def migrate(
         with httpx.Client(
             base_url=base_url, headers={"X-API-Key": api_key.reveal()}, timeout=30, transport=simulated
         ) as http:
-            (preview, preview_structure), _ = _plan(result, resolve_opts, opts, http, saved=None)
+            (preview, preview_structure), _, mapping_doc = _plan(result, resolve_opts, opts, http, saved=None)
         with BenchmarkClient(
             base_url, api_key, clock=clock, pacer=Pacer(clock, reserve=opts.reserve)
         ) as client:
@@ -198,7 +200,13 @@ def migrate(
                 would_create=simulated.created,
             )
         files, doc = write_migration_report(
-            result, out_dir, generated_at=now, run_id=run_id, state="dry_run", dry_run=plan.to_dict()
+            result,
+            out_dir,
+            generated_at=now,
+            run_id=run_id,
+            state="dry_run",
+            dry_run=plan.to_dict(),
+            mapping=mapping_doc,
         )
         return MigrateResult(
             run_id, "dry_run", files, doc, plan=plan, validation=result, warnings=read.warnings
@@ -208,8 +216,15 @@ def migrate(
 
         def report(state: str) -> tuple[ReportFiles, dict[str, Any]]:
             section = load_section(ledger, run_id)
+            saved_mapping = ledger.get_meta(run_id, "mapping_report")
             return write_migration_report(
-                result, out_dir, generated_at=now, run_id=run_id, state=state, section=section
+                result,
+                out_dir,
+                generated_at=now,
+                run_id=run_id,
+                state=state,
+                section=section,
+                mapping=json.loads(saved_mapping) if saved_mapping else report_section(result),
             )
 
         def complete(summary: LoadSummary | None) -> MigrateResult:
@@ -242,7 +257,7 @@ def migrate(
             trust_env=False,
             event_hooks={"request": [count]},
         ) as http:
-            (planned, structure_id), fresh = _plan(
+            (planned, structure_id), fresh, mapping_doc = _plan(
                 result, resolve_opts, opts, http, saved=ledger.get_meta(run_id, "resolved_mapping")
             )
         if fresh is not None:
@@ -254,6 +269,7 @@ def migrate(
                 resume_command=opts.resume_command,
             )
             ledger.set_meta(run_id, "resolved_mapping", fresh)
+            ledger.set_meta(run_id, "mapping_report", json.dumps(mapping_doc))
         if ledger.get_meta(run_id, "upstream_recorded") is None:
             ledger.add_plan(run_id, planned.contacts)
             ledger.record_rows(run_id, _upstream_outcomes(result, planned))
@@ -296,17 +312,24 @@ def _plan(
     opts: MigrateOptions,
     http: httpx.Client,
     saved: str | None,
-) -> tuple[tuple[TransformResult, str], str | None]:
-    """Resolve (or reuse the run's saved resolution) and transform. Returns the plan and fresh JSON to save."""
+) -> tuple[tuple[TransformResult, str], str | None, dict[str, Any] | None]:
+    """Resolve (or reuse the run's saved resolution) and transform.
+
+    Returns the plan, the fresh resolution JSON to save (None when reused) and, for a fresh resolution, the
+    report's mapping section with field/list/tag ids (saved too, so a resumed run reports the same).
+    """
     fresh: str | None = None
+    section: dict[str, Any] | None = None
     if saved is not None:
         mapping = resolved_from_json(saved)
     else:
         lists, tags = distinct_names(result.canonical)
-        mapping = resolve_mapping(
+        resolution = resolve_mapping(
             http, result.fields, list_names=lists, tag_labels=tags, options=resolve_opts
-        ).mapping
+        )
+        mapping = resolution.mapping
         fresh = resolved_to_json(mapping)
+        section = report_section(result, resolution)
     planned = plan_contacts(
         result.canonical,
         result.fields,
@@ -314,4 +337,4 @@ def _plan(
         import_unconfirmed=opts.import_unconfirmed,
         duplicates=result.duplicates,
     )
-    return (planned, mapping.structure_id), fresh
+    return (planned, mapping.structure_id), fresh, section

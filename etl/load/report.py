@@ -56,9 +56,10 @@ def write_migration_report(
     section: dict[str, Any] | None = None,
     dry_run: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    mapping: dict[str, Any] | None = None,
 ) -> tuple[ReportFiles, dict[str, Any]]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = build_report(result, generated_at=generated_at)
+    doc = build_report(result, generated_at=generated_at, mapping=mapping)
     doc["run_id"] = run_id
     doc["state"] = state
     doc["resume_after"] = section.get("resume_after") if section else None

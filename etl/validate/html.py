@@ -135,6 +135,30 @@ def _files(doc: dict[str, Any]) -> str:
     )
 
 
+def _mapping(doc: dict[str, Any]) -> str:
+    """Where each source column goes, and which account fields nothing fills (the mapping stage's section)."""
+    m = doc.get("mapping")
+    if not m:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(c['source'])}</td><td>{_e(c['kind'])}</td><td>{_e(c['target'] or '')}</td>"
+        f"<td><code>{_e(c.get('target_id') or '')}</code></td><td>{_e(c.get('note') or '')}</td></tr>"
+        for c in m["columns"]
+    )
+    unfilled = m.get("unfilled_fields") or []
+    left = (
+        "<p>Account fields no column fills: "
+        + ", ".join(f"<b>{_e(u.get('label'))}</b>" for u in unfilled)
+        + "</p>"
+        if unfilled
+        else ""
+    )
+    return (
+        "<h2>Column mapping</h2><section><table><tr><th>source column</th><th>goes to</th><th>target</th>"
+        f"<th>id</th><th>note</th></tr>{rows}</table>{left}</section>"
+    )
+
+
 def render_html(doc: dict[str, Any]) -> str:
     t, p = doc["totals"], doc["plan"]
     status = [(k, float(v), _BAR_COLORS.get(k, "#667085")) for k, v in doc["by_status"].items()]
@@ -156,6 +180,7 @@ generated {_e(doc["generated_at"])} · bme-migrate {_e(doc["version"])} · nothi
 <p class="muted">Subscribed, unsubscribed and cleaned contacts are migrated (the last two as Inactive);
 pending and no-consent contacts are skipped by default.</p></section>
 <h2>How complete are the fields?</h2><section>{_bars(fill, unit="%", max_value=1.0)}</section>
+{_mapping(doc)}
 <h2>Top problems</h2>{_problems(doc)}
 <h2>Duplicates</h2>{_duplicates(doc)}
 <h2>Files read</h2>{_files(doc)}

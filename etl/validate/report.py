@@ -132,8 +132,14 @@ def _fill_rates(result: ValidationResult) -> dict[str, float]:
     return rates
 
 
-def build_report(result: ValidationResult, *, generated_at: str) -> dict[str, Any]:
-    """The ``report.json`` document (see the README for the key table)."""
+def build_report(
+    result: ValidationResult, *, generated_at: str, mapping: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``report.json`` document (see the README for the key table).
+
+    ``mapping`` is the mapping stage's section (where each source column goes); the caller composes the
+    stages, so validate never imports mapping.
+    """
     by_status = dict.fromkeys((s.value for s in Status), 0)
     by_status.update(dict(result.canonical.group_by(STATUS).len().iter_rows()))
     reasons = (
@@ -184,6 +190,7 @@ def build_report(result: ValidationResult, *, generated_at: str) -> dict[str, An
         "duplicates": _duplicates(result),
         "consent_from_rejects": result.consent_from_rejects,
         "plan": plan_estimate(result),
+        "mapping": mapping,
     }
 
 
@@ -210,11 +217,11 @@ def write_rejects_csv(result: ValidationResult, path: Path) -> int:
 
 
 def write_report(
-    result: ValidationResult, out_dir: Path, *, generated_at: str
+    result: ValidationResult, out_dir: Path, *, generated_at: str, mapping: dict[str, Any] | None = None
 ) -> tuple[ReportFiles, dict[str, Any]]:
     """Write the three report files into ``out_dir`` (created) and return their paths and the JSON doc."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = build_report(result, generated_at=generated_at)
+    doc = build_report(result, generated_at=generated_at, mapping=mapping)
     files = ReportFiles(
         json=out_dir / "report.json", html=out_dir / "report.html", rejects=out_dir / "rejects.csv"
     )
