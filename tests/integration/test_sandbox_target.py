@@ -45,6 +45,7 @@ def test_embedded_target_keeps_data_between_runs_and_takes_knobs(tmp_path) -> No
             json={"key": "a@example.com", "contactStructureId": sid},
         )
         assert r.status_code == 200
+        assert r.headers["X-RateLimit-Limit"] == "1000000"  # a rehearsal is not paced like an account
     with open_target(settings, lambda _: None, knobs=Knobs(hourly_limit=7)) as (url, key):
         r = httpx.get(url + "/api/contact", headers={"X-API-Key": key.reveal()})
         assert [c["key"] for c in r.json()] == ["a@example.com"]
