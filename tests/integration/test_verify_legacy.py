@@ -1,8 +1,10 @@
 """A migration straight from the legacy REST API (emulator) into the sandbox verifies clean, over real HTTP.
 
-``bme-migrate migrate`` does not take ``legacy+http://`` sources yet, so the run is assembled from the
-library pieces the command would use: extract_legacy → validate_frame (legacy_api preset) → resolve →
-plan_contacts → load, with the resolved mapping saved in the ledger as ``migrate`` saves it.
+The run is assembled from the library pieces ``bme-migrate migrate legacy+http://…`` uses (the CLI path is
+tested in tests/e2e/test_legacy_cli.py): extract_legacy → validate_frame (legacy_api preset) → resolve →
+plan_contacts → load, with the resolved mapping saved in the ledger as ``migrate`` saves it. Then the
+account is tampered with — a field changed, a list dropped, an unsubscriber re-activated — and verify names
+each key and field.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from etl.sandbox.knobs import Knobs
 from etl.validate.core import validate_frame
 
 
-def test_legacy_api_migration_verifies_clean_then_a_reactivation_is_caught(
+def test_legacy_api_migration_verifies_clean_then_tampering_is_caught(
     legacy_api_factory, sandbox_factory, tmp_path: Path
 ) -> None:
     legacy = legacy_api_factory(contacts=60)
@@ -67,11 +69,24 @@ def test_legacy_api_migration_verifies_clean_then_a_reactivation_is_caught(
     assert set(box.app.request_counts()) == {"POST /api/contact/search"}
 
     unsub = next(p for p in plans if p.status == BME_INACTIVE)
+    edited = next(p for p in plans if p.status != BME_INACTIVE and p.fields)
+    unlisted = next(p for p in plans if p.key not in (unsub.key, edited.key))
+    fid, value = edited.fields[0]
+    label = next(name for name, i in mapping.field_ids if i == fid)
     store = box.app.store
     with store.lock:
-        row = next(r for r in store.contacts_by_ids(store.all_contact_ids()) if r.key == unsub.key)
-        store.replace_contact(row, dataclasses.replace(row, status="Active", secondary=None))
+        rows = {r.key: r for r in store.contacts_by_ids(store.all_contact_ids())}
+        store.replace_contact(
+            rows[unsub.key], dataclasses.replace(rows[unsub.key], status="Active", secondary=None)
+        )
+        changed = [(f, "Tampered" if f == fid else v) for f, v in rows[edited.key].fields]
+        store.replace_contact(rows[edited.key], dataclasses.replace(rows[edited.key], fields=changed))
+        store.replace_contact(rows[unlisted.key], dataclasses.replace(rows[unlisted.key], lists=[]))
     again = verify(state, box.url, Secret(box.api_key), VerifyOptions(run=run_id[:8]))
-    assert [describe(m) for m in again.mismatches] == [
-        f"{unsub.key}: status Active, expected Inactive/Unsubscribe (re-activated?)"
-    ]
+    assert sorted(describe(m) for m in again.mismatches) == sorted(
+        [
+            f"{unsub.key}: status Active, expected Inactive/Unsubscribe (re-activated?)",
+            f'{edited.key}: field "{label}" (id {fid}) is "Tampered" in the account, expected "{value}"',
+            f'{unlisted.key}: list "Legacy import" missing',
+        ]
+    )
