@@ -7,6 +7,7 @@ terminal through the API; unknown body properties are rejected so a client that 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -211,18 +212,16 @@ def replace(ctx: Ctx) -> Response:
     tags = parse_refs(body.get("tags"), "tags", s.tag_ids, "tag")
     if key != old.key and _is_duplicate(ctx, s, key, exclude=old.id):
         raise duplicate(key)
-    new = ContactRow(
-        old.id,
-        old.structure_id,
-        key,
-        fields,
-        lists,
-        tags,
-        status,
-        secondary,
-        old.v + 1,
-        old.created_at,
-        iso(ctx.now),
+    new = dataclasses.replace(
+        old,
+        key=key,
+        fields=fields,
+        lists=lists,
+        tags=tags,
+        status=status,
+        secondary=secondary,
+        v=old.v + 1,
+        updated_at=iso(ctx.now),
     )
     ctx.store.replace_contact(old, new)
     return Response.json(200, contact_doc(new, s))
@@ -236,19 +235,7 @@ def change_status(ctx: Ctx) -> Response:
         raise validation("status is required", field="status")
     status, secondary = parse_status(body["status"], current_secondary=old.secondary)
     _no_reactivation(old, status)
-    new = ContactRow(
-        old.id,
-        old.structure_id,
-        old.key,
-        old.fields,
-        old.lists,
-        old.tags,
-        status,
-        secondary,
-        old.v + 1,
-        old.created_at,
-        iso(ctx.now),
-    )
+    new = dataclasses.replace(old, status=status, secondary=secondary, v=old.v + 1, updated_at=iso(ctx.now))
     ctx.store.replace_contact(old, new)
     return Response.json(200, contact_doc(new, ctx.store.structure(old.structure_id)))
 

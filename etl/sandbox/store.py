@@ -62,6 +62,31 @@ _CONTACT_COLS = "id, structure_id, key, fields, tags, status, secondary, v, crea
 _LIST_COLS = "id, structure_id, name, type, v, created_at, updated_at"
 
 
+_INSERT_CONTACT = (
+    "INSERT INTO contacts(id, structure_id, key, key_lower, fields, tags, status, secondary, v, "
+    "created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_MEMBERSHIP = "INSERT OR IGNORE INTO contact_lists VALUES(?,?,?)"
+_INSERT_FIELD_VALUE = "INSERT OR IGNORE INTO contact_fields VALUES(?,?,?)"
+
+
+def _contact_params(c: ContactRow) -> tuple[Any, ...]:
+    """One ``contacts`` row for ``_INSERT_CONTACT``: the API path and the bulk path write the same shape."""
+    return (
+        c.id,
+        c.structure_id,
+        c.key,
+        c.key.lower(),
+        json.dumps(c.fields),
+        json.dumps(c.tags),
+        c.status,
+        c.secondary,
+        c.v,
+        c.created_at,
+        c.updated_at,
+    )
+
+
 class Store:
     """All sandbox state. ``path`` is a file or ``":memory:"``; ``close()`` releases the file."""
 
@@ -246,31 +271,9 @@ class Store:
             self._insert(c)
 
     def _insert(self, c: ContactRow) -> None:
-        self._db.execute(
-            "INSERT INTO contacts(id, structure_id, key, key_lower, fields, tags, status, secondary, v, "
-            "created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                c.id,
-                c.structure_id,
-                c.key,
-                c.key.lower(),
-                json.dumps(c.fields),
-                json.dumps(c.tags),
-                c.status,
-                c.secondary,
-                c.v,
-                c.created_at,
-                c.updated_at,
-            ),
-        )
-        self._db.executemany(
-            "INSERT OR IGNORE INTO contact_lists VALUES(?,?,?)",
-            [(lid, c.id, i) for i, lid in enumerate(c.lists)],
-        )
-        self._db.executemany(
-            "INSERT OR IGNORE INTO contact_fields VALUES(?,?,?)",
-            [(fid, value, c.id) for fid, value in c.fields],
-        )
+        self._db.execute(_INSERT_CONTACT, _contact_params(c))
+        self._db.executemany(_INSERT_MEMBERSHIP, [(lid, c.id, i) for i, lid in enumerate(c.lists)])
+        self._db.executemany(_INSERT_FIELD_VALUE, [(fid, value, c.id) for fid, value in c.fields])
 
     def _remove_indexes(self, c: ContactRow) -> None:
         self._db.execute("DELETE FROM contact_lists WHERE contact_id=?", (c.id,))
@@ -370,34 +373,16 @@ class Store:
         values: list[tuple[str, str, str]] = []
 
         def flush() -> None:
-            self._db.executemany(
-                "INSERT INTO contacts(id, structure_id, key, key_lower, fields, tags, status, secondary, v, "
-                "created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                contacts,
-            )
-            self._db.executemany("INSERT OR IGNORE INTO contact_lists VALUES(?,?,?)", memberships)
-            self._db.executemany("INSERT OR IGNORE INTO contact_fields VALUES(?,?,?)", values)
+            self._db.executemany(_INSERT_CONTACT, contacts)
+            self._db.executemany(_INSERT_MEMBERSHIP, memberships)
+            self._db.executemany(_INSERT_FIELD_VALUE, values)
             contacts.clear()
             memberships.clear()
             values.clear()
 
         with self.lock, self._db:
             for c in rows:
-                contacts.append(
-                    (
-                        c.id,
-                        c.structure_id,
-                        c.key,
-                        c.key.lower(),
-                        json.dumps(c.fields),
-                        json.dumps(c.tags),
-                        c.status,
-                        c.secondary,
-                        c.v,
-                        c.created_at,
-                        c.updated_at,
-                    )
-                )
+                contacts.append(_contact_params(c))
                 memberships.extend((lid, c.id, i) for i, lid in enumerate(c.lists))
                 values.extend((fid, value, c.id) for fid, value in c.fields)
                 total += 1
