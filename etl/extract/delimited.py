@@ -15,6 +15,8 @@ ending in a stray delimiter). Unnamed trailing columns that are empty on every r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,49 +25,116 @@ import polars as pl
 
 from etl.errors import InputError
 from etl.extract import linescan, slowcsv
-from etl.extract.encoding import head_encoding, scan_encoding, utf8_source
+from etl.extract.encoding import head_encoding, scan_encoding, utf8_source, utf8_valid
 from etl.extract.linescan import Header, NotUtf8
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
 from etl.model import SOURCE_LINE
 
 
-def read_delimited(path: Path, label: str, workdir: Path, kind: str = "csv") -> Part:
-    """Read one delimited text file into a ``Part`` (see ``etl.extract.result``)."""
-    declared, bom_len = head_encoding(path, label)
-    preferred = "\t" if path.suffix.lower() == ".tsv" else None
-    scanned: tuple[Header, pl.DataFrame | None] | None = None
-    if declared is not None and declared.startswith("utf-16"):
-        encoding = declared
-    else:
-        try:  # polars validates UTF-8 while splitting lines: the common case costs no extra pass
-            scanned = linescan.scan(path, label, preferred)
+class DelimitedSource:
+    """One delimited file opened for streaming: encoding, header and columns are known up front, the
+    records are read block by block (``parts``), so memory holds one block, not the file.
+
+    The temporary UTF-8 copy of a non-UTF-8 file lives as long as ``stack`` (the caller's ExitStack).
+    """
+
+    def __init__(self, path: Path, label: str, workdir: Path, stack: ExitStack, kind: str = "csv") -> None:
+        declared, bom_len = head_encoding(path, label)
+        if declared is not None and declared.startswith("utf-16"):
+            encoding = declared
+        elif utf8_valid(path, bom_len):
             encoding = "utf-8"
-        except NotUtf8:
+        else:
             encoding = scan_encoding(path, label, declared, bom_len)
-    with utf8_source(path, workdir, label, encoding, bom_len) as src:
-        if scanned is None:
-            try:
-                scanned = linescan.scan(src.path, label, preferred)
-            except NotUtf8:
-                raise InputError("cannot read the file as text", path=label) from None
-        header, records = scanned
-        info = FileInfo(
+        self._src = stack.enter_context(utf8_source(path, workdir, label, encoding, bom_len))
+        self._label = label
+        self._preferred = "\t" if path.suffix.lower() == ".tsv" else None
+        header, blocks = self._stream()
+        blocks.close()  # only the header was wanted here
+        self.header = header
+        self._info = FileInfo(
             path=label,
-            encoding=src.encoding,
+            encoding=self._src.encoding,
             delimiter=header.delimiter,
             kind=kind,
             rows=0,
             header=tuple(header.names),
-            bom=src.bom,
+            bom=self._src.bom,
         )
-        part = None if records is None else _parse(src.path, header, records, info)
-        if part is None:
-            part = slowcsv.read(src.path, header, info)
-    return _drop_unnamed_empty(part, header)
+        self._drop = self._empty_unnamed() if header.trailing_unnamed else []
+        if self._drop:
+            self._info = replace(self._info, header=tuple(n for n in header.names if n not in self._drop))
+
+    @property
+    def info(self) -> FileInfo:
+        """What is known of the file; ``rows`` counts the records streamed so far."""
+        return self._info
+
+    def _stream(self) -> tuple[Header, Iterator[linescan.Block]]:
+        try:
+            return linescan.stream(self._src.path, self._label, self._preferred)
+        except NotUtf8:
+            raise InputError("cannot read the file as text", path=self._label) from None
+
+    def parts(self) -> Iterator[Part]:
+        """The file's records, one ``Part`` per block, ``_rec`` numbered across the whole file."""
+        rows = 0
+        for part in self._parts():
+            rows += part.info.rows
+            self._info = replace(self._info, rows=rows)
+            yield _drop_columns(part, self._drop)
+
+    def _parts(self) -> Iterator[Part]:
+        header, blocks = self._stream()
+        info, rec0 = replace(self._info, header=tuple(header.names)), 0
+        try:
+            for block in blocks:
+                part = None if block.records is None else _parse(block.data, header, block.records, info, rec0)
+                if part is None:  # from here on the exact reader decides (the block starts a record)
+                    blocks.close()
+                    yield slowcsv.read(
+                        self._src.path, header, info, offset=block.offset, line0=block.line0, rec0=rec0
+                    )
+                    return
+                rec0 += part.info.rows
+                yield part
+        except NotUtf8:
+            raise InputError("cannot read the file as text", path=self._label) from None
+
+    def _empty_unnamed(self) -> list[str]:
+        """Trailing header columns with no name that are empty on every row (one extra pass, only for
+        files whose header ends in a delimiter)."""
+        trailing = list(reversed(self.header.names[len(self.header.names) - self.header.trailing_unnamed :]))
+        filled: set[str] = set()
+        for part in self._parts():
+            filled.update(n for n in trailing if part.frame.get_column(n).null_count() != part.frame.height)
+        drop = []
+        for name in trailing:
+            if name in filled:
+                break
+            drop.append(name)
+        return drop
 
 
-def _parse(path: Path, header: Header, scan: pl.DataFrame, info: FileInfo) -> Part | None:
-    """polars parses the body; ``None`` when it disagrees with the scan (→ slow reader)."""
+def read_delimited(path: Path, label: str, workdir: Path, kind: str = "csv") -> Part:
+    """Read one delimited text file into a single ``Part`` (see ``etl.extract.result``)."""
+    with ExitStack() as stack:
+        source = DelimitedSource(path, label, workdir, stack, kind)
+        parts = list(source.parts())
+        frames = [p.frame for p in parts]
+        rejects = [p.rejects for p in parts]
+        info = source.info
+    if not frames:
+        return Part(
+            pl.DataFrame(schema={**dict.fromkeys(info.header, pl.String), SOURCE_LINE: pl.Int64, REC: pl.Int64}),
+            pl.DataFrame(schema=PART_REJECT_SCHEMA),
+            info,
+        )
+    return Part(pl.concat(frames, rechunk=False), pl.concat(rejects), info)
+
+
+def _parse(data: bytes, header: Header, scan: pl.DataFrame, info: FileInfo, rec0: int) -> Part | None:
+    """polars parses one block's records; ``None`` when it disagrees with the scan (→ slow reader)."""
     uniform = scan.select(~pl.col("blank") & (pl.col("cells") == len(header.names))).to_series().all()
     # The ragged-row options cost polars ~30 %: only pay for them when the scan found short/long rows.
     ragged_opts: dict[str, Any] = (
@@ -74,10 +143,9 @@ def _parse(path: Path, header: Header, scan: pl.DataFrame, info: FileInfo) -> Pa
         else {"truncate_ragged_lines": True, "extra_columns": "ignore", "missing_columns": "insert"}
     )
     try:
-        data = pl.read_csv(
-            path,
+        frame = pl.read_csv(
+            data,
             has_header=False,
-            skip_lines=header.end,
             separator=header.delimiter,
             quote_char='"',
             schema=dict.fromkeys(header.names, pl.String),
@@ -86,9 +154,9 @@ def _parse(path: Path, header: Header, scan: pl.DataFrame, info: FileInfo) -> Pa
         )
     except pl.exceptions.PolarsError:
         return None
-    if data.height != scan.height:
+    if frame.height != scan.height:
         return None
-    return assemble(_quoted_empty_to_null(data), scan, header, info)
+    return assemble(_quoted_empty_to_null(frame), scan, header, info, rec0)
 
 
 def _quoted_empty_to_null(data: pl.DataFrame) -> pl.DataFrame:
@@ -107,7 +175,7 @@ def _quoted_empty_to_null(data: pl.DataFrame) -> pl.DataFrame:
     return data.with_columns(pl.when(pl.nth(i).str.len_bytes() > 0).then(pl.nth(i)) for i in fix)
 
 
-def assemble(data: pl.DataFrame, scan: pl.DataFrame, header: Header, info: FileInfo) -> Part:
+def assemble(data: pl.DataFrame, scan: pl.DataFrame, header: Header, info: FileInfo, rec0: int = 0) -> Part:
     """Zip parsed cells with the scan: drop blank lines, split ragged records off, number the rest.
 
     New columns are built with the parsed frame's chunk layout: adding a single-chunk column to a
@@ -118,7 +186,7 @@ def assemble(data: pl.DataFrame, scan: pl.DataFrame, header: Header, info: FileI
     if blank.any():
         data = data.filter(~blank)
         scan = scan.filter(~blank)
-    scan = scan.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(REC))
+    scan = scan.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + rec0).alias(REC))
     ok = scan["raw"].is_null()
     keep = scan.filter(ok)
     if not ok.all():
@@ -154,15 +222,20 @@ def aligned(values: pl.Series, like: pl.Series | None) -> pl.Series:
     return pl.concat(parts, rechunk=False)
 
 
-def _drop_unnamed_empty(part: Part, header: Header) -> Part:
-    """Drop trailing header columns that had no name and are empty on every row."""
-    drop = []
-    for raw, name in zip(reversed(header.raw), reversed(header.names), strict=True):
-        if raw != "" or part.frame.get_column(name).null_count() != part.frame.height:
-            break
-        drop.append(name)
+def _drop_columns(part: Part, drop: list[str]) -> Part:
+    """``part`` without the ``drop`` columns (trailing unnamed columns found empty on every row)."""
     if not drop:
         return part
     info = replace(part.info, header=tuple(nm for nm in part.info.header if nm not in drop))
     keep = [i for i, c in enumerate(part.frame.columns) if c not in drop]
     return Part(part.frame.select(pl.nth(keep)), part.rejects, info)
+
+
+def _drop_unnamed_empty(part: Part, header: Header) -> Part:
+    """Drop trailing header columns that had no name and are empty on every row (whole-file ``part``)."""
+    drop = []
+    for raw, name in zip(reversed(header.raw), reversed(header.names), strict=True):
+        if raw != "" or part.frame.get_column(name).null_count() != part.frame.height:
+            break
+        drop.append(name)
+    return _drop_columns(part, drop)

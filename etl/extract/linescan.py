@@ -19,6 +19,7 @@ the middle of an unquoted cell): the caller then uses the exact stdlib reader.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,25 +58,60 @@ class Header:
         return n
 
 
+@dataclass(frozen=True)
+class Block:
+    """One block of a streamed file: its records and exactly the bytes they span.
+
+    ``records`` follows ``RECORD_SCHEMA`` (``ln`` 0-based); ``None`` means the parity view cannot be
+    trusted from ``offset`` on (the caller reads the rest of the file with the exact reader). ``data``
+    never includes header lines nor a record left open at the block's end (that one opens the next block).
+    """
+
+    records: pl.DataFrame | None
+    data: bytes
+    offset: int  # byte offset of ``data`` in the file: always a record start
+    line0: int  # 0-based physical line where ``data`` starts
+
+
+def stream(path: Path, label: str, preferred: str | None, block: int = BLOCK) -> tuple[Header, Iterator[Block]]:
+    """The header, and the file's blocks one by one (memory: one block at a time).
+
+    Raises ``NotUtf8`` when polars cannot decode a block, ``InputError`` for NUL bytes or no header (the
+    header is found before this returns; later blocks raise while iterating).
+    """
+    blocks = _blocks(path, label, preferred, block)
+    header = next(blocks)
+    assert isinstance(header, Header)
+    return header, blocks  # type: ignore[return-value]  # every later item is a Block
+
+
 def scan(
     path: Path, label: str, preferred: str | None, block: int = BLOCK
 ) -> tuple[Header, pl.DataFrame | None]:
-    """Header and per-record facts (``RECORD_SCHEMA``; ``ln`` is the 0-based start line) of a UTF-8 file.
+    """Header and per-record facts of a whole UTF-8 file (``stream`` collected); ``None`` when untrusted."""
+    header, blocks = stream(path, label, preferred, block)
+    parts = []
+    for b in blocks:
+        if b.records is None:
+            return header, None
+        parts.append(b.records)
+    return header, pl.concat(parts) if parts else pl.DataFrame(schema=RECORD_SCHEMA)
 
-    Raises ``NotUtf8`` when polars cannot decode a block, ``InputError`` for NUL bytes or no header.
-    """
+
+def _blocks(path: Path, label: str, preferred: str | None, block: int) -> Iterator[Header | Block]:
+    """Yield the header first, then every ``Block``; an untrusted block is the last one."""
     header: Header | None = None
-    parts: list[pl.DataFrame] = []
-    line0, carry, trusted = 0, b"", True
+    line0, carry, base = 0, b"", 0  # base: file offset of ``carry`` (= where the next body starts)
     with path.open("rb") as fh:
         while True:
             chunk = fh.read(block)
-            data = carry + chunk
+            data, offset = carry + chunk, base
             if chunk:
                 cut = data.rfind(b"\n") + 1
                 body, carry = data[:cut], data[cut:]
             else:
                 body, carry = data, b""
+            base = offset + len(body)
             if body:
                 lines = _lines(body)
                 _refuse_nul(lines, label, line0)
@@ -85,27 +121,39 @@ def scan(
                     if header is None:
                         line0 += lines.height
                         continue
+                    yield header
                     skip = header.end - line0
-                if trusted:
-                    recs, open_at = scan_block(lines, header, line0 + skip, skip)
-                    if recs is None:
-                        trusted = False
-                    else:
-                        parts.append(recs)
-                        if open_at is not None:  # carry the open record's bytes into the next block
-                            start = _line_start(body, lines.height, open_at)
-                            carry = body[start:] + carry
-                            if len(carry) > MAX_CARRY:
-                                trusted = False
-                            lines = lines.slice(0, open_at)
-                line0 += lines.height
+                start = _nth_line_start(body, skip)
+                recs, open_at = scan_block(lines, header, line0 + skip, skip)
+                if recs is None:
+                    yield Block(None, b"", offset + start, line0 + skip)
+                    return
+                end, used = len(body), lines.height
+                if open_at is not None:  # carry the open record's bytes into the next block
+                    end, used = _line_start(body, lines.height, open_at), open_at
+                    carry, base = body[end:] + carry, offset + end
+                yield Block(recs, body[start:end], offset + start, line0 + skip)
+                line0 += used
+                if len(carry) > MAX_CARRY:
+                    yield Block(None, b"", base, line0)
+                    return
             if not chunk:
                 break
     if header is None:
         raise InputError("no header row: the file has only blank lines", path=label)
-    if not trusted or carry:
-        return header, None
-    return header, pl.concat(parts) if parts else pl.DataFrame(schema=RECORD_SCHEMA)
+    if carry:
+        yield Block(None, b"", base, line0)
+
+
+def _nth_line_start(body: bytes, k: int) -> int:
+    """Byte offset where line ``k`` (0-based) of ``body`` starts (its end when it has fewer lines)."""
+    pos = 0
+    for _ in range(k):
+        nl = body.find(b"\n", pos)
+        if nl < 0:
+            return len(body)
+        pos = nl + 1
+    return pos
 
 
 def _lines(body: bytes) -> pl.DataFrame:

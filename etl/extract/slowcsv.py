@@ -8,6 +8,7 @@ when ``delimited`` detects a file it cannot zip safely; correctness beats speed 
 from __future__ import annotations
 
 import csv
+import io
 import re
 import sys
 from collections.abc import Iterator
@@ -47,8 +48,13 @@ class _Lines:
         return raw
 
 
-def read(path: Path, header: Header, info: FileInfo) -> Part:
-    """Read the records after ``header`` with the stdlib parser; same ``Part`` contract as the fast path."""
+def read(path: Path, header: Header, info: FileInfo, *, offset: int | None = None, line0: int = 0, rec0: int = 0) -> Part:
+    """Read the records after ``header`` with the stdlib parser; same ``Part`` contract as the fast path.
+
+    With ``offset`` (a record start, at 0-based physical line ``line0``) reading starts there instead,
+    and records are numbered from ``rec0``: the streaming reader hands over the rest of a file this way.
+    ``info.rows`` of the result counts the records read here.
+    """
     n = len(header.names)
     d = header.delimiter
     columns: list[list[str | None]] = [[] for _ in range(n)]
@@ -57,15 +63,19 @@ def read(path: Path, header: Header, info: FileInfo) -> Part:
     rejects: list[tuple[int, int, str, str, str]] = []
     csv.field_size_limit(sys.maxsize)
     opener = re.compile(rf'(?:^|{re.escape(d)})"(?:[^"]|"")*$')
-    with path.open("r", encoding="utf-8", newline="") as fh:
-        skipped = 0
-        while skipped < header.end and (text := fh.readline()):
-            skipped += text.count("\n")
-        src = _Lines(fh, header.end)
+    with path.open("rb") as raw_fh, io.TextIOWrapper(raw_fh, encoding="utf-8", newline="") as fh:
+        if offset is None:
+            skipped = 0
+            while skipped < header.end and (text := fh.readline()):
+                skipped += text.count("\n")
+            line0 = header.end
+        else:
+            raw_fh.seek(offset)
+        src = _Lines(fh, line0)
         reader = csv.reader(src, delimiter=d, quotechar='"', doublequote=True, strict=False)
-        rec = 0
+        rec = rec0
         pending: tuple[int, list[str], str] | None = None
-        start = header.end + 1
+        start = line0 + 1
         for cells in reader:
             raw = src.take().rstrip("\r\n").replace("\r\n", "\n")
             line, start = start, src.line + 1
@@ -99,7 +109,7 @@ def read(path: Path, header: Header, info: FileInfo) -> Part:
         pl.Series(SOURCE_LINE, lines_kept, dtype=pl.Int64), pl.Series(REC, recs_kept, dtype=pl.Int64)
     )
     rej = pl.DataFrame(rejects, schema=PART_REJECT_SCHEMA, orient="row")
-    return Part(frame, rej, replace(info, rows=rec))
+    return Part(frame, rej, replace(info, rows=rec - rec0))
 
 
 def _emit(

@@ -17,16 +17,18 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 import polars as pl
 
 from etl.errors import InputError
-from etl.extract.delimited import aligned, read_delimited
+from etl.extract.delimited import DelimitedSource, aligned
 from etl.extract.excel import read_excel
 from etl.extract.jsonl import read_json, read_ndjson
-from etl.extract.result import REC, REJECT_SCHEMA, ExtractResult, Part
+from etl.extract.result import REC, REJECT_SCHEMA, ExtractResult, FileInfo, Part
 from etl.model import PROVENANCE, ROW_ID, SOURCE_FILE, SOURCE_LINE
 
 TEXT_EXT = frozenset({".csv", ".tsv", ".txt", ".tab"})
@@ -37,31 +39,96 @@ MEMBER_EXT = TEXT_EXT | JSON_EXT | NDJSON_EXT | EXCEL_EXT
 ZIP_MAGIC = b"PK\x03\x04"
 
 
+@dataclass(frozen=True)
+class Batch:
+    """A slice of one source in read order: ``frame`` holds PROVENANCE then that source's columns (all
+    strings), ``rejects`` its structural rejects (``REJECT_SCHEMA``); ``records`` counts both."""
+
+    frame: pl.DataFrame
+    rejects: pl.DataFrame
+    source: str
+    records: int
+
+
+class _Opened(Protocol):
+    @property
+    def info(self) -> FileInfo: ...
+
+    def parts(self) -> Iterator[Part]: ...
+
+
+class _Whole:
+    """A source read whole on opening (JSON, NDJSON, spreadsheets): one part."""
+
+    def __init__(self, part: Part) -> None:
+        self._part = part
+        self.info = replace(part.info, rows=0)
+
+    def parts(self) -> Iterator[Part]:
+        self.info = self._part.info
+        yield self._part
+
+
+class SourceStream:
+    """Every source opened: headers (``files``, ``columns``) are known before any row is read, so the
+    caller can plan its columns; ``batches`` then streams the rows with global ``row_id``s."""
+
+    def __init__(self, opened: list[_Opened]) -> None:
+        self._opened = opened
+
+    @property
+    def files(self) -> tuple[FileInfo, ...]:
+        """Per source facts; ``rows`` are final once ``batches`` is exhausted."""
+        return tuple(o.info for o in self._opened)
+
+    @property
+    def columns(self) -> list[str]:
+        """Every source column in first-seen order (the order a diagonal concat of the sources gives)."""
+        return list(dict.fromkeys(c for o in self._opened for c in o.info.header))
+
+    def batches(self, progress: Callable[[int], None] | None = None) -> Iterator[Batch]:
+        """Stream every source in order; ``progress`` gets each batch's record count."""
+        offset = 0
+        for opened in self._opened:
+            for part in opened.parts():
+                batch = _numbered(part, offset)
+                offset += part.info.rows
+                if progress is not None:
+                    progress(part.info.rows)
+                yield batch
+
+
+@contextmanager
+def open_sources(paths: Sequence[str | Path]) -> Iterator[SourceStream]:
+    """Open every source (files, folders, ZIP archives): encodings, dialects and headers are settled,
+    nothing else is read. ZIP members are unpacked and non-UTF-8 files transcoded into a private
+    temporary directory, removed when the block ends. Raises ``InputError`` like ``read_sources``."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    if not paths:
+        raise InputError("no source file given")
+    with tempfile.TemporaryDirectory(prefix="bme-extract-") as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        opened = [o for p in paths for o in _open_path(Path(p), workdir, stack)]
+        yield SourceStream(opened)
+
+
 def read_sources(
     paths: Sequence[str | Path], *, progress: Callable[[int], None] | None = None
 ) -> ExtractResult:
     """Read every source in order into one raw frame (contract: ``etl.extract.result``).
 
-    ``progress`` is called after each file or archive member with the number of records it held, so a
+    ``progress`` is called after each batch with the number of records it held, so a
     ``tqdm(total=…).update`` fits directly. Raises ``InputError`` for anything unreadable: missing file,
     empty (0-byte) file, binary file, unreadable or CSV-less ZIP, invalid declared encoding, bad JSON.
     """
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    if not paths:
-        raise InputError("no source file given")
-    parts: list[Part] = []
-    with tempfile.TemporaryDirectory(prefix="bme-extract-") as tmp:
-        workdir = Path(tmp)
-        for p in paths:
-            for part in _read_path(Path(p), workdir):
-                parts.append(part)
-                if progress is not None:
-                    progress(part.info.rows)
-    return combine(parts)
+    with open_sources(paths) as stream:
+        batches = list(stream.batches(progress))
+        files = stream.files
+    return combine(batches, files)
 
 
-def _read_path(path: Path, workdir: Path) -> Iterator[Part]:
+def _open_path(path: Path, workdir: Path, stack: ExitStack) -> Iterator[_Opened]:
     if not path.exists():
         raise InputError("file not found", path=str(path))
     if path.is_dir():
@@ -71,12 +138,12 @@ def _read_path(path: Path, workdir: Path) -> Iterator[Part]:
                 "folder holds no export file (" + " ".join(sorted(MEMBER_EXT)) + ")", path=str(path)
             )
         for member in members:
-            yield _read_file(member, str(member), workdir)
+            yield _open_file(member, str(member), workdir, stack)
         return
     if _is_zip(path) and not _is_workbook(path):
-        yield from _read_zip(path, workdir)
+        yield from _open_zip(path, workdir, stack)
     else:
-        yield _read_file(path, str(path), workdir)
+        yield _open_file(path, str(path), workdir, stack)
 
 
 def _wanted(parts: tuple[str, ...]) -> bool:
@@ -106,8 +173,8 @@ def _is_workbook(path: Path) -> bool:
         return False
 
 
-def _read_file(path: Path, label: str, workdir: Path, kind: str | None = None) -> Part:
-    """Read one plain file; ``kind`` overrides the FileInfo kind (``zip-member``)."""
+def _open_file(path: Path, label: str, workdir: Path, stack: ExitStack, kind: str | None = None) -> _Opened:
+    """Open one plain file; ``kind`` overrides the FileInfo kind (``zip-member``)."""
     try:
         if path.stat().st_size == 0:
             raise InputError("empty file (0 bytes)", path=label)
@@ -119,15 +186,16 @@ def _read_file(path: Path, label: str, workdir: Path, kind: str | None = None) -
         elif ext in NDJSON_EXT:
             part = read_ndjson(path, label, workdir)
         else:
-            part = read_delimited(path, label, workdir)
+            return DelimitedSource(path, label, workdir, stack, kind or "csv")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path=label) from None
-    if kind is None:
-        return part
-    return Part(part.frame, part.rejects, replace(part.info, kind=kind))
+    if kind is not None:
+        part = Part(part.frame, part.rejects, replace(part.info, kind=kind))
+    return _Whole(part)
 
 
-def _read_zip(path: Path, workdir: Path) -> Iterator[Part]:
+def _open_zip(path: Path, workdir: Path, stack: ExitStack) -> Iterator[_Opened]:
+    """Unpack every wanted member (to disk, one at a time) and open it; members stay until the end."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -147,37 +215,37 @@ def _read_zip(path: Path, workdir: Path) -> Iterator[Part]:
                     shutil.copyfileobj(src, out, 1 << 20)
             except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
                 raise InputError(f"cannot extract member ({exc})", path=label) from None
-            try:
-                yield _read_file(dst, label, workdir, kind="zip-member")
-            finally:
-                dst.unlink(missing_ok=True)
+            yield _open_file(dst, label, workdir, stack, kind="zip-member")
 
 
-def combine(parts: Sequence[Part]) -> ExtractResult:
-    """Number every record across parts in read order and stack the parts diagonally."""
-    frames: list[pl.DataFrame] = []
-    rejects: list[pl.DataFrame] = []
-    offset = 0
-    for part in parts:
-        ids = (pl.col(REC) + offset).cast(pl.Int64).alias(ROW_ID)
-        # the label gets the frame's chunk layout: a frame whose columns' layouts differ is rechunked
-        # (every string copied) by polars' filters, and validate filters this frame's columns
-        like = part.frame.get_column(REC)
-        label = aligned(pl.repeat(part.info.path, like.len(), dtype=pl.String, eager=True), like)
-        frames.append(part.frame.with_columns(ids, label.alias(SOURCE_FILE)).drop(REC))
-        rejects.append(
-            part.rejects.with_columns(ids, pl.lit(part.info.path, dtype=pl.String).alias(SOURCE_FILE))
-            .drop(REC)
-            .select(list(REJECT_SCHEMA))
-        )
-        offset += part.info.rows
+def _numbered(part: Part, offset: int) -> Batch:
+    """A part with global row ids (``_rec`` + ``offset``) and its source label; provenance first."""
+    ids = (pl.col(REC) + offset).cast(pl.Int64).alias(ROW_ID)
+    # the label gets the frame's chunk layout: a frame whose columns' layouts differ is rechunked
+    # (every string copied) by polars' filters, and validate filters this frame's columns
+    like = part.frame.get_column(REC)
+    label = aligned(pl.repeat(part.info.path, like.len(), dtype=pl.String, eager=True), like)
+    frame = part.frame.with_columns(ids, label.alias(SOURCE_FILE), pl.col(SOURCE_LINE).cast(pl.Int64))
+    first = [frame.columns.index(c) for c in PROVENANCE]
+    # pl.nth, never names: a source header may be "*" or "^…$", which polars reads as a pattern
+    rest = [i for i, c in enumerate(frame.columns) if c not in PROVENANCE and c != REC]
+    frame = frame.select(pl.nth([*first, *rest]))
+    rejects = (
+        part.rejects.with_columns(ids, pl.lit(part.info.path, dtype=pl.String).alias(SOURCE_FILE))
+        .drop(REC)
+        .select(list(REJECT_SCHEMA))
+        .cast(REJECT_SCHEMA)
+    )
+    return Batch(frame, rejects, part.info.path, part.info.rows)
+
+
+def combine(batches: Sequence[Batch], files: tuple[FileInfo, ...]) -> ExtractResult:
+    """Stack batches diagonally into one ``ExtractResult`` (row ids are already global)."""
+    frames = [b.frame for b in batches]
     if frames:
         frame = pl.concat(frames, how="diagonal")
-        first = [frame.columns.index(c) for c in PROVENANCE]
-        # pl.nth, never names: a source header may be "*" or "^…$", which polars reads as a pattern
-        frame = frame.select(pl.nth([*first, *(i for i in range(frame.width) if i not in first)]))
-        frame = frame.with_columns(pl.col(SOURCE_LINE).cast(pl.Int64))
     else:
         frame = pl.DataFrame(schema={ROW_ID: pl.Int64, SOURCE_FILE: pl.String, SOURCE_LINE: pl.Int64})
+    rejects = [b.rejects for b in batches]
     rej = pl.concat(rejects, how="vertical") if rejects else pl.DataFrame(schema=REJECT_SCHEMA)
-    return ExtractResult(frame=frame, rejects=rej.cast(REJECT_SCHEMA), files=tuple(p.info for p in parts))
+    return ExtractResult(frame=frame, rejects=rej.cast(REJECT_SCHEMA), files=files)

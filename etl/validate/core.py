@@ -8,7 +8,7 @@ is asserted on every run (a violation is a bug and raises).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,21 @@ OUTCOME_COLUMNS = (
     REJECT_COLUMN,
     REJECT_VALUE,
 )
+OUTCOME_DTYPE = pl.Enum([o.value for o in Outcome])  # one byte per row, compares equal to the strings
+PROBLEM_SCHEMA = pl.Schema(
+    {
+        ROW_ID: pl.Int64,
+        SOURCE_FILE: pl.String,
+        SOURCE_LINE: pl.Int64,
+        KEY: pl.String,
+        STATUS: pl.String,
+        REASON_CODE: pl.String,
+        REASON: pl.String,
+        REJECT_COLUMN: pl.String,
+        REJECT_VALUE: pl.String,
+    }
+)
+BATCH_ROWS = 200_000  # rows validated at once: ~4 extract blocks; bigger costs memory, smaller costs time
 _KEY_UNUSABLE = ("missing_email", "invalid_email", "unknown_status", "contract_key", "contract_status")
 
 
@@ -88,6 +103,7 @@ class ValidationResult:
     source_columns: tuple[str, ...] = ()
     consent_from_rejects: int = 0
     detection: Any = None  # etl.mapping.detect.Detection when the preset was detected
+    field_values: bool = True  # False: field columns of ``canonical`` hold True/null (filled or not) only
 
 
 def _structural(rejects: Any) -> pl.DataFrame:
@@ -128,95 +144,165 @@ def validate_frame(extract_result: Any, preset: Preset, *, detection: Any = None
 
     Raises ``InputError`` when no email column exists. Never raises for bad *values*: those become rejects.
     """
-    return _validate([extract_result], preset, detection)
-
-
-def _validate(box: list[Any], preset: Preset, detection: Any) -> ValidationResult:
-    """``validate_frame`` on the extract result ``box`` holds; it empties ``box``.
-
-    Memory policy (a million rows of a wide export is ~0.7 GB of strings): no full-frame copy other than
-    the canonical frame itself. Canonical columns share the raw cells they were not changed from; the raw
-    frame is dropped as soon as the rejected rows' original cells are taken from it, so a caller that keeps
-    no reference of its own (``validate_sources``) frees the raw columns validate does not use.
-    """
-    extract_result = box.pop()
     raw: pl.DataFrame = extract_result.frame
     if not raw.get_column(ROW_ID).is_sorted():
         raw = raw.sort(ROW_ID)  # extract hands rows in read order; hand-built frames may not
     files = tuple(getattr(extract_result, "files", ()) or ())
-    structural = _structural(getattr(extract_result, "rejects", None))
-    del extract_result
     where = str(getattr(files[0], "path", "")) if len(files) == 1 else None
-    plan = plan_columns(raw.columns, preset, where=where)
-    rows = canonical_rows(raw, plan, preset, _headers_by_file(raw, files))
-    labels = [f.label for f in plan.fields]
-    full = rows.select(*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *labels)
-    rows = rows.select(*PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE)
-    rows, passed = _with_contract(rows, full, plan.fields)
+    batches = _Batches(source_columns(raw.columns), preset, _headers_by_file(raw, files), where=where)
+    batches.add(raw)
+    batches.add_structural(getattr(extract_result, "rejects", None))
+    return batches.finish(files, detection)
 
-    rows_read = raw.height + structural.height
-    src = tuple(c for c in source_columns(raw.columns) if not is_bookkeeping(c))
-    rejected_raw = _rejected_raw(raw, rows.filter(~passed), src, structural)
-    del raw
 
-    bad = pl.col(REASON_CODE).is_not_null()
-    suppressors = rows.filter(bad & ~pl.col(REASON_CODE).is_in(_KEY_UNUSABLE)).select(KEY, STATUS)
-    box = [full]
-    del full  # collapse_owned frees each column once filtered into the canonical frame
-    merged = collapse_owned(box, labels, suppressors, valid=passed)
+class _Batches:
+    """Validate raw rows batch by batch, keeping only what the result needs.
 
-    losers = merged.losers
-    ids, codes, reasons = (losers.get_column(c) for c in (ROW_ID, REASON_CODE, REASON))
-    # A lookup on the (few) merged rows, not a join: a join would copy every column of a million rows.
-    # One chunk first: replace_strict builds its lookup table once per chunk (extract reads ~100 chunks).
-    rid = rows.get_column(ROW_ID).rechunk()
-    dup_code = pl.lit(rid.replace_strict(ids, codes, default=None, return_dtype=pl.String))
-    dup_reason = pl.lit(rid.replace_strict(ids, reasons, default=None, return_dtype=pl.String))
-    outcomes = rows.select(
+    Memory policy: a batch's raw columns are dropped as soon as it is validated; what stays is the valid
+    rows' canonical columns and, for the (few) rejected rows, their outcome and original cells. Outcomes
+    of valid and merged rows are derived from the canonical columns at the end, not kept twice. With
+    ``field_values=False`` (a dry run's report needs only whether a field is filled) each field column is
+    kept as a True/null marker instead of its text. Every per-row rule is row-local, so batches give the
+    same result as one frame.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        preset: Preset,
+        headers: Mapping[str, Collection[str]],
+        *,
+        where: str | None = None,
+        field_values: bool = True,
+    ) -> None:
+        self.preset = preset
+        self.columns = list(columns)
+        self.plan = plan_columns([*PROVENANCE, *self.columns], preset, where=where)
+        self.headers = headers
+        self.src = tuple(c for c in self.columns if not is_bookkeeping(c))
+        self.labels = [f.label for f in self.plan.fields]
+        self.field_values = field_values
+        self.valid: list[pl.DataFrame] = []
+        self.problems: list[pl.DataFrame] = []
+        self.rejected: list[pl.DataFrame] = []
+        self.structural: list[pl.DataFrame] = []
+        self.rows = 0
+
+    def add(self, raw: pl.DataFrame) -> None:
+        """Validate one batch of raw rows (PROVENANCE + any of the source columns), in row_id order."""
+        missing = [c for c in self.columns if c not in raw.columns]
+        if missing:
+            raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+        self.rows += raw.height
+        rows = canonical_rows(raw, self.plan, self.preset, self.headers)
+        full = rows.select(*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *self.labels)
+        rows = rows.select(*PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE)
+        rows, passed = _with_contract(rows, full, self.plan.fields)
+        if not passed.all():
+            problems = rows.filter(~passed)
+            self.rejected.append(_rejected_raw(raw, problems, self.src))
+            self.problems.append(problems)
+        del raw, rows
+        if not self.field_values:
+            full = full.with_columns(
+                pl.when(pl.nth(full.columns.index(c)).is_not_null()).then(True).alias(c) for c in self.labels
+            )
+        self.valid.append(full if passed.all() else full.filter(passed))
+
+    def add_structural(self, rejects: Any) -> None:
+        """Extract's structural rejects (rows that never became cells): a frame or records."""
+        frame = _structural(rejects)
+        if frame.height:
+            self.structural.append(frame)
+
+    def finish(self, files: tuple[Any, ...], detection: Any) -> ValidationResult:
+        """Collapse duplicates across every batch and account for every row."""
+        structural = pl.concat(self.structural) if self.structural else _structural(None)
+        problems = _concat(self.problems) if self.problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
+        rows_read = self.rows + structural.height
+        rejected_raw = _with_structural(self.rejected, structural, self.src)
+        suppressors = problems.filter(~pl.col(REASON_CODE).is_in(_KEY_UNUSABLE)).select(KEY, STATUS)
+        box = [_concat(self.valid)]
+        merged = collapse_owned(box, self.labels, suppressors)  # frees each column once filtered
+        outcomes = _outcomes(merged.canonical, merged.losers, problems, structural)
+        counts = _count(outcomes, rows_read, merged.canonical.height)
+        return ValidationResult(
+            preset=self.preset,
+            canonical=merged.canonical,
+            outcomes=outcomes,
+            fields=self.plan.fields,
+            duplicates=merged.groups,
+            counts=counts,
+            files=files,
+            rejected_raw=rejected_raw,
+            source_columns=self.src,
+            consent_from_rejects=merged.suppressed_by_rejects,
+            detection=detection,
+            field_values=self.field_values,
+        )
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Batches as one frame, without copying: columns keep one chunk per batch."""
+    out = frames[0] if len(frames) == 1 else pl.concat(frames, rechunk=False)
+    frames.clear()
+    return out
+
+
+def _outcomes(
+    canonical: pl.DataFrame, losers: pl.DataFrame, problems: pl.DataFrame, structural: pl.DataFrame
+) -> pl.DataFrame:
+    """One outcome row per row read, in row_id order: the winners (``valid``) from the canonical frame,
+    the merged rows, the rejected rows and extract's structural rejects, merged by row_id."""
+    none = pl.lit(None, dtype=pl.String)
+    valid = canonical.select(
         ROW_ID,
         SOURCE_FILE,
         SOURCE_LINE,
-        pl.when(bad)
-        .then(pl.lit(Outcome.REJECTED.value))
-        .when(dup_code.is_not_null())
-        .then(pl.lit(Outcome.MERGED_DUPLICATE.value))
-        .otherwise(pl.lit(Outcome.VALID.value))
-        .alias(OUTCOME),
-        pl.coalesce(REASON_CODE, dup_code).alias(REASON_CODE),
-        pl.coalesce(REASON, dup_reason).alias(REASON),
+        pl.lit(Outcome.VALID.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
+        none.alias(REASON_CODE),
+        none.alias(REASON),
+        KEY,
+        none.alias(REJECT_COLUMN),
+        none.alias(REJECT_VALUE),
+    )
+    merged = losers.select(
+        ROW_ID,
+        SOURCE_FILE,
+        SOURCE_LINE,
+        pl.lit(Outcome.MERGED_DUPLICATE.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
+        REASON_CODE,
+        REASON,
+        KEY,
+        none.alias(REJECT_COLUMN),
+        none.alias(REJECT_VALUE),
+    )
+    rejected = problems.select(
+        ROW_ID,
+        SOURCE_FILE,
+        SOURCE_LINE,
+        pl.lit(Outcome.REJECTED.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
+        REASON_CODE,
+        REASON,
         KEY,
         REJECT_COLUMN,
         REJECT_VALUE,
     )
-    del rows
     struct_out = structural.select(
         ROW_ID,
         SOURCE_FILE,
         SOURCE_LINE,
-        pl.lit(Outcome.REJECTED.value).alias(OUTCOME),
+        pl.lit(Outcome.REJECTED.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
         REASON_CODE,
         REASON,
-        pl.lit(None, dtype=pl.String).alias(KEY),
-        pl.lit(None, dtype=pl.String).alias(REJECT_COLUMN),
+        none.alias(KEY),
+        none.alias(REJECT_COLUMN),
         pl.col(RAW).alias(REJECT_VALUE),
     )
-    if struct_out.height:
-        outcomes = _merge_by_row_id(outcomes, struct_out)
-
-    counts = _count(outcomes, rows_read, merged.canonical.height)
-    return ValidationResult(
-        preset=preset,
-        canonical=merged.canonical,
-        outcomes=outcomes,
-        fields=plan.fields,
-        duplicates=merged.groups,
-        counts=counts,
-        files=files,
-        rejected_raw=rejected_raw,
-        source_columns=src,
-        consent_from_rejects=merged.suppressed_by_rejects,
-        detection=detection,
-    )
+    others = pl.concat([merged, rejected, struct_out]).sort(ROW_ID)  # the few rows that are not valid
+    if not others.height:
+        return valid
+    return _merge_by_row_id(valid, others)
 
 
 def _with_contract(
@@ -246,23 +332,30 @@ def _with_contract(
     return rows, passed
 
 
-def _rejected_raw(
-    raw: pl.DataFrame, rejected: pl.DataFrame, src: tuple[str, ...], structural: pl.DataFrame
-) -> pl.DataFrame:
-    """Rejected rows in their original source columns (see ``ValidationResult.rejected_raw``)."""
+def _rejected_raw(raw: pl.DataFrame, rejected: pl.DataFrame, src: tuple[str, ...]) -> pl.DataFrame:
+    """Rejected rows of one batch in their original source columns, with reason and provenance."""
     reasons = rejected.select(ROW_ID, REASON_CODE, REASON)
     # pl.nth, never pl.col(name): a source header may be "*" or "^…$", which pl.col reads as a pattern
     keep = [raw.columns.index(c) for c in (*PROVENANCE, *src)]
-    return pl.concat(
-        [
-            raw.filter(pl.col(ROW_ID).is_in(reasons.get_column(ROW_ID).implode()))
-            .select(pl.nth(keep))
-            .join(reasons, on=ROW_ID, how="left", maintain_order="left")
-            .with_columns(pl.lit(None, dtype=pl.String).alias(RAW)),
-            structural.select(*PROVENANCE, REASON_CODE, REASON, RAW),
-        ],
-        how="diagonal_relaxed",
-    ).sort(ROW_ID)
+    return (
+        raw.filter(pl.col(ROW_ID).is_in(reasons.get_column(ROW_ID).implode()))
+        .select(pl.nth(keep))
+        .join(reasons, on=ROW_ID, how="left", maintain_order="left")
+        .with_columns(pl.lit(None, dtype=pl.String).alias(RAW))
+    )
+
+
+def _with_structural(parts: list[pl.DataFrame], structural: pl.DataFrame, src: tuple[str, ...]) -> pl.DataFrame:
+    """``ValidationResult.rejected_raw``: every batch's rejected rows plus the structural rejects."""
+    frames = [*parts, structural.select(*PROVENANCE, REASON_CODE, REASON, RAW)]
+    out = pl.concat(frames, how="diagonal_relaxed").sort(ROW_ID)
+    parts.clear()
+    missing = [c for c in src if c not in out.columns]  # no rejected row had cells: the columns still exist
+    if missing:
+        out = out.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+    # pl.nth, never pl.col(name): a source header may be "*" or "^…$", which pl.col reads as a pattern
+    order = [*PROVENANCE, *src, REASON_CODE, REASON, RAW]
+    return out.select(pl.nth([out.columns.index(c) for c in order]))
 
 
 def _merge_by_row_id(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
@@ -293,26 +386,64 @@ def _count(outcomes: pl.DataFrame, rows_read: int, canonical_rows_n: int) -> Cou
 
 def choose_preset(extract_result: Any) -> tuple[Preset, Any]:
     """The single detection hook: score the export's headers and file names, else fall back to generic."""
+    files = tuple(getattr(extract_result, "files", ()) or ())
+    return _detect(files, source_columns(extract_result.frame.columns))
+
+
+def _detect(files: Sequence[Any], columns: Sequence[str]) -> tuple[Preset, Any]:
     from etl.mapping.detect import detect_platform
 
-    files = tuple(getattr(extract_result, "files", ()) or ())
     headers = {str(f.path): list(f.header) for f in files if getattr(f, "header", None)}
-    if not headers:
-        headers = {"export": source_columns(extract_result.frame.columns)}
-    found = detect_platform(headers)
+    found = detect_platform(headers or {"export": list(columns)})
     return load_preset(found.platform), found
 
 
 def validate_sources(
-    paths: Sequence[str | Path], *, preset: Preset | None, progress: Callable[..., Any] | None = None
+    paths: Sequence[str | Path],
+    *,
+    preset: Preset | None,
+    progress: Callable[..., Any] | None = None,
+    field_values: bool = True,
+    batch_rows: int = BATCH_ROWS,
 ) -> ValidationResult:
-    """Read ``paths`` (extract) and validate them; with ``preset=None`` the platform is detected."""
-    from etl.extract import read_sources
+    """Read ``paths`` and validate them as they stream (extract batch by batch, never the whole raw
+    frame in memory); with ``preset=None`` the platform is detected from the headers.
 
-    extracted = read_sources([str(p) for p in paths], progress=progress)
-    detection = None
-    if preset is None:
-        preset, detection = choose_preset(extracted)
-    box = [extracted]
-    del extracted  # _validate owns the raw frame from here and frees it as soon as it can
-    return _validate(box, preset, detection)
+    ``field_values=False`` keeps only whether each field is filled (see ``_Batches``): enough for the
+    dry-run report, not for a load. ``batch_rows`` trades memory for per-batch overhead.
+    """
+    from etl.extract.sources import open_sources
+
+    with open_sources([str(p) for p in paths]) as stream:
+        files, columns = stream.files, stream.columns
+        detection = None
+        if preset is None:
+            preset, detection = _detect(files, columns)
+        where = files[0].path if len(files) == 1 else None
+        headers = {f.path: set(f.header) for f in files}
+        batches = _Batches(columns, preset, headers, where=where, field_values=field_values)
+        pending: list[pl.DataFrame] = []
+        size = 0
+        for batch in stream.batches(progress):
+            batches.add_structural(batch.rejects)
+            pending.append(batch.frame)
+            size += batch.frame.height
+            if size >= batch_rows:
+                batches.add(_concat_raw(pending))
+                size = 0
+        if pending or not batches.rows:  # (an empty export still gets its plan and an empty result)
+            batches.add(_concat_raw(pending) if pending else _empty_raw(columns))
+        files = stream.files
+    return batches.finish(files, detection)
+
+
+def _concat_raw(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    out = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal")
+    frames.clear()
+    return out
+
+
+def _empty_raw(columns: Sequence[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={ROW_ID: pl.Int64, SOURCE_FILE: pl.String, SOURCE_LINE: pl.Int64, **dict.fromkeys(columns, pl.String)}
+    )

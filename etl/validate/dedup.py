@@ -42,7 +42,8 @@ _SUPPRESSED = [Status.UNSUBSCRIBED.value, Status.CLEANED.value]
 
 @dataclass(frozen=True)
 class Collapsed:
-    """``canonical``: one row per key. ``losers``: (ROW_ID, KEY, REASON_CODE, REASON) of merged rows.
+    """``canonical``: one row per key. ``losers``: (ROW_ID, SOURCE_FILE, SOURCE_LINE, KEY, REASON_CODE,
+    REASON) of merged rows.
     ``groups``: one row per key that had duplicates (see ``group_columns``)."""
 
     canonical: pl.DataFrame
@@ -129,7 +130,7 @@ def collapse_owned(
     if valid is not None:
         keep = keep & valid
     columns = rows.columns
-    multi = multi.select(ROW_ID, KEY)
+    multi = multi.select(ROW_ID, KEY, SOURCE_FILE, SOURCE_LINE)
     cols = rows.get_columns()
     del rows
     canonical = _filter_columns(cols, keep)
@@ -139,8 +140,7 @@ def collapse_owned(
     if status_fix.height:
         canonical = patch_rows(canonical, status_fix.select(ROW_ID, STATUS))
     losers = (
-        multi.select(ROW_ID, KEY)
-        .join(
+        multi.join(
             grouped.select(
                 KEY,
                 pl.col(ROW_ID).alias("_w"),
@@ -153,6 +153,8 @@ def collapse_owned(
         .filter(pl.col(ROW_ID) != pl.col("_w"))
         .select(
             ROW_ID,
+            SOURCE_FILE,
+            SOURCE_LINE,
             KEY,
             pl.lit(DUPLICATE_CODE).alias(REASON_CODE),
             pl.concat_str(
