@@ -1,18 +1,22 @@
 """Extract → validate on 1,000,000 Mailchimp-shaped rows, against a bare ``polars.read_csv`` of the file.
 
 Targets (issue "Extract and validate any legacy export"): extract + validate ≤ 4× the bare read, peak
-memory ≤ 3× the file's size. Each measurement runs in its own subprocess, so its peak RSS
-(``ru_maxrss``: polars' Rust allocations included, which ``tracemalloc`` cannot see) is its own:
+memory ≤ 3× the file's size, both on the dry-run path. Each measurement runs in its own subprocess, so
+its peak RSS (polars' Rust allocations included, which ``tracemalloc`` cannot see) is its own:
 
-- ``bare``: ``pl.read_csv(path, infer_schema=False)`` (every column a string, as extract reads them);
-- ``extract``: ``read_sources`` alone;
-- ``validate``: ``read_sources`` then ``validate_frame`` while the caller keeps the extract result (a
-  library user's worst case): extract and validate times are taken from this run;
-- ``pipeline``: ``validate_sources``, the path the CLI takes (the raw frame is freed inside validate).
+- ``bare``: ``pl.read_csv(path, infer_schema=False)`` (every column a string, as extract reads them),
+  with polars' own allocator settings — what a user of polars alone gets;
+- ``extract``: ``read_sources`` alone (the whole raw frame, as a library caller asks for it);
+- ``values``: ``validate_sources`` keeping every field's text (what ``migrate`` reads before loading);
+- ``dry``: ``validate_sources(field_values=False)``, the validate command's path (streamed batches,
+  fields kept as filled/empty markers): the time verdict is taken from this run;
+- ``cli``: ``bme-migrate validate FILE --report-dir …`` in-process (report.json, report.html and
+  rejects.csv written): the memory verdict is taken from this run.
 
-The machine's load average is printed with the figures: timings on a loaded 2-core machine are not
-comparable. The file is made by ``samples/generate.py --large`` when absent; ``BENCH_VALIDATE_ROWS``
-sets its row count (default 1,000,000; the file name carries the count).
+Every ``etl`` run applies the allocator setting the ``bme-migrate`` entry point applies
+(``etl.allocator``). The machine's load average is printed with the figures: timings on a loaded 2-core
+machine are not comparable. The file is made by ``samples/generate.py --large`` when absent;
+``BENCH_VALIDATE_ROWS`` sets its row count (default 1,000,000; the file name carries the count).
 
 Peak RSS is the kernel's ``VmHWM`` of the measuring process: ``ru_maxrss`` would also count the parent's
 memory (Linux carries a parent's high-water mark across fork and exec), and ``make bench`` runs other
@@ -48,31 +52,43 @@ def peak_rss_mib() -> float:
 
 def _child(mode: str, path: str) -> None:
     """Run one measurement in this process and print its figures as JSON (the last stdout line)."""
+    if mode != "bare":
+        from etl.allocator import configure
+
+        configure()  # as the bme-migrate entry point does, before polars loads
     import polars as pl
 
-    from etl.extract import read_sources
-    from etl.mapping.presets import load_preset
-    from etl.validate.core import validate_frame, validate_sources
-
-    preset = load_preset("mailchimp")
     out: dict[str, float | int] = {"base_mib": peak_rss_mib()}
     t0 = time.perf_counter()
     if mode == "bare":
         out["rows"] = pl.read_csv(path, infer_schema=False).height
     elif mode == "extract":
+        from etl.extract import read_sources
+
         out["rows"] = read_sources([path]).rows_read
-    elif mode == "validate":
-        extracted = read_sources([path])
-        out["extract_s"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        result = validate_frame(extracted, preset)
-        out["validate_s"] = time.perf_counter() - t1
+    elif mode == "cli":
+        import contextlib
+        import io
+        import tempfile
+
+        from etl.cli import main
+
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            try:
+                main(["validate", path, "--preset", "mailchimp", "--report-dir", tmp])
+            except SystemExit as exc:
+                if exc.code:
+                    raise
+        out["rows"] = 0
+    else:
+        from etl.mapping.presets import load_preset
+        from etl.validate.core import validate_sources
+
+        result = validate_sources([path], preset=load_preset("mailchimp"), field_values=mode == "values")
         out["rows"] = result.counts.rows_read
         out["valid"] = result.counts.valid
         out["rejected"] = result.counts.rejected
         out["merged"] = result.counts.merged_duplicate
-    else:
-        out["rows"] = validate_sources([path], preset=preset).counts.rows_read
     out["total_s"] = time.perf_counter() - t0
     out["peak_mib"] = peak_rss_mib()
     print(json.dumps(out))
@@ -114,37 +130,36 @@ def run() -> None:
     load = os.getloadavg()
     bare = _measure("bare", DATA)
     ext = _measure("extract", DATA)
-    val = _measure("validate", DATA)
-    pipe = _measure("pipeline", DATA)
-    rows = val["rows"]
-    both = val["extract_s"] + val["validate_s"]
+    values = _measure("values", DATA)
+    dry = _measure("dry", DATA)
+    cli = _measure("cli", DATA)
+    rows = dry["rows"]
 
-    def mem(m: dict[str, float]) -> str:
-        return f"peak RSS {m['peak_mib']:6,.0f} MiB = {m['peak_mib'] / size_mib:4.1f}× file"
+    def line(label: str, m: dict[str, float]) -> str:
+        mib = m["peak_mib"]
+        return f"   {label:<44}{m['total_s']:6.2f} s   peak RSS {mib:6,.0f} MiB = {mib / size_mib:4.1f}× file"
 
     print(f"   file: {DATA.relative_to(ROOT)} — {rows:,.0f} rows, {size_mib:,.0f} MiB")
-    print(f"   bare pl.read_csv:              {bare['total_s']:6.2f} s   {mem(bare)}")
-    print(f"   extract (read_sources):        {ext['total_s']:6.2f} s   {mem(ext)}")
+    print(line("bare pl.read_csv:", bare))
+    print(line("extract, whole frame (read_sources):", ext))
+    print(line("validate_sources, field values kept:", values) + "   (migrate's read)")
+    print(line("validate_sources, dry run (filled markers):", dry))
+    print(line("bme-migrate validate (reports written):", cli))
     print(
-        f"   extract then validate_frame:   {val['extract_s']:6.2f} s + {val['validate_s']:.2f} s   {mem(val)}"
-        "   (caller keeps the raw frame)"
+        f"   dry-run validate: {rows / dry['total_s']:,.0f} rows/s "
+        f"({dry['valid']:,.0f} valid, {dry['rejected']:,.0f} rejected, {dry['merged']:,.0f} merged)"
     )
-    print(f"   validate_sources (CLI path):   {pipe['total_s']:6.2f} s   {mem(pipe)}")
+    ratio = dry["total_s"] / bare["total_s"]
     print(
-        f"   validate: {rows / val['validate_s']:,.0f} rows/s; extract + validate {rows / both:,.0f} rows/s "
-        f"({val['valid']:,.0f} valid, {val['rejected']:,.0f} rejected, {val['merged']:,.0f} merged)"
-    )
-    ratio = both / bare["total_s"]
-    print(
-        f"   time: (extract + validate) / bare read = {ratio:.1f}× ({_verdict(ratio, TIME_TARGET)}); "
-        f"validate alone {val['validate_s'] / bare['total_s']:.1f}×, extract alone "
+        f"   time: extract + validate (dry run) / bare read = {ratio:.1f}× ({_verdict(ratio, TIME_TARGET)}); "
+        f"with field values {values['total_s'] / bare['total_s']:.1f}×, extract alone "
         f"{ext['total_s'] / bare['total_s']:.1f}×"
     )
-    best = min(val["peak_mib"], pipe["peak_mib"]) / size_mib
+    mem = cli["peak_mib"] / size_mib
     print(
-        f"   memory: CLI path {pipe['peak_mib'] / size_mib:.1f}× the file ({_verdict(best, MEMORY_TARGET)}); "
-        f"the bare read alone peaks at {bare['peak_mib'] / size_mib:.1f}×; interpreter + polars "
-        f"baseline {val['base_mib']:.0f} MiB"
+        f"   memory: bme-migrate validate peaks at {mem:.1f}× the file ({_verdict(mem, MEMORY_TARGET)}); "
+        f"with field values {values['peak_mib'] / size_mib:.1f}×; the bare read alone "
+        f"{bare['peak_mib'] / size_mib:.1f}×; interpreter + polars baseline {dry['base_mib']:.0f} MiB"
     )
     end = os.getloadavg()
     print(f"   best of {REPEAT} runs each (peak RSS: the largest of them)")

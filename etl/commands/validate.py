@@ -77,6 +77,7 @@ def command(
             legacy=legacy,
             progress=bar.update,
             on_page=echo_page,
+            field_values=False,  # the report needs fill rates, not the cells: a fraction of the memory
         )
     for warning in read.warnings:
         to_stderr(f"warning: {warning}")

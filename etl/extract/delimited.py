@@ -15,7 +15,7 @@ ending in a stray delimiter). Unnamed trailing columns that are empty on every r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -70,7 +70,7 @@ class DelimitedSource:
         """What is known of the file; ``rows`` counts the records streamed so far."""
         return self._info
 
-    def _stream(self) -> tuple[Header, Iterator[linescan.Block]]:
+    def _stream(self) -> tuple[Header, Generator[linescan.Block, None, None]]:
         try:
             return linescan.stream(self._src.path, self._label, self._preferred)
         except NotUtf8:
@@ -89,7 +89,9 @@ class DelimitedSource:
         info, rec0 = replace(self._info, header=tuple(header.names)), 0
         try:
             for block in blocks:
-                part = None if block.records is None else _parse(block.data, header, block.records, info, rec0)
+                part = (
+                    None if block.records is None else _parse(block.data, header, block.records, info, rec0)
+                )
                 if part is None:  # from here on the exact reader decides (the block starts a record)
                     blocks.close()
                     yield slowcsv.read(
@@ -126,7 +128,9 @@ def read_delimited(path: Path, label: str, workdir: Path, kind: str = "csv") -> 
         info = source.info
     if not frames:
         return Part(
-            pl.DataFrame(schema={**dict.fromkeys(info.header, pl.String), SOURCE_LINE: pl.Int64, REC: pl.Int64}),
+            pl.DataFrame(
+                schema={**dict.fromkeys(info.header, pl.String), SOURCE_LINE: pl.Int64, REC: pl.Int64}
+            ),
             pl.DataFrame(schema=PART_REJECT_SCHEMA),
             info,
         )

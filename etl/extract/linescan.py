@@ -19,7 +19,7 @@ the middle of an unquoted cell): the caller then uses the exact stdlib reader.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +73,9 @@ class Block:
     line0: int  # 0-based physical line where ``data`` starts
 
 
-def stream(path: Path, label: str, preferred: str | None, block: int = BLOCK) -> tuple[Header, Iterator[Block]]:
+def stream(
+    path: Path, label: str, preferred: str | None, block: int = BLOCK
+) -> tuple[Header, Generator[Block, None, None]]:
     """The header, and the file's blocks one by one (memory: one block at a time).
 
     Raises ``NotUtf8`` when polars cannot decode a block, ``InputError`` for NUL bytes or no header (the
@@ -98,7 +100,9 @@ def scan(
     return header, pl.concat(parts) if parts else pl.DataFrame(schema=RECORD_SCHEMA)
 
 
-def _blocks(path: Path, label: str, preferred: str | None, block: int) -> Iterator[Header | Block]:
+def _blocks(
+    path: Path, label: str, preferred: str | None, block: int
+) -> Generator[Header | Block, None, None]:
     """Yield the header first, then every ``Block``; an untrusted block is the last one."""
     header: Header | None = None
     line0, carry, base = 0, b"", 0  # base: file offset of ``carry`` (= where the next body starts)

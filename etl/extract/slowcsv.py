@@ -48,7 +48,9 @@ class _Lines:
         return raw
 
 
-def read(path: Path, header: Header, info: FileInfo, *, offset: int | None = None, line0: int = 0, rec0: int = 0) -> Part:
+def read(
+    path: Path, header: Header, info: FileInfo, *, offset: int | None = None, line0: int = 0, rec0: int = 0
+) -> Part:
     """Read the records after ``header`` with the stdlib parser; same ``Part`` contract as the fast path.
 
     With ``offset`` (a record start, at 0-based physical line ``line0``) reading starts there instead,

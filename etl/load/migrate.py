@@ -33,7 +33,7 @@ from etl.mapping.plan import report_section
 from etl.mapping.presets import Preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
-from etl.model import EMAIL_RAW, KEY, OUTCOME, REASON, ROW_ID, Outcome
+from etl.model import EMAIL_RAW, KEY, REASON, ROW_ID, Outcome
 from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
 
@@ -135,7 +135,7 @@ def _raw_variants(result: ValidationResult) -> dict[str, list[str]]:
 def _upstream_outcomes(result: ValidationResult, planned: TransformResult) -> list[tuple[int, Any, str, Any]]:
     """Rows that never reach the loader: validate's rejects and mapping's rejects and skips."""
     rows: list[tuple[int, Any, str, Any]] = []
-    rejected = result.outcomes.filter(result.outcomes[OUTCOME] == Outcome.REJECTED.value)
+    rejected = result.rejections
     rows += [
         (int(r), k, Outcome.REJECTED.value, why)
         for r, k, why in rejected.select(ROW_ID, KEY, REASON).iter_rows()

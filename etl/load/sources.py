@@ -68,13 +68,17 @@ def read_sources(
     progress: Callable[..., Any] | None = None,
     on_page: OnPage | None = None,
     clock: Clock | None = None,
+    field_values: bool = True,
 ) -> SourceRead:
-    """Extract and validate ``sources``; raises ``ConfigError`` for a mix or misplaced legacy options."""
+    """Extract and validate ``sources``; raises ``ConfigError`` for a mix or misplaced legacy options.
+
+    ``field_values=False`` keeps only whether each field is filled: enough for a report, not for a load.
+    """
     legacy = legacy or LegacyOptions()
     if not has_legacy_source(sources):
         if legacy.status or legacy.fresh:
             raise ConfigError("--legacy-status and --legacy-fresh apply only to a legacy+https:// SOURCE")
-        result = validate_sources(list(sources), preset=preset, progress=progress)
+        result = validate_sources(list(sources), preset=preset, progress=progress, field_values=field_values)
         return SourceRead(result, tuple(file_digest(s) if Path(s).is_file() else str(s) for s in sources))
     if len(sources) != 1:
         raise ConfigError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ PROBLEM_SCHEMA = pl.Schema(
         REJECT_VALUE: pl.String,
     }
 )
-BATCH_ROWS = 200_000  # rows validated at once: ~4 extract blocks; bigger costs memory, smaller costs time
+BATCH_ROWS = 100_000  # rows validated at once: ~2 extract blocks; bigger costs memory, smaller costs time
 _KEY_UNUSABLE = ("missing_email", "invalid_email", "unknown_status", "contract_key", "contract_status")
 
 
@@ -81,9 +82,13 @@ class ValidationResult:
     """What validate hands to the report, and to mapping/load (stable interface).
 
     * ``canonical`` — valid rows only, one per KEY (winner's provenance), in ``row_id`` order: PROVENANCE,
-      EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, then one str column per ``fields`` entry (by label).
-    * ``outcomes`` — one row per row read: OUTCOME_COLUMNS; ``reject_column``/``reject_value`` say which
-      source cell caused a reject (null when not tied to a cell).
+      EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, then one str column per ``fields`` entry (by label);
+      with ``field_values=False`` the field columns hold only True/null (filled or not).
+    * ``not_valid`` — the outcome rows of every row that is not valid (rejected and merged), in
+      ``row_id`` order: OUTCOME_COLUMNS. Small; what reports and the ledger read.
+    * ``outcomes`` (property) — one row per row read: OUTCOME_COLUMNS, built on first use from
+      ``canonical`` and ``not_valid`` (a million-row frame nobody needs on the dry-run path);
+      ``reject_column``/``reject_value`` say which source cell caused a reject (null when not tied to a cell).
     * ``fields`` — the field columns, in column order (``custom=True`` for proposed custom text fields).
     * ``duplicates`` — one row per key that had several rows: key, rows, winner_row_id, winner_file,
       winner_line, status (merged), row_ids, files, lines, statuses (lists in merge order).
@@ -94,7 +99,7 @@ class ValidationResult:
 
     preset: Preset
     canonical: pl.DataFrame
-    outcomes: pl.DataFrame
+    not_valid: pl.DataFrame
     fields: tuple[FieldColumn, ...]
     duplicates: pl.DataFrame
     counts: Counts
@@ -104,6 +109,28 @@ class ValidationResult:
     consent_from_rejects: int = 0
     detection: Any = None  # etl.mapping.detect.Detection when the preset was detected
     field_values: bool = True  # False: field columns of ``canonical`` hold True/null (filled or not) only
+
+    @cached_property
+    def outcomes(self) -> pl.DataFrame:
+        """One outcome row per row read, in ``row_id`` order (see the class docstring)."""
+        none = pl.lit(None, dtype=pl.String)
+        valid = self.canonical.select(
+            ROW_ID,
+            SOURCE_FILE,
+            SOURCE_LINE,
+            pl.lit(Outcome.VALID.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
+            none.alias(REASON_CODE),
+            none.alias(REASON),
+            KEY,
+            none.alias(REJECT_COLUMN),
+            none.alias(REJECT_VALUE),
+        )
+        return _merge_by_row_id(valid, self.not_valid) if self.not_valid.height else valid
+
+    @property
+    def rejections(self) -> pl.DataFrame:
+        """The rejected rows' outcome rows (OUTCOME_COLUMNS), in ``row_id`` order."""
+        return self.not_valid.filter(pl.col(OUTCOME) == Outcome.REJECTED.value)
 
 
 def _structural(rejects: Any) -> pl.DataFrame:
@@ -199,8 +226,8 @@ class _Batches:
         rows = rows.select(*PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE)
         rows, passed = _with_contract(rows, full, self.plan.fields)
         if not passed.all():
-            problems = rows.filter(~passed)
-            self.rejected.append(_rejected_raw(raw, problems, self.src))
+            problems = _compact(rows.filter(~passed))
+            self.rejected.append(_compact(_rejected_raw(raw, problems, self.src)))
             self.problems.append(problems)
         del raw, rows
         if not self.field_values:
@@ -224,12 +251,12 @@ class _Batches:
         suppressors = problems.filter(~pl.col(REASON_CODE).is_in(_KEY_UNUSABLE)).select(KEY, STATUS)
         box = [_concat(self.valid)]
         merged = collapse_owned(box, self.labels, suppressors)  # frees each column once filtered
-        outcomes = _outcomes(merged.canonical, merged.losers, problems, structural)
-        counts = _count(outcomes, rows_read, merged.canonical.height)
+        not_valid = _not_valid(merged.losers, problems, structural)
+        counts = _count(merged.canonical, not_valid, rows_read)
         return ValidationResult(
             preset=self.preset,
             canonical=merged.canonical,
-            outcomes=outcomes,
+            not_valid=not_valid,
             fields=self.plan.fields,
             duplicates=merged.groups,
             counts=counts,
@@ -249,23 +276,9 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return out
 
 
-def _outcomes(
-    canonical: pl.DataFrame, losers: pl.DataFrame, problems: pl.DataFrame, structural: pl.DataFrame
-) -> pl.DataFrame:
-    """One outcome row per row read, in row_id order: the winners (``valid``) from the canonical frame,
-    the merged rows, the rejected rows and extract's structural rejects, merged by row_id."""
+def _not_valid(losers: pl.DataFrame, problems: pl.DataFrame, structural: pl.DataFrame) -> pl.DataFrame:
+    """Outcome rows of the rows that are not valid: merged, rejected, structurally rejected."""
     none = pl.lit(None, dtype=pl.String)
-    valid = canonical.select(
-        ROW_ID,
-        SOURCE_FILE,
-        SOURCE_LINE,
-        pl.lit(Outcome.VALID.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
-        none.alias(REASON_CODE),
-        none.alias(REASON),
-        KEY,
-        none.alias(REJECT_COLUMN),
-        none.alias(REJECT_VALUE),
-    )
     merged = losers.select(
         ROW_ID,
         SOURCE_FILE,
@@ -299,10 +312,20 @@ def _outcomes(
         none.alias(REJECT_COLUMN),
         pl.col(RAW).alias(REJECT_VALUE),
     )
-    others = pl.concat([merged, rejected, struct_out]).sort(ROW_ID)  # the few rows that are not valid
-    if not others.height:
-        return valid
-    return _merge_by_row_id(valid, others)
+    return pl.concat([merged, rejected, struct_out]).sort(ROW_ID)
+
+
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its string cells copied into buffers of their own.
+
+    A filtered polars string column still holds the *whole* buffer it was filtered from: keeping a few
+    rejected rows of each batch would otherwise keep every batch's text alive (the file, in RAM).
+    """
+    return frame.with_columns(
+        pl.concat_str([pl.nth(i), pl.lit("")]).alias(name)
+        for i, (name, dtype) in enumerate(frame.schema.items())
+        if dtype == pl.String
+    )
 
 
 def _with_contract(
@@ -345,7 +368,9 @@ def _rejected_raw(raw: pl.DataFrame, rejected: pl.DataFrame, src: tuple[str, ...
     )
 
 
-def _with_structural(parts: list[pl.DataFrame], structural: pl.DataFrame, src: tuple[str, ...]) -> pl.DataFrame:
+def _with_structural(
+    parts: list[pl.DataFrame], structural: pl.DataFrame, src: tuple[str, ...]
+) -> pl.DataFrame:
     """``ValidationResult.rejected_raw``: every batch's rejected rows plus the structural rejects."""
     frames = [*parts, structural.select(*PROVENANCE, REASON_CODE, REASON, RAW)]
     out = pl.concat(frames, how="diagonal_relaxed").sort(ROW_ID)
@@ -365,21 +390,22 @@ def _merge_by_row_id(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([a, b], how="vertical").sort(ROW_ID)
 
 
-def _count(outcomes: pl.DataFrame, rows_read: int, canonical_rows_n: int) -> Counts:
-    by = dict(outcomes.group_by(OUTCOME).len().iter_rows())
+def _count(canonical: pl.DataFrame, not_valid: pl.DataFrame, rows_read: int) -> Counts:
+    by = dict(not_valid.group_by(OUTCOME).len().iter_rows())
     counts = Counts(
         rows_read=rows_read,
-        valid=by.get(Outcome.VALID.value, 0),
+        valid=canonical.height,
         rejected=by.get(Outcome.REJECTED.value, 0),
         merged_duplicate=by.get(Outcome.MERGED_DUPLICATE.value, 0),
     )
     total = counts.valid + counts.rejected + counts.merged_duplicate
-    if total != rows_read or outcomes.height != rows_read or counts.valid != canonical_rows_n:
+    if total != rows_read or not_valid.height != counts.rejected + counts.merged_duplicate:
         raise RuntimeError(
-            f"validate lost track of rows (a bug): read {rows_read}, outcomes {outcomes.height}, "
-            f"valid+rejected+merged {total}, canonical {canonical_rows_n}"
+            f"validate lost track of rows (a bug): read {rows_read}, valid {counts.valid}, "
+            f"not valid {not_valid.height}, valid+rejected+merged {total}"
         )
-    if outcomes.get_column(ROW_ID).n_unique() != outcomes.height:
+    ids = not_valid.get_column(ROW_ID)
+    if ids.n_unique() != ids.len() or canonical.get_column(ROW_ID).is_in(ids.implode()).any():
         raise RuntimeError("validate recorded two outcomes for one row (a bug)")
     return counts
 
@@ -445,5 +471,10 @@ def _concat_raw(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 def _empty_raw(columns: Sequence[str]) -> pl.DataFrame:
     return pl.DataFrame(
-        schema={ROW_ID: pl.Int64, SOURCE_FILE: pl.String, SOURCE_LINE: pl.Int64, **dict.fromkeys(columns, pl.String)}
+        schema={
+            ROW_ID: pl.Int64,
+            SOURCE_FILE: pl.String,
+            SOURCE_LINE: pl.Int64,
+            **dict.fromkeys(columns, pl.String),
+        }
     )

@@ -19,13 +19,11 @@ import polars as pl
 from etl import __version__
 from etl.model import (
     KEY,
-    OUTCOME,
     REASON,
     REASON_CODE,
     SOURCE_FILE,
     SOURCE_LINE,
     STATUS,
-    Outcome,
     Status,
 )
 from etl.validate.core import RAW, ValidationResult
@@ -86,7 +84,7 @@ def plan_estimate(result: ValidationResult) -> dict[str, Any]:
 
 
 def _samples(result: ValidationResult) -> dict[str, list[dict[str, Any]]]:
-    rej = result.outcomes.filter(pl.col(OUTCOME) == Outcome.REJECTED.value)
+    rej = result.rejections
     out: dict[str, list[dict[str, Any]]] = {}
     for code, group in rej.group_by(REASON_CODE, maintain_order=True):
         rows = group.head(SAMPLES_PER_REASON).select(
@@ -143,10 +141,7 @@ def build_report(
     by_status = dict.fromkeys((s.value for s in Status), 0)
     by_status.update(dict(result.canonical.group_by(STATUS).len().iter_rows()))
     reasons = (
-        result.outcomes.filter(pl.col(OUTCOME) == Outcome.REJECTED.value)
-        .group_by(REASON_CODE)
-        .len()
-        .sort(["len", REASON_CODE], descending=[True, False])
+        result.rejections.group_by(REASON_CODE).len().sort(["len", REASON_CODE], descending=[True, False])
     )
     c = result.counts
     det = result.detection
