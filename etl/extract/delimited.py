@@ -19,7 +19,6 @@ from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -90,7 +89,9 @@ class DelimitedSource:
         try:
             for block in blocks:
                 part = (
-                    None if block.records is None else _parse(block.data, header, block.records, info, rec0)
+                    None
+                    if block.records is None or block.cells is None
+                    else assemble(_quoted_empty_to_null(block.cells), block.records, header, info, rec0)
                 )
                 if part is None:  # from here on the exact reader decides (the block starts a record)
                     blocks.close()
@@ -135,32 +136,6 @@ def read_delimited(path: Path, label: str, workdir: Path, kind: str = "csv") -> 
             info,
         )
     return Part(pl.concat(frames, rechunk=False), pl.concat(rejects), info)
-
-
-def _parse(data: bytes, header: Header, scan: pl.DataFrame, info: FileInfo, rec0: int) -> Part | None:
-    """polars parses one block's records; ``None`` when it disagrees with the scan (→ slow reader)."""
-    uniform = scan.select(~pl.col("blank") & (pl.col("cells") == len(header.names))).to_series().all()
-    # The ragged-row options cost polars ~30 %: only pay for them when the scan found short/long rows.
-    ragged_opts: dict[str, Any] = (
-        {}
-        if uniform
-        else {"truncate_ragged_lines": True, "extra_columns": "ignore", "missing_columns": "insert"}
-    )
-    try:
-        frame = pl.read_csv(
-            data,
-            has_header=False,
-            separator=header.delimiter,
-            quote_char='"',
-            schema=dict.fromkeys(header.names, pl.String),
-            raise_if_empty=False,
-            **ragged_opts,
-        )
-    except pl.exceptions.PolarsError:
-        return None
-    if frame.height != scan.height:
-        return None
-    return assemble(_quoted_empty_to_null(frame), scan, header, info, rec0)
 
 
 def _quoted_empty_to_null(data: pl.DataFrame) -> pl.DataFrame:

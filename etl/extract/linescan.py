@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -31,8 +32,8 @@ from etl.extract.dialect import column_names, sniff_delimiter, split_record
 BLOCK = 16 << 20  # 4 MiB costs ~20 % more time at a million rows (per-block overhead), for ~40 MiB less
 MAX_CARRY = 16 << 20  # a "record" longer than this is an unterminated quote, not a contact
 SAMPLE_LINES = 50
-QUOTED = '"[^"]*"'
 REGEX_ESCAPES = {"\t": "\\t", "|": "\\|"}  # delimiter → its spelling inside a Rust regex
+PRE_SCHEMA = pl.Schema({"i": pl.UInt32, "ln": pl.Int64, "t": pl.String, "q": pl.Int64, "p": pl.Int64})
 RECORD_SCHEMA = pl.Schema({"ln": pl.Int64, "cells": pl.Int64, "blank": pl.Boolean, "raw": pl.String})
 
 
@@ -71,6 +72,7 @@ class Block:
     data: bytes
     offset: int  # byte offset of ``data`` in the file: always a record start
     line0: int  # 0-based physical line where ``data`` starts
+    cells: pl.DataFrame | None = None  # polars' parse of ``data``, one row per record (blank ones too)
 
 
 def stream(
@@ -128,15 +130,18 @@ def _blocks(
                     yield header
                     skip = header.end - line0
                 start = _nth_line_start(body, skip)
-                recs, open_at = scan_block(lines, header, line0 + skip, skip)
-                if recs is None:
-                    yield Block(None, b"", offset + start, line0 + skip)
-                    return
+                pre, open_at = scan_block(lines, header, line0 + skip, skip)
                 end, used = len(body), lines.height
                 if open_at is not None:  # carry the open record's bytes into the next block
                     end, used = _line_start(body, lines.height, open_at), open_at
+                cells = None if pre is None else parse_cells(body[start:end], header, pre.height)
+                if pre is None or cells is None:
+                    yield Block(None, b"", offset + start, line0 + skip)
+                    return
+                if open_at is not None:
                     carry, base = body[end:] + carry, offset + end
-                yield Block(recs, body[start:end], offset + start, line0 + skip)
+                recs = _cells(pre, header, cells)
+                yield Block(recs, body[start:end], offset + start, line0 + skip, cells)
                 line0 += used
                 if len(carry) > MAX_CARRY:
                     yield Block(None, b"", base, line0)
@@ -232,7 +237,7 @@ def scan_block(
     d = header.delimiter
     body = lines.select("t").slice(skip).with_row_index("ln", offset=ln0)
     if body.height == 0:
-        return pl.DataFrame(schema=RECORD_SCHEMA), None
+        return pl.DataFrame(schema=PRE_SCHEMA), None
     body = body.with_columns(  # one call: polars evaluates the two counts in parallel
         q=pl.col("t").str.count_matches('"', literal=True).cast(pl.Int64),
         p=pl.col("t").str.count_matches(d, literal=True).cast(pl.Int64),
@@ -268,21 +273,48 @@ def scan_block(
     else:
         recs = body.select("ln", "t", "q", "p")
     del body
-    return _cells(recs.with_row_index("i"), header, total_q > 0), open_at
+    return recs.with_row_index("i"), open_at
 
 
-def _cells(recs: pl.DataFrame, header: Header, quotes: bool) -> pl.DataFrame:
+def parse_cells(data: bytes, header: Header, records: int) -> pl.DataFrame | None:
+    """polars' parse of a block's records (every column a string), or ``None`` when polars refuses the
+    block or sees another number of records than the line scan (→ the exact reader decides)."""
+    opts: dict[str, Any] = {}
+    for ragged in (False, True):
+        if ragged:  # the ragged-row options cost polars ~30 %: only when the plain parse refused
+            opts = {"truncate_ragged_lines": True, "extra_columns": "ignore", "missing_columns": "insert"}
+        try:
+            cells = pl.read_csv(
+                data,
+                has_header=False,
+                separator=header.delimiter,
+                quote_char='"',
+                schema=dict.fromkeys(header.names, pl.String),
+                raise_if_empty=False,
+                **opts,
+            )
+        except pl.exceptions.PolarsError:
+            continue
+        return cells if cells.height == records else None
+    return None
+
+
+def _cells(recs: pl.DataFrame, header: Header, parsed: pl.DataFrame) -> pl.DataFrame:
+    """Per record: cell count, blank flag, and the text of records that will be rejected as ragged.
+
+    A record's cells are its delimiters + 1, less the delimiters inside its parsed values (a quoted
+    delimiter, e.g. Mailchimp TAGS ``"VIP","Blog"``, is the only kind a value can hold): literal counts,
+    no regex. Where polars cut a long row short the count may miss-count a quoted delimiter of an extra
+    cell; long rows are re-split exactly below.
+    """
     d = header.delimiter
     n = len(header.names)
     cells = recs["p"] + 1
-    if quotes:
-        # Exact counts only where a delimiter sits inside quotes (e.g. Mailchimp TAGS ``"VIP","Blog"``):
-        # the anchored test below is as cheap as a plain count, the quote-stripping replace is not.
-        inside = f'^(?:[^"]*"[^"]*")*[^"]*"[^"]*{REGEX_ESCAPES.get(d, d)}'
-        quoted = recs.filter((pl.col("q") > 0) & pl.col("t").str.contains(inside)).select(
-            "i", pl.col("t").str.replace_all(QUOTED, "").str.count_matches(d, literal=True).cast(pl.Int64) + 1
-        )
-        cells.scatter(quoted["i"], quoted.to_series(1))
+    if recs.height and recs["q"].sum():
+        inside = parsed.select(
+            pl.sum_horizontal(pl.nth(i).str.count_matches(d, literal=True).fill_null(0) for i in range(n))
+        ).to_series()
+        cells = cells - inside.cast(pl.Int64)
     recs = recs.with_columns(cells=cells)
     # a whitespace-only line is blank, not a record; with a tab delimiter that includes "\t\t" (3 cells)
     maybe_blank = pl.col("q") == 0
@@ -297,7 +329,11 @@ def _cells(recs: pl.DataFrame, header: Header, quotes: bool) -> pl.DataFrame:
     ragged = recs.filter(~pl.col("blank") & too_few)
     long = recs.filter(~pl.col("blank") & too_many).select("i", "t")
     if long.height:  # rare: Python's exact splitter decides whether the extra cells are all empty
-        extra = [i for i, t in long.iter_rows() if any(c != "" for c in split_record(t, d)[n:])]
+        split = {i: split_record(t, d) for i, t in long.iter_rows()}
+        exact = recs["cells"].clone()
+        exact.scatter(list(split), [len(c) for c in split.values()])
+        recs = recs.with_columns(cells=exact)
+        extra = [i for i, c in split.items() if any(x != "" for x in c[n:])]
         ragged = pl.concat([ragged, recs.filter(pl.col("i").is_in(extra))]).sort("i")
     raw = pl.repeat(None, recs.height, dtype=pl.String, eager=True).alias("raw")
     if ragged.height:
