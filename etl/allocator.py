@@ -7,9 +7,9 @@ allocations in another, and the process's resident memory grows to ~1.5× what i
 One arena lets every thread reuse what any thread freed: on the 1,000,000-row benchmark the dry run
 peaks at about 2.6× the file instead of 3.4×, at no measurable cost in time (``make bench``).
 
-jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars first allocates, so this must run before
-``import polars``. A value the user set is left alone (set it to ``narenas:8`` on a many-core host
-where arena contention costs more than memory).
+jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars loads, so this must run before ``import polars``
+(polars prepends its own decay settings to the value it finds). A value the user set is left alone:
+set it to ``narenas:8`` on a many-core host where arena contention costs more than memory.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ class DelimitedSource:
 
     def _stream(self) -> tuple[Header, Generator[linescan.Block, None, None]]:
         try:
-            return linescan.stream(self._src.path, self._label, self._preferred)
+            return linescan.stream(self._src.path, self._label, self._preferred, linescan.BLOCK)
         except NotUtf8:
             raise InputError("cannot read the file as text", path=self._label) from None
 

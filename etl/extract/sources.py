@@ -88,14 +88,13 @@ class SourceStream:
 
     def batches(self, progress: Callable[[int], None] | None = None) -> Iterator[Batch]:
         """Stream every source in order; ``progress`` gets each batch's record count."""
-        offset = 0
+        offset = 0  # row ids before this source; a part's ``_rec`` already counts from the source's start
         for opened in self._opened:
             for part in opened.parts():
-                batch = _numbered(part, offset)
-                offset += part.info.rows
                 if progress is not None:
                     progress(part.info.rows)
-                yield batch
+                yield _numbered(part, offset)
+            offset += opened.info.rows
 
 
 @contextmanager
