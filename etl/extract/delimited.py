@@ -1,16 +1,21 @@
-"""CSV/TSV/TXT reader: polars does the parsing, a vectorised line scan does the bookkeeping.
+"""CSV/TSV/TXT reader: streamed block by block; polars parses, a vectorised line scan keeps the books.
 
-Why two passes. polars' CSV reader is fast but cannot say on which physical line a record started, nor
-tell a short row from a row whose last cells are empty. ``linescan`` first streams the file as *lines*
-and works out, per record, its start line, its cell count and whether it is blank; then polars parses
-the records proper with the header we decided on, and the two views are zipped by record index.
-Wherever the two could disagree the file goes to the exact but slow ``slowcsv`` reader instead: an
-unterminated quote, a quote in the middle of an unquoted cell, polars refusing the file, or a record
-count mismatch.
+Why both. polars' CSV reader is fast but cannot say on which physical line a record started, nor tell a
+short row from a row whose last cells are empty. For each block (``linescan``: 16 MiB cut at a record
+start) the file's lines give each record's start line (quote parity), whether it is blank and its
+delimiter count; polars parses the same bytes, and a record's cell count is its delimiters + 1 less the
+delimiters inside its parsed values. The two views are zipped by record index. Wherever they could
+disagree the rest of the file goes to the exact but slow ``slowcsv`` reader instead, from the block's
+first record on: an unterminated quote, a quote in the middle of an unquoted cell, polars refusing the
+block, or a record count mismatch.
+
+Encoding is settled before the first row: the whole file is checked as UTF-8 (polars' validator), else
+``encoding.scan_encoding`` decides and the file is transcoded, streaming, to a temporary UTF-8 copy.
 
 Ragged policy: fewer cells than the header → reject, unless only trailing *unnamed* header columns are
 missing (a header ending in a delimiter); more cells → reject, unless every extra cell is empty (a row
-ending in a stray delimiter). Unnamed trailing columns that are empty on every row are dropped.
+ending in a stray delimiter). Unnamed trailing columns that are empty on every row are dropped (found by
+one extra pass, only for headers that end in a delimiter).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bookkeeping pass of the delimited reader: header, record starts, cell counts — streamed.
+"""The bookkeeping of the delimited reader: header, record starts, cell counts — streamed by block.
 
 The file is read in blocks cut at a newline; each block is split into physical lines by polars (no
 quoting, one string per line, ``\\r`` of CRLF dropped; this also validates UTF-8). Per block, with
@@ -7,14 +7,13 @@ polars string expressions only:
 - quote parity (cumulative ``"`` count) marks the lines that start a record, so record start lines are
   exact with quoted newlines and blank lines. A record still open at the end of a block is carried,
   as bytes, into the next block, so every block starts at a record start;
-- a record's cell count is its delimiter count + 1; where a delimiter sits inside quotes (an anchored
-  regex finds those rows cheaply) the count is taken after removing quoted sections (``"[^"]*"``, which
-  also removes ``""`` escapes).
+- polars parses the block's records (``parse_cells``); a record's cell count is its delimiter count + 1
+  less the delimiters inside its parsed values — literal counts, no regex per line.
 
-Only small per-record columns survive a block (start line, cell count, blank flag, and the text of
-records that will be rejected), so memory stays at one block plus what the final frame needs.
-``None`` for the records means "the parity view cannot be trusted here" (unterminated quote, a quote in
-the middle of an unquoted cell): the caller then uses the exact stdlib reader.
+A block (``Block``) carries its records' facts (start line, cell count, blank flag, the text of records
+that will be rejected), its bytes and polars' parse, so memory holds one block at a time.
+``records=None`` means "the parity view cannot be trusted from here" (unterminated quote, a quote in the
+middle of an unquoted cell, polars disagreeing): the caller reads the rest with the exact stdlib reader.
 """
 
 from __future__ import annotations
@@ -229,7 +228,9 @@ def find_header(t: pl.Series, label: str, preferred: str | None, line0: int = 0)
 def scan_block(
     lines: pl.DataFrame, header: Header, ln0: int, skip: int
 ) -> tuple[pl.DataFrame | None, int | None]:
-    """Records of one block that starts at a record start; also the index of a record left open, if any.
+    """Records of one block that starts at a record start (``PRE_SCHEMA``: record index, start line,
+    text, quote and delimiter counts; ``_cells`` finishes them once polars has parsed the block), and
+    the index of a record left open, if any. ``None`` when the parity view cannot be trusted.
 
     Expressions run on the subsets that need them (lines with quotes, lines without a delimiter) and
     are scattered back: a ``when/then`` would evaluate the expensive branch on every line.

@@ -7,8 +7,12 @@ anything else is delimited text (CSV, TSV, TXT, …) and gets encoding and diale
 
 Archives and folders (a Mailchimp audience export, zipped or extracted) are read member by member in
 name order; a member's ``source_file`` is ``"<zip path>::<member name>"`` (the member name keeps its
-folder inside the archive) or, for a folder, the member's own path. Members are extracted one at a time
-into a private temporary directory that is removed when reading ends.
+folder inside the archive) or, for a folder, the member's own path. Members are unpacked into a private
+temporary directory when the sources are opened (every header is known before any row is read) and
+removed when reading ends.
+
+``open_sources`` is the streaming interface (``SourceStream``: headers first, then ``Batch``es with global
+row ids); ``read_sources`` collects it into one ``ExtractResult`` for callers that want the whole frame.
 """
 
 from __future__ import annotations
