@@ -9,8 +9,10 @@ disagree the rest of the file goes to the exact but slow ``slowcsv`` reader inst
 first record on: an unterminated quote, a quote in the middle of an unquoted cell, polars refusing the
 block, or a record count mismatch.
 
-Encoding is settled before the first row: the whole file is checked as UTF-8 (polars' validator), else
-``encoding.scan_encoding`` decides and the file is transcoded, streaming, to a temporary UTF-8 copy.
+Encoding: a file is read as UTF-8 unless its BOM says UTF-16; polars validates each block as it splits
+it into lines. A block that is not UTF-8 makes ``encoding.scan_encoding`` decide for the whole file
+(cp1252, latin-1, or an error naming the line) and the file is transcoded, streaming, to a temporary
+UTF-8 copy — from the start, since the rows read so far must be read again (``EncodingChanged``).
 
 Ragged policy: fewer cells than the header → reject, unless only trailing *unnamed* header columns are
 missing (a header ending in a delimiter); more cells → reject, unless every extra cell is empty (a row
@@ -29,10 +31,20 @@ import polars as pl
 
 from etl.errors import InputError
 from etl.extract import linescan, slowcsv
-from etl.extract.encoding import head_encoding, scan_encoding, utf8_source, utf8_valid
+from etl.extract.encoding import head_encoding, scan_encoding, utf8_source
 from etl.extract.linescan import Header, NotUtf8
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
 from etl.model import SOURCE_LINE
+
+
+class EncodingChanged(Exception):
+    """A file read as UTF-8 is not UTF-8 after all, and rows of it were already handed out: the caller
+    starts reading again with ``encoding`` for ``label`` (see ``etl.extract.sources.stream_sources``)."""
+
+    def __init__(self, label: str, encoding: str) -> None:
+        super().__init__(f"{label}: not UTF-8, read as {encoding}")
+        self.label = label
+        self.encoding = encoding
 
 
 class DelimitedSource:
@@ -42,19 +54,33 @@ class DelimitedSource:
     The temporary UTF-8 copy of a non-UTF-8 file lives as long as ``stack`` (the caller's ExitStack).
     """
 
-    def __init__(self, path: Path, label: str, workdir: Path, stack: ExitStack, kind: str = "csv") -> None:
+    def __init__(
+        self,
+        path: Path,
+        label: str,
+        workdir: Path,
+        stack: ExitStack,
+        kind: str = "csv",
+        encoding: str | None = None,
+    ) -> None:
         declared, bom_len = head_encoding(path, label)
-        if declared is not None and declared.startswith("utf-16"):
-            encoding = declared
-        elif utf8_valid(path, bom_len):
-            encoding = "utf-8"
-        else:
-            encoding = scan_encoding(path, label, declared, bom_len)
-        self._src = stack.enter_context(utf8_source(path, workdir, label, encoding, bom_len))
         self._label = label
         self._preferred = "\t" if path.suffix.lower() == ".tsv" else None
-        header, blocks = self._stream()
-        blocks.close()  # only the header was wanted here
+        self._recheck: tuple[Path, str | None, int] | None = None
+        if declared is not None and declared.startswith("utf-16"):
+            encoding = declared
+        elif encoding is None:
+            # Optimistic: polars validates every block as it splits it into lines, so a UTF-8 file costs
+            # no extra pass. A later block that is not UTF-8 makes the whole file something else: then
+            # ``EncodingChanged`` asks the caller to start again with the encoding decided here.
+            encoding, self._recheck = "utf-8", (path, declared, bom_len)
+        self._src = stack.enter_context(utf8_source(path, workdir, label, encoding, bom_len))
+        try:
+            header = self._header()
+        except EncodingChanged as changed:  # the first block already says: nothing was handed out yet
+            self._recheck = None
+            self._src = stack.enter_context(utf8_source(path, workdir, label, changed.encoding, bom_len))
+            header = self._header()
         self.header = header
         self._info = FileInfo(
             path=label,
@@ -69,6 +95,19 @@ class DelimitedSource:
         if self._drop:
             self._info = replace(self._info, header=tuple(n for n in header.names if n not in self._drop))
 
+    def _header(self) -> Header:
+        header, blocks = self._stream()
+        blocks.close()  # only the header was wanted here
+        return header
+
+    def _not_utf8(self) -> Exception:
+        """What a block that polars cannot decode means: another encoding (decided over the whole file,
+        exactly as ``encoding.scan_encoding`` says), or unreadable text after a transcode."""
+        if self._recheck is None:
+            return InputError("cannot read the file as text", path=self._label)
+        path, declared, bom_len = self._recheck
+        return EncodingChanged(self._label, scan_encoding(path, self._label, declared, bom_len))
+
     @property
     def info(self) -> FileInfo:
         """What is known of the file; ``rows`` counts the records streamed so far."""
@@ -78,7 +117,7 @@ class DelimitedSource:
         try:
             return linescan.stream(self._src.path, self._label, self._preferred, linescan.BLOCK)
         except NotUtf8:
-            raise InputError("cannot read the file as text", path=self._label) from None
+            raise self._not_utf8() from None
 
     def parts(self) -> Iterator[Part]:
         """The file's records, one ``Part`` per block, ``_rec`` numbered across the whole file."""
@@ -107,7 +146,7 @@ class DelimitedSource:
                 rec0 += part.info.rows
                 yield part
         except NotUtf8:
-            raise InputError("cannot read the file as text", path=self._label) from None
+            raise self._not_utf8() from None
 
     def _empty_unnamed(self) -> list[str]:
         """Trailing header columns with no name that are empty on every row (one extra pass, only for
@@ -126,12 +165,18 @@ class DelimitedSource:
 
 def read_delimited(path: Path, label: str, workdir: Path, kind: str = "csv") -> Part:
     """Read one delimited text file into a single ``Part`` (see ``etl.extract.result``)."""
-    with ExitStack() as stack:
-        source = DelimitedSource(path, label, workdir, stack, kind)
-        parts = list(source.parts())
-        frames = [p.frame for p in parts]
-        rejects = [p.rejects for p in parts]
-        info = source.info
+    encoding = None
+    while True:
+        try:
+            with ExitStack() as stack:
+                source = DelimitedSource(path, label, workdir, stack, kind, encoding)
+                parts = list(source.parts())
+                info = source.info
+            break
+        except EncodingChanged as changed:
+            encoding = changed.encoding
+    frames = [p.frame for p in parts]
+    rejects = [p.rejects for p in parts]
     if not frames:
         return Part(
             pl.DataFrame(

@@ -20,16 +20,16 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import polars as pl
 
 from etl.errors import InputError
-from etl.extract.delimited import DelimitedSource, aligned
+from etl.extract.delimited import DelimitedSource, EncodingChanged, aligned
 from etl.extract.excel import read_excel
 from etl.extract.jsonl import read_json, read_ndjson
 from etl.extract.result import REC, REJECT_SCHEMA, ExtractResult, FileInfo, Part
@@ -41,6 +41,7 @@ NDJSON_EXT = frozenset({".ndjson", ".jsonl"})
 EXCEL_EXT = frozenset({".xlsx", ".xlsm", ".xls"})
 MEMBER_EXT = TEXT_EXT | JSON_EXT | NDJSON_EXT | EXCEL_EXT
 ZIP_MAGIC = b"PK\x03\x04"
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -102,18 +103,41 @@ class SourceStream:
 
 
 @contextmanager
-def open_sources(paths: Sequence[str | Path]) -> Iterator[SourceStream]:
+def open_sources(
+    paths: Sequence[str | Path], encodings: Mapping[str, str] | None = None
+) -> Iterator[SourceStream]:
     """Open every source (files, folders, ZIP archives): encodings, dialects and headers are settled,
     nothing else is read. ZIP members are unpacked and non-UTF-8 files transcoded into a private
-    temporary directory, removed when the block ends. Raises ``InputError`` like ``read_sources``."""
+    temporary directory, removed when the block ends. Raises ``InputError`` like ``read_sources``.
+
+    Delimited files are taken for UTF-8 (unless a BOM or ``encodings[label]`` says otherwise) and checked
+    block by block: iterating may raise ``EncodingChanged`` — use ``stream_sources``, which restarts.
+    """
     if isinstance(paths, str | Path):
         paths = [paths]
     if not paths:
         raise InputError("no source file given")
     with tempfile.TemporaryDirectory(prefix="bme-extract-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        opened = [o for p in paths for o in _open_path(Path(p), workdir, stack)]
+        known = dict(encodings or {})
+        opened = [o for p in paths for o in _open_path(Path(p), workdir, stack, known)]
         yield SourceStream(opened)
+
+
+def stream_sources(paths: Sequence[str | Path], consume: Callable[[SourceStream], R]) -> R:
+    """``consume(stream)`` over the opened sources; when a file turns out not to be UTF-8 after rows of
+    it were handed out, everything is opened again with that file's encoding and ``consume`` starts over
+    (rare: only a file that is valid UTF-8 for its first 16 MiB). ``consume`` must not keep state
+    between calls other than what it returns."""
+    encodings: dict[str, str] = {}
+    while True:
+        try:
+            with open_sources(paths, encodings) as stream:
+                return consume(stream)
+        except EncodingChanged as changed:
+            if changed.label in encodings:  # decided once already: cannot change again (a bug)
+                raise RuntimeError(f"encoding of {changed.label} changed twice") from None
+            encodings[changed.label] = changed.encoding
 
 
 def read_sources(
@@ -125,13 +149,17 @@ def read_sources(
     ``tqdm(total=…).update`` fits directly. Raises ``InputError`` for anything unreadable: missing file,
     empty (0-byte) file, binary file, unreadable or CSV-less ZIP, invalid declared encoding, bad JSON.
     """
-    with open_sources(paths) as stream:
+
+    def collect(stream: SourceStream) -> ExtractResult:
         batches = list(stream.batches(progress))
-        files = stream.files
-    return combine(batches, files)
+        return combine(batches, stream.files)
+
+    return stream_sources(paths, collect)
 
 
-def _open_path(path: Path, workdir: Path, stack: ExitStack) -> Iterator[_Opened]:
+def _open_path(
+    path: Path, workdir: Path, stack: ExitStack, encodings: Mapping[str, str]
+) -> Iterator[_Opened]:
     if not path.exists():
         raise InputError("file not found", path=str(path))
     if path.is_dir():
@@ -141,12 +169,12 @@ def _open_path(path: Path, workdir: Path, stack: ExitStack) -> Iterator[_Opened]
                 "folder holds no export file (" + " ".join(sorted(MEMBER_EXT)) + ")", path=str(path)
             )
         for member in members:
-            yield _open_file(member, str(member), workdir, stack)
+            yield _open_file(member, str(member), workdir, stack, encodings)
         return
     if _is_zip(path) and not _is_workbook(path):
-        yield from _open_zip(path, workdir, stack)
+        yield from _open_zip(path, workdir, stack, encodings)
     else:
-        yield _open_file(path, str(path), workdir, stack)
+        yield _open_file(path, str(path), workdir, stack, encodings)
 
 
 def _wanted(parts: tuple[str, ...]) -> bool:
@@ -176,7 +204,14 @@ def _is_workbook(path: Path) -> bool:
         return False
 
 
-def _open_file(path: Path, label: str, workdir: Path, stack: ExitStack, kind: str | None = None) -> _Opened:
+def _open_file(
+    path: Path,
+    label: str,
+    workdir: Path,
+    stack: ExitStack,
+    encodings: Mapping[str, str],
+    kind: str | None = None,
+) -> _Opened:
     """Open one plain file; ``kind`` overrides the FileInfo kind (``zip-member``)."""
     try:
         if path.stat().st_size == 0:
@@ -189,7 +224,7 @@ def _open_file(path: Path, label: str, workdir: Path, stack: ExitStack, kind: st
         elif ext in NDJSON_EXT:
             part = read_ndjson(path, label, workdir)
         else:
-            return DelimitedSource(path, label, workdir, stack, kind or "csv")
+            return DelimitedSource(path, label, workdir, stack, kind or "csv", encodings.get(label))
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path=label) from None
     if kind is not None:
@@ -197,7 +232,7 @@ def _open_file(path: Path, label: str, workdir: Path, stack: ExitStack, kind: st
     return _Whole(part)
 
 
-def _open_zip(path: Path, workdir: Path, stack: ExitStack) -> Iterator[_Opened]:
+def _open_zip(path: Path, workdir: Path, stack: ExitStack, encodings: Mapping[str, str]) -> Iterator[_Opened]:
     """Unpack every wanted member (to disk, one at a time) and open it; members stay until the end."""
     try:
         zf = zipfile.ZipFile(path)
@@ -218,7 +253,7 @@ def _open_zip(path: Path, workdir: Path, stack: ExitStack) -> Iterator[_Opened]:
                     shutil.copyfileobj(src, out, 1 << 20)
             except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
                 raise InputError(f"cannot extract member ({exc})", path=label) from None
-            yield _open_file(dst, label, workdir, stack, kind="zip-member")
+            yield _open_file(dst, label, workdir, stack, encodings, kind="zip-member")
 
 
 def _numbered(part: Part, offset: int) -> Batch:

@@ -438,16 +438,14 @@ def validate_sources(
     ``field_values=False`` keeps only whether each field is filled (see ``_Batches``): enough for the
     dry-run report, not for a load. ``batch_rows`` trades memory for per-batch overhead.
     """
-    from etl.extract.sources import open_sources
+    from etl.extract.sources import SourceStream, stream_sources
 
-    with open_sources([str(p) for p in paths]) as stream:
+    def consume(stream: SourceStream) -> tuple[_Batches, tuple[Any, ...], Any]:
         files, columns = stream.files, stream.columns
-        detection = None
-        if preset is None:
-            preset, detection = _detect(files, columns)
+        chosen, detection = (preset, None) if preset is not None else _detect(files, columns)
         where = files[0].path if len(files) == 1 else None
         headers = {f.path: set(f.header) for f in files}
-        batches = _Batches(columns, preset, headers, where=where, field_values=field_values)
+        batches = _Batches(columns, chosen, headers, where=where, field_values=field_values)
         pending: list[pl.DataFrame] = []
         size = 0
         for batch in stream.batches(progress):
@@ -459,7 +457,9 @@ def validate_sources(
                 size = 0
         if pending or not batches.rows:  # (an empty export still gets its plan and an empty result)
             batches.add(_concat_raw(pending) if pending else _empty_raw(columns))
-        files = stream.files
+        return batches, stream.files, detection
+
+    batches, files, detection = stream_sources([str(p) for p in paths], consume)
     return batches.finish(files, detection)
 
 

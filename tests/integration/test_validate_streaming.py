@@ -111,3 +111,40 @@ def test_the_entry_point_sets_the_allocator_before_polars_loads() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
     # polars puts its own decay settings first and appends ours, so ours win where they overlap
     assert out.stdout.strip().splitlines()[-1].split(",")[-1] == allocator.DEFAULT
+
+
+def _late_cp1252(tmp_path: Path, head: str, bom: bytes = b"") -> Path:
+    """UTF-8-looking for many blocks, then a cp1252 byte (0xE9, "é") far down the file."""
+    rows = [f"p{i}@example.com,{head}{i}" for i in range(200)]
+    body = ("Email,Name\n" + "\n".join(rows) + "\n").encode("utf-8")
+    path = tmp_path / "late.csv"
+    path.write_bytes(bom + body + b"late@example.com,Ren\xe9\n")
+    return path
+
+
+@pytest.mark.parametrize("head", ["Ana", "Zoë"])  # ASCII before the bad byte, or valid UTF-8 non-ASCII
+def test_a_file_found_not_utf8_late_is_read_again_whole_as_cp1252(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: str
+) -> None:
+    path = _late_cp1252(tmp_path, head)
+    monkeypatch.setattr(linescan, "BLOCK", 256)  # the bad byte is many blocks past the first
+    result = validate_sources([path], preset=None, batch_rows=7)
+    (info,) = result.files
+    assert info.encoding == "cp1252" and info.rows == 201 and result.counts.rows_read == 201
+    names = result.canonical.get_column("First Name" if "First Name" in result.canonical.columns else "Name")
+    assert names[-1] == "René"
+    assert names[0] == head.encode("utf-8").decode("cp1252") + "0"  # the whole file is one encoding
+    extracted = read_sources([path])
+    assert extracted.files[0].encoding == "cp1252" and extracted.frame.height == 201
+
+
+def test_a_utf8_bom_file_with_a_late_invalid_byte_names_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl.errors import InputError
+
+    path = _late_cp1252(tmp_path, "Ana", bom=b"\xef\xbb\xbf")
+    monkeypatch.setattr(linescan, "BLOCK", 256)
+    with pytest.raises(InputError, match="UTF-8 BOM") as err:
+        validate_sources([path], preset=None)
+    assert ":202:" in str(err.value)
