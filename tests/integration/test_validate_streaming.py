@@ -82,7 +82,9 @@ def test_dry_run_keeps_filled_markers_and_reports_the_same(tmp_path: Path) -> No
     assert dry.counts == full.counts and not dry.field_values and full.field_values
     for f in full.fields:
         assert dry.canonical.schema[f.label] == pl.Boolean
-        assert dry.canonical.get_column(f.label).null_count() == full.canonical.get_column(f.label).null_count()
+        assert (
+            dry.canonical.get_column(f.label).null_count() == full.canonical.get_column(f.label).null_count()
+        )
     drop = [f.label for f in full.fields]
     assert dry.canonical.drop(drop).equals(full.canonical.drop(drop))
     a = build_report(full, generated_at="t")
