@@ -113,18 +113,7 @@ class ValidationResult:
     @cached_property
     def outcomes(self) -> pl.DataFrame:
         """One outcome row per row read, in ``row_id`` order (see the class docstring)."""
-        none = pl.lit(None, dtype=pl.String)
-        valid = self.canonical.select(
-            ROW_ID,
-            SOURCE_FILE,
-            SOURCE_LINE,
-            pl.lit(Outcome.VALID.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
-            none.alias(REASON_CODE),
-            none.alias(REASON),
-            KEY,
-            none.alias(REJECT_COLUMN),
-            none.alias(REJECT_VALUE),
-        )
+        valid = _outcome_rows(self.canonical.select(ROW_ID, SOURCE_FILE, SOURCE_LINE, KEY), Outcome.VALID)
         return _merge_by_row_id(valid, self.not_valid) if self.not_valid.height else valid
 
     @property
@@ -276,43 +265,35 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return out
 
 
+def _outcome_rows(frame: pl.DataFrame, outcome: Outcome, **columns: pl.Expr) -> pl.DataFrame:
+    """``frame``'s rows as OUTCOME_COLUMNS rows with ``outcome``; ``columns`` gives the columns ``frame``
+    does not hold under their own name (any other missing column is null)."""
+    none = pl.lit(None, dtype=pl.String)
+    own = set(frame.columns)
+
+    def pick(name: str) -> pl.Expr:
+        if name in columns:
+            return columns[name].alias(name)
+        return pl.col(name) if name in own else none.alias(name)
+
+    return frame.select(
+        ROW_ID,
+        SOURCE_FILE,
+        SOURCE_LINE,
+        pl.lit(outcome.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
+        *(pick(c) for c in (REASON_CODE, REASON, KEY, REJECT_COLUMN, REJECT_VALUE)),
+    )
+
+
 def _not_valid(losers: pl.DataFrame, problems: pl.DataFrame, structural: pl.DataFrame) -> pl.DataFrame:
     """Outcome rows of the rows that are not valid: merged, rejected, structurally rejected."""
     none = pl.lit(None, dtype=pl.String)
-    merged = losers.select(
-        ROW_ID,
-        SOURCE_FILE,
-        SOURCE_LINE,
-        pl.lit(Outcome.MERGED_DUPLICATE.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
-        REASON_CODE,
-        REASON,
-        KEY,
-        none.alias(REJECT_COLUMN),
-        none.alias(REJECT_VALUE),
-    )
-    rejected = problems.select(
-        ROW_ID,
-        SOURCE_FILE,
-        SOURCE_LINE,
-        pl.lit(Outcome.REJECTED.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
-        REASON_CODE,
-        REASON,
-        KEY,
-        REJECT_COLUMN,
-        REJECT_VALUE,
-    )
-    struct_out = structural.select(
-        ROW_ID,
-        SOURCE_FILE,
-        SOURCE_LINE,
-        pl.lit(Outcome.REJECTED.value, dtype=OUTCOME_DTYPE).alias(OUTCOME),
-        REASON_CODE,
-        REASON,
-        none.alias(KEY),
-        none.alias(REJECT_COLUMN),
-        pl.col(RAW).alias(REJECT_VALUE),
-    )
-    return pl.concat([merged, rejected, struct_out]).sort(ROW_ID)
+    parts = [
+        _outcome_rows(losers, Outcome.MERGED_DUPLICATE),
+        _outcome_rows(problems, Outcome.REJECTED),
+        _outcome_rows(structural, Outcome.REJECTED, **{KEY: none, REJECT_VALUE: pl.col(RAW)}),
+    ]
+    return pl.concat(parts).sort(ROW_ID)
 
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
