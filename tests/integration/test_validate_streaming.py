@@ -92,13 +92,17 @@ def test_dry_run_keeps_filled_markers_and_reports_the_same(tmp_path: Path) -> No
     assert a == b
 
 
-def test_allocator_default_is_set_unless_the_user_chose_one() -> None:
+def test_allocator_default_is_set_unless_the_user_chose_an_arena_count() -> None:
     env: dict[str, str] = {}
     allocator.configure(env)
     assert env[allocator.ENV] == allocator.DEFAULT
     mine = {allocator.ENV: "narenas:8"}
     allocator.configure(mine)
     assert mine[allocator.ENV] == "narenas:8"
+    # what a parent process that imported polars leaves in the environment of its children
+    inherited = {allocator.ENV: "dirty_decay_ms:500,muzzy_decay_ms:1000"}
+    allocator.configure(inherited)
+    assert inherited[allocator.ENV] == "dirty_decay_ms:500,muzzy_decay_ms:1000," + allocator.DEFAULT
 
 
 def test_the_entry_point_sets_the_allocator_before_polars_loads() -> None:
