@@ -419,6 +419,7 @@ def validate_sources(
     ``field_values=False`` keeps only whether each field is filled (see ``_Batches``): enough for the
     dry-run report, not for a load. ``batch_rows`` trades memory for per-batch overhead.
     """
+    from etl.extract.prefetch import prefetch
     from etl.extract.sources import SourceStream, stream_sources
 
     def consume(stream: SourceStream) -> tuple[_Batches, tuple[Any, ...], Any]:
@@ -429,7 +430,7 @@ def validate_sources(
         batches = _Batches(columns, chosen, headers, where=where, field_values=field_values)
         pending: list[pl.DataFrame] = []
         size = 0
-        for batch in stream.batches(progress):
+        for batch in prefetch(stream.batches(progress)):  # the next block is read while this one is checked
             batches.add_structural(batch.rejects)
             pending.append(batch.frame)
             size += batch.frame.height
