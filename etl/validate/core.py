@@ -318,7 +318,7 @@ def _with_contract(
     rejected are ignored.
     """
     passed = rows.get_column(REASON_CODE).is_null()
-    contract = contract_rejects(full, fields)
+    contract = contract_rejects(full, fields, only=passed)
     contract = contract.filter(pl.col(ROW_ID).is_in(full.get_column(ROW_ID).filter(passed).implode()))
     if not contract.height:
         return rows, passed

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandera.polars as pa
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from etl.model import FieldColumn
-from etl.validate.schemas import contract_rejects
+from etl.validate.schemas import contract_rejects, contract_schema, screen
 
 FIELDS = [
     FieldColumn("Birthday", "BDAY", "recurrent_date"),
@@ -79,3 +82,43 @@ def test_value_failures_become_row_rejects(column: str, values: list, code: str,
 def test_schema_level_failure_is_our_bug() -> None:
     with pytest.raises(RuntimeError, match="breaks its own contract"):
         contract_rejects(frame().drop("status"), FIELDS)
+
+
+_TEXT = st.one_of(st.none(), st.sampled_from(["", " ", "x", "X y", "a" * 256, "é" * 255, "a@b.c", " a@b.c"]))
+_CELLS = {
+    "key": st.one_of(st.none(), st.sampled_from(["a@x.com", "B@x.com", " a@x.com", "a@", "ab", "a b@x.com"])),
+    "status": st.one_of(st.none(), st.sampled_from(["subscribed", "cleaned", "active", ""])),
+    "source_line": st.one_of(st.none(), st.integers(-1, 3)),
+    "source_file": st.one_of(st.none(), st.sampled_from(["a.csv", ""])),
+    "Birthday": st.one_of(st.none(), st.sampled_from(["02-29", "2-29", "12-31 ", ""])),
+    "Opt In": st.one_of(st.none(), st.sampled_from(["2020-01-31", "2020-1-1", "20200131"])),
+    "VIP": st.one_of(st.none(), st.sampled_from(["true", "false", "yes", "TRUE"])),
+    "Age": st.one_of(st.none(), st.sampled_from(["-1.5", "3", "1e3", "1.", ".5"])),
+    "Notes": _TEXT,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries({c: st.lists(v, min_size=2, max_size=2) for c, v in _CELLS.items()}), st.booleans()
+)
+def test_the_fused_screen_agrees_with_pandera(cells: dict, dup_ids: bool) -> None:
+    """``screen`` lets a frame skip pandera only when pandera would find nothing, and finds nothing where
+    pandera finds nothing (so the fast path is taken whenever it may be)."""
+    f = frame(**cells, **({"row_id": [5, 5]} if dup_ids else {}))
+    try:
+        contract_schema(FIELDS).validate(f, lazy=True)
+        pandera_ok = True
+    except pa.errors.SchemaErrors:
+        pandera_ok = False
+    assert screen(f, FIELDS) == pandera_ok
+
+
+def test_rows_outside_only_do_not_send_the_frame_to_pandera() -> None:
+    bad_second = frame(key=["a@x.com", "B@x.com"])
+    assert not screen(bad_second, FIELDS)
+    assert screen(bad_second, FIELDS, only=pl.Series([True, False]))
+    assert contract_rejects(bad_second, FIELDS, only=pl.Series([True, False])).height == 0
+    assert contract_rejects(bad_second, FIELDS, only=pl.Series([True, True])).get_column(
+        "row_id"
+    ).to_list() == [2]
