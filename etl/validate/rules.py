@@ -163,6 +163,12 @@ def cascade(values: pl.Series, attempts: Sequence[Attempt]) -> pl.Series:
     ``values`` (see ``split_column``).
     """
     n = values.len()
+    if attempts:  # the usual column: the first attempt parses every cell, no bookkeeping needed
+        first = pl.DataFrame({"v": values}).select(
+            attempts[0](clean(pl.col("v"))).alias("t"), clean(pl.col("v")).is_not_null().alias("has")
+        )
+        if not (first.get_column("has") & first.get_column("t").is_null()).any():
+            return aligned(first.get_column("t").alias(values.name), values)
     todo = (
         pl.DataFrame({"v": values})
         .with_row_index("i")
