@@ -154,7 +154,8 @@ def echo_page(offset: int, records: int, total: int | None) -> None:
 
 
 def rows_bar() -> Any:
-    """Rows-read counter on stderr, fed by extract after each file; silent when stderr is not a terminal."""
+    """Rows-read counter on stderr, fed by extract after each block (~16 MiB); silent when stderr is not a
+    terminal."""
     from tqdm import tqdm
 
     return tqdm(
