@@ -115,7 +115,12 @@ def read_headers(sources: list[str]) -> dict[str, list[str]]:
             out[src] = _xlsx_header(path)
         else:
             with path.open("rb") as fh:
-                out[src] = _one(fh.read(HEAD_BYTES), path.name, src)
+                head = fh.read(HEAD_BYTES)
+            if not head:  # the same refusal as extract's: nothing to detect, nothing to migrate
+                raise InputError("empty file (0 bytes)", path=src)
+            out[src] = _one(head, path.name, src)
+            if not out[src] and path.suffix.lower() not in JSON_SUFFIXES:
+                raise InputError("no header row: the file has only blank lines", path=src)
     return out
 
 

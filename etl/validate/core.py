@@ -65,7 +65,8 @@ PROBLEM_SCHEMA = pl.Schema(
         REJECT_VALUE: pl.String,
     }
 )
-BATCH_ROWS = 50_000  # rows validated at once (~one 16 MiB extract block); time barely depends on it, memory does
+# rows validated at once (~one 16 MiB extract block): time barely depends on it, memory does
+BATCH_ROWS = 50_000
 _KEY_UNUSABLE = ("missing_email", "invalid_email", "unknown_status", "contract_key", "contract_status")
 
 

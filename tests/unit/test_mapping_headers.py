@@ -86,6 +86,8 @@ def test_folder_of_lists_is_walked(tmp_path: Path) -> None:
         (lambda d: (d / "bad.zip").write_bytes(b"not a zip") and str(d / "bad.zip"), "not a readable ZIP"),
         (lambda d: (d / "empty").mkdir() or str(d / "empty"), "folder holds no"),
         (lambda d: (d / "x.json").write_text("[oops") and str(d / "x.json"), "first JSON object"),
+        (lambda d: (d / "empty.csv").write_bytes(b"") or str(d / "empty.csv"), r"empty file \(0 bytes\)"),
+        (lambda d: (d / "blank.csv").write_text("\n \n\n") and str(d / "blank.csv"), "no header row"),
     ],
 )
 def test_unreadable_sources_are_input_errors(tmp_path: Path, make, message: str) -> None:
