@@ -1,16 +1,20 @@
 """Extract: legacy exports (CSV/TSV/TXT in any common encoding, Mailchimp ZIPs and folders, JSON, NDJSON,
-XLSX) → one raw polars frame of strings with provenance, plus structural rejects.
+XLSX) → raw polars frames of strings with provenance, plus structural rejects.
 
 Public interface::
 
-    read_sources(paths, *, progress=None) -> ExtractResult
-    ExtractResult(frame, rejects, files)      # contract in etl.extract.result
+    open_sources(paths) -> SourceStream     # headers first (files, columns), then batches(progress)
+    stream_sources(paths, consume)          # the same, started again if a file is found not to be UTF-8
+    read_sources(paths, *, progress=None) -> ExtractResult   # everything collected into one frame
+    ExtractResult(frame, rejects, files)    # contract in etl.extract.result
     FileInfo(path, encoding, delimiter, kind, rows, header, bom)
 
+Delimited files are read in 16 MiB blocks (``etl.extract.linescan``), so a caller that consumes the
+batches as they come (``etl.validate.validate_sources``) never holds the whole file.
 Column naming (duplicates → ``NAME__2``, empty → ``column_<n>``) is documented in ``etl.extract.dialect``.
 """
 
 from etl.extract.result import ExtractResult, FileInfo
-from etl.extract.sources import read_sources
+from etl.extract.sources import SourceStream, open_sources, read_sources, stream_sources
 
-__all__ = ["ExtractResult", "FileInfo", "read_sources"]
+__all__ = ["ExtractResult", "FileInfo", "SourceStream", "open_sources", "read_sources", "stream_sources"]
