@@ -4,7 +4,7 @@ XLSX) → raw polars frames of strings with provenance, plus structural rejects.
 Public interface::
 
     open_sources(paths) -> SourceStream     # headers first (files, columns), then batches(progress)
-    stream_sources(paths, consume)          # the same, started again if a file is found not to be UTF-8
+    stream_sources(paths, consume, progress)  # the same, started again if a file is not UTF-8 after all
     read_sources(paths, *, progress=None) -> ExtractResult   # everything collected into one frame
     ExtractResult(frame, rejects, files)    # contract in etl.extract.result
     FileInfo(path, encoding, delimiter, kind, rows, header, bom)

@@ -124,20 +124,46 @@ def open_sources(
         yield SourceStream(opened)
 
 
-def stream_sources(paths: Sequence[str | Path], consume: Callable[[SourceStream], R]) -> R:
-    """``consume(stream)`` over the opened sources; when a file turns out not to be UTF-8 after rows of
-    it were handed out, everything is opened again with that file's encoding and ``consume`` starts over
-    (rare: only a file that is valid UTF-8 for its first 16 MiB). ``consume`` must not keep state
-    between calls other than what it returns."""
+def stream_sources(
+    paths: Sequence[str | Path],
+    consume: Callable[[SourceStream, Callable[[int], None] | None], R],
+    progress: Callable[[int], None] | None = None,
+) -> R:
+    """``consume(stream, progress)`` over the opened sources; when a file turns out not to be UTF-8 after
+    rows of it were handed out, everything is opened again with that file's encoding and ``consume``
+    starts over (rare: only a file that is valid UTF-8 for its first 16 MiB). ``consume`` must not keep
+    state between calls other than what it returns, and should hand ``progress`` to ``batches``: rows
+    read again after a restart are not counted twice."""
     encodings: dict[str, str] = {}
+    counter = _Progress(progress) if progress is not None else None
     while True:
         try:
             with open_sources(paths, encodings) as stream:
-                return consume(stream)
+                return consume(stream, counter)
         except EncodingChanged as changed:
             if changed.label in encodings:  # decided once already: cannot change again (a bug)
                 raise RuntimeError(f"encoding of {changed.label} changed twice") from None
             encodings[changed.label] = changed.encoding
+            if counter is not None:
+                counter.restart()
+
+
+class _Progress:
+    """Forwards row counts to ``report``, but only past the most rows any attempt has reported."""
+
+    def __init__(self, report: Callable[[int], None]) -> None:
+        self._report = report
+        self._shown = 0
+        self._seen = 0
+
+    def restart(self) -> None:
+        self._seen = 0
+
+    def __call__(self, rows: int) -> None:
+        self._seen += rows
+        if self._seen > self._shown:
+            self._report(self._seen - self._shown)
+            self._shown = self._seen
 
 
 def read_sources(
@@ -150,11 +176,11 @@ def read_sources(
     empty (0-byte) file, binary file, unreadable or CSV-less ZIP, invalid declared encoding, bad JSON.
     """
 
-    def collect(stream: SourceStream) -> ExtractResult:
-        batches = list(stream.batches(progress))
+    def collect(stream: SourceStream, counter: Callable[[int], None] | None) -> ExtractResult:
+        batches = list(stream.batches(counter))
         return combine(batches, stream.files)
 
-    return stream_sources(paths, collect)
+    return stream_sources(paths, collect, progress)
 
 
 def _open_path(

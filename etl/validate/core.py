@@ -423,7 +423,9 @@ def validate_sources(
     from etl.extract.prefetch import prefetch
     from etl.extract.sources import SourceStream, stream_sources
 
-    def consume(stream: SourceStream) -> tuple[_Batches, tuple[Any, ...], Any]:
+    def consume(
+        stream: SourceStream, counter: Callable[[int], None] | None
+    ) -> tuple[_Batches, tuple[Any, ...], Any]:
         files, columns = stream.files, stream.columns
         chosen, detection = (preset, None) if preset is not None else _detect(files, columns)
         where = files[0].path if len(files) == 1 else None
@@ -431,7 +433,7 @@ def validate_sources(
         batches = _Batches(columns, chosen, headers, where=where, field_values=field_values)
         pending: list[pl.DataFrame] = []
         size = 0
-        for batch in prefetch(stream.batches(progress)):  # the next block is read while this one is checked
+        for batch in prefetch(stream.batches(counter)):  # the next block is read while this one is checked
             batches.add_structural(batch.rejects)
             pending.append(batch.frame)
             size += batch.frame.height
@@ -442,7 +444,7 @@ def validate_sources(
             batches.add(_concat_raw(pending) if pending else _empty_raw(columns))
         return batches, stream.files, detection
 
-    batches, files, detection = stream_sources([str(p) for p in paths], consume)
+    batches, files, detection = stream_sources([str(p) for p in paths], consume, progress)
     return batches.finish(files, detection)
 
 

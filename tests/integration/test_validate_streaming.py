@@ -134,7 +134,9 @@ def test_a_file_found_not_utf8_late_is_read_again_whole_as_cp1252(
 ) -> None:
     path = _late_cp1252(tmp_path, head)
     monkeypatch.setattr(linescan, "BLOCK", 256)  # the bad byte is many blocks past the first
-    result = validate_sources([path], preset=None, batch_rows=7)
+    shown: list[int] = []
+    result = validate_sources([path], preset=None, batch_rows=7, progress=shown.append)
+    assert sum(shown) == 201  # the rows read again after the restart are not counted twice
     (info,) = result.files
     assert info.encoding == "cp1252" and info.rows == 201 and result.counts.rows_read == 201
     names = result.canonical.get_column("First Name" if "First Name" in result.canonical.columns else "Name")
