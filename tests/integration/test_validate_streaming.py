@@ -156,3 +156,18 @@ def test_a_utf8_bom_file_with_a_late_invalid_byte_names_the_line(
     with pytest.raises(InputError, match="UTF-8 BOM") as err:
         validate_sources([path], preset=None)
     assert ":202:" in str(err.value)
+
+
+def test_a_bad_byte_far_down_the_file_stops_the_run_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error found by the read-ahead thread reaches the caller as the same one-line error."""
+    from etl.errors import InputError
+
+    rows = "".join(f"p{i}@example.com,N{i}\n" for i in range(300))
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"Email,Name\n" + rows.encode() + b"q@example.com,\x00bad\n")
+    monkeypatch.setattr(linescan, "BLOCK", 256)
+    with pytest.raises(InputError, match="NUL byte") as err:
+        validate_sources([path], preset=None)
+    assert ":302" in str(err.value)
