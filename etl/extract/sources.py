@@ -47,12 +47,10 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class Batch:
     """A slice of one source in read order: ``frame`` holds PROVENANCE then that source's columns (all
-    strings), ``rejects`` its structural rejects (``REJECT_SCHEMA``); ``records`` counts both."""
+    strings), ``rejects`` its structural rejects (``REJECT_SCHEMA``)."""
 
     frame: pl.DataFrame
     rejects: pl.DataFrame
-    source: str
-    records: int
 
 
 class _Opened(Protocol):
@@ -300,7 +298,7 @@ def _numbered(part: Part, offset: int) -> Batch:
         .select(list(REJECT_SCHEMA))
         .cast(REJECT_SCHEMA)
     )
-    return Batch(frame, rejects, part.info.path, part.info.rows)
+    return Batch(frame, rejects)
 
 
 def combine(batches: Sequence[Batch], files: tuple[FileInfo, ...]) -> ExtractResult:
