@@ -22,10 +22,11 @@ one extra pass, only for headers that end in a delimiter).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -36,15 +37,32 @@ from etl.extract.linescan import Header, NotUtf8
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
 from etl.model import SOURCE_LINE
 
+R = TypeVar("R")
+
 
 class EncodingChanged(Exception):
     """A file read as UTF-8 is not UTF-8 after all, and rows of it were already handed out: the caller
-    starts reading again with ``encoding`` for ``label`` (see ``etl.extract.sources.stream_sources``)."""
+    starts reading again with ``encoding`` for ``label`` (see ``restarting``)."""
 
     def __init__(self, label: str, encoding: str) -> None:
         super().__init__(f"{label}: not UTF-8, read as {encoding}")
         self.label = label
         self.encoding = encoding
+
+
+def restarting(attempt: Callable[[Mapping[str, str]], R], on_restart: Callable[[], None] | None = None) -> R:
+    """``attempt(encodings)``, run again with each ``EncodingChanged``'s decision added to ``encodings``
+    (label → encoding) until it completes; ``on_restart`` runs before every new attempt."""
+    encodings: dict[str, str] = {}
+    while True:
+        try:
+            return attempt(encodings)
+        except EncodingChanged as changed:
+            if changed.label in encodings:  # decided once already: cannot change again (a bug)
+                raise RuntimeError(f"encoding of {changed.label} changed twice") from None
+            encodings[changed.label] = changed.encoding
+            if on_restart is not None:
+                on_restart()
 
 
 class DelimitedSource:
@@ -165,16 +183,13 @@ class DelimitedSource:
 
 def read_delimited(path: Path, label: str, workdir: Path, kind: str = "csv") -> Part:
     """Read one delimited text file into a single ``Part`` (see ``etl.extract.result``)."""
-    encoding = None
-    while True:
-        try:
-            with ExitStack() as stack:
-                source = DelimitedSource(path, label, workdir, stack, kind, encoding)
-                parts = list(source.parts())
-                info = source.info
-            break
-        except EncodingChanged as changed:
-            encoding = changed.encoding
+
+    def attempt(encodings: Mapping[str, str]) -> tuple[list[Part], FileInfo]:
+        with ExitStack() as stack:
+            source = DelimitedSource(path, label, workdir, stack, kind, encodings.get(label))
+            return list(source.parts()), source.info
+
+    parts, info = restarting(attempt)
     frames = [p.frame for p in parts]
     rejects = [p.rejects for p in parts]
     if not frames:

@@ -29,7 +29,7 @@ from typing import Protocol, TypeVar
 import polars as pl
 
 from etl.errors import InputError
-from etl.extract.delimited import DelimitedSource, EncodingChanged, aligned
+from etl.extract.delimited import DelimitedSource, aligned, restarting
 from etl.extract.excel import read_excel
 from etl.extract.jsonl import read_json, read_ndjson
 from etl.extract.result import REC, REJECT_SCHEMA, ExtractResult, FileInfo, Part
@@ -132,18 +132,13 @@ def stream_sources(
     starts over (rare: only a file that is valid UTF-8 for its first 16 MiB). ``consume`` must not keep
     state between calls other than what it returns, and should hand ``progress`` to ``batches``: rows
     read again after a restart are not counted twice."""
-    encodings: dict[str, str] = {}
     counter = _Progress(progress) if progress is not None else None
-    while True:
-        try:
-            with open_sources(paths, encodings) as stream:
-                return consume(stream, counter)
-        except EncodingChanged as changed:
-            if changed.label in encodings:  # decided once already: cannot change again (a bug)
-                raise RuntimeError(f"encoding of {changed.label} changed twice") from None
-            encodings[changed.label] = changed.encoding
-            if counter is not None:
-                counter.restart()
+
+    def attempt(encodings: Mapping[str, str]) -> R:
+        with open_sources(paths, encodings) as stream:
+            return consume(stream, counter)
+
+    return restarting(attempt, counter.restart if counter is not None else None)
 
 
 class _Progress:
