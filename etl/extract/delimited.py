@@ -22,9 +22,10 @@ one extra pass, only for headers that end in a delimiter).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import replace
+from itertools import takewhile
 from pathlib import Path
 from typing import TypeVar
 
@@ -169,16 +170,7 @@ class DelimitedSource:
     def _empty_unnamed(self) -> list[str]:
         """Trailing header columns with no name that are empty on every row (one extra pass, only for
         files whose header ends in a delimiter)."""
-        trailing = list(reversed(self.header.names[len(self.header.names) - self.header.trailing_unnamed :]))
-        filled: set[str] = set()
-        for part in self._parts():
-            filled.update(n for n in trailing if part.frame.get_column(n).null_count() != part.frame.height)
-        drop = []
-        for name in trailing:
-            if name in filled:
-                break
-            drop.append(name)
-        return drop
+        return empty_unnamed(self.header, (part.frame for part in self._parts()))
 
 
 def read_delimited(path: Path, label: str, workdir: Path, kind: str = "csv") -> Part:
@@ -275,11 +267,15 @@ def _drop_columns(part: Part, drop: list[str]) -> Part:
     return Part(part.frame.select(pl.nth(keep)), part.rejects, info)
 
 
+def empty_unnamed(header: Header, frames: Iterable[pl.DataFrame]) -> list[str]:
+    """The trailing header columns that had no name and are empty on every row of ``frames``, last first."""
+    trailing = list(reversed(header.names[len(header.names) - header.trailing_unnamed :]))
+    filled: set[str] = set()
+    for frame in frames:
+        filled.update(n for n in trailing if frame.get_column(n).null_count() != frame.height)
+    return list(takewhile(lambda name: name not in filled, trailing))
+
+
 def _drop_unnamed_empty(part: Part, header: Header) -> Part:
     """Drop trailing header columns that had no name and are empty on every row (whole-file ``part``)."""
-    drop = []
-    for raw, name in zip(reversed(header.raw), reversed(header.names), strict=True):
-        if raw != "" or part.frame.get_column(name).null_count() != part.frame.height:
-            break
-        drop.append(name)
-    return _drop_columns(part, drop)
+    return _drop_columns(part, empty_unnamed(header, [part.frame]))
