@@ -85,36 +85,22 @@ def screen(frame: pl.DataFrame, fields: Sequence[FieldColumn], only: pl.Series |
     whatever the size). Any doubt — a failing row, an unexpected column or dtype — returns False and
     pandera gives the exact verdict.
     """
-    expected = {
-        "row_id": pl.Int64,
-        "source_file": pl.String,
-        "source_line": pl.Int64,
-        "email_raw": pl.String,
-        "key": pl.String,
-        "status": pl.String,
-        "tags": pl.List(pl.String),
-        "lists": pl.List(pl.String),
-        **{fc.label: pl.String for fc in fields},
-    }
+    columns = contract_schema(fields).columns  # dtypes and nullability as pandera will check them
     schema = frame.schema
-    if any(schema.get(c) != t for c, t in expected.items()):
-        return False
-    event = schema.get("event_time")
-    if not isinstance(event, pl.Datetime) or event.time_zone != "UTC":
+    if any(schema.get(name) != column.dtype.type for name, column in columns.items()):
         return False
     if frame.height == 0:
         return True
     key = pl.col("key")
-    required = ("row_id", "source_file", "source_line", "email_raw", "key", "status", "tags", "lists")
     ok = pl.all_horizontal(
-        *(pl.col(c).is_not_null() for c in required),
+        # pl.nth, never pl.col(label): a label may be "*" or "^…$", which pl.col reads as a pattern
+        *(pl.nth(frame.columns.index(name)).is_not_null() for name, c in columns.items() if not c.nullable),
         pl.col("source_file").str.len_chars() >= 1,
         pl.col("source_line") >= 1,
         key.str.contains(KEY_PATTERN),
         key.str.len_chars().is_between(3, 254),
         key == key.str.to_lowercase().str.strip_chars(),
         pl.col("status").is_in([s.value for s in Status]),
-        # pl.nth, never pl.col(label): a label may be "*" or "^…$", which pl.col reads as a pattern
         *(_field_ok(fc, pl.nth(frame.columns.index(fc.label))) for fc in fields),
     )
     if only is not None:
