@@ -19,6 +19,13 @@ cells = st.text(alphabet=ALPHABET, max_size=12)
 names = st.text(alphabet="abcXYZ_ 0", min_size=1, max_size=8).filter(lambda s: s.strip() != "")
 
 
+def _written(row: list[str], delimiter: str, quoting: int) -> str:
+    """How csv.writer writes ``row`` as one line (no terminator)."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="", quoting=quoting).writerow(row)
+    return out.getvalue()
+
+
 @st.composite
 def messy_csv(draw: st.DrawFn, terminators: tuple[str, ...] = ("\n", "\r\n")) -> tuple[bytes, int]:
     width = draw(st.integers(2, 5))  # one column gives the sniffer nothing to go on: see test_extract_csv
@@ -26,14 +33,9 @@ def messy_csv(draw: st.DrawFn, terminators: tuple[str, ...] = ("\n", "\r\n")) ->
     rows = draw(st.lists(st.lists(cells, min_size=0, max_size=width + 2), max_size=25))
     delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
 
-    def written(row: list[str]) -> str:
-        out = io.StringIO()
-        csv.writer(out, delimiter=delimiter, lineterminator="", quoting=csv.QUOTE_MINIMAL).writerow(row)
-        return out.getvalue()
-
     # Policy, not luck: a line holding only whitespace is a blank line, not a record (with a tab delimiter
     # that includes a row of empty cells, "\t\t"); csv.writer writes an empty row as a blank line too.
-    rows = [r for r in rows if written(r).strip() != ""]
+    rows = [r for r in rows if _written(r, delimiter, csv.QUOTE_MINIMAL).strip() != ""]
     terminator = draw(st.sampled_from(terminators))
     blank_every = draw(st.integers(0, 4))
     buf = io.StringIO()
@@ -121,14 +123,20 @@ def test_fast_path_equals_the_stdlib_reference(case: tuple[bytes, int], block: i
     reader takes as a line end and polars (like us: lines end at ``\n``) as data.
     """
     data, _ = case
+    _assert_fast_equals_stdlib(data.decode(_encoding_of(data)).encode("utf-8"), block, scan_block=block)
+
+
+def _assert_fast_equals_stdlib(data: bytes, block: int, *, scan_block: int) -> None:
+    """Read the UTF-8 ``data`` with the fast reader in ``block``-sized blocks and, where the line scan in
+    ``scan_block``-sized blocks vouches for the file, assert the stdlib reader gives the same Part."""
     default = linescan.BLOCK
     with tempfile.TemporaryDirectory() as tmp:
-        p = Path(tmp) / "messy.csv"
-        p.write_bytes(data.decode(_encoding_of(data)).encode("utf-8"))
+        p = Path(tmp) / "export.csv"
+        p.write_bytes(data)
         try:
             linescan.BLOCK = block
             fast = read_delimited(p, "x", Path(tmp))
-            header, records = linescan.scan(p, "x", None, block=block)
+            header, records = linescan.scan(p, "x", None, block=scan_block)
         except InputError:
             return
         finally:
@@ -155,11 +163,8 @@ def well_formed_csv(draw: st.DrawFn) -> bytes:
     w = csv.writer(buf, delimiter=delimiter, lineterminator=terminator, quoting=quoting)
     w.writerow(header)
     for row in rows:
-        line = io.StringIO()
-        csv.writer(line, delimiter=delimiter, lineterminator="", quoting=quoting).writerow(row)
-        if line.getvalue().strip() and "\r" not in "".join(
-            row
-        ):  # a blank line is no record; lone CRs: see above
+        # a blank line is no record; lone CRs: see test_fast_path_equals_the_stdlib_reference
+        if _written(row, delimiter, quoting).strip() and "\r" not in "".join(row):
             w.writerow(row)
     return buf.getvalue().encode("utf-8")
 
@@ -169,21 +174,4 @@ def well_formed_csv(draw: st.DrawFn) -> bytes:
 def test_block_fast_path_equals_the_stdlib_reference(data: bytes, block: int) -> None:
     """Small blocks over well-formed exports (records straddling most block ends, quoted newlines and
     delimiters): exactly what the stdlib reader gives — cells, start lines, record numbers."""
-    default = linescan.BLOCK
-    with tempfile.TemporaryDirectory() as tmp:
-        p = Path(tmp) / "export.csv"
-        p.write_bytes(data)
-        try:
-            linescan.BLOCK = block
-            fast = read_delimited(p, "x", Path(tmp))
-        except InputError:
-            return
-        finally:
-            linescan.BLOCK = default
-        header, records = linescan.scan(p, "x", None)
-        if records is None:
-            return
-        slow = _drop_unnamed_empty(slowcsv.read(p, header, fast.info), header)
-    assert fast.frame.equals(slow.frame)
-    assert fast.rejects.equals(slow.rejects)
-    assert fast.info == slow.info
+    _assert_fast_equals_stdlib(data, block, scan_block=linescan.BLOCK)
