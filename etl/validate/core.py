@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -215,7 +215,8 @@ class _Batches:
         full = rows.select(*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *self.labels)
         rows = rows.select(*PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE)
         rows, passed = _with_contract(rows, full, self.plan.fields)
-        if not passed.all():
+        all_passed = passed.all()
+        if not all_passed:
             problems = _compact(rows.filter(~passed))
             self.rejected.append(_compact(_rejected_raw(raw, problems, self.src)))
             self.problems.append(problems)
@@ -224,7 +225,7 @@ class _Batches:
             full = full.with_columns(
                 pl.when(pl.nth(full.columns.index(c)).is_not_null()).then(True).alias(c) for c in self.labels
             )
-        self.valid.append(full if passed.all() else full.filter(passed))
+        self.valid.append(full if all_passed else full.filter(passed))
 
     def add_structural(self, rejects: Any) -> None:
         """Extract's structural rejects (rows that never became cells): a frame or records."""
@@ -259,9 +260,10 @@ class _Batches:
         )
 
 
-def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """Batches as one frame, without copying: columns keep one chunk per batch."""
-    out = frames[0] if len(frames) == 1 else pl.concat(frames, rechunk=False)
+def _concat(frames: list[pl.DataFrame], how: Literal["vertical", "diagonal"] = "vertical") -> pl.DataFrame:
+    """Batches as one frame (emptying ``frames``), without copying: columns keep one chunk per batch.
+    ``diagonal`` for raw blocks of files with different columns."""
+    out = frames[0] if len(frames) == 1 else pl.concat(frames, how=how, rechunk=False)
     frames.clear()
     return out
 
@@ -438,20 +440,14 @@ def validate_sources(
             pending.append(batch.frame)
             size += batch.frame.height
             if size >= batch_rows:
-                batches.add(_concat_raw(pending))
+                batches.add(_concat(pending, "diagonal"))
                 size = 0
         if pending or not batches.rows:  # (an empty export still gets its plan and an empty result)
-            batches.add(_concat_raw(pending) if pending else _empty_raw(columns))
+            batches.add(_concat(pending, "diagonal") if pending else _empty_raw(columns))
         return batches, stream.files, detection
 
     batches, files, detection = stream_sources([str(p) for p in paths], consume, progress)
     return batches.finish(files, detection)
-
-
-def _concat_raw(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    out = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal")
-    frames.clear()
-    return out
 
 
 def _empty_raw(columns: Sequence[str]) -> pl.DataFrame:
