@@ -1,14 +1,19 @@
 """The bookkeeping of the delimited reader: header, record starts, cell counts — streamed by block.
 
 The file is read in blocks cut at a newline; each block is split into physical lines by polars (no
-quoting, one string per line, ``\\r`` of CRLF dropped; this also validates UTF-8). Per block, with
-polars string expressions only:
+quoting, one string per line, ``\\r`` of CRLF dropped; this also validates UTF-8), and polars parses
+the block's records. What polars cannot say — on which line a record starts, and whether a row had
+fewer cells than the header (it pads those with nulls) — is settled per block, with polars string
+expressions only and as little counting as the block allows:
 
-- quote parity (cumulative ``"`` count) marks the lines that start a record, so record start lines are
-  exact with quoted newlines and blank lines. A record still open at the end of a block is carried,
-  as bytes, into the next block, so every block starts at a record start;
-- polars parses the block's records (``parse_cells``); a record's cell count is its delimiter count + 1
-  less the delimiters inside its parsed values — literal counts, no regex per line.
+- record starts: when polars finds one record per line, record ``i`` is line ``i`` (a record spanning
+  lines would have made one fewer). Otherwise quote parity (cumulative ``"`` count) marks the lines that
+  start a record, exact with quoted newlines and blank lines. A record still open at the end of a block
+  is carried, as bytes, into the next block, so every block starts at a record start;
+- cell counts (``_records``): polars refuses a row with more cells than the header, so only rows whose
+  last cell is null can be short, and of those only rows whose line does not end in as many delimiters
+  as they have trailing null cells are counted: delimiters + 1, less the delimiters inside their parsed
+  values. A block polars refuses is reparsed with its ragged-row options and every record is counted.
 
 A block (``Block``) carries its records' facts (start line, cell count, blank flag, the text of records
 that will be rejected), its bytes and polars' parse, so memory holds one block at a time.
@@ -129,17 +134,12 @@ def _blocks(
                     yield header
                     skip = header.end - line0
                 start = _nth_line_start(body, skip)
-                pre, open_at = scan_block(lines, header, line0 + skip, skip)
-                end, used = len(body), lines.height
-                if open_at is not None:  # carry the open record's bytes into the next block
-                    end, used = _line_start(body, lines.height, open_at), open_at
-                cells = None if pre is None else parse_cells(body[start:end], header, pre.height)
-                if pre is None or cells is None:
+                recs, cells, end, used = _split(body, lines, header, start, skip, line0 + skip)
+                if recs is None:  # the parity view cannot be trusted: the exact reader decides
                     yield Block(None, b"", offset + start, line0 + skip)
                     return
-                if open_at is not None:
+                if end < len(body):  # carry the open record's bytes into the next block
                     carry, base = body[end:] + carry, offset + end
-                recs = _cells(pre, header, cells)
                 yield Block(recs, body[start:end], offset + start, line0 + skip, cells)
                 line0 += used
                 if len(carry) > MAX_CARRY:
@@ -151,6 +151,40 @@ def _blocks(
         raise InputError("no header row: the file has only blank lines", path=label)
     if carry:
         yield Block(None, b"", base, line0)
+
+
+def _split(
+    body: bytes, lines: pl.DataFrame, header: Header, start: int, skip: int, ln0: int
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None, int, int]:
+    """The records (``RECORD_SCHEMA``) and polars' parse of ``body[start:end]``, plus ``end`` and the
+    number of ``lines`` used: the block's complete records end there (a record left open starts there).
+    ``None`` records: the parity view cannot be trusted. ``start`` is where line ``skip`` starts."""
+    plain = _parse(body[start:], header, ragged=False)
+    if plain is not None and plain.height == lines.height - skip:
+        # one record per line: any record spanning lines would have made one fewer (polars reads a blank
+        # line as a record of null cells), so no quote needs counting
+        starts, open_at = pl.int_range(plain.height, dtype=pl.UInt32, eager=True), None
+    else:
+        found, open_at = _parity(lines, header, skip)
+        if found is None:
+            return None, None, start, skip
+        starts = found
+    end, used = len(body), lines.height
+    if open_at is not None:
+        end, used = _line_start(body, lines.height, open_at), open_at
+        plain = _parse(body[start:end], header, ragged=False)
+    t = lines.get_column("t").slice(skip, used - skip)
+    if plain is not None and plain.height == starts.len():
+        # the common case: polars parsed every record without complaint, so none has more cells than the
+        # header and only a few need counting
+        return _records(plain, t, header, ln0, starts), plain, end, used
+    # polars refused the block (rows longer than the header?), or saw other records than parity: count
+    # every record's cells, from the ragged-row parse
+    pre = _counts(t, starts, _ends(starts, t.len()), header, ln0)
+    cells = plain if plain is not None else _parse(body[start:end], header, ragged=True)
+    if cells is None or cells.height != pre.height:
+        return None, None, end, used
+    return _cells(pre, header, cells), cells, end, used
 
 
 def _nth_line_start(body: bytes, k: int) -> int:
@@ -225,79 +259,122 @@ def find_header(t: pl.Series, label: str, preferred: str | None, line0: int = 0)
     return Header(column_names(raw), raw, delimiter, line0 + end, line0 + first + 1)
 
 
-def scan_block(
-    lines: pl.DataFrame, header: Header, ln0: int, skip: int
-) -> tuple[pl.DataFrame | None, int | None]:
-    """Records of one block that starts at a record start (``PRE_SCHEMA``: record index, start line,
-    text, quote and delimiter counts; ``_cells`` finishes them once polars has parsed the block), and
-    the index of a record left open, if any. ``None`` when the parity view cannot be trusted.
-
-    Expressions run on the subsets that need them (lines with quotes, lines without a delimiter) and
-    are scattered back: a ``when/then`` would evaluate the expensive branch on every line.
+def _parity(lines: pl.DataFrame, header: Header, skip: int) -> tuple[pl.Series | None, int | None]:
+    """Where the block's records start (indices of lines after ``skip``, by quote parity: exact with
+    quoted newlines and blank lines), and the index in ``lines`` of a record left open at the block's
+    end, if any. ``None`` starts: the parity view cannot be trusted (the exact reader decides).
     """
-    d = header.delimiter
-    body = lines.select("t").slice(skip).with_row_index("ln", offset=ln0)
-    if body.height == 0:
-        return pl.DataFrame(schema=PRE_SCHEMA), None
-    body = body.with_columns(  # one call: polars evaluates the two counts in parallel
-        q=pl.col("t").str.count_matches('"', literal=True).cast(pl.Int64),
-        p=pl.col("t").str.count_matches(d, literal=True).cast(pl.Int64),
-    )
-    total_q = body["q"].sum()
+    t = lines.get_column("t").slice(skip)
+    q = t.str.count_matches('"', literal=True)
+    total_q = q.sum()
+    if not total_q:
+        return pl.int_range(t.len(), dtype=pl.UInt32, eager=True), None
+    body = pl.DataFrame({"t": t, "q": q}).with_columns(start=((pl.col("q").cum_sum() - pl.col("q")) % 2 == 0))
     open_at = None
-    esc = REGEX_ESCAPES.get(d, d)
-    if total_q:
-        body = body.with_columns(start=((pl.col("q").cum_sum() - pl.col("q")) % 2 == 0))
-        if total_q % 2:
-            last = body.with_row_index("k").filter(pl.col("start"))["k"][-1]
-            open_at = skip + int(last)
-            body = body.slice(0, int(last))
-        # Only lines that change or continue the quote state can make the parity view and polars disagree.
-        risky = body.filter((pl.col("q") % 2 == 1) | ~pl.col("start"))
-        if risky.select(pl.col("t").str.contains(f'[^{esc}"]"[^{esc}"]').any()).item():
-            return None, None
-        if risky.filter(~pl.col("start")).select(pl.col("t").str.contains(f'^"[^{esc}"]').any()).item():
-            return None, None
-    if total_q and not body["start"].all():
-        body = body.with_columns(rec=pl.col("start").cast(pl.Int64).cum_sum() - 1)
-        cont_recs = body.filter(~pl.col("start"))["rec"].unique()
-        multi = (
-            body.filter(pl.col("rec").is_in(cont_recs.implode()))
-            .group_by("rec", maintain_order=True)
-            .agg(pl.col("t").str.join("\n"), pl.col("p").sum())
+    if total_q % 2:
+        last = int(body.get_column("start").arg_true()[-1])
+        open_at = skip + last
+        body = body.slice(0, last)
+    # Only lines that change or continue the quote state can make the parity view and polars disagree.
+    esc = REGEX_ESCAPES.get(header.delimiter, header.delimiter)
+    risky = body.filter((pl.col("q") % 2 == 1) | ~pl.col("start"))
+    if risky.select(pl.col("t").str.contains(f'[^{esc}"]"[^{esc}"]').any()).item():
+        return None, None
+    if risky.filter(~pl.col("start")).select(pl.col("t").str.contains(f'^"[^{esc}"]').any()).item():
+        return None, None
+    return body.get_column("start").arg_true(), open_at
+
+
+def _ends(starts: pl.Series, lines: int) -> pl.Series:
+    """Each record's last line, given the records' first lines and the number of lines they span."""
+    return (starts.shift(-1, fill_value=lines) - 1).cast(pl.UInt32)
+
+
+def _counts(t: pl.Series, starts: pl.Series, ends: pl.Series, header: Header, ln0: int) -> pl.DataFrame:
+    """``PRE_SCHEMA`` rows of the records spanning lines ``starts``..``ends`` of ``t`` (a record's
+    lines joined by ``\n``, as the exact reader sees them)."""
+    text = t.gather(starts)
+    multi = (ends > starts).arg_true()
+    if multi.len():
+        spans = (
+            pl.DataFrame({"r": multi, "a": starts.gather(multi), "b": ends.gather(multi)})
+            .select("r", line=pl.int_ranges("a", pl.col("b") + 1, dtype=pl.UInt32))
+            .explode("line")
         )
-        recs = body.filter(pl.col("start")).select("ln", "t", "q", "p")
-        t, plain = recs["t"].clone(), recs["p"].clone()
-        t.scatter(multi["rec"], multi["t"])
-        plain.scatter(multi["rec"], multi["p"])
-        recs = recs.with_columns(t=t, p=plain)
-    else:
-        recs = body.select("ln", "t", "q", "p")
-    del body
-    return recs.with_row_index("i"), open_at
+        joined = (
+            spans.with_columns(t=t.gather(spans.get_column("line")))
+            .group_by("r", maintain_order=True)
+            .agg(pl.col("t").str.join("\n"))
+        )
+        text.scatter(joined.get_column("r"), joined.get_column("t"))
+    return pl.DataFrame({"ln": starts.cast(pl.Int64) + ln0, "t": text}).select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"),
+        "ln",
+        "t",
+        q=pl.col("t").str.count_matches('"', literal=True).cast(pl.Int64),
+        p=pl.col("t").str.count_matches(header.delimiter, literal=True).cast(pl.Int64),
+    )
 
 
-def parse_cells(data: bytes, header: Header, records: int) -> pl.DataFrame | None:
-    """polars' parse of a block's records (every column a string), or ``None`` when polars refuses the
-    block or sees another number of records than the line scan (→ the exact reader decides)."""
+def _records(cells: pl.DataFrame, t: pl.Series, header: Header, ln0: int, starts: pl.Series) -> pl.DataFrame:
+    """The block's records (``RECORD_SCHEMA``) from polars' complaint-free parse ``cells``, the lines
+    ``t`` they span and their first lines ``starts``, counting only the cells of the rows that need it.
+
+    A row whose last cell is filled has all ``n`` cells: polars refuses a row with more cells than the
+    header. A row whose last ``k`` cells are null (an unquoted empty cell is the only null one; a missing
+    cell too) has all ``n`` when its last line ends in exactly ``k`` delimiters. The other rows (short,
+    blank, whitespace) are counted by ``_cells`` as on the exact path.
+    """
+    n = len(header.names)
+    ends = _ends(starts, t.len())
+    full = pl.repeat(n, cells.height, dtype=pl.Int64, eager=True).alias("cells")
+    blank = pl.repeat(False, cells.height, dtype=pl.Boolean, eager=True).alias("blank")
+    raw = pl.repeat(None, cells.height, dtype=pl.String, eager=True).alias("raw")
+    odd = _uncounted(cells, t.gather(ends), header)
+    if odd.len():
+        exact = _cells(_counts(t, starts.gather(odd), ends.gather(odd), header, ln0), header, cells[odd])
+        full.scatter(odd, exact.get_column("cells"))
+        blank.scatter(odd, exact.get_column("blank"))
+        raw.scatter(odd, exact.get_column("raw"))
+    return pl.DataFrame([(starts.cast(pl.Int64) + ln0).alias("ln"), full, blank, raw])
+
+
+def _uncounted(cells: pl.DataFrame, last: pl.Series, header: Header) -> pl.Series:
+    """Indices of the rows whose cells ``_records`` must count: ``last`` is each record's last line."""
+    n, d = len(header.names), header.delimiter
+    at = cells.to_series(n - 1).is_null().arg_true()
+    odd = at.clear()
+    if at.len():
+        filled = pl.max_horizontal(pl.when(pl.nth(i).is_not_null()).then(i + 1) for i in range(n))
+        k = n - cells.select(filled.fill_null(0)).to_series().gather(at)
+        end = last.gather(at)
+        trailing = end.str.len_bytes() - end.str.strip_chars_end(d).str.len_bytes()  # delimiters at the end
+        odd = at.filter((k == n) | (trailing != k))
+    if d.isspace() or n == 1:  # a line of whitespace cells (" ", "\t", " \t ") is blank, not a record
+        first = cells.to_series(0)
+        space = (first.is_null() | (first.str.strip_chars() == "")).arg_true()
+        odd = pl.concat([odd, space]).unique().sort()
+    return odd
+
+
+def _parse(data: bytes, header: Header, *, ragged: bool) -> pl.DataFrame | None:
+    """polars' parse of ``data`` (no header, every column a string); ``None`` when polars refuses it.
+    Without ``ragged`` polars refuses a row with more cells than the header (and pads a shorter one)."""
     opts: dict[str, Any] = {}
-    for ragged in (False, True):
-        if ragged:  # the ragged-row options cost polars ~30 %: only when the plain parse refused
-            opts = {"truncate_ragged_lines": True, "extra_columns": "ignore", "missing_columns": "insert"}
-        try:
-            cells = pl.read_csv(
-                data,
-                has_header=False,
-                separator=header.delimiter,
-                quote_char='"',
-                schema=dict.fromkeys(header.names, pl.String),
-                raise_if_empty=False,
-                **opts,
-            )
-        except pl.exceptions.PolarsError:
-            continue
-        return cells if cells.height == records else None
-    return None
+    if ragged:
+        opts = {"truncate_ragged_lines": True, "extra_columns": "ignore", "missing_columns": "insert"}
+    try:
+        return pl.read_csv(
+            data,
+            has_header=False,
+            separator=header.delimiter,
+            quote_char='"',
+            schema=dict.fromkeys(header.names, pl.String),
+            raise_if_empty=False,
+            **opts,
+        )
+    except pl.exceptions.PolarsError:
+        return None
 
 
 def _cells(recs: pl.DataFrame, header: Header, parsed: pl.DataFrame) -> pl.DataFrame:

@@ -216,6 +216,47 @@ def test_tsv_line_of_only_tabs_is_blank_in_both_readers(tmp_path: Path) -> None:
     assert fast.frame["Email"].to_list() == ["a@x.com"] and fast.frame[SOURCE_LINE].to_list() == [3]
 
 
+@pytest.mark.parametrize("multi_line", [False, True])
+@pytest.mark.parametrize("delimiter", [",", "\t"])
+def test_trailing_empty_cells_are_not_missing_cells(tmp_path: Path, multi_line: bool, delimiter: str) -> None:
+    """polars pads a short row with nulls, exactly like a row whose last cells are empty: only the
+    delimiters at the line's end tell them apart. With and without a record spanning lines in the block
+    (one record per line is read without counting a single quote)."""
+    rows = [
+        ["a@x.com", "A", "", ""],  # full: two trailing empty cells
+        ["b@x.com", "B", ""],  # short by one, its last cell empty
+        ["c@x.com", "", "", ""],
+        ["d@x.com", ""],  # short by two
+        ["", "", "", ""],  # a full row of empty cells
+        ["e@x.com", '"q"', "", ""],
+        ["f@x.com"],  # one cell
+        ["g@x.com", "G", "x", '""'],  # a quoted empty last cell is a cell
+    ]
+    if multi_line:
+        rows.append(["h@x.com", "line one\nline two", "", ""])
+        rows.append(["i@x.com", "line one\nline two", ""])  # short, spanning lines
+    d = delimiter
+
+    def cell(v: str) -> str:
+        quote = v != '""' and any(c in v for c in (d, "\n", '"'))
+        return '"' + v.replace('"', '""') + '"' if quote else v
+
+    text = (
+        d.join(["Email", "Name", "Notes", "Tags"]) + "\n" + "".join(d.join(map(cell, r)) + "\n" for r in rows)
+    )
+    p = tmp_path / ("rows.tsv" if d == "\t" else "rows.csv")
+    p.write_text(text, encoding="utf-8")
+    fast = read_delimited(p, "L", tmp_path)
+    header, records = linescan.scan(p, "L", None)
+    assert records is not None
+    slow = _drop_unnamed_empty(slowcsv.read(p, header, fast.info), header)
+    assert fast.frame.equals(slow.frame) and fast.rejects.equals(slow.rejects) and fast.info == slow.info
+    short = {"b@x.com": 3, "d@x.com": 2, "f@x.com": 1, "i@x.com": 3}
+    assert {
+        r.split(d)[0]: int(m.split()[2]) for r, m in zip(fast.rejects["raw"], fast.rejects["reason"])
+    } == {k: v for k, v in short.items() if multi_line or k != "i@x.com"}
+
+
 @pytest.mark.parametrize("block", [64, 100, 257])
 def test_small_blocks_carry_open_records_across_block_ends(tmp_path: Path, block: int) -> None:
     """Streaming: records that straddle a block boundary (quoted newlines included) are counted once."""
