@@ -253,7 +253,8 @@ def test_trailing_empty_cells_are_not_missing_cells(tmp_path: Path, multi_line: 
     assert fast.frame.equals(slow.frame) and fast.rejects.equals(slow.rejects) and fast.info == slow.info
     short = {"b@x.com": 3, "d@x.com": 2, "f@x.com": 1, "i@x.com": 3}
     assert {
-        r.split(d)[0]: int(m.split()[2]) for r, m in zip(fast.rejects["raw"], fast.rejects["reason"])
+        r.split(d)[0]: int(m.split()[2])
+        for r, m in zip(fast.rejects["raw"], fast.rejects["reason"], strict=True)
     } == {k: v for k, v in short.items() if multi_line or k != "i@x.com"}
 
 
