@@ -23,7 +23,7 @@ from etl.model import (
     STATUS,
     TAGS,
 )
-from etl.validate.dedup import collapse, patch_rows
+from etl.validate.dedup import _duplicated, collapse, patch_rows
 from tests.unit.test_validate_rules import run
 
 MC = ["subscribed_a.csv", "unsubscribed_a.csv", "cleaned_a.csv", "nonsubscribed_a.csv"]
@@ -188,3 +188,12 @@ def test_patch_rows_replaces_only_the_matched_cells() -> None:
     assert out.rows() == [(1, "a", "p"), (3, "b", None), (5, "c", "r"), (7, "D", "S")]
     with pytest.raises(RuntimeError):
         patch_rows(frame, pl.DataFrame({ROW_ID: [2], STATUS: ["z"], "x": ["z"]}))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(0, 2**64 - 1), st.integers(0, 5)), max_size=40))
+def test_sorted_duplicate_finder_equals_polars_is_duplicated(values: list[int | None]) -> None:
+    """The sort-based finder marks exactly the non-null values polars marks as duplicated."""
+    hashes = pl.Series(values, dtype=pl.UInt64)
+    expected = hashes.is_duplicated() & hashes.is_not_null()
+    assert _duplicated(hashes).to_list() == expected.to_list()
