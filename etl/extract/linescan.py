@@ -65,18 +65,17 @@ class Header:
 
 @dataclass(frozen=True)
 class Block:
-    """One block of a streamed file: its records and exactly the bytes they span.
+    """One block of a streamed file: its records and polars' parse of them.
 
     ``records`` follows ``RECORD_SCHEMA`` (``ln`` 0-based); ``None`` means the parity view cannot be
-    trusted from ``offset`` on (the caller reads the rest of the file with the exact reader). ``data``
-    never includes header lines nor a record left open at the block's end (that one opens the next block).
+    trusted from ``offset`` on (the caller reads the rest of the file with the exact reader). A block
+    never includes header lines nor a record left open at its end (that one opens the next block).
     """
 
     records: pl.DataFrame | None
-    data: bytes
-    offset: int  # byte offset of ``data`` in the file: always a record start
-    line0: int  # 0-based physical line where ``data`` starts
-    cells: pl.DataFrame | None = None  # polars' parse of ``data``, one row per record (blank ones too)
+    offset: int  # byte offset in the file where the block's records start: always a record start
+    line0: int  # 0-based physical line where the block's records start
+    cells: pl.DataFrame | None = None  # polars' parse of the records, one row per record (blank ones too)
 
 
 def stream(
@@ -136,21 +135,21 @@ def _blocks(
                 start = _nth_line_start(body, skip)
                 recs, cells, end, used = _split(body, lines, header, start, skip, line0 + skip)
                 if recs is None:  # the parity view cannot be trusted: the exact reader decides
-                    yield Block(None, b"", offset + start, line0 + skip)
+                    yield Block(None, offset + start, line0 + skip)
                     return
                 if end < len(body):  # carry the open record's bytes into the next block
                     carry, base = body[end:] + carry, offset + end
-                yield Block(recs, body[start:end], offset + start, line0 + skip, cells)
+                yield Block(recs, offset + start, line0 + skip, cells)
                 line0 += used
                 if len(carry) > MAX_CARRY:
-                    yield Block(None, b"", base, line0)
+                    yield Block(None, base, line0)
                     return
             if not chunk:
                 break
     if header is None:
         raise InputError("no header row: the file has only blank lines", path=label)
     if carry:
-        yield Block(None, b"", base, line0)
+        yield Block(None, base, line0)
 
 
 def _split(
