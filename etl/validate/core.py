@@ -211,16 +211,15 @@ class _Batches:
         if missing:
             raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
         self.rows += raw.height
-        rows = canonical_rows(raw, self.plan, self.preset, self.headers)
-        full = rows.select(*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *self.labels)
-        rows = rows.select(*PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE)
-        rows, passed = _with_contract(rows, full, self.plan.fields)
+        found = canonical_rows(raw, self.plan, self.preset, self.headers)
+        full = found.rows.select(*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *self.labels)
+        passed, problems = _with_contract(full, ~found.rejected, found.problems, self.plan.fields)
         all_passed = passed.all()
         if not all_passed:
-            problems = _compact(rows.filter(~passed))
+            problems = _compact(problems)
             self.rejected.append(_compact(_rejected_raw(raw, problems, self.src)))
             self.problems.append(problems)
-        del raw, rows
+        del raw, found
         if not self.field_values:
             full = full.with_columns(
                 pl.when(pl.nth(full.columns.index(c)).is_not_null()).then(True).alias(c) for c in self.labels
@@ -313,30 +312,27 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_contract(
-    rows: pl.DataFrame, full: pl.DataFrame, fields: Sequence[FieldColumn]
-) -> tuple[pl.DataFrame, pl.Series]:
-    """The pandera contract check, folded into ``rows``' reject columns; also the mask of passing rows.
+    full: pl.DataFrame, passed: pl.Series, problems: pl.DataFrame, fields: Sequence[FieldColumn]
+) -> tuple[pl.Series, pl.DataFrame]:
+    """The pandera contract check of the rows that ``passed`` the rules: the mask of rows that pass both,
+    and ``problems`` with the contract's rejects added (row order kept).
 
     The contract runs on every row of ``full`` (no filtered copy); failures of rows the rules already
     rejected are ignored.
     """
-    passed = rows.get_column(REASON_CODE).is_null()
     contract = contract_rejects(full, fields, only=passed)
     contract = contract.filter(pl.col(ROW_ID).is_in(full.get_column(ROW_ID).filter(passed).implode()))
     if not contract.height:
-        return rows, passed
-    passed = passed & ~full.get_column(ROW_ID).is_in(contract.get_column(ROW_ID).implode())
-    rows = (
-        rows.join(contract, on=ROW_ID, how="left", suffix="_c", maintain_order="left")
-        .with_columns(
-            pl.coalesce(REASON_CODE, f"{REASON_CODE}_c").alias(REASON_CODE),
-            pl.coalesce(REASON, f"{REASON}_c").alias(REASON),
-            pl.coalesce(REJECT_COLUMN, "column").alias(REJECT_COLUMN),
-            pl.coalesce(REJECT_VALUE, "value").alias(REJECT_VALUE),
-        )
-        .drop(f"{REASON_CODE}_c", f"{REASON}_c", "column", "value")
+        return passed, problems
+    failed = full.get_column(ROW_ID).is_in(contract.get_column(ROW_ID).implode())
+    more = (
+        full.filter(failed)
+        .select(ROW_ID, SOURCE_FILE, SOURCE_LINE, KEY, STATUS)
+        .join(contract, on=ROW_ID, how="left", maintain_order="left")
+        .rename({"column": REJECT_COLUMN, "value": REJECT_VALUE})
+        .select(problems.columns)
     )
-    return rows, passed
+    return passed & ~failed, pl.concat([problems, more]).sort(ROW_ID)
 
 
 def _rejected_raw(raw: pl.DataFrame, rejected: pl.DataFrame, src: tuple[str, ...]) -> pl.DataFrame:

@@ -16,9 +16,20 @@ from typing import Any
 
 import polars as pl
 
-from etl.extract.delimited import aligned
 from etl.mapping.presets import FlagRule, Preset
-from etl.model import EMAIL_RAW, EVENT_TIME, KEY, LISTS, REASON, REASON_CODE, SOURCE_FILE, STATUS, TAGS
+from etl.model import (
+    EMAIL_RAW,
+    EVENT_TIME,
+    KEY,
+    LISTS,
+    REASON,
+    REASON_CODE,
+    ROW_ID,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    STATUS,
+    TAGS,
+)
 from etl.model import PROVENANCE as PROV
 from etl.validate import rules
 from etl.validate.canonical import ColumnPlan
@@ -216,16 +227,26 @@ def _field_check(i: int, plan: ColumnPlan) -> _Check:
     return _Check((n > rules.MAX_TEXT_LENGTH).fill_null(False), "too_long", fc.source, raw, msg)
 
 
+@dataclass(frozen=True)
+class CanonicalRows:
+    """``canonical_rows``' answer. ``rows``: every raw row canonicalised (PROVENANCE, EMAIL_RAW, KEY,
+    STATUS, TAGS, LISTS, EVENT_TIME, one column per field label). ``rejected``: the mask of rows that must
+    be rejected. ``problems``: those rows only, in row order — PROVENANCE, KEY, STATUS, REASON_CODE,
+    REASON, REJECT_COLUMN, REJECT_VALUE (the reasons are built for these few rows, not for every row)."""
+
+    rows: pl.DataFrame
+    rejected: pl.Series
+    problems: pl.DataFrame
+
+
 def canonical_rows(
     raw: pl.DataFrame,
     plan: ColumnPlan,
     preset: Preset,
     headers_by_file: Mapping[str, Collection[str]] | None = None,
-) -> pl.DataFrame:
-    """Every raw row, canonicalised, with ``reason_code``/``reason`` set on the rows that must be rejected.
+) -> CanonicalRows:
+    """Every raw row, canonicalised, and the first problem of each row that must be rejected.
 
-    Columns: PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, one column per field label,
-    REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE (the last four null on rows that pass).
     ``headers_by_file`` (source_file → its header) lets a status flag ignore files that lack its column;
     None means every file has every column.
     """
@@ -305,29 +326,36 @@ def canonical_rows(
             word,
             _col_msg(plan.status or "", word, " is not a known status"),
         ),
-        *[_field_check(i, plan) for i in range(len(plan.fields))],
+        *[_field_check(i, plan) for i in _checked_fields(first, plan)],
     ]
-    coded = first.with_columns(_chain(checks, lambda c: pl.lit(c.code)).alias(REASON_CODE))
-    # Messages are built for the (few) rejected rows only, then scattered into full-length columns.
-    rejected = coded.get_column(REASON_CODE).is_not_null()
-    detail = coded.filter(rejected).select(
+    # Which rows fail is one pass of booleans; which check each failed row failed first (and its message)
+    # is worked out on those rows alone, from the columns the checks read.
+    rejected = first.select(pl.any_horizontal(c.bad for c in checks).fill_null(False)).to_series()
+    problems = first.filter(rejected).select(
+        ROW_ID,
+        SOURCE_FILE,
+        SOURCE_LINE,
+        KEY,
+        STATUS,
+        _chain(checks, lambda c: pl.lit(c.code)).alias(REASON_CODE),
         _chain(checks, lambda c: c.message).alias(REASON),
         _chain(checks, lambda c: pl.lit(c.column)).alias(REJECT_COLUMN),
         _chain(checks, lambda c: c.value).alias(REJECT_VALUE),
     )
-    where = rejected.arg_true()
-    filled = [
-        pl.repeat(None, coded.height, dtype=pl.String, eager=True)
-        .alias(name)
-        .scatter(where, detail.get_column(name))
-        if detail.height
-        else pl.repeat(None, coded.height, dtype=pl.String, eager=True).alias(name)
-        for name in (REASON, REJECT_COLUMN, REJECT_VALUE)
-    ]
-    like = coded.to_series(0)  # same chunk layout as the frame: no rechunk (copy) of every column
-    return coded.with_columns(aligned(s, like) for s in filled).drop(
-        [c for c in coded.columns if c.startswith(TEMP)]
+    rows = first.drop([c for c in first.columns if c.startswith(TEMP)])
+    return CanonicalRows(rows, rejected, problems)
+
+
+def _checked_fields(first: pl.DataFrame, plan: ColumnPlan) -> list[int]:
+    """The fields whose check can fire in this batch: every parsed type, and text only where some cell
+    has more bytes than the limit allows characters (fewer bytes means fewer characters: counting the
+    characters of every cell, a pass over all the text, would find nothing)."""
+    text = [i for i, fc in enumerate(plan.fields) if fc.data_type not in _FAIL]
+    longest = (
+        first.select(pl.col(plan.fields[i].label).str.len_bytes().max() for i in text).row(0) if text else ()
     )
+    long = {i for i, n in zip(text, longest, strict=True) if n is not None and n > rules.MAX_TEXT_LENGTH}
+    return [i for i in range(len(plan.fields)) if i not in text or i in long]
 
 
 def _chain(checks: list[_Check], pick: Callable[[_Check], pl.Expr]) -> pl.Expr:

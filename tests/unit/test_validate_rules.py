@@ -276,6 +276,8 @@ def _typed_preset(tmp_path, data_type: str):  # type: ignore[no-untyped-def]
         ("text", "  padded  ", None, "padded"),
         ("text", "x" * 255, None, "x" * 255),
         ("text", "x" * 256, "too_long", None),
+        ("text", "é" * 255, None, "é" * 255),  # 510 bytes: the limit counts characters
+        ("text", "é" * 256, "too_long", None),
     ],
 )
 def test_typed_fields(tmp_path, data_type: str, cell: str, code: str | None, value: str | None) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etl.model import FieldColumn
+from etl.validate.core import Counts
 from etl.validate.schemas import contract_rejects, contract_schema, screen
+from tests.unit.test_validate_rules import run
 
 FIELDS = [
     FieldColumn("Birthday", "BDAY", "recurrent_date"),
@@ -140,3 +142,24 @@ def test_rows_outside_only_do_not_send_the_frame_to_pandera() -> None:
     assert contract_rejects(bad_second, FIELDS, only=pl.Series([True, True])).get_column(
         "row_id"
     ).to_list() == [2]
+
+
+def test_a_row_breaking_the_contract_is_rejected_in_row_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: when canonicalisation lets a bad key through (a bug pandera exists to catch), that
+    row — and only it — is rejected with the contract's reason, between the rules' own rejects."""
+    import etl.validate.core as core
+    from etl.validate.rows import canonical_rows
+
+    def corrupt(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        found = canonical_rows(*args, **kwargs)  # type: ignore[arg-type]
+        bad = found.rows.with_columns(
+            pl.when(pl.col("row_id") == 1).then(pl.lit("B@X.COM")).otherwise(pl.col("key")).alias("key")
+        )
+        return type(found)(bad, found.rejected, found.problems)
+
+    monkeypatch.setattr(core, "canonical_rows", corrupt)
+    res = run([{"Email": "a@x.com"}, {"Email": "b@x.com"}, {"Email": "not-an-address"}, {"Email": "c@x.com"}])
+    assert res.counts == Counts(rows_read=4, valid=2, rejected=2, merged_duplicate=0)
+    assert res.rejections.get_column("row_id").to_list() == [1, 2]
+    assert res.rejections.get_column("reason_code").to_list() == ["contract_key", "invalid_email"]
+    assert res.canonical.get_column("key").to_list() == ["a@x.com", "c@x.com"]
