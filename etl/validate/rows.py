@@ -181,7 +181,7 @@ def _parse_dates(
         if key not in names:
             names[key] = f"{TEMP}dt{len(names)}"
             attempts = rules.recurrent_attempts(formats) if recurrent else rules.datetime_attempts(formats)
-            series.append(rules.cascade(raw.get_column(source), attempts).alias(names[key]))
+            series.append(rules.cascade(raw.get_column(source), attempts, trimmed=True).alias(names[key]))
         return names[key]
 
     fields = {

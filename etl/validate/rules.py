@@ -155,24 +155,24 @@ def recurrent_attempts(formats: Sequence[str] = ()) -> list[Attempt]:
     )
 
 
-def cascade(values: pl.Series, attempts: Sequence[Attempt]) -> pl.Series:
+def cascade(values: pl.Series, attempts: Sequence[Attempt], *, trimmed: bool = False) -> pl.Series:
     """Parse each non-empty cell with the first attempt that fits → naive UTC datetimes (null: none fit).
 
     Each attempt only sees the cells every earlier attempt left unparsed, so a column in the preset's own
     format costs one vectorised parse, not one per candidate format. The result has the chunk layout of
-    ``values`` (see ``split_column``).
+    ``values`` (see ``split_column``). ``trimmed``: the cells are already ``clean`` (trimmed, empty →
+    null), as ``canonical_rows`` hands them: cleaning them again costs twice the parse itself.
     """
     n = values.len()
+    v = pl.col("v") if trimmed else clean(pl.col("v"))
     if attempts:  # the usual column: the first attempt parses every cell, no bookkeeping needed
-        first = pl.DataFrame({"v": values}).select(
-            attempts[0](clean(pl.col("v"))).alias("t"), clean(pl.col("v")).is_not_null().alias("has")
-        )
+        first = pl.DataFrame({"v": values}).select(attempts[0](v).alias("t"), v.is_not_null().alias("has"))
         if not (first.get_column("has") & first.get_column("t").is_null()).any():
             return aligned(first.get_column("t").alias(values.name), values)
     todo = (
         pl.DataFrame({"v": values})
         .with_row_index("i")
-        .select(pl.col("i"), clean(pl.col("v")).alias("v"))
+        .select(pl.col("i"), v.alias("v"))
         .filter(pl.col("v").is_not_null())
     )
     parts = []
