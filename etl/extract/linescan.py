@@ -329,7 +329,7 @@ def _records(cells: pl.DataFrame, t: pl.Series, header: Header, ln0: int, starts
     full = pl.repeat(n, cells.height, dtype=pl.Int64, eager=True).alias("cells")
     blank = pl.repeat(False, cells.height, dtype=pl.Boolean, eager=True).alias("blank")
     raw = pl.repeat(None, cells.height, dtype=pl.String, eager=True).alias("raw")
-    odd = _uncounted(cells, t.gather(ends), header)
+    odd = _uncounted(cells, t, ends, header)
     if odd.len():
         exact = _cells(_counts(t, starts.gather(odd), ends.gather(odd), header, ln0), header, cells[odd])
         full.scatter(odd, exact.get_column("cells"))
@@ -338,15 +338,14 @@ def _records(cells: pl.DataFrame, t: pl.Series, header: Header, ln0: int, starts
     return pl.DataFrame([(starts.cast(pl.Int64) + ln0).alias("ln"), full, blank, raw])
 
 
-def _uncounted(cells: pl.DataFrame, last: pl.Series, header: Header) -> pl.Series:
-    """Indices of the rows whose cells ``_records`` must count: ``last`` is each record's last line."""
+def _uncounted(cells: pl.DataFrame, t: pl.Series, ends: pl.Series, header: Header) -> pl.Series:
+    """Indices of the rows whose cells ``_records`` must count (``ends``: each record's last line in ``t``)."""
     n, d = len(header.names), header.delimiter
     at = cells.to_series(n - 1).is_null().arg_true()
     odd = at.clear()
     if at.len():
-        filled = pl.max_horizontal(pl.when(pl.nth(i).is_not_null()).then(i + 1) for i in range(n))
-        k = n - cells.select(filled.fill_null(0)).to_series().gather(at)
-        end = last.gather(at)
+        k = _trailing_nulls(cells, at)
+        end = t.gather(ends.gather(at))
         trailing = end.str.len_bytes() - end.str.strip_chars_end(d).str.len_bytes()  # delimiters at the end
         odd = at.filter((k == n) | (trailing != k))
     if d.isspace() or n == 1:  # a line of whitespace cells (" ", "\t", " \t ") is blank, not a record
@@ -354,6 +353,19 @@ def _uncounted(cells: pl.DataFrame, last: pl.Series, header: Header) -> pl.Serie
         space = (first.is_null() | (first.str.strip_chars() == "")).arg_true()
         odd = pl.concat([odd, space]).unique().sort()
     return odd
+
+
+def _trailing_nulls(cells: pl.DataFrame, at: pl.Series) -> pl.Series:
+    """For the rows ``at`` (whose last cell is null): how many cells at the row's end are null. Walks the
+    columns from the right while some of these rows are still all null (a few columns, not all of them)."""
+    k = pl.repeat(1, at.len(), dtype=pl.UInt32, eager=True)
+    alive = pl.repeat(True, at.len(), dtype=pl.Boolean, eager=True)
+    for j in range(cells.width - 2, -1, -1):
+        alive = alive & cells.to_series(j).is_null().gather(at)
+        if not alive.any():
+            break
+        k = k + alive.cast(pl.UInt32)
+    return k
 
 
 def _parse(data: bytes, header: Header, *, ragged: bool) -> pl.DataFrame | None:

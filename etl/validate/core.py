@@ -217,7 +217,7 @@ class _Batches:
         all_passed = passed.all()
         if not all_passed:
             problems = _compact(problems)
-            self.rejected.append(_compact(_rejected_raw(raw, problems, self.src)))
+            self.rejected.append(_compact(_rejected_raw(raw.filter(~passed), problems, self.src)))
             self.problems.append(problems)
         del raw, found
         if not self.field_values:
@@ -335,16 +335,17 @@ def _with_contract(
     return passed & ~failed, pl.concat([problems, more]).sort(ROW_ID)
 
 
-def _rejected_raw(raw: pl.DataFrame, rejected: pl.DataFrame, src: tuple[str, ...]) -> pl.DataFrame:
-    """Rejected rows of one batch in their original source columns, with reason and provenance."""
-    reasons = rejected.select(ROW_ID, REASON_CODE, REASON)
+def _rejected_raw(raw: pl.DataFrame, problems: pl.DataFrame, src: tuple[str, ...]) -> pl.DataFrame:
+    """Rejected rows of one batch (``raw``, the batch filtered to them: the rows of ``problems``, in the
+    same order) in their original source columns, with reason and provenance."""
+    if raw.height != problems.height:
+        raise RuntimeError("rejected rows and their problems differ (a bug in validate)")
     # pl.nth, never pl.col(name): a source header may be "*" or "^…$", which pl.col reads as a pattern
     keep = [raw.columns.index(c) for c in (*PROVENANCE, *src)]
-    return (
-        raw.filter(pl.col(ROW_ID).is_in(reasons.get_column(ROW_ID).implode()))
-        .select(pl.nth(keep))
-        .join(reasons, on=ROW_ID, how="left", maintain_order="left")
-        .with_columns(pl.lit(None, dtype=pl.String).alias(RAW))
+    return raw.select(pl.nth(keep)).with_columns(
+        problems.get_column(REASON_CODE),
+        problems.get_column(REASON),
+        pl.lit(None, dtype=pl.String).alias(RAW),
     )
 
 
