@@ -171,17 +171,19 @@ def _parse_dates(
 ) -> tuple[pl.DataFrame, dict[int, str], list[str]]:
     """Parse every date-bearing column once (``rules.cascade``) into working columns of ``raw``.
 
+    Every column's first format is tried in one query (a column in its preset's format, the usual case,
+    needs nothing else); only a column with cells that format left unparsed goes through the cascade.
     Returns the widened frame, field index → its parsed column, and the event_time columns' parsed names.
     """
     names: dict[tuple[str, tuple[str, ...], bool], str] = {}
-    series = []
+    attempts: dict[str, list[rules.Attempt]] = {}
 
     def need(source: str, formats: tuple[str, ...], recurrent: bool) -> str:
         key = (source, formats, recurrent)
         if key not in names:
             names[key] = f"{TEMP}dt{len(names)}"
-            attempts = rules.recurrent_attempts(formats) if recurrent else rules.datetime_attempts(formats)
-            series.append(rules.cascade(raw.get_column(source), attempts, trimmed=True).alias(names[key]))
+            tries = rules.recurrent_attempts(formats) if recurrent else rules.datetime_attempts(formats)
+            attempts[names[key]] = tries
         return names[key]
 
     fields = {
@@ -190,7 +192,19 @@ def _parse_dates(
         if fc.data_type in ("date", "recurrent_date")
     }
     events = [need(c, tuple(preset.date_formats), False) for c in plan.event_time]
-    return (raw.with_columns(series) if series else raw), fields, events
+    if not names:
+        return raw, fields, events
+    source = {name: key[0] for key, name in names.items()}
+    raw = raw.with_columns(attempts[n][0](pl.col(source[n])).alias(n) for n in names.values())
+    missed = raw.select(
+        (pl.col(source[n]).is_not_null() & pl.col(n).is_null()).any().alias(n) for n in names.values()
+    ).row(0, named=True)
+    redo = [n for n, bad in missed.items() if bad]
+    if redo:  # cells are clean already (canonical_rows cleaned them): see rules.cascade
+        raw = raw.with_columns(
+            rules.cascade(raw.get_column(source[n]), attempts[n], trimmed=True).alias(n) for n in redo
+        )
+    return raw, fields, events
 
 
 _FAIL = MappingProxyType(

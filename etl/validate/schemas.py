@@ -13,6 +13,7 @@ schema-level checks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from types import MappingProxyType
 
 import pandera.polars as pa
@@ -74,6 +75,13 @@ def contract_schema(fields: Sequence[FieldColumn]) -> pa.DataFrameSchema:
 _PLAIN_KEY = r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9._-]+$"
 
 
+@lru_cache(maxsize=8)
+def _shared_schema(fields: tuple[FieldColumn, ...]) -> pa.DataFrameSchema:
+    """``contract_schema``, built once per field list: building it (pandera deep-copies its columns)
+    costs more than screening a batch. Read only: never modify what this returns."""
+    return contract_schema(fields)
+
+
 def _field_ok(fc: FieldColumn, v: pl.Expr, *, quick: bool = False) -> pl.Expr:
     """``contract_schema``'s check of one field column ``v`` as one expression (null passes: nullable).
 
@@ -100,7 +108,7 @@ def screen(frame: pl.DataFrame, fields: Sequence[FieldColumn], only: pl.Series |
     Two stages: sufficient conditions that cost no pass over the text where they can (``_PLAIN_KEY``,
     lengths in bytes) on every row, then the exact checks on the rows those did not clear.
     """
-    columns = contract_schema(fields).columns  # dtypes and nullability as pandera will check them
+    columns = _shared_schema(tuple(fields)).columns  # dtypes and nullability as pandera will check them
     schema = frame.schema
     if any(schema.get(name) != column.dtype.type for name, column in columns.items()):
         return False
@@ -157,7 +165,7 @@ def contract_rejects(
     if screen(frame, fields, only):
         return empty
     try:
-        contract_schema(fields).validate(frame, lazy=True)
+        _shared_schema(tuple(fields)).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     else:
