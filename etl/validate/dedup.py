@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from etl.extract.delimited import aligned
 from etl.model import (
     EMAIL_RAW,
     EVENT_TIME,
@@ -134,7 +135,12 @@ def collapse_owned(
     cols = rows.get_columns()
     del rows
     canonical = _filter_columns(cols, keep)
-    canonical = patch_rows(canonical, grouped.select(columns))
+    # a group's row id, file, line, address and key are its winner's own (the group's last row): only the
+    # merged columns can differ from the winner's cells
+    own = {ROW_ID, SOURCE_FILE, SOURCE_LINE, EMAIL_RAW, KEY}
+    merged = [grouped.columns.index(c) for c in columns if c not in own]
+    # pl.nth, never names: a field label may be "*" or "^…$", which polars reads as a pattern
+    canonical = patch_rows(canonical, grouped.select(pl.nth([grouped.columns.index(ROW_ID), *merged])))
     grouped = grouped.filter(pl.col("_n") > 1)
     status_fix = _suppressed_by(canonical, suppressors)
     if status_fix.height:
@@ -212,23 +218,32 @@ def patch_rows(frame: pl.DataFrame, patch: pl.DataFrame) -> pl.DataFrame:
     pos = frame.get_column(ROW_ID).is_in(patch.get_column(ROW_ID).implode()).arg_true()
     if pos.len() != patch.height:
         raise RuntimeError("patch rows missing from the canonical frame (a bug in validate)")
-    old = frame[pos]
+    old = frame.select(pl.nth([frame.columns.index(c) for c in patch.columns]))[pos]
     changed = [
         c for c in patch.columns if c != ROW_ID and old.get_column(c).ne_missing(patch.get_column(c)).any()
     ]
     if not changed:
         return frame
-    at = pl.repeat(None, frame.height, dtype=pl.UInt32, eager=True)
-    at.scatter(pos, pl.int_range(pos.len(), dtype=pl.UInt32, eager=True))
-    hit = at.is_not_null()
-    # pl.nth, never pl.col(name): a field label may be "*" or "^…$", which pl.col reads as a pattern
-    return frame.with_columns(
-        pl.when(hit)
-        .then(pl.lit(patch.get_column(c)).gather(at))
-        .otherwise(pl.nth(frame.columns.index(c)))
-        .alias(c)
+    like = frame.get_column(ROW_ID)
+    flat = {
+        c: aligned(frame.get_column(c).clone().scatter(pos, patch.get_column(c)), like)
         for c in changed
-    )
+        if not frame.schema[c].is_nested()
+    }
+    nested = [c for c in changed if c not in flat]
+    if nested:  # Series.scatter has no list kernel: a when/then over the whole column
+        at = pl.repeat(None, frame.height, dtype=pl.UInt32, eager=True)
+        at.scatter(pos, pl.int_range(pos.len(), dtype=pl.UInt32, eager=True))
+        hit = at.is_not_null()
+        # pl.nth, never pl.col(name): a field label may be "*" or "^…$", which pl.col reads as a pattern
+        frame = frame.with_columns(
+            pl.when(hit)
+            .then(pl.lit(patch.get_column(c)).gather(at))
+            .otherwise(pl.nth(frame.columns.index(c)))
+            .alias(c)
+            for c in nested
+        )
+    return frame.with_columns(flat.values()) if flat else frame
 
 
 def _suppressed_by(canonical: pl.DataFrame, suppressors: pl.DataFrame | None) -> pl.DataFrame:
