@@ -341,7 +341,8 @@ def _records(cells: pl.DataFrame, t: pl.Series, header: Header, ln0: int, starts
 def _uncounted(cells: pl.DataFrame, t: pl.Series, ends: pl.Series, header: Header) -> pl.Series:
     """Indices of the rows whose cells ``_records`` must count (``ends``: each record's last line in ``t``)."""
     n, d = len(header.names), header.delimiter
-    at = cells.to_series(n - 1).is_null().arg_true()
+    # Series methods run as expressions on the series' name: a header like "*" must not name one
+    at = cells.to_series(n - 1).alias("c").is_null().arg_true()
     odd = at.clear()
     if at.len():
         k = _trailing_nulls(cells, at)
@@ -349,7 +350,7 @@ def _uncounted(cells: pl.DataFrame, t: pl.Series, ends: pl.Series, header: Heade
         trailing = end.str.len_bytes() - end.str.strip_chars_end(d).str.len_bytes()  # delimiters at the end
         odd = at.filter((k == n) | (trailing != k))
     if d.isspace() or n == 1:  # a line of whitespace cells (" ", "\t", " \t ") is blank, not a record
-        first = cells.to_series(0)
+        first = cells.to_series(0).alias("c")
         space = (first.is_null() | (first.str.strip_chars() == "")).arg_true()
         odd = pl.concat([odd, space]).unique().sort()
     return odd
@@ -361,7 +362,7 @@ def _trailing_nulls(cells: pl.DataFrame, at: pl.Series) -> pl.Series:
     k = pl.repeat(1, at.len(), dtype=pl.UInt32, eager=True)
     alive = pl.repeat(True, at.len(), dtype=pl.Boolean, eager=True)
     for j in range(cells.width - 2, -1, -1):
-        alive = alive & cells.to_series(j).is_null().gather(at)
+        alive = alive & cells.to_series(j).alias("c").is_null().gather(at)
         if not alive.any():
             break
         k = k + alive.cast(pl.UInt32)

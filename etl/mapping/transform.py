@@ -44,6 +44,7 @@ from etl.model import (
     ResolvedMapping,
     Status,
 )
+from etl.names import col as column
 from etl.validate import rules
 
 TYPE_MISMATCH = "type_mismatch"
@@ -108,7 +109,7 @@ _MONTH_DAY = r"^\d{2}-\d{2}$"
 def _fast(name: str, data_type: str) -> pl.Expr:
     """The value in the target's type when it is already in normal form (the common case: validate
     normalised it), else null; ``_finish`` settles the remaining values one distinct value at a time."""
-    c = rules.clean(pl.col(name))
+    c = rules.clean(column(name))
     if data_type == "date":
         ok = c.str.contains(_ISO_DATE) & c.str.to_date("%Y-%m-%d", strict=False).is_not_null()
         return pl.when(ok).then(c)
@@ -141,15 +142,15 @@ def _finish(df: pl.DataFrame, pairs: list[tuple[str, str, str]]) -> pl.DataFrame
     for src, out, data_type in pairs:
         if data_type == "text":
             continue
-        pending = df.filter(pl.col(out).is_null() & rules.clean(pl.col(src)).is_not_null())
+        pending = df.filter(column(out).is_null() & rules.clean(column(src)).is_not_null())
         if pending.height == 0:
             continue
-        values = pending.get_column(src).str.strip_chars().unique().to_list()
+        values = pending.get_column(src).alias("v").str.strip_chars().unique().to_list()
         fixed = dict(zip(values, _slow(values, data_type), strict=True))
         df = df.with_columns(
             pl.coalesce(
-                pl.col(out),
-                pl.col(src)
+                column(out),
+                column(src)
                 .str.strip_chars()
                 .replace_strict(list(fixed), list(fixed.values()), default=None, return_dtype=pl.String),
             ).alias(out)
@@ -219,7 +220,7 @@ def plan_contacts(
         pl.col(KEY),
         pl.col(STATUS),
         *[pl.col(c) for c in (LISTS, TAGS) if c in frame.columns],
-        *[pl.col(src).alias(f"_s{i}") for i, (_, src, _, _) in enumerate(targets)],
+        *[column(src).alias(f"_s{i}") for i, (_, src, _, _) in enumerate(targets)],
         *[_fast(src, dt).alias(f"_v{i}") for i, (_, src, dt, _) in enumerate(targets)],
     )
     df = _to_ids(df, LISTS, lmap, extra_ids, "_lists")

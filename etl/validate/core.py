@@ -34,6 +34,7 @@ from etl.model import (
     FieldColumn,
     Outcome,
 )
+from etl.names import col as column
 from etl.validate.canonical import is_bookkeeping, plan_columns, source_columns
 from etl.validate.dedup import collapse_owned
 from etl.validate.rows import REJECT_COLUMN, REJECT_VALUE, canonical_rows
@@ -212,7 +213,9 @@ class _Batches:
             raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
         self.rows += raw.height
         found = canonical_rows(raw, self.plan, self.preset, self.headers)
-        full = found.rows.select(*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *self.labels)
+        full = found.rows.select(
+            *PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *(column(c) for c in self.labels)
+        )
         passed, problems = _with_contract(full, ~found.rejected, found.problems, self.plan.fields)
         all_passed = passed.all()
         if not all_passed:

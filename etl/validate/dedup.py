@@ -36,6 +36,7 @@ from etl.model import (
     TAGS,
     Status,
 )
+from etl.names import col as column
 
 DUPLICATE_CODE = "duplicate"
 _SUPPRESSED = [Status.UNSUBSCRIBED.value, Status.CLEANED.value]
@@ -118,7 +119,7 @@ def collapse_owned(
         pl.col(TAGS).list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True),
         pl.col(LISTS).list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True),
         pl.col(EVENT_TIME).max(),
-        *[pl.col(f).drop_nulls().last() for f in fields],
+        *[column(f).drop_nulls().last() for f in fields],
         pl.col(ROW_ID).alias("row_ids"),
         pl.col(SOURCE_FILE).alias("files"),
         pl.col(SOURCE_LINE).alias("lines"),
@@ -219,14 +220,17 @@ def patch_rows(frame: pl.DataFrame, patch: pl.DataFrame) -> pl.DataFrame:
     if pos.len() != patch.height:
         raise RuntimeError("patch rows missing from the canonical frame (a bug in validate)")
     old = frame.select(pl.nth([frame.columns.index(c) for c in patch.columns]))[pos]
+    # Series methods run as expressions on the series' name: a label like "*" must not name one
     changed = [
-        c for c in patch.columns if c != ROW_ID and old.get_column(c).ne_missing(patch.get_column(c)).any()
+        c
+        for c in patch.columns
+        if c != ROW_ID and old.get_column(c).alias("a").ne_missing(patch.get_column(c).alias("b")).any()
     ]
     if not changed:
         return frame
     like = frame.get_column(ROW_ID)
     flat = {
-        c: aligned(frame.get_column(c).clone().scatter(pos, patch.get_column(c)), like)
+        c: aligned(frame.get_column(c).alias("v").scatter(pos, patch.get_column(c)), like).alias(c)
         for c in changed
         if not frame.schema[c].is_nested()
     }

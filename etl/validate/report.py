@@ -26,6 +26,7 @@ from etl.model import (
     STATUS,
     Status,
 )
+from etl.names import col as column
 from etl.validate.core import RAW, ValidationResult
 from etl.validate.html import render_html
 from etl.validate.rows import REJECT_COLUMN, REJECT_VALUE
@@ -200,7 +201,7 @@ def write_rejects_csv(result: ValidationResult, path: Path) -> int:
     cols = [c for c in result.source_columns if c in rr.columns]
     has_raw = RAW in rr.columns and rr.get_column(RAW).null_count() < rr.height
     out = rr.select(
-        *[neutralise(pl.col(c).cast(pl.String)).alias(c) for c in cols],
+        *[neutralise(column(c).cast(pl.String)).alias(c) for c in cols],
         pl.col(REASON_CODE),
         pl.col(REASON),
         pl.col(SOURCE_FILE),

@@ -31,6 +31,7 @@ from etl.model import (
     TAGS,
 )
 from etl.model import PROVENANCE as PROV
+from etl.names import col as column
 from etl.validate import rules
 from etl.validate.canonical import ColumnPlan
 
@@ -85,7 +86,7 @@ def _lookup(expr: pl.Expr, mapping: dict[str, str]) -> pl.Expr:
 
 def _fires(col: str, rule: FlagRule, headers_by_file: Mapping[str, Collection[str]] | None) -> pl.Expr:
     """Vectorised ``FlagRule.fires``; a file whose header lacks the column never fires (even when absent)."""
-    v = rules.clean(pl.col(col)).str.to_lowercase()
+    v = rules.clean(column(col)).str.to_lowercase()
     if not rule.values:
         hit = v.is_not_null()
     elif rule.match == "contains":
@@ -120,7 +121,7 @@ def _status(
     word = pl.lit(None, dtype=pl.String)
     unknown = pl.lit(False)
     if plan.status is not None:
-        word = pl.col(plan.status)
+        word = column(plan.status)
         looked = _lookup(word.str.to_lowercase(), {k: v.value for k, v in preset.status.values.items()})
         is_unknown = word.is_not_null() & looked.is_null()
         if preset.status.unknown is not None:
@@ -154,7 +155,7 @@ def _field_value(i: int, plan: ColumnPlan, parsed: Mapping[int, str]) -> pl.Expr
     """Normalised value of field ``i`` (null when empty or unparseable; numbers finish in Python).
 
     A text field is its cleaned source column itself: no copy of a million cells."""
-    fc, src = plan.fields[i], pl.col(plan.fields[i].source)
+    fc, src = plan.fields[i], column(plan.fields[i].source)
     if fc.data_type == "date":
         return pl.col(parsed[i]).dt.strftime("%Y-%m-%d")
     if fc.data_type == "recurrent_date":
@@ -195,9 +196,9 @@ def _parse_dates(
     if not names:
         return raw, fields, events
     source = {name: key[0] for key, name in names.items()}
-    raw = raw.with_columns(attempts[n][0](pl.col(source[n])).alias(n) for n in names.values())
+    raw = raw.with_columns(attempts[n][0](column(source[n])).alias(n) for n in names.values())
     missed = raw.select(
-        (pl.col(source[n]).is_not_null() & pl.col(n).is_null()).any().alias(n) for n in names.values()
+        (column(source[n]).is_not_null() & pl.col(n).is_null()).any().alias(n) for n in names.values()
     ).row(0, named=True)
     redo = [n for n, bad in missed.items() if bad]
     if redo:  # cells are clean already (canonical_rows cleaned them): see rules.cascade
@@ -224,7 +225,7 @@ def _field_check(i: int, plan: ColumnPlan) -> _Check:
     if fc.data_type in _FAIL:
         code, tail = _FAIL[fc.data_type]
         return _Check(
-            raw.is_not_null() & pl.col(fc.label).is_null(),
+            raw.is_not_null() & column(fc.label).is_null(),
             code,
             fc.source,
             raw,
@@ -268,7 +269,7 @@ def canonical_rows(
     # Every rule reads trimmed cells: clean the used columns once, up front (only those that need it), and
     # keep the address as read for EMAIL_RAW.
     raw = rules.cleaned(
-        raw.with_columns(pl.col(plan.email).alias(f"{TEMP}email_raw")),
+        raw.with_columns(column(plan.email).alias(f"{TEMP}email_raw")),
         [
             plan.email,
             *([plan.status] if plan.status else []),
@@ -277,7 +278,7 @@ def canonical_rows(
             *(fc.source for fc in plan.fields),
         ],
     )
-    email = pl.col(plan.email)
+    email = column(plan.email)
     raw, parsed, events = _parse_dates(raw, plan, preset)
     if preset.lists.mode == "column" and plan.lists is not None:
         fmt = preset.lists.format or preset.lists.separator
@@ -300,7 +301,7 @@ def canonical_rows(
         email.alias("__bme_email"),
         rules.email_fast_ok(email).alias("__bme_email_ok"),
         *[
-            pl.col(fc.source).alias(f"__bme_raw{i}")
+            column(fc.source).alias(f"__bme_raw{i}")
             for i, fc in enumerate(plan.fields)
             if fc.data_type in _FAIL
         ],
@@ -366,7 +367,7 @@ def _checked_fields(first: pl.DataFrame, plan: ColumnPlan) -> list[int]:
     characters of every cell, a pass over all the text, would find nothing)."""
     text = [i for i, fc in enumerate(plan.fields) if fc.data_type not in _FAIL]
     longest = (
-        first.select(pl.col(plan.fields[i].label).str.len_bytes().max() for i in text).row(0) if text else ()
+        first.select(column(plan.fields[i].label).str.len_bytes().max() for i in text).row(0) if text else ()
     )
     long = {i for i, n in zip(text, longest, strict=True) if n is not None and n > rules.MAX_TEXT_LENGTH}
     return [i for i in range(len(plan.fields)) if i not in text or i in long]

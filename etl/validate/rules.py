@@ -20,6 +20,7 @@ import email_validator
 import polars as pl
 
 from etl.extract.delimited import aligned
+from etl.names import col as column
 
 MAX_TEXT_LENGTH = 255  # Benchmark text fields; longer values are rejected (``too_long``), never truncated
 MAX_EMAIL_LENGTH = 254
@@ -78,9 +79,9 @@ def cleaned(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
     cols = list(dict.fromkeys(columns))
     if not cols or frame.height == 0:
         return frame
-    need = frame.select(needs_clean(pl.col(c)).alias(str(i)) for i, c in enumerate(cols)).row(0)
+    need = frame.select(needs_clean(column(c)).alias(str(i)) for i, c in enumerate(cols)).row(0)
     dirty = [c for c, n in zip(cols, need, strict=True) if n]
-    return frame.with_columns(clean(pl.col(c)).alias(c) for c in dirty) if dirty else frame
+    return frame.with_columns(clean(column(c)).alias(c) for c in dirty) if dirty else frame
 
 
 # --- email -----------------------------------------------------------------------------------------------

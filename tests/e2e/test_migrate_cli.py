@@ -216,3 +216,24 @@ def test_no_verify_skips_the_read_back(run, sandbox_factory, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "verify:    skipped (--no-verify)" in result.output
     assert not (tmp_path / "r" / "verify.json").exists() and "verifying run" not in result.output
+
+
+def test_headers_polars_reads_as_patterns_are_plain_columns(run, tmp_path: Path) -> None:
+    """A header "*" or "^…$" is a pattern to polars' pl.col: validate and migrate must read it as a name —
+    rejects.csv keeps it, the custom fields carry its cells, duplicates merge — and never crash."""
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        "Email,*,^a.*$\na@x.com,star,\nA@x.com,,caret\nbad-address,1,2\nb@x.com,3,\n", encoding="utf-8"
+    )
+    reports, state = tmp_path / "reports", tmp_path / "state"
+    checked = run(["validate", str(path), "--report-dir", str(reports)])
+    assert checked.exit_code == 0, checked.output
+    doc = json.loads((reports / "report.json").read_text())
+    assert doc["totals"] == {"rows_read": 4, "valid": 2, "rejected": 1, "merged_duplicate": 1}
+    rejects = (reports / "rejects.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rejects[0].startswith("Email,*,^a.*$,") and rejects[1].startswith("bad-address,1,2,")
+    moved = run(["migrate", str(path), "--state-dir", str(state), "--report-dir", str(reports)])
+    assert moved.exit_code == 0, moved.output
+    totals = json.loads((reports / "report.json").read_text())["totals"]
+    assert (totals["created"], totals["rejected"]) == (3, 1)  # rows: the merged one counts with its person
+    assert "verify:    clean — 2 contacts checked" in moved.output

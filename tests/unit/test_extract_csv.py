@@ -279,3 +279,10 @@ def test_pattern_like_header_names_are_plain_names(tmp_path: Path) -> None:
     res = read(tmp_path, '*,^a.*$,Email\n1,"",a@example.com\n')
     assert res.frame.columns == ["row_id", "source_file", "source_line", "*", "^a.*$", "Email"]
     assert res.frame.row(0)[3:] == ("1", None, "a@example.com")
+
+
+def test_pattern_like_last_header_with_empty_cells(tmp_path: Path) -> None:
+    """The cell count check reads the last column by position: a last header "^a.*$" with empty cells."""
+    res = read(tmp_path, "Email,*,^a.*$\na@example.com,1,\nb@example.com\n")
+    assert res.frame.get_column("Email").to_list() == ["a@example.com"]
+    assert res.rejects.get_column("reason_code").to_list() == ["ragged_row"]
