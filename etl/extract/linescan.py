@@ -111,15 +111,21 @@ def _blocks(
     """Yield the header first, then every ``Block``; an untrusted block is the last one."""
     header: Header | None = None
     line0, carry, base = 0, b"", 0  # base: file offset of ``carry`` (= where the next body starts)
+    # The file is read into one reused buffer, and each block's complete lines copied out of it once: a
+    # fresh 16 MiB object costs ~4,000 page faults, and reading, joining the carry and cutting at the last
+    # newline made three of them a block (a quarter of extract's time at a million rows).
+    buf = bytearray(block)
+    view = memoryview(buf)
     with path.open("rb") as fh:
         while True:
-            chunk = fh.read(block)
-            data, offset = carry + chunk, base
-            if chunk:
-                cut = data.rfind(b"\n") + 1
-                body, carry = data[:cut], data[cut:]
+            got = fh.readinto(view)
+            offset = base
+            if got:
+                cut = buf.rfind(b"\n", 0, got) + 1
+                body = carry + view[:cut] if cut else b""
+                carry = bytes(view[cut:got]) if cut else carry + view[:got]
             else:
-                body, carry = data, b""
+                body, carry = carry, b""
             base = offset + len(body)
             if body:
                 lines = _lines(body)
@@ -144,7 +150,7 @@ def _blocks(
                 if len(carry) > MAX_CARRY:
                     yield Block(None, base, line0)
                     return
-            if not chunk:
+            if not got:
                 break
     if header is None:
         raise InputError("no header row: the file has only blank lines", path=label)
