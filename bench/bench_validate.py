@@ -38,7 +38,7 @@ ROWS = int(os.environ.get("BENCH_VALIDATE_ROWS", "1000000"))
 DATA = ROOT / "bench" / "data" / ("large_1m.csv" if ROWS == 1_000_000 else f"large_{ROWS}.csv")
 TIME_TARGET = 4.0  # (extract + validate) / bare read
 MEMORY_TARGET = 3.0  # peak RSS / file size
-REPEAT = int(os.environ.get("BENCH_VALIDATE_REPEAT", "2"))  # best of N runs (each in a fresh process)
+REPEAT = int(os.environ.get("BENCH_VALIDATE_REPEAT", "3"))  # best of N runs (each in a fresh process)
 
 
 def peak_rss_mib() -> float:
@@ -97,20 +97,32 @@ def _child(mode: str, path: str) -> None:
     print(json.dumps(out))
 
 
-def _measure(mode: str, path: Path) -> dict[str, float]:
-    """The fastest of ``REPEAT`` runs (peak RSS: the largest seen, memory is not noise to hide)."""
-    runs = []
+def _run(mode: str, path: Path) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_validate", mode, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _measure(modes: list[str], path: Path) -> dict[str, dict[str, float]]:
+    """Per mode, the fastest of ``REPEAT`` runs (peak RSS: the largest seen, memory is not noise to hide).
+
+    Rounds run every mode once, in turn: a machine that slows down as it warms (a shared VM does) then
+    weighs on the bare read and on validate alike, instead of on whichever mode ran last.
+    """
+    runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(REPEAT):
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.bench_validate", mode, str(path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    best = min(runs, key=lambda r: r["total_s"])
-    return {**best, "peak_mib": max(r["peak_mib"] for r in runs)}
+        for mode in modes:
+            runs[mode].append(_run(mode, path))
+    out = {}
+    for mode, got in runs.items():
+        best = min(got, key=lambda r: r["total_s"])
+        out[mode] = {**best, "peak_mib": max(r["peak_mib"] for r in got)}
+    return out
 
 
 def _ensure_data(path: Path) -> None:
@@ -131,11 +143,8 @@ def run() -> None:
     _ensure_data(DATA)
     size_mib = DATA.stat().st_size / 2**20
     load = os.getloadavg()
-    bare = _measure("bare", DATA)
-    ext = _measure("extract", DATA)
-    values = _measure("values", DATA)
-    dry = _measure("dry", DATA)
-    cli = _measure("cli", DATA)
+    measured = _measure(["bare", "extract", "values", "dry", "cli"], DATA)
+    bare, ext, values, dry, cli = (measured[m] for m in ("bare", "extract", "values", "dry", "cli"))
     rows = dry["rows"]
 
     def line(label: str, m: dict[str, float]) -> str:
@@ -165,7 +174,7 @@ def run() -> None:
         f"{bare['peak_mib'] / size_mib:.1f}×; interpreter + polars baseline {dry['base_mib']:.0f} MiB"
     )
     end = os.getloadavg()
-    print(f"   best of {REPEAT} runs each (peak RSS: the largest of them)")
+    print(f"   best of {REPEAT} rounds, each running every mode once (peak RSS: the largest of them)")
     print(
         f"   load average before {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}, "
         f"after {end[0]:.2f} / {end[1]:.2f} / {end[2]:.2f} (2 cores)"
