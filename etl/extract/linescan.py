@@ -37,7 +37,6 @@ BLOCK = 16 << 20  # 4 MiB costs ~20 % more time at a million rows (per-block ove
 MAX_CARRY = 16 << 20  # a "record" longer than this is an unterminated quote, not a contact
 SAMPLE_LINES = 50
 REGEX_ESCAPES = {"\t": "\\t", "|": "\\|"}  # delimiter → its spelling inside a Rust regex
-PRE_SCHEMA = pl.Schema({"i": pl.UInt32, "ln": pl.Int64, "t": pl.String, "q": pl.Int64, "p": pl.Int64})
 RECORD_SCHEMA = pl.Schema({"ln": pl.Int64, "cells": pl.Int64, "blank": pl.Boolean, "raw": pl.String})
 
 
@@ -296,8 +295,9 @@ def _ends(starts: pl.Series, lines: int) -> pl.Series:
 
 
 def _counts(t: pl.Series, starts: pl.Series, ends: pl.Series, header: Header, ln0: int) -> pl.DataFrame:
-    """``PRE_SCHEMA`` rows of the records spanning lines ``starts``..``ends`` of ``t`` (a record's
-    lines joined by ``\n``, as the exact reader sees them)."""
+    """Record index ``i``, start line ``ln``, text ``t``, quote count ``q`` and delimiter count ``p`` of the
+    records spanning lines ``starts``..``ends`` of ``t`` (a record's lines joined by ``\n``, as the exact
+    reader sees them): what ``_cells`` counts cells from."""
     text = t.gather(starts)
     multi = (ends > starts).arg_true()
     if multi.len():
