@@ -6,11 +6,12 @@ its sources' content, its mapping and its target, so running the same command ag
 Write protocol (the loader's side of exactly-once):
 
 1. ``intent(key, op)`` is committed *before* a write request goes out (state ``in_flight``);
-2. the outcome is committed right after the response (``status_pending`` or ``done``).
+2. the outcome (``status_pending`` or ``done``) is committed with the next intent, in the same
+   transaction, or before any other use of the ledger.
 
 A crash leaves at most one contact ``in_flight``; the loader resolves it by searching the key before
-anything is re-sent. Each of the two commits is a single autocommit statement (a trigger settles the
-contact's rows in the same statement), which keeps the ledger's cost per contact well below a request's.
+anything is re-sent. One commit per write request (a trigger settles the contact's rows in the same
+statement) keeps the ledger's cost per contact well below a request's.
 Request counts are buffered in memory and written every ``FLUSH_EVERY`` requests and at every stop, so the
 ledger's totals equal the server's except for the last few requests before a kill.
 
@@ -174,10 +175,20 @@ class Ledger:
     """Open with ``Ledger.open(state_dir)``; close (or use as a context manager) to release the lock."""
 
     def __init__(self, db: sqlite3.Connection, lock: IO[str] | None, path: Path) -> None:
-        self.db = db
+        self._db = db
         self._lock = lock
         self.path = path
         self._pending_requests: dict[tuple[str, str], int] = {}
+        self._deferred: tuple[str, tuple[Any, ...]] | None = None  # a settle not yet written (see settle)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, a deferred ``settle`` written first: every other use of the ledger sees it."""
+        if self._deferred is not None:
+            sql, args = self._deferred
+            self._deferred = None
+            self._db.execute(sql, args)
+        return self._db
 
     @classmethod
     def open(cls, state_dir: str | Path, *, lock: bool = True) -> Ledger:
@@ -235,14 +246,20 @@ class Ledger:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """One transaction; buffered request counts ride along so they are never lost on a clean path."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One transaction; a deferred settle and buffered request counts ride along, so they are never
+        lost on a clean path."""
+        deferred, self._deferred = self._deferred, None
+        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
+            if deferred is not None:
+                self._db.execute(*deferred)
+            yield self._db
             self._flush_requests()
-            self.db.execute("COMMIT")
+            self._db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._db.execute("ROLLBACK")
+            if self._deferred is None:
+                self._deferred = deferred  # not written: still owed
             raise
 
     # --- runs --------------------------------------------------------------------------------------------
@@ -343,14 +360,28 @@ class Ledger:
     def intent(self, run_id: str, key: str, op: str, *, ours: bool = False) -> None:
         """Commit ``in_flight`` before the write request goes out (``ours``: this run created the contact).
 
-        One autocommit statement: it is durable when it returns (WAL), and cheap enough to do per request.
+        Durable when it returns (WAL). The previous contact's deferred ``settle`` is committed in the same
+        transaction: one commit per request instead of two, and still at most one contact ``in_flight``.
         """
-        self.db.execute(
+        sql = (
             "UPDATE contacts SET prior_state=CASE WHEN state='in_flight' THEN prior_state ELSE state END,"
             " state='in_flight', op=?, attempts=attempts+1, ours=MAX(ours, ?)"
-            " WHERE run_id=? AND key=?",
-            (op, int(ours), run_id, key),
+            " WHERE run_id=? AND key=?"
         )
+        args = (op, int(ours), run_id, key)
+        deferred, self._deferred = self._deferred, None
+        if deferred is None:
+            self._db.execute(sql, args)
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(*deferred)
+            self._db.execute(sql, args)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._deferred = deferred  # not written: still owed
+            raise
 
     def revert_intent(self, run_id: str, key: str, *, ours: bool = False) -> None:
         """The write certainly did not happen (refused before it reached the account): undo ``intent``.
@@ -379,11 +410,14 @@ class Ledger:
         ours: bool | None = None,
         error: str | None = None,
     ) -> None:
-        """Commit where a contact stands after a response; a ``done`` outcome also settles its rows (trigger).
+        """Where a contact stands after a response; a ``done`` outcome also settles its rows (trigger).
 
-        One autocommit statement, like ``intent``; buffered request counts ride along every FLUSH_EVERY.
+        Written with the next ``intent`` (one commit for both) or before any other use of the ledger,
+        whichever comes first. A kill before that leaves this contact ``in_flight``, which a resume
+        settles with one search, as it does for a kill between a request and its answer.
         """
-        self.db.execute(
+        self.db  # noqa: B018 - an earlier deferred settle is written first
+        self._deferred = (
             "UPDATE contacts SET state=?, op=NULL, prior_state=NULL, outcome=COALESCE(?, outcome),"
             " contact_id=COALESCE(?, contact_id), ours=COALESCE(?, ours), error=? WHERE run_id=? AND key=?",
             (state, outcome, contact_id, None if ours is None else int(ours), error, run_id, key),
@@ -424,7 +458,8 @@ class Ledger:
             self._pending_requests.clear()
 
     def flush(self) -> None:
-        if self._pending_requests:
+        """Write what is buffered: a deferred settle and the request counts."""
+        if self._pending_requests or self._deferred is not None:
             with self.tx():
                 pass
 

@@ -76,6 +76,33 @@ def test_intent_settle_revert_and_row_outcomes(tmp_path: Path) -> None:
         assert done[0].contact_id == "c1" and done[0].ours
 
 
+def test_a_settle_is_written_with_the_next_intent_and_never_leaves_two_in_flight(tmp_path: Path) -> None:
+    """One commit per request: a settle rides with the next intent. Another reader (a killed process's
+    successor) sees at most one contact in flight at any moment, and closing writes what is owed."""
+
+    def on_disk() -> dict[str, str]:
+        db = sqlite3.connect(tmp_path / "ledger.db")
+        try:
+            return dict(db.execute("SELECT key, state FROM contacts WHERE run_id='r1'").fetchall())
+        finally:
+            db.close()
+
+    with Ledger.open(tmp_path) as ledger:
+        ledger.start_run("r1", base_url="http://x", structure_id="s")
+        ledger.add_plan("r1", [P1, P2])
+        ledger.intent("r1", P1.key, "create")
+        ledger.settle("r1", P1.key, state=DONE, outcome="created", contact_id="c1", ours=True)
+        assert on_disk() == {P1.key: IN_FLIGHT, P2.key: PLANNED}  # a kill now: one search on resume
+        ledger.intent("r1", P2.key, "create")
+        assert on_disk() == {P1.key: DONE, P2.key: IN_FLIGHT}
+        ledger.settle("r1", P2.key, state=DONE, outcome="created", contact_id="c2", ours=True)
+    assert on_disk() == {P1.key: DONE, P2.key: DONE}  # closing wrote what was owed
+    with Ledger.open(tmp_path) as ledger:
+        ledger.intent("r1", P1.key, "put")
+        ledger.settle("r1", P1.key, state=DONE, outcome="updated")
+        assert ledger.contact_totals("r1")["updated"] == 1  # the ledger's own reads see it at once
+
+
 def test_request_counts_survive_close(tmp_path: Path) -> None:
     with Ledger.open(tmp_path) as ledger:
         ledger.start_run("r1", base_url=None, structure_id=None)
