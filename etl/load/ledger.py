@@ -92,10 +92,17 @@ def _m2_rows_follow_contacts(db: sqlite3.Connection) -> None:
     )
 
 
+def _m3_contacts_by_seq(db: sqlite3.Connection) -> None:
+    """Contacts are read in plan order a chunk at a time (``iter_contacts``): each chunk is an index range."""
+    db.execute("CREATE INDEX contacts_seq ON contacts (run_id, seq)")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
     ("0001_initial", _m1_initial),
     ("0002_rows_follow_contacts", _m2_rows_follow_contacts),
+    ("0003_contacts_by_seq", _m3_contacts_by_seq),
 )
+CHUNK = 5_000  # contacts read at a time: memory holds a chunk of a run's plan, not the plan
 FLUSH_EVERY = 25  # request counts are written with the next commit after this many (and at every stop)
 
 
@@ -346,16 +353,37 @@ class Ledger:
             )
 
     def contacts(self, run_id: str, states: Sequence[str]) -> list[ContactRow]:
+        """Every contact in one of ``states``, in plan order (for small sets: see ``iter_contacts``)."""
+        return list(self.iter_contacts(run_id, states))
+
+    def iter_contacts(
+        self, run_id: str, states: Sequence[str], *, chunk: int = CHUNK
+    ) -> Iterator[ContactRow]:
+        """The contacts in one of ``states``, in plan order, read ``chunk`` at a time: a run of millions of
+        contacts never holds its whole plan as objects. Each chunk is read when the previous one is used
+        up, so a contact's state is the one it has then (the loader changes only contacts it has passed).
+        """
         marks = ",".join("?" * len(states))
-        rows = self.db.execute(
-            f"SELECT seq, plan, state, op, outcome, contact_id, ours, attempts FROM contacts"
-            f" WHERE run_id=? AND state IN ({marks}) ORDER BY seq",
-            (run_id, *states),
-        ).fetchall()
-        return [
-            ContactRow(seq, plan_from_json(plan), state, op, outcome, cid, bool(ours), attempts)
-            for seq, plan, state, op, outcome, cid, ours, attempts in rows
-        ]
+        sql = (
+            "SELECT seq, plan, state, op, outcome, contact_id, ours, attempts FROM contacts"
+            f" WHERE run_id=? AND seq>? AND state IN ({marks}) ORDER BY seq LIMIT ?"
+        )
+        last = -1
+        while True:
+            rows = self.db.execute(sql, (run_id, last, *states, chunk)).fetchall()
+            for seq, plan, state, op, outcome, cid, ours, attempts in rows:
+                yield ContactRow(seq, plan_from_json(plan), state, op, outcome, cid, bool(ours), attempts)
+            if len(rows) < chunk:
+                return
+            last = rows[-1][0]
+
+    def count_contacts(self, run_id: str, states: Sequence[str]) -> int:
+        marks = ",".join("?" * len(states))
+        return int(
+            self.db.execute(
+                f"SELECT COUNT(*) FROM contacts WHERE run_id=? AND state IN ({marks})", (run_id, *states)
+            ).fetchone()[0]
+        )
 
     def intent(self, run_id: str, key: str, op: str, *, ours: bool = False) -> None:
         """Commit ``in_flight`` before the write request goes out (``ours``: this run created the contact).

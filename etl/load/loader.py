@@ -117,11 +117,11 @@ class Loader:
                 k: v for k, v in self.ledger.contact_totals(self.run_id).items() if k != Outcome.PENDING.value
             }
             self.progress.done = sum(self.progress.counts.values())
-            todo = self.ledger.contacts(self.run_id, [STATUS_PENDING, PLANNED])
+            todo = self.ledger.count_contacts(self.run_id, [STATUS_PENDING, PLANNED])
             if isinstance(self.client.pacer, Pacer):
                 # ~1 request per contact, +10% for status fix-ups: lets a run that fits the window skip pacing
-                self.client.pacer.expect(len(todo) + len(todo) // 10)
-            for row in todo:
+                self.client.pacer.expect(todo + todo // 10)
+            for row in self.ledger.iter_contacts(self.run_id, [STATUS_PENDING, PLANNED]):
                 if self.should_stop():
                     raise Paused("interrupted; run the same command again to resume")
                 self._process(row)

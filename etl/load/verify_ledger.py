@@ -96,7 +96,7 @@ def expectations(
     """
     population: list[Expected] = []
     skipped: Counter[str] = Counter()
-    for row in ledger.contacts(run_id, [DONE]):
+    for row in ledger.iter_contacts(run_id, [DONE]):
         if row.outcome not in CHECKED_OUTCOMES:
             skipped[row.outcome or "unknown"] += 1
             continue

@@ -43,6 +43,7 @@ def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
     assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
         "0001_initial",
         "0002_rows_follow_contacts",
+        "0003_contacts_by_seq",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -128,3 +129,20 @@ def test_run_states_and_meta(tmp_path: Path) -> None:
         ledger.set_run_state("r1", "complete")
         assert ledger.start_run("r1", base_url="http://x", structure_id="s").state == "complete"
         assert ledger.get_meta("r1", "status_on_create") == "ignored"
+
+
+def test_contacts_are_read_in_plan_order_a_chunk_at_a_time(tmp_path: Path) -> None:
+    """Chunks of 2 over 5 contacts; a contact settled while the iteration is under way is read as it is
+    when its chunk is read."""
+    plans = [PlannedContact(f"{c}@x.com", (i,)) for i, c in enumerate("edcba")]
+    with Ledger.open(tmp_path) as ledger:
+        ledger.start_run("r1", base_url=None, structure_id=None)
+        ledger.add_plan("r1", plans)
+        seen = []
+        for row in ledger.iter_contacts("r1", [PLANNED], chunk=2):
+            seen.append(row.plan.key)
+            if row.plan.key == "e@x.com":  # settle one the next chunk would have read
+                ledger.intent("r1", "c@x.com", "create")
+                ledger.settle("r1", "c@x.com", state=DONE, outcome="created")
+        assert seen == ["e@x.com", "d@x.com", "b@x.com", "a@x.com"]
+        assert ledger.count_contacts("r1", [PLANNED]) == 4 and ledger.count_contacts("r1", [DONE]) == 1
