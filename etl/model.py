@@ -121,14 +121,6 @@ class PlannedContact:
             return {"primary": BME_INACTIVE, "secondary": self.secondary or BME_UNSUBSCRIBE}
         return {"primary": BME_ACTIVE}
 
-    def payload_hash(self) -> str:
-        """Stable digest of the desired state (not of row ids): equal hash → nothing to send again."""
-        import hashlib
-        import json
-
-        doc = [self.key, list(self.fields), list(self.lists), list(self.tags), self.status, self.secondary]
-        return hashlib.sha256(json.dumps(doc, separators=(",", ":")).encode()).hexdigest()[:32]
-
 
 @dataclass(frozen=True)
 class ResolvedMapping:

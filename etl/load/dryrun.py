@@ -23,6 +23,7 @@ import httpx
 from etl.load.client import BenchmarkClient
 from etl.load.decide import decide
 from etl.load.index import IndexBuilder
+from etl.mapping.transform import plan_keys
 from etl.model import BME_INACTIVE, PlannedContact
 
 
@@ -89,7 +90,7 @@ def dry_run(
     reserve: int = 0,
     would_create: dict[str, list[str]] | None = None,
 ) -> DryRunPlan:
-    index = IndexBuilder(client, structure_id).build([p.key for p in plans])
+    index = IndexBuilder(client, structure_id).build(plan_keys(plans))
     outcomes: Counter[str] = Counter()
     creates = puts = patches = new_inactive = 0
     for plan in plans:

@@ -30,13 +30,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from etl.errors import ConfigError
 from etl.model import Outcome, PlannedContact
 
 LEDGER_NAME = "ledger.db"
+T = TypeVar("T")
 LOCK_NAME = "ledger.lock"
 
 # Contact states.
@@ -122,6 +124,17 @@ def file_digest(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _digest(plan_json: str) -> str:
+    """The ``payload_hash`` column: a digest of the stored plan (for tools comparing two runs' plans)."""
+    return hashlib.sha256(plan_json.encode()).hexdigest()[:32]
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def plan_to_json(plan: PlannedContact) -> str:
@@ -327,22 +340,39 @@ class Ledger:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?, ?)", (run_id, name, value))
 
     # --- plan and contacts -----------------------------------------------------------------------------------
-    def add_plan(self, run_id: str, plans: Sequence[PlannedContact]) -> int:
-        """Record the planned contacts once; a resumed run keeps what is there. Returns how many were new."""
+    def add_plan(self, run_id: str, plans: Iterable[PlannedContact]) -> int:
+        """Record the planned contacts once; a resumed run keeps what is there. Returns how many were new.
+
+        One transaction (a kill leaves no half plan), fed a chunk at a time: ``plans`` is read once, and
+        may be built as it is read (``PlannedContacts``).
+        """
         have = self.db.execute("SELECT COUNT(*) FROM contacts WHERE run_id=?", (run_id,)).fetchone()[0]
         if have:
             return 0
+        added = 0
         with self.tx() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO contacts (run_id, key, seq, payload_hash, plan, state)"
-                " VALUES (?, ?, ?, ?, ?, 'planned')",
-                ((run_id, p.key, i, p.payload_hash(), plan_to_json(p)) for i, p in enumerate(plans)),
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO rows (run_id, row_id, key, outcome) VALUES (?, ?, ?, ?)",
-                ((run_id, rid, p.key, Outcome.PENDING.value) for p in plans for rid in p.row_ids),
-            )
-        return len(plans)
+            for chunk in _batches(plans, CHUNK):
+                docs = [plan_to_json(p) for p in chunk]
+                db.executemany(
+                    "INSERT OR IGNORE INTO contacts (run_id, key, seq, payload_hash, plan, state)"
+                    " VALUES (?, ?, ?, ?, ?, 'planned')",
+                    (
+                        (run_id, p.key, added + i, _digest(doc), doc)
+                        for i, (p, doc) in enumerate(zip(chunk, docs, strict=True))
+                    ),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO rows (run_id, row_id, key, outcome) VALUES (?, ?, ?, ?)",
+                    ((run_id, rid, p.key, Outcome.PENDING.value) for p in chunk for rid in p.row_ids),
+                )
+                added += len(chunk)
+        return added
+
+    def keys(self, run_id: str) -> list[str]:
+        """Every planned key of the run, in plan order."""
+        return [
+            k for (k,) in self.db.execute("SELECT key FROM contacts WHERE run_id=? ORDER BY seq", (run_id,))
+        ]
 
     def record_rows(self, run_id: str, outcomes: Iterable[tuple[int, str | None, str, str | None]]) -> None:
         """Outcomes decided upstream (validate: rejected, merged_duplicate): (row_id, key, outcome, reason)."""

@@ -110,7 +110,7 @@ class Loader:
         if self.ledger.get_meta(self.run_id, "on_existing") != self.policy:
             self.ledger.set_meta(self.run_id, "on_existing", self.policy)  # read back by `verify`
         try:
-            self._load_index([p.key for p in plans])
+            self._load_index(self.ledger.keys(self.run_id))  # not from plans: they may be built as read
             self._resolve_in_flight()
             self.progress.total = len(plans)
             self.progress.counts = {

@@ -19,9 +19,10 @@ Work is vectorised in polars; ``PlannedContact`` objects are built in one pass a
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import overload
 
 import polars as pl
 
@@ -72,11 +73,68 @@ _TYPE_WORDS = MappingProxyType(
 )
 
 
+CHUNK_ROWS = 50_000  # contacts built at a time when a plan is iterated
+
+
+class PlannedContacts(Sequence[PlannedContact]):
+    """The planned contacts, built a chunk of rows at a time as they are iterated.
+
+    What is kept is the plan's frame (key, row id, status, list and tag ids, coerced values: columns), not a
+    million ``PlannedContact`` objects: those cost ~2.4 KB each, ~2.4 GB for a million-contact run. Every
+    iteration builds them again; ``keys`` reads the key column without building any.
+    """
+
+    def __init__(self, frame: pl.DataFrame, fids: list[str], groups: dict[str, tuple[int, ...]]) -> None:
+        self._frame = frame
+        self._fids = fids
+        self._groups = groups
+
+    def __len__(self) -> int:
+        return self._frame.height
+
+    def __iter__(self) -> Iterator[PlannedContact]:
+        for start in range(0, self._frame.height, CHUNK_ROWS):
+            yield from _build(self._frame.slice(start, CHUNK_ROWS), self._fids, self._groups)
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedContact: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PlannedContact]: ...
+
+    def __getitem__(self, index: int | slice) -> PlannedContact | list[PlannedContact]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            return [self[i] for i in range(start, stop, step)]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("planned contact index out of range")
+        return _build(self._frame.slice(index, 1), self._fids, self._groups)[0]
+
+    def keys(self) -> list[str]:
+        return self._frame.get_column(KEY).to_list()
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same contacts in the same order (a list, say)."""
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, like a list
+
+
+def plan_keys(plans: Sequence[PlannedContact]) -> list[str]:
+    """The keys of ``plans``, without building the contacts when they are a ``PlannedContacts``."""
+    return plans.keys() if isinstance(plans, PlannedContacts) else [p.key for p in plans]
+
+
 @dataclass(frozen=True)
 class TransformResult:
-    """``rejected``/``skipped``: one row per source row id (merged duplicates included): ISSUE_SCHEMA."""
+    """``rejected``/``skipped``: one row per source row id (merged duplicates included): ISSUE_SCHEMA.
+    ``contacts``: a ``PlannedContacts`` (built as iterated) or, from tests, a list."""
 
-    contacts: list[PlannedContact]
+    contacts: Sequence[PlannedContact]
     rejected: pl.DataFrame
     skipped: pl.DataFrame
 
@@ -256,7 +314,8 @@ def plan_contacts(
         pl.col(STATUS).replace_strict({k: v[0] for k, v in SKIP_REASONS.items()}),
         pl.col(STATUS).replace_strict({k: v[1] for k, v in SKIP_REASONS.items()}),
     )
-    return TransformResult(_build(ok, [t[0] for t in targets], groups), rejected_out, skipped_out)
+    keep = ok.select(KEY, ROW_ID, STATUS, "_lists", "_tags", *(f"_v{i}" for i in range(len(targets))))
+    return TransformResult(PlannedContacts(keep, [t[0] for t in targets], groups), rejected_out, skipped_out)
 
 
 def _reasons(bad: pl.DataFrame, targets: list[tuple[str, str, str, FieldColumn]]) -> pl.DataFrame:

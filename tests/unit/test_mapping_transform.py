@@ -193,3 +193,29 @@ def test_number_spellings_and_payload_is_ready_for_the_api() -> None:
     assert [dict(c.fields)["f3"] for c in res.contacts] == ["1234.5", "1000", "5", "7"]
     body = res.contacts[0].create_body("s1")
     assert body["fields"] == [{"_id": "f3", "value": "1234.5"}] and body["lists"] == [{"_id": "l9"}]
+
+
+def test_a_plan_is_built_a_chunk_at_a_time_and_equals_the_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A plan's contacts are built as iterated, in chunks: 2-row chunks give the same contacts, index and
+    keys without building; the ledger stores them all (and each row id) in one pass of 3-contact chunks."""
+    import etl.load.ledger as ledger_module
+    import etl.mapping.transform as transform
+    from etl.load.ledger import Ledger
+
+    frame = canonical([{KEY: f"{c}@example.com", ROW_ID: i, "First Name": c} for i, c in enumerate("abcde")])
+    dups = pl.DataFrame({KEY: ["c@example.com"], "winner_row_id": [2], "row_ids": [[9, 2]]})
+    whole = list(plan_contacts(frame, COLS, RESOLVED, duplicates=dups).contacts)
+    monkeypatch.setattr(transform, "CHUNK_ROWS", 2)
+    lazy = plan_contacts(frame, COLS, RESOLVED, duplicates=dups).contacts
+    assert len(lazy) == 5 and list(lazy) == whole and lazy == whole
+    assert lazy[2].row_ids == (2, 9) and lazy[-1].key == "e@example.com" and lazy[1:3] == whole[1:3]
+    assert transform.plan_keys(lazy) == [p.key for p in whole]
+    monkeypatch.setattr(ledger_module, "CHUNK", 3)
+    with Ledger.open(tmp_path) as ledger:
+        ledger.start_run("r", base_url=None, structure_id=None)
+        assert ledger.add_plan("r", lazy) == 5
+        assert [r.plan for r in ledger.contacts("r", ["planned"])] == whole
+        assert ledger.keys("r") == [p.key for p in whole]
+        assert ledger.row_totals("r") == {"pending": 6}
