@@ -550,6 +550,13 @@ class Ledger:
         out[Outcome.PENDING.value] = left
         return out
 
+    def failed_rows(self, run_id: str) -> list[tuple[int, str | None]]:
+        """(row_id, reason) of the rows whose contact the target refused."""
+        return self.db.execute(
+            "SELECT row_id, reason FROM rows WHERE run_id=? AND outcome=? ORDER BY row_id",
+            (run_id, Outcome.FAILED.value),
+        ).fetchall()
+
     def row_outcomes(self, run_id: str) -> list[tuple[int, str | None, str, str | None]]:
         return self.db.execute(
             "SELECT row_id, key, outcome, reason FROM rows WHERE run_id=? ORDER BY row_id", (run_id,)

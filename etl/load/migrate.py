@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import polars as pl
 
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
@@ -28,12 +29,12 @@ from etl.load.loader import LoadSummary, Progress
 from etl.load.pacing import Pacer
 from etl.load.report import load_section, write_migration_report
 from etl.load.run import LoadSettings, load
-from etl.load.sources import LegacyOptions, read_sources
+from etl.load.sources import LegacyOptions, SourceRead, raw_rows, read_sources
 from etl.mapping.plan import report_section
 from etl.mapping.presets import Preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
-from etl.model import EMAIL_RAW, KEY, REASON, ROW_ID, Outcome
+from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
 from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
 
@@ -207,16 +208,20 @@ def migrate(
             state="dry_run",
             dry_run=plan.to_dict(),
             mapping=mapping_doc,
+            later_rejects=_later_rejects(opts.sources, read, preview, []),
         )
         return MigrateResult(
             run_id, "dry_run", files, doc, plan=plan, validation=result, warnings=read.warnings
         )
 
     with Ledger.open(state_dir) as ledger:
+        plan_of_run: list[TransformResult] = []  # set once the run's plan is known
 
         def report(state: str) -> tuple[ReportFiles, dict[str, Any]]:
             section = load_section(ledger, run_id)
             saved_mapping = ledger.get_meta(run_id, "mapping_report")
+            if not plan_of_run and (saved := ledger.get_meta(run_id, "resolved_mapping")) is not None:
+                plan_of_run.append(_plan(result, resolve_opts, opts, None, saved=saved)[0][0])
             return write_migration_report(
                 result,
                 out_dir,
@@ -225,6 +230,9 @@ def migrate(
                 state=state,
                 section=section,
                 mapping=json.loads(saved_mapping) if saved_mapping else report_section(result),
+                later_rejects=_later_rejects(
+                    opts.sources, read, plan_of_run[0] if plan_of_run else None, ledger.failed_rows(run_id)
+                ),
             )
 
         def complete(summary: LoadSummary | None) -> MigrateResult:
@@ -260,6 +268,7 @@ def migrate(
             (planned, structure_id), fresh, mapping_doc = _plan(
                 result, resolve_opts, opts, http, saved=ledger.get_meta(run_id, "resolved_mapping")
             )
+        plan_of_run.append(planned)
         if fresh is not None:
             ledger.start_run(
                 run_id,
@@ -310,10 +319,10 @@ def _plan(
     result: ValidationResult,
     resolve_opts: ResolveOptions,
     opts: MigrateOptions,
-    http: httpx.Client,
+    http: httpx.Client | None,
     saved: str | None,
 ) -> tuple[tuple[TransformResult, str], str | None, dict[str, Any] | None]:
-    """Resolve (or reuse the run's saved resolution) and transform.
+    """Resolve (or reuse the run's saved resolution: then ``http`` is not used) and transform.
 
     Returns the plan, the fresh resolution JSON to save (None when reused) and, for a fresh resolution, the
     report's mapping section with field/list/tag ids (saved too, so a resumed run reports the same).
@@ -323,6 +332,8 @@ def _plan(
     if saved is not None:
         mapping = resolved_from_json(saved)
     else:
+        if http is None:
+            raise ValueError("a mapping to resolve needs an HTTP client")
         lists, tags = distinct_names(result.canonical)
         resolution = resolve_mapping(
             http, result.fields, list_names=lists, tag_labels=tags, options=resolve_opts
@@ -338,3 +349,28 @@ def _plan(
         duplicates=result.duplicates,
     )
     return (planned, mapping.structure_id), fresh, section
+
+
+TARGET_REJECTED = "target_rejected"
+
+
+def _later_rejects(
+    sources: Sequence[str],
+    read: SourceRead,
+    planned: TransformResult | None,
+    failed: Sequence[tuple[int, str | None]],
+) -> pl.DataFrame | None:
+    """Rows rejected after validate — by mapping (a value the account's field cannot take, an unknown
+    status) or by the target (the load failed their contact) — with their cells as read, for rejects.csv.
+    Reading them costs one more pass over the files, and only when there is such a row."""
+    reasons = (
+        [] if planned is None else list(planned.rejected.select(ROW_ID, REASON_CODE, REASON).iter_rows())
+    )
+    reasons += [(rid, TARGET_REJECTED, why) for rid, why in failed]
+    if not reasons:
+        return None
+    why = pl.DataFrame(
+        reasons, schema={ROW_ID: pl.Int64, REASON_CODE: pl.String, REASON: pl.String}, orient="row"
+    )
+    raw = raw_rows(sources, read, set(why.get_column(ROW_ID).to_list()))
+    return None if raw is None else raw.join(why, on=ROW_ID, how="inner", maintain_order="left")

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from etl.load.ledger import Ledger
+from etl.model import ROW_ID
 from etl.validate.core import ValidationResult
 from etl.validate.html import render_html
 from etl.validate.report import ReportFiles, build_report, write_rejects_csv
@@ -57,7 +61,10 @@ def write_migration_report(
     dry_run: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     mapping: dict[str, Any] | None = None,
+    later_rejects: pl.DataFrame | None = None,
 ) -> tuple[ReportFiles, dict[str, Any]]:
+    """``later_rejects``: rows rejected after validate (mapping, the target) in validate's ``rejected_raw``
+    shape; ``rejects.csv`` lists them with validate's, so every row that did not arrive can be fixed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = build_report(result, generated_at=generated_at, mapping=mapping)
     doc["run_id"] = run_id
@@ -82,6 +89,9 @@ def write_migration_report(
     )
     files.json.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     files.html.write_text(_with_migration(render_html(doc), doc), encoding="utf-8")
+    if later_rejects is not None and later_rejects.height:
+        rejected = pl.concat([result.rejected_raw, later_rejects], how="diagonal_relaxed").sort(ROW_ID)
+        result = replace(result, rejected_raw=rejected)
     write_rejects_csv(result, files.rejects)
     return files, doc
 

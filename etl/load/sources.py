@@ -16,14 +16,17 @@ could not say which snapshot it loaded. Migrate them as two runs.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from etl.clock import Clock
 from etl.config import Secret
 from etl.errors import ConfigError
+from etl.extract import SourceStream, stream_sources
 from etl.extract.legacy_api import (
     LegacyExtract,
     OnPage,
@@ -33,6 +36,7 @@ from etl.extract.legacy_api import (
 )
 from etl.load.ledger import file_digest
 from etl.mapping.presets import Preset, load_preset
+from etl.model import ROW_ID
 from etl.validate.core import ValidationResult, validate_frame, validate_sources
 
 LEGACY_PRESET = "legacy_api"
@@ -102,3 +106,22 @@ def read_sources(
     digest.update(extracted.rejects.write_csv().encode())
     identity = ("legacy", extracted.source, legacy.status or "all", digest.hexdigest())
     return SourceRead(result, identity, extracted, extracted.warnings)
+
+
+def raw_rows(sources: Sequence[str], read: SourceRead, row_ids: Collection[int]) -> pl.DataFrame | None:
+    """The rows ``row_ids`` of a run's sources as read (provenance and source columns, cells as strings),
+    or None when there is none: the legacy snapshot's frame, or one more streamed pass over the files
+    (validate kept only the cells of the rows it rejected; a row rejected later needs this)."""
+    if not row_ids:
+        return None
+    wanted = pl.Series(sorted(row_ids), dtype=pl.Int64).implode()
+    if read.legacy is not None:
+        found = read.legacy.frame.filter(pl.col(ROW_ID).is_in(wanted))
+        return found if found.height else None
+
+    def consume(stream: SourceStream, counter: Callable[[int], None] | None) -> pl.DataFrame | None:
+        parts = [b.frame.filter(pl.col(ROW_ID).is_in(wanted)) for b in stream.batches(counter)]
+        parts = [p for p in parts if p.height]
+        return pl.concat(parts, how="diagonal") if parts else None
+
+    return stream_sources([str(s) for s in sources], consume)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from etl.clock import FakeClock
@@ -237,3 +239,64 @@ def test_headers_polars_reads_as_patterns_are_plain_columns(run, tmp_path: Path)
     totals = json.loads((reports / "report.json").read_text())["totals"]
     assert (totals["created"], totals["rejected"]) == (3, 1)  # rows: the merged one counts with its person
     assert "verify:    clean — 2 contacts checked" in moved.output
+
+
+def test_rows_rejected_after_validate_are_in_rejects_csv_as_read(run, remote, tmp_path: Path) -> None:
+    """A value the account's field type cannot take is rejected at mapping: rejects.csv lists that row
+    too, in its original cells, beside validate's rejects — every row that did not arrive can be fixed."""
+    box, _, env = remote
+    with httpx.Client(base_url=box.url, headers={"X-API-Key": box.api_key}) as http:
+        s = http.get("/api/contact-structure").json()[0]
+        typed = [*s["fields"], {"label": "Age", "dataType": "number", "required": False}]
+        body = {
+            "label": s["label"],
+            "keyName": s["keyName"],
+            "__v": s["__v"],
+            "tags": s["tags"],
+            "fields": typed,
+        }
+        assert http.put(f"/api/contact-structure/{s['_id']}", json=body).status_code == 200
+    src = tmp_path / "people.csv"
+    src.write_text(
+        "email,Age\na@example.com,41\n  b@example.com , forty-two \nnot-an-address,7\n", encoding="utf-8"
+    )
+    flags = ["--state-dir", str(tmp_path / "s"), "--report-dir", str(tmp_path / "r")]
+    done = run(["migrate", str(src), *flags], env)
+    assert done.exit_code == 0, done.output
+    rows = list(csv.DictReader((tmp_path / "r" / "rejects.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r["email"], r["Age"], r["reason_code"], r["source_line"]) for r in rows] == [
+        ("  b@example.com ", " forty-two ", "type_mismatch", "3"),
+        ("not-an-address", "7", "invalid_email", "4"),
+    ]
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["totals"]["rejected"] == 2
+    again = run(["migrate", str(src), *flags], env)  # already complete: re-reported the same
+    assert again.exit_code == 0, again.output
+    assert (
+        len(list(csv.DictReader((tmp_path / "r" / "rejects.csv").read_text("utf-8-sig").splitlines()))) == 2
+    )
+
+
+def test_rows_the_target_refused_are_read_again_as_they_were(tmp_path: Path) -> None:
+    """A contact the target refuses at load is failed with every row that merged into it; rejects.csv
+    gets those rows' cells by one more pass over the file (here over a ZIP of two exports)."""
+    import zipfile
+
+    from etl.load.migrate import TARGET_REJECTED, _later_rejects
+    from etl.load.sources import read_sources
+
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("subscribed_a.csv", "Email Address,First Name\na@x.com,Ann\nb@x.com,=Bob\n")
+        zf.writestr("unsubscribed_a.csv", "Email Address,First Name\nc@x.com,Cy\n")
+    read = read_sources([str(archive)], preset=None, state_dir=tmp_path / "s")
+    ids = dict(read.validation.canonical.select("key", "row_id").iter_rows())
+    got = _later_rejects(
+        [str(archive)], read, None, [(ids["b@x.com"], "ValidationError: no"), (ids["c@x.com"], "x")]
+    )
+    assert got is not None
+    rows = got.select("Email Address", "First Name", "reason_code", "reason", "source_line").rows()
+    assert rows == [
+        ("b@x.com", "=Bob", TARGET_REJECTED, "ValidationError: no", 3),
+        ("c@x.com", "Cy", TARGET_REJECTED, "x", 2),
+    ]
+    assert _later_rejects([str(archive)], read, None, []) is None
