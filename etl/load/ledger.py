@@ -32,7 +32,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar, runtime_checkable
+
+import polars as pl
 
 from etl.errors import ConfigError
 from etl.model import Outcome, PlannedContact
@@ -152,17 +154,43 @@ def plan_to_json(plan: PlannedContact) -> str:
     )
 
 
-def plan_from_json(text: str) -> PlannedContact:
-    key, row_ids, fields, lists, tags, status, secondary = json.loads(text)
+def plan_from_json(text: str, field_ids: Sequence[str] = ()) -> PlannedContact:
+    """A stored plan: a JSON array (``plan_to_json``) or a document (``PlannedContacts.documents``), whose
+    values stand for the run's ``field_ids`` in order (``Ledger`` keeps them per run)."""
+    if text.startswith("["):
+        key, row_ids, fields, lists, tags, status, secondary = json.loads(text)
+        return PlannedContact(
+            key=key,
+            row_ids=tuple(row_ids),
+            fields=tuple((a, b) for a, b in fields),
+            lists=tuple(lists),
+            tags=tuple(tags),
+            status=status,
+            secondary=secondary,
+        )
+    doc = json.loads(text)
+    values = doc["v"]
+    if len(values) != len(field_ids):
+        raise ValueError("a stored plan and its run's field ids differ (a damaged ledger)")
     return PlannedContact(
-        key=key,
-        row_ids=tuple(row_ids),
-        fields=tuple((a, b) for a, b in fields),
-        lists=tuple(lists),
-        tags=tuple(tags),
-        status=status,
-        secondary=secondary,
+        key=doc["k"],
+        row_ids=tuple(doc["r"]),
+        fields=tuple((f, v) for f, v in zip(field_ids, values, strict=True) if v is not None),
+        lists=tuple(doc["l"]),
+        tags=tuple(doc["t"]),
+        status=doc["s"],
+        secondary=doc["x"],
     )
+
+
+@runtime_checkable
+class PlanDocuments(Protocol):
+    """A plan that can hand itself over as stored documents (``etl.mapping.transform.PlannedContacts``)."""
+
+    @property
+    def field_ids(self) -> list[str]: ...
+
+    def documents(self) -> Iterator[pl.DataFrame]: ...
 
 
 @dataclass(frozen=True)
@@ -200,6 +228,7 @@ class Ledger:
         self.path = path
         self._pending_requests: dict[tuple[str, str], int] = {}
         self._deferred: tuple[str, tuple[Any, ...]] | None = None  # a settle not yet written (see settle)
+        self._field_ids: dict[str, list[str]] = {}  # run id → its plan's field ids (``_plan_fields``)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -340,33 +369,49 @@ class Ledger:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?, ?)", (run_id, name, value))
 
     # --- plan and contacts -----------------------------------------------------------------------------------
-    def add_plan(self, run_id: str, plans: Iterable[PlannedContact]) -> int:
+    def add_plan(self, run_id: str, plans: Iterable[PlannedContact] | PlanDocuments) -> int:
         """Record the planned contacts once; a resumed run keeps what is there. Returns how many were new.
 
-        One transaction (a kill leaves no half plan), fed a chunk at a time: ``plans`` is read once, and
-        may be built as it is read (``PlannedContacts``).
+        One transaction (a kill leaves no half plan), fed a chunk at a time. A ``PlanDocuments`` (the
+        mapping stage's ``PlannedContacts``) hands its contacts as stored documents built by polars, with the
+        run's field ids written once beside them; other plans are encoded one by one (``plan_to_json``).
         """
         have = self.db.execute("SELECT COUNT(*) FROM contacts WHERE run_id=?", (run_id,)).fetchone()[0]
         if have:
             return 0
         added = 0
         with self.tx() as db:
-            for chunk in _batches(plans, CHUNK):
-                docs = [plan_to_json(p) for p in chunk]
+            if isinstance(plans, PlanDocuments):
+                fields = json.dumps(plans.field_ids)
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, 'plan_fields', ?)", (run_id, fields))
+                chunks: Iterable[list[tuple[str, list[int], str]]] = (
+                    list(part.select("key", "row_ids", "doc").iter_rows()) for part in plans.documents()
+                )
+            else:
+                chunks = (
+                    [(p.key, list(p.row_ids), plan_to_json(p)) for p in chunk]
+                    for chunk in _batches(plans, CHUNK)
+                )
+            for chunk in chunks:
                 db.executemany(
                     "INSERT OR IGNORE INTO contacts (run_id, key, seq, payload_hash, plan, state)"
                     " VALUES (?, ?, ?, ?, ?, 'planned')",
-                    (
-                        (run_id, p.key, added + i, _digest(doc), doc)
-                        for i, (p, doc) in enumerate(zip(chunk, docs, strict=True))
-                    ),
+                    ((run_id, key, added + i, _digest(doc), doc) for i, (key, _, doc) in enumerate(chunk)),
                 )
                 db.executemany(
                     "INSERT OR IGNORE INTO rows (run_id, row_id, key, outcome) VALUES (?, ?, ?, ?)",
-                    ((run_id, rid, p.key, Outcome.PENDING.value) for p in chunk for rid in p.row_ids),
+                    ((run_id, rid, key, Outcome.PENDING.value) for key, rids, _ in chunk for rid in rids),
                 )
                 added += len(chunk)
+        self._field_ids.pop(run_id, None)
         return added
+
+    def _plan_fields(self, run_id: str) -> list[str]:
+        """The field ids a run's stored documents' values stand for (none for ``plan_to_json`` plans)."""
+        if run_id not in self._field_ids:
+            saved = self.get_meta(run_id, "plan_fields")
+            self._field_ids[run_id] = json.loads(saved) if saved else []
+        return self._field_ids[run_id]
 
     def keys(self, run_id: str) -> list[str]:
         """Every planned key of the run, in plan order."""
@@ -398,11 +443,13 @@ class Ledger:
             "SELECT seq, plan, state, op, outcome, contact_id, ours, attempts FROM contacts"
             f" WHERE run_id=? AND seq>? AND state IN ({marks}) ORDER BY seq LIMIT ?"
         )
-        last = -1
+        last, fields = -1, self._plan_fields(run_id)
         while True:
             rows = self.db.execute(sql, (run_id, last, *states, chunk)).fetchall()
             for seq, plan, state, op, outcome, cid, ours, attempts in rows:
-                yield ContactRow(seq, plan_from_json(plan), state, op, outcome, cid, bool(ours), attempts)
+                yield ContactRow(
+                    seq, plan_from_json(plan, fields), state, op, outcome, cid, bool(ours), attempts
+                )
             if len(rows) < chunk:
                 return
             last = rows[-1][0]

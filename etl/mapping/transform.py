@@ -115,6 +115,49 @@ class PlannedContacts(Sequence[PlannedContact]):
     def keys(self) -> list[str]:
         return self._frame.get_column(KEY).to_list()
 
+    @property
+    def field_ids(self) -> list[str]:
+        """The field ids a document's ``v`` values stand for, in order (sorted)."""
+        return list(self._fids)
+
+    def documents(self) -> Iterator[pl.DataFrame]:
+        """The plan as the ledger stores it, ``CHUNK_ROWS`` contacts at a time, built by polars without one
+        Python object per contact: per contact (in plan order) ``key``, ``row_ids`` and ``doc``, the JSON
+        ``{"k": key, "r": row ids, "v": one value per ``field_ids`` entry (null: empty, omitted from the
+        request), "l": list ids, "t": tag ids, "s": status, "x": secondary status}``
+        (``etl.load.ledger.plan_from_json`` reads it).
+        """
+        for start in range(0, self._frame.height, CHUNK_ROWS):
+            yield self._documents(self._frame.slice(start, CHUNK_ROWS))
+
+    def _documents(self, f: pl.DataFrame) -> pl.DataFrame:
+        row_ids = pl.concat_list(pl.col(ROW_ID).cast(pl.Int64))
+        if self._groups:
+            merged = pl.DataFrame(
+                {KEY: list(self._groups), "_rids": [list(v) for v in self._groups.values()]},
+                schema={KEY: pl.String, "_rids": pl.List(pl.Int64)},
+            )
+            f = f.join(merged, on=KEY, how="left", maintain_order="left")
+            row_ids = pl.coalesce(pl.col("_rids"), row_ids)
+        values = (
+            pl.concat_list([pl.col(f"_v{i}") for i in range(len(self._fids))])
+            if self._fids
+            else pl.lit([], dtype=pl.List(pl.String))
+        )
+        active = pl.col(STATUS) == Status.SUBSCRIBED.value
+        doc = pl.struct(
+            k=pl.col(KEY),
+            r=row_ids,
+            v=values,
+            l=_id_list("_lists"),
+            t=_id_list("_tags"),
+            s=pl.when(active).then(pl.lit(BME_ACTIVE)).otherwise(pl.lit(BME_INACTIVE)),
+            x=pl.when(active).then(pl.lit(None, dtype=pl.String)).otherwise(pl.lit(BME_UNSUBSCRIBE)),
+        )
+        return f.select(
+            pl.col(KEY).alias("key"), row_ids.alias("row_ids"), doc.struct.json_encode().alias("doc")
+        )
+
     def __eq__(self, other: object) -> bool:
         """Equal to any sequence of the same contacts in the same order (a list, say)."""
         if not isinstance(other, Sequence) or isinstance(other, str):
@@ -122,6 +165,12 @@ class PlannedContacts(Sequence[PlannedContact]):
         return len(self) == len(other) and list(self) == list(other)
 
     __hash__ = None  # type: ignore[assignment]  # compared by content, like a list
+
+
+def _id_list(column: str) -> pl.Expr:
+    """A ``SEP``-joined id cell as a list of ids (an empty cell: no id), as ``_build`` reads it."""
+    c = pl.col(column)
+    return pl.when(c == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(c.str.split(SEP))
 
 
 def plan_keys(plans: Sequence[PlannedContact]) -> list[str]:

@@ -205,17 +205,23 @@ def test_a_plan_is_built_a_chunk_at_a_time_and_equals_the_whole(
     from etl.load.ledger import Ledger
 
     frame = canonical([{KEY: f"{c}@example.com", ROW_ID: i, "First Name": c} for i, c in enumerate("abcde")])
+    odd = {"First Name": 'Zoë "Z"\n\\', STATUS: "unsubscribed", TAGS: ["VIP"], LISTS: ["News", "Shop"]}
+    frame = pl.concat([frame, canonical([{KEY: "z@example.com", ROW_ID: 5, **odd}])])
     dups = pl.DataFrame({KEY: ["c@example.com"], "winner_row_id": [2], "row_ids": [[9, 2]]})
     whole = list(plan_contacts(frame, COLS, RESOLVED, duplicates=dups).contacts)
     monkeypatch.setattr(transform, "CHUNK_ROWS", 2)
     lazy = plan_contacts(frame, COLS, RESOLVED, duplicates=dups).contacts
-    assert len(lazy) == 5 and list(lazy) == whole and lazy == whole
-    assert lazy[2].row_ids == (2, 9) and lazy[-1].key == "e@example.com" and lazy[1:3] == whole[1:3]
+    assert len(lazy) == 6 and list(lazy) == whole and lazy == whole
+    assert lazy[2].row_ids == (2, 9) and lazy[-1].key == "z@example.com" and lazy[1:3] == whole[1:3]
     assert transform.plan_keys(lazy) == [p.key for p in whole]
     monkeypatch.setattr(ledger_module, "CHUNK", 3)
     with Ledger.open(tmp_path) as ledger:
         ledger.start_run("r", base_url=None, structure_id=None)
-        assert ledger.add_plan("r", lazy) == 5
+        assert ledger.add_plan("r", lazy) == 6  # stored as documents polars built
         assert [r.plan for r in ledger.contacts("r", ["planned"])] == whole
         assert ledger.keys("r") == [p.key for p in whole]
-        assert ledger.row_totals("r") == {"pending": 6}
+        assert ledger.row_totals("r") == {"pending": 7}
+        ledger.start_run("objects", base_url=None, structure_id=None)
+        assert ledger.add_plan("objects", whole) == 6  # stored one by one (plan_to_json)
+        assert [r.plan for r in ledger.contacts("objects", ["planned"])] == whole
+    assert whole[-1].status == "Inactive" and whole[-1].fields[0][1] == 'Zoë "Z"\n\\'
