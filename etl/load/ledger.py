@@ -6,12 +6,13 @@ its sources' content, its mapping and its target, so running the same command ag
 Write protocol (the loader's side of exactly-once):
 
 1. ``intent(key, op)`` is committed *before* a write request goes out (state ``in_flight``);
-2. the outcome (``status_pending`` or ``done``) is committed with the next intent, in the same
+2. the outcome (``status_pending`` or ``done``) is committed with the next intents, in the same
    transaction, or before any other use of the ledger.
 
-A crash leaves at most one contact ``in_flight``; the loader resolves it by searching the key before
-anything is re-sent. One commit per write request (a trigger settles the contact's rows in the same
-statement) keeps the ledger's cost per contact well below a request's.
+The loader commits the intents of its next creates together (``INTENT_BATCH`` in ``etl.load.loader``), so a
+crash leaves at most that many contacts ``in_flight``; the loader resolves them by one batched search
+before anything is re-sent. One commit per batch of contacts (a trigger settles a contact's rows in the
+same statement) keeps the ledger's cost per contact far below a request's.
 Request counts are buffered in memory and written every ``FLUSH_EVERY`` requests and at every stop, so the
 ledger's totals equal the server's except for the last few requests before a kill.
 
@@ -108,6 +109,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
 )
 CHUNK = 5_000  # contacts read at a time: memory holds a chunk of a run's plan, not the plan
 FLUSH_EVERY = 25  # request counts are written with the next commit after this many (and at every stop)
+SETTLE_BATCH = 100  # settles waiting for a commit at most (a run with no writes still commits this often)
 
 
 def fingerprint(*parts: str | bytes) -> str:
@@ -227,16 +229,15 @@ class Ledger:
         self._lock = lock
         self.path = path
         self._pending_requests: dict[tuple[str, str], int] = {}
-        self._deferred: tuple[str, tuple[Any, ...]] | None = None  # a settle not yet written (see settle)
+        self._deferred: list[tuple[str, tuple[Any, ...]]] = []  # settles not yet written (see settle)
         self._field_ids: dict[str, list[str]] = {}  # run id → its plan's field ids (``_plan_fields``)
 
     @property
     def db(self) -> sqlite3.Connection:
-        """The connection, a deferred ``settle`` written first: every other use of the ledger sees it."""
-        if self._deferred is not None:
-            sql, args = self._deferred
-            self._deferred = None
-            self._db.execute(sql, args)
+        """The connection, deferred settles written first: every other use of the ledger sees them."""
+        if self._deferred:
+            with self.tx():
+                pass
         return self._db
 
     @classmethod
@@ -295,20 +296,19 @@ class Ledger:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """One transaction; a deferred settle and buffered request counts ride along, so they are never
+        """One transaction; deferred settles and buffered request counts ride along, so they are never
         lost on a clean path."""
-        deferred, self._deferred = self._deferred, None
+        deferred, self._deferred = self._deferred, []
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            if deferred is not None:
-                self._db.execute(*deferred)
+            for statement in deferred:
+                self._db.execute(*statement)
             yield self._db
             self._flush_requests()
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
-            if self._deferred is None:
-                self._deferred = deferred  # not written: still owed
+            self._deferred = deferred + self._deferred  # not written: still owed
             raise
 
     # --- runs --------------------------------------------------------------------------------------------
@@ -463,30 +463,26 @@ class Ledger:
         )
 
     def intent(self, run_id: str, key: str, op: str, *, ours: bool = False) -> None:
-        """Commit ``in_flight`` before the write request goes out (``ours``: this run created the contact).
+        """Commit ``in_flight`` before the write request goes out (``ours``: this run created the contact)."""
+        self.intents(run_id, [key], op, ours=ours)
 
-        Durable when it returns (WAL). The previous contact's deferred ``settle`` is committed in the same
-        transaction: one commit per request instead of two, and still at most one contact ``in_flight``.
+    def intents(self, run_id: str, keys: Sequence[str], op: str, *, ours: bool = False) -> None:
+        """Commit ``in_flight`` for ``keys`` before their write requests go out, in one transaction with the
+        settles deferred since the last commit and the buffered request counts.
+
+        Durable when it returns (WAL). The loader commits its next creates so, a batch at a time: one commit
+        per batch instead of two per contact; a kill leaves at most a batch in flight.
         """
         sql = (
             "UPDATE contacts SET prior_state=CASE WHEN state='in_flight' THEN prior_state ELSE state END,"
-            " state='in_flight', op=?, attempts=attempts+1, ours=MAX(ours, ?)"
-            " WHERE run_id=? AND key=?"
+            " state='in_flight', op=?, attempts=attempts+1, ours=MAX(ours, ?) WHERE run_id=? AND key=?"
         )
-        args = (op, int(ours), run_id, key)
-        deferred, self._deferred = self._deferred, None
-        if deferred is None:
-            self._db.execute(sql, args)
+        args = [(op, int(ours), run_id, key) for key in keys]
+        if not self._deferred and len(args) == 1 and sum(self._pending_requests.values()) < FLUSH_EVERY:
+            self._db.execute(sql, args[0])  # one autocommit statement
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute(*deferred)
-            self._db.execute(sql, args)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            self._deferred = deferred  # not written: still owed
-            raise
+        with self.tx() as db:  # writes the deferred settles first, the request counts last
+            db.executemany(sql, args)
 
     def revert_intent(self, run_id: str, key: str, *, ours: bool = False) -> None:
         """The write certainly did not happen (refused before it reached the account): undo ``intent``.
@@ -517,17 +513,19 @@ class Ledger:
     ) -> None:
         """Where a contact stands after a response; a ``done`` outcome also settles its rows (trigger).
 
-        Written with the next ``intent`` (one commit for both) or before any other use of the ledger,
-        whichever comes first. A kill before that leaves this contact ``in_flight``, which a resume
-        settles with one search, as it does for a kill between a request and its answer.
+        Written with the next ``intents`` (one commit for both), before any other use of the ledger, or
+        once ``SETTLE_BATCH`` are waiting, whichever comes first. A kill before that leaves these contacts
+        ``in_flight``, which a resume settles with one search, as it does for a kill between a request and
+        its answer.
         """
-        self.db  # noqa: B018 - an earlier deferred settle is written first
-        self._deferred = (
-            "UPDATE contacts SET state=?, op=NULL, prior_state=NULL, outcome=COALESCE(?, outcome),"
-            " contact_id=COALESCE(?, contact_id), ours=COALESCE(?, ours), error=? WHERE run_id=? AND key=?",
-            (state, outcome, contact_id, None if ours is None else int(ours), error, run_id, key),
+        self._deferred.append(
+            (
+                "UPDATE contacts SET state=?, op=NULL, prior_state=NULL, outcome=COALESCE(?, outcome),"
+                " contact_id=COALESCE(?, contact_id), ours=COALESCE(?, ours), error=? WHERE run_id=? AND key=?",
+                (state, outcome, contact_id, None if ours is None else int(ours), error, run_id, key),
+            )
         )
-        if sum(self._pending_requests.values()) >= FLUSH_EVERY:
+        if len(self._deferred) >= SETTLE_BATCH:
             self.flush()
 
     # --- dedup index -------------------------------------------------------------------------------------
@@ -564,7 +562,7 @@ class Ledger:
 
     def flush(self) -> None:
         """Write what is buffered: a deferred settle and the request counts."""
-        if self._pending_requests or self._deferred is not None:
+        if self._pending_requests or self._deferred:
             with self.tx():
                 pass
 

@@ -187,3 +187,38 @@ def test_update_that_landed_before_the_crash_counts_as_updated_and_is_not_resent
     summary = load([plan], _settings(box, account, tmp_path), clock=clock)
     assert summary.rows == {"updated": 1}
     assert box.app.request_counts() == {"POST /api/contact/search": 1}
+
+
+def test_a_kill_inside_a_batch_of_create_intents_is_resolved_by_one_search(target, tmp_path: Path) -> None:
+    """Creates commit their intents a batch at a time: a kill mid-batch leaves the batch in flight (some
+    sent, some not), and the resume finds them with one batched search, then creates each missing contact
+    exactly once."""
+    from etl.load.loader import INTENT_BATCH
+
+    box, account, clock = target
+    plans = make_plans(account, 50, unsub_every=0)
+    sent = 0
+
+    def kill_after_seven_creates(request: httpx.Request) -> None:
+        nonlocal sent
+        if request.method == "POST" and request.url.path == "/api/contact":
+            sent += 1
+            if sent > 7:
+                raise KeyboardInterrupt  # as a kill would stop the process: no clean-up runs
+
+    http = httpx.Client(
+        event_hooks={"request": [kill_after_seven_creates]}, headers={"X-API-Key": box.api_key}
+    )
+    with pytest.raises(KeyboardInterrupt):
+        load(plans, _settings(box, account, tmp_path), clock=clock, http=http)
+    http.close()
+    with Ledger.open(tmp_path, lock=False) as ledger:
+        stuck = ledger.contacts("run", ["in_flight"])
+        assert 1 < len(stuck) <= INTENT_BATCH  # the batch the kill interrupted
+    assert len(account_contacts(box.app)) == 7
+    box.app.reset_counts()
+    summary = load(plans, _settings(box, account, tmp_path), clock=clock)
+    assert summary.state == "complete" and summary.rows == {"created": 50}
+    served = box.app.request_counts()
+    assert served.get("POST /api/contact/search", 0) == 1 and served["POST /api/contact"] == 43
+    assert_matches_plan(box.app, plans)
