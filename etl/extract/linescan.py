@@ -279,12 +279,23 @@ def _parity(lines: pl.DataFrame, header: Header, skip: int) -> tuple[pl.Series |
         last = int(body.get_column("start").arg_true()[-1])
         open_at = skip + last
         body = body.slice(0, last)
-    # Only lines that change or continue the quote state can make the parity view and polars disagree.
+    # Only lines that change or continue the quote state can make the parity view and polars disagree
+    # with the exact reader; each must have the shape a well-formed record gives it, else the exact
+    # reader decides. A quote inside an unquoted cell (``a"b``, ``x;"`` at a line's end) fails them.
     esc = REGEX_ESCAPES.get(header.delimiter, header.delimiter)
     risky = body.filter((pl.col("q") % 2 == 1) | ~pl.col("start"))
-    if risky.select(pl.col("t").str.contains(f'[^{esc}"]"[^{esc}"]').any()).item():
-        return None, None
-    if risky.filter(~pl.col("start")).select(pl.col("t").str.contains(f'^"[^{esc}"]').any()).item():
+    inside = '(?:[^"]|"")*'  # within a quoted cell: anything, quotes doubled
+    whole = f'(?:"{inside}"|[^"{esc}]*)'  # a complete cell: quoted, or unquoted without a quote
+    opens = f'^(?:{whole}{esc})*"{inside}$'  # a record's first line: cells, then one left open
+    closes = f'^{inside}"(?:{esc}{whole})*$'  # closes the open cell; complete cells follow
+    stays = f'^{inside}$|^{inside}"(?:{esc}{whole})*{esc}"{inside}$'  # still inside, or closes and reopens
+    odd, line, first = pl.col("q") % 2 == 1, pl.col("t"), pl.col("start")
+    bad = risky.select(
+        (first & ~line.str.contains(opens)).any().alias("opens"),
+        (~first & odd & ~line.str.contains(closes)).any().alias("closes"),
+        (~first & ~odd & ~line.str.contains(stays)).any().alias("stays"),
+    ).row(0)
+    if any(bad):
         return None, None
     return body.get_column("start").arg_true(), open_at
 

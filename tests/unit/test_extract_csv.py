@@ -286,3 +286,24 @@ def test_pattern_like_last_header_with_empty_cells(tmp_path: Path) -> None:
     res = read(tmp_path, "Email,*,^a.*$\na@example.com,1,\nb@example.com\n")
     assert res.frame.get_column("Email").to_list() == ["a@example.com"]
     assert res.rejects.get_column("reason_code").to_list() == ["ragged_row"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'h0,h1,h2,h3\n,é\n;"\n"\r\n,;é \r\n,"\na;"\n\nb\n',  # a quote ending an unquoted cell
+        'h0,h1\n ,,b,b, "\n"\n\n;,aaa; ;,\r\n;\n',  # a space before the quote: not a quoted cell
+        'h0,h1,h2\n,ab;é,"\n\n;\n",a"\n;\néaéa\n"\n,\n',  # closes, then a stray quote keeps it "open"
+        'h0,h1\n,a; ;;,a\né;,"\n\n,",é","a;\n\n"\r\né ,baba éa\n \n""",\n',  # a quote after a closed cell
+    ],
+)
+def test_malformed_quotes_across_lines_are_read_as_the_exact_reader_does(tmp_path: Path, text: str) -> None:
+    """Quotes inside unquoted cells can make quote parity and polars agree on records the stdlib reader
+    (the reference) splits otherwise: lines inside a record spanning lines must have the shape a
+    well-formed record gives them, or the exact reader reads the rest of the file."""
+    p = tmp_path / "odd.csv"
+    p.write_bytes(text.encode("utf-8"))
+    fast = read_delimited(p, "L", tmp_path)
+    header, _ = linescan.scan(p, "L", None)
+    slow = _drop_unnamed_empty(slowcsv.read(p, header, fast.info), header)
+    assert fast.frame.equals(slow.frame) and fast.rejects.equals(slow.rejects) and fast.info == slow.info
