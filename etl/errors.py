@@ -5,6 +5,7 @@
     MigrationError                 root; ``exit_code`` says how the CLI ends
     ├── ConfigError                bad settings or flags                       → exit 2
     ├── InputError                 unreadable/unusable source (file, line, col) → exit 2
+    ├── ConsentUnclear             a column may carry consent nobody can read   → exit 2
     ├── ValidationBlocked          rejects found and --fail-on-rejects          → exit 3
     ├── MappingError               a target field/list/tag cannot be resolved   → exit 2
     ├── VerificationFailed         verify found the account differs from a run  → exit 5
@@ -23,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "AuthError",
     "ConfigError",
+    "ConsentUnclear",
     "FatalLoadError",
     "InputError",
     "LoadError",
@@ -51,6 +53,13 @@ class MigrationError(Exception):
 
 
 class ConfigError(MigrationError):
+    exit_code = EXIT_USAGE
+
+
+class ConsentUnclear(MigrationError):
+    """A column may carry consent but cannot be read with confidence: the run stops before its first
+    write. The message names each column, its values and the flags that settle it, one line per column."""
+
     exit_code = EXIT_USAGE
 
 

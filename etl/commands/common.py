@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import click
@@ -23,7 +24,9 @@ from etl.load.sources import LegacyOptions, has_legacy_source
 from etl.load.verify import VerifyOptions, VerifyResult, verify
 from etl.load.verify_read import ReadPlan
 from etl.load.verify_report import append_to_report, plan_lines, section_html, write_verify_json
-from etl.mapping.presets import Preset, load_preset, preset_names
+from etl.mapping.consent import parse_status
+from etl.mapping.presets import ConsentChoices, Preset, load_preset, preset_names
+from etl.model import Status
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,6 +90,51 @@ def preset_options(
             help=mapping_help,
         ),
     )
+
+
+def consent_options() -> Callable[[F], F]:
+    """``--status-column``, ``--status-value`` and ``--ignore-column``: what a person says about consent
+    columns the tool cannot read alone (see ``chosen_consent``)."""
+    return _bundle(
+        click.option(
+            "--status-column",
+            metavar="COL",
+            default=None,
+            help="The column that holds each person's status (its words read with the preset's values, "
+            "the built-in vocabulary and --status-value).",
+        ),
+        click.option(
+            "--status-value",
+            "status_values",
+            multiple=True,
+            metavar="WORD=STATUS",
+            help="How a status word reads: STATUS is subscribed, unsubscribed, cleaned, pending or "
+            "no_consent (repeatable).",
+        ),
+        click.option(
+            "--ignore-column",
+            "ignore_columns",
+            multiple=True,
+            metavar="COL",
+            help="COL carries no consent: handle it like any other column (repeatable).",
+        ),
+    )
+
+
+def chosen_consent(
+    status_column: str | None, status_values: Sequence[str], ignore_columns: Sequence[str]
+) -> ConsentChoices:
+    """The consent flags as ``ConsentChoices``; a malformed ``--status-value`` is a usage error."""
+    values: dict[str, Status] = {}
+    for pair in status_values:
+        word, sep, status = pair.rpartition("=")
+        if not sep or not word.strip():
+            raise ConfigError(f'--status-value {pair!r}: expected WORD=STATUS, e.g. "no=unsubscribed"')
+        try:
+            values[word.strip()] = parse_status(status)
+        except ValueError as exc:
+            raise ConfigError(f"--status-value {pair!r}: {exc}") from None
+    return ConsentChoices(status_column, MappingProxyType(values), tuple(ignore_columns))
 
 
 def create_options(

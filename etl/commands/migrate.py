@@ -20,7 +20,9 @@ import click
 
 from etl.commands.common import (
     api_key_file_option,
+    chosen_consent,
     chosen_preset,
+    consent_options,
     create_options,
     echo_page,
     legacy_from,
@@ -135,6 +137,7 @@ def _resume_command(ctx: click.Context) -> str:
 @click.command("migrate", short_help="Load contacts into Benchmark: resumable, then verified.")
 @sources_argument()
 @preset_options()
+@consent_options()
 @click.option(
     "--list", "lists", multiple=True, metavar="NAME", help="Add every contact to this list too (repeatable)."
 )
@@ -191,6 +194,9 @@ def command(
     sources: tuple[str, ...],
     preset: str | None,
     mapping_file: Path | None,
+    status_column: str | None,
+    status_values: tuple[str, ...],
+    ignore_columns: tuple[str, ...],
     lists: tuple[str, ...],
     create_fields: bool,
     create_lists: bool,
@@ -256,6 +262,7 @@ def command(
         # the embedded sandbox's port changes every run; its database does not
         target_id=f"embedded:{settings.sandbox_db.resolve()}" if settings.embedded else None,
         legacy=legacy,
+        consent=chosen_consent(status_column, status_values, ignore_columns),
     )
     bar = _Bar()
     started: dict[str, tuple[str, int]] = {}

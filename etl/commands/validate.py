@@ -9,7 +9,9 @@ import click
 
 from etl.clock import SystemClock
 from etl.commands.common import (
+    chosen_consent,
     chosen_preset,
+    consent_options,
     echo_page,
     legacy_from,
     legacy_options,
@@ -33,6 +35,7 @@ from etl.validate.report import summary_lines, write_report
     preset_help="Platform preset to read the export with (default: detected from headers and file names; "
     "legacy_api for a legacy+https:// source)."
 )
+@consent_options()
 @report_dir_option(
     "Where to write report.json, report.html and rejects.csv [default: reports/validate-<UTC timestamp>]."
 )
@@ -45,6 +48,9 @@ def command(
     sources: tuple[str, ...],
     preset: str | None,
     mapping_file: Path | None,
+    status_column: str | None,
+    status_values: tuple[str, ...],
+    ignore_columns: tuple[str, ...],
     report_dir: Path | None,
     fail_on_rejects: bool,
     legacy_status: str | None,
@@ -78,6 +84,7 @@ def command(
             progress=bar.update,
             on_page=echo_page,
             field_values=False,  # the report needs fill rates, not the cells: a fraction of the memory
+            consent=chosen_consent(status_column, status_values, ignore_columns),
         )
     for warning in read.warnings:
         to_stderr(f"warning: {warning}")
@@ -88,6 +95,10 @@ def command(
     for line in summary_lines(doc):
         click.echo(line)
     click.echo(f"report: {files.html} · {files.json.name} · {files.rejects.name}")
+    if result.consent.unclear:  # migrate would stop here: say so now, in the same words
+        to_stderr(
+            "warning: " + result.consent.stop_message().replace("nothing was written", "migrate will stop")
+        )
     if fail_on_rejects and result.counts.rejected:
         raise ValidationBlocked(
             f"{result.counts.rejected:,} row(s) rejected (--fail-on-rejects); see {files.rejects}"

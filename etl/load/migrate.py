@@ -20,7 +20,7 @@ import polars as pl
 
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
-from etl.errors import Paused
+from etl.errors import ConsentUnclear, Paused
 from etl.extract.legacy_api import OnPage
 from etl.load.client import BenchmarkClient
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
@@ -31,7 +31,7 @@ from etl.load.report import load_section, write_migration_report
 from etl.load.run import LoadSettings, load
 from etl.load.sources import LegacyOptions, SourceRead, raw_rows, read_sources
 from etl.mapping.plan import report_section
-from etl.mapping.presets import Preset
+from etl.mapping.presets import ConsentChoices, Preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
 from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
@@ -61,6 +61,7 @@ class MigrateOptions:
     resume_command: str | None = None
     target_id: str | None = None  # identity of the target for the run id (default: the base URL)
     legacy: LegacyOptions = field(default_factory=LegacyOptions)  # for a legacy+https:// source
+    consent: ConsentChoices = field(default_factory=ConsentChoices)  # --status-column, --ignore-column …
 
 
 @dataclass
@@ -110,6 +111,12 @@ def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str]
         f"lists={sorted(opts.lists)};unconfirmed={opts.import_unconfirmed};on_existing={opts.on_existing};"
         f"create={opts.create_fields},{opts.create_lists},{opts.create_tags}"
     )
+    if opts.consent:  # statuses read differently: another run
+        c = opts.consent
+        values = sorted((k, v.value) for k, v in c.status_values.items())
+        flags += (
+            f";status_column={c.status_column};status_values={values};not_consent={sorted(c.not_consent)}"
+        )
     return fingerprint(
         *sources, opts.mapping_id, flags, opts.target_id or base_url, opts.structure_id or "default"
     )
@@ -171,8 +178,11 @@ def migrate(
         progress=hooks.on_rows,
         on_page=hooks.on_page,
         clock=clock,
+        consent=opts.consent,
     )
     result = read.validation
+    if result.consent.unclear and not opts.dry_run:  # fail closed, before the first request
+        raise ConsentUnclear(result.consent.stop_message())
     run_id = run_fingerprint(opts, base_url, read.identity)
     now = datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds")
     out_dir = opts.report_dir or Path("reports") / run_id

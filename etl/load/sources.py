@@ -35,7 +35,7 @@ from etl.extract.legacy_api import (
     parse_legacy_source,
 )
 from etl.load.ledger import file_digest
-from etl.mapping.presets import Preset, load_preset
+from etl.mapping.presets import ConsentChoices, Preset, load_preset
 from etl.model import ROW_ID
 from etl.validate.core import ValidationResult, validate_frame, validate_sources
 
@@ -73,6 +73,7 @@ def read_sources(
     on_page: OnPage | None = None,
     clock: Clock | None = None,
     field_values: bool = True,
+    consent: ConsentChoices | None = None,
 ) -> SourceRead:
     """Extract and validate ``sources``; raises ``ConfigError`` for a mix or misplaced legacy options.
 
@@ -82,7 +83,9 @@ def read_sources(
     if not has_legacy_source(sources):
         if legacy.status or legacy.fresh:
             raise ConfigError("--legacy-status and --legacy-fresh apply only to a legacy+https:// SOURCE")
-        result = validate_sources(list(sources), preset=preset, progress=progress, field_values=field_values)
+        result = validate_sources(
+            list(sources), preset=preset, progress=progress, field_values=field_values, consent=consent
+        )
         return SourceRead(result, tuple(file_digest(s) if Path(s).is_file() else str(s) for s in sources))
     if len(sources) != 1:
         raise ConfigError(
@@ -101,7 +104,8 @@ def read_sources(
         on_page=on_page,
         clock=clock,
     )
-    result = validate_frame(extracted.result, preset or load_preset(LEGACY_PRESET))
+    chosen = preset or load_preset(LEGACY_PRESET)
+    result = validate_frame(extracted.result, consent.apply(chosen) if consent else chosen)
     digest = hashlib.sha256(extracted.frame.write_csv().encode())
     digest.update(extracted.rejects.write_csv().encode())
     identity = ("legacy", extracted.source, legacy.status or "all", digest.hexdigest())

@@ -7,7 +7,7 @@ under ``"mapping"``; its shape is documented in mappings/README.md and is stable
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from etl.mapping.presets import FlagRule, Preset, find_column, norm_header
 from etl.mapping.resolve import Resolution
 from etl.model import FieldColumn
 
-KINDS = ("email", "field", "status", "status_flag", "tags", "lists", "event_time", "ignored")
+KINDS = ("email", "field", "status", "status_flag", "consent", "tags", "lists", "event_time", "ignored")
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,11 @@ def build_plan(
     headers: Sequence[str],
     field_columns: Sequence[FieldColumn],
     resolution: Resolution | None = None,
+    consent: Mapping[str, str] | None = None,
 ) -> MappingPlan:
-    """Classify each header in order: email, field, status, flag, tags, lists, event time, ignored."""
+    """Classify each header in order: email, field, status, flag, tags, lists, consent, event time,
+    ignored. ``consent`` (column → its kind) names the columns validate read as consent signals."""
+    consent = consent or {}
     by_source = {c.source: c for c in field_columns}
     email = find_column(headers, preset.email)
     status_col = find_column(headers, preset.status.columns) if preset.status.columns else None
@@ -106,6 +109,12 @@ def build_plan(
             )
         elif h == tags:
             routes.append(ColumnRoute(h, "tags", "tags", note=f"format {preset.tags.format}"))
+        elif h in consent and consent[h] != "value":
+            routes.append(
+                ColumnRoute(
+                    h, "consent", "status", note=f"{consent[h]} consent signal; not stored (docs/consent.md)"
+                )
+            )
         elif h == lists:
             fmt = preset.lists.format or f"separator {preset.lists.separator!r}"
             routes.append(
@@ -193,7 +202,7 @@ def plan_validation(
 
     headers = list(result.source_columns) or [c for c in result.canonical.columns]
     if client is None:
-        return build_plan(result.preset, headers, result.fields), None
+        return build_plan(result.preset, headers, result.fields, consent=_consent_kinds(result)), None
     lists, tags = distinct_names(result.canonical)
     resolution = resolve_mapping(client, result.fields, list_names=lists, tag_labels=tags, options=options)
     planned = plan_contacts(
@@ -203,7 +212,7 @@ def plan_validation(
         import_unconfirmed=import_unconfirmed,
         duplicates=getattr(result, "duplicates", None),
     )
-    return build_plan(result.preset, headers, result.fields, resolution), planned
+    return build_plan(result.preset, headers, result.fields, resolution, _consent_kinds(result)), planned
 
 
 def plan_lines(plan: MappingPlan, planned: Any = None) -> list[str]:
@@ -222,6 +231,7 @@ def plan_lines(plan: MappingPlan, planned: Any = None) -> list[str]:
             "email": "key",
             "status": "status",
             "status_flag": "status flag",
+            "consent": "status (consent signal)",
             "tags": "tags",
             "lists": "lists",
             "event_time": "event time",
@@ -249,4 +259,12 @@ def report_section(result: Any, resolution: Resolution | None = None) -> dict[st
     """``report.json``'s ``mapping`` section for a ``ValidationResult`` in one call: offline (targets by
     label) without ``resolution``, with field/list/tag ids and created/coerced notes with it."""
     headers = list(result.source_columns) or list(result.canonical.columns)
-    return mapping_report(build_plan(result.preset, headers, result.fields, resolution))
+    return mapping_report(
+        build_plan(result.preset, headers, result.fields, resolution, _consent_kinds(result))
+    )
+
+
+def _consent_kinds(result: Any) -> dict[str, str]:
+    """Consent columns of a ``ValidationResult`` (column → kind); none for results that predate them."""
+    found = getattr(result, "consent", None)
+    return {c.column: c.kind for c in found.columns} if found is not None else {}

@@ -128,6 +128,33 @@ class Preset:
     detect_files: tuple[str, ...] = ()  # glob patterns of file names that are evidence
     detect_strong: tuple[str, ...] = ()  # headers (also evidence) that almost only this platform writes
     extends: str | None = None
+    not_consent: tuple[str, ...] = ()  # columns a person said carry no consent (see etl/mapping/consent.py)
+
+
+@dataclass(frozen=True)
+class ConsentChoices:
+    """What a person said about consent on the command line, applied on top of the chosen or detected
+    preset: ``--status-column COL`` (COL holds the status; its words read with the preset's values, the
+    given ``--status-value WORD=STATUS`` pairs and the built-in vocabulary) and ``--ignore-column COL`` (COL
+    carries no consent: it is handled like any other column)."""
+
+    status_column: str | None = None
+    status_values: Mapping[str, Status] = field(default_factory=lambda: MappingProxyType({}))
+    not_consent: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.status_column or self.status_values or self.not_consent)
+
+    def apply(self, preset: Preset) -> Preset:
+        status = preset.status
+        if self.status_column or self.status_values:
+            values = {**status.values, **{k.strip().casefold(): v for k, v in self.status_values.items()}}
+            status = replace(
+                status,
+                columns=(self.status_column,) if self.status_column else status.columns,
+                values=MappingProxyType(values),
+            )
+        return replace(preset, status=status, not_consent=(*preset.not_consent, *self.not_consent))
 
 
 def _tuple(v: object, what: str, src: str) -> tuple[str, ...]:
@@ -260,6 +287,7 @@ def _parse(data: Mapping[str, object], name: str, src: str) -> Preset:
         detect_files=_tuple(det.get("files"), "detect.files", src),
         detect_strong=_tuple(det.get("strong"), "detect.strong", src),
         extends=str(data["extends"]) if data.get("extends") else None,
+        not_consent=_tuple(data.get("not_consent"), "not_consent", src),
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from etl.errors import InputError
+from etl.mapping.consent import ConsentShape, classify_header
 from etl.mapping.presets import FlagRule, Preset, find_column, norm_header
 from etl.model import (
     EMAIL_RAW,
@@ -54,6 +55,11 @@ class ColumnPlan:
     tags: str | None
     lists: str | None
     event_time: tuple[str, ...]
+    # columns no preset rule claims whose name says they carry consent (etl/mapping/consent.py): read as
+    # status signals, never stored as custom fields
+    consent: tuple[tuple[str, ConsentShape], ...] = ()
+    # the other unclaimed columns: watched for suppression words in their cells ("unsubscribed", "bounced")
+    watch: tuple[str, ...] = ()
 
 
 def source_columns(columns: Sequence[str]) -> list[str]:
@@ -109,15 +115,25 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
         )
         formats.append(tuple(dict.fromkeys((*rule.formats, *preset.date_formats))))
 
-    if preset.unmapped == "custom_text":
-        skip = {norm_header(c) for c in (*preset.ignore, *REJECT_EXTRA_COLUMNS)} | alias_norms
-        for h in headers:
-            if h in consumed or norm_header(h) in skip or is_bookkeeping(h):
-                continue
-            label = _free_label(h, used)
-            used.add(norm_header(label))
-            fields.append(FieldColumn(label=label, source=h, custom=True))
-            formats.append(())
+    skip = {norm_header(c) for c in (*preset.ignore, *REJECT_EXTRA_COLUMNS)} | alias_norms
+    not_consent = {norm_header(c) for c in preset.not_consent}
+    consent: list[tuple[str, ConsentShape]] = []
+    watch: list[str] = []
+    for h in headers:
+        # event_time columns date rows but may be an unsubscribe date as well: they are read here too
+        if (h in consumed and h not in event_time) or norm_header(h) in skip or is_bookkeeping(h):
+            continue
+        shape = None if norm_header(h) in not_consent else classify_header(h)
+        if shape is not None:
+            consent.append((h, shape))
+        elif h not in consumed:
+            if norm_header(h) not in not_consent:
+                watch.append(h)
+            if preset.unmapped == "custom_text":
+                label = _free_label(h, used)
+                used.add(norm_header(label))
+                fields.append(FieldColumn(label=label, source=h, custom=True))
+                formats.append(())
     return ColumnPlan(
         email=email,
         fields=tuple(fields),
@@ -127,6 +143,8 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
         tags=tags,
         lists=lists,
         event_time=event_time,
+        consent=tuple(consent),
+        watch=tuple(watch),
     )
 
 

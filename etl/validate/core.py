@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from etl.mapping.presets import Preset, load_preset
+from etl.mapping.presets import ConsentChoices, Preset, load_preset
 from etl.model import (
     EMAIL_RAW,
     EVENT_TIME,
@@ -36,6 +36,7 @@ from etl.model import (
 )
 from etl.names import col as column
 from etl.validate.canonical import is_bookkeeping, plan_columns, source_columns
+from etl.validate.consent_findings import ConsentFindings
 from etl.validate.dedup import collapse_owned
 from etl.validate.rows import REJECT_COLUMN, REJECT_VALUE, canonical_rows
 from etl.validate.schemas import contract_rejects
@@ -111,6 +112,7 @@ class ValidationResult:
     consent_from_rejects: int = 0
     detection: Any = None  # etl.mapping.detect.Detection when the preset was detected
     field_values: bool = True  # False: field columns of ``canonical`` hold True/null (filled or not) only
+    consent: ConsentFindings = field(default_factory=ConsentFindings)
 
     @cached_property
     def outcomes(self) -> pl.DataFrame:
@@ -204,6 +206,8 @@ class _Batches:
         self.problems: list[pl.DataFrame] = []
         self.rejected: list[pl.DataFrame] = []
         self.structural: list[pl.DataFrame] = []
+        self.consent: list[pl.DataFrame] = []
+        self.sources: list[pl.DataFrame] = []
         self.rows = 0
 
     def add(self, raw: pl.DataFrame) -> None:
@@ -213,6 +217,8 @@ class _Batches:
             raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
         self.rows += raw.height
         found = canonical_rows(raw, self.plan, self.preset, self.headers)
+        self.consent.append(found.consent_values)
+        self.sources.append(found.status_sources)
         full = found.rows.select(
             *PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *(column(c) for c in self.labels)
         )
@@ -259,6 +265,7 @@ class _Batches:
             consent_from_rejects=merged.suppressed_by_rejects,
             detection=detection,
             field_values=self.field_values,
+            consent=ConsentFindings.of(self.plan, self.consent, self.sources),
         )
 
 
@@ -415,6 +422,7 @@ def validate_sources(
     progress: Callable[..., Any] | None = None,
     field_values: bool = True,
     batch_rows: int = BATCH_ROWS,
+    consent: ConsentChoices | None = None,
 ) -> ValidationResult:
     """Read ``paths`` and validate them as they stream (extract batch by batch, never the whole raw
     frame in memory); with ``preset=None`` the platform is detected from the headers.
@@ -430,6 +438,8 @@ def validate_sources(
     ) -> tuple[_Batches, tuple[Any, ...], Any]:
         files, columns = stream.files, stream.columns
         chosen, detection = (preset, None) if preset is not None else _detect(files, columns)
+        if consent:  # what a person said about consent columns applies to a detected preset too
+            chosen = consent.apply(chosen)
         where = files[0].path if len(files) == 1 else None
         headers = {f.path: set(f.header) for f in files}
         batches = _Batches(columns, chosen, headers, where=where, field_values=field_values)

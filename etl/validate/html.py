@@ -159,6 +159,40 @@ def _mapping(doc: dict[str, Any]) -> str:
     )
 
 
+def _consent(doc: dict[str, Any]) -> str:
+    """Which column decided each status, with which value, for how many rows; and the consent columns a
+    person must settle before a migration may write (shown first, in red: the run will stop on them)."""
+    c = doc.get("consent")
+    if not c:
+        return ""
+    unclear = [col for col in c["columns"] if col["needs_decision"]]
+    ask = "".join(
+        f"<li><b>{_e(col['column'])}</b> ({_e(col['kind'])}): "
+        + ", ".join(
+            f"<code>{_e(v['value'])}</code> {v['rows']:,} ({_e(v['read_as'])})" for v in col["values"][:12]
+        )
+        + f' — say <code>--status-column "{_e(col["column"])}"</code> with <code>--status-value WORD=STATUS</code>,'
+        f' or <code>--ignore-column "{_e(col["column"])}"</code></li>'
+        for col in unclear
+    )
+    stop = (
+        f'<p class="bad"><b>Migrate will stop before writing:</b> these columns may carry consent and cannot '
+        f"be read with confidence.</p><ul>{ask}</ul>"
+        if unclear
+        else ""
+    )
+    rows = "".join(
+        f"<tr><td>{_e(d['status'])}</td><td>{_e(d['by'])}</td><td>{_e(d['value'] if d['value'] is not None else '')}"
+        f'</td><td class="num">{d["rows"]:,}</td></tr>'
+        for d in c["decided_by"]
+    )
+    return (
+        f"<h2>Who decided each status</h2><section>{stop}<table><tr><th>status</th><th>decided by</th>"
+        f'<th>value</th><th>rows</th></tr>{rows}</table><p class="muted">When signals disagree the most '
+        "restrictive wins (cleaned &gt; unsubscribed &gt; no consent &gt; pending &gt; subscribed).</p></section>"
+    )
+
+
 def render_html(doc: dict[str, Any]) -> str:
     t, p = doc["totals"], doc["plan"]
     status = [(k, float(v), _BAR_COLORS.get(k, "#667085")) for k, v in doc["by_status"].items()]
@@ -179,6 +213,7 @@ generated {_e(doc["generated_at"])} · bme-migrate {_e(doc["version"])} · nothi
 <h2>Consent status of valid contacts</h2><section>{_bars(status)}
 <p class="muted">Subscribed, unsubscribed and cleaned contacts are migrated (the last two as Inactive);
 pending and no-consent contacts are skipped by default.</p></section>
+{_consent(doc)}
 <h2>How complete are the fields?</h2><section>{_bars(fill, unit="%", max_value=1.0)}</section>
 {_mapping(doc)}
 <h2>Top problems</h2>{_problems(doc)}

@@ -185,6 +185,7 @@ def build_report(
         ],
         "duplicates": _duplicates(result),
         "consent_from_rejects": result.consent_from_rejects,
+        "consent": result.consent.to_dict(),
         "plan": plan_estimate(result),
         "mapping": mapping,
     }
@@ -227,6 +228,42 @@ def write_report(
     return files, doc
 
 
+_DECIDED_LINES = 8
+
+
+def _decided_by_lines(consent: dict[str, Any] | None) -> list[str]:
+    """ "status decided by" lines: which column (file name, default) sent how many rows to which status."""
+    if not consent or not consent["decided_by"]:
+        return []
+    items = sorted(consent["decided_by"], key=lambda d: -d["rows"])
+    lines = ["status decided by:"]
+    for d in items[:_DECIDED_LINES]:
+        said = "" if d["value"] is None else f' = "{d["value"][:40]}"'
+        lines.append(f"  {d['rows']:>10,} → {d['status']:<12} by {d['by']}{said}")
+    if len(items) > _DECIDED_LINES:
+        lines.append(f"  … {len(items) - _DECIDED_LINES} more in report.json (consent.decided_by)")
+    return lines
+
+
+_NOT_STORED = {"status": "status", "status_flag": "status", "consent": "status", "event_time": "row date"}
+
+
+def _not_stored_lines(mapping: dict[str, Any] | None) -> list[str]:
+    """One line naming every source column whose values Benchmark will not hold, and why: a person
+    should not discover in the HTML that their "Date added" or unsubscribe date went nowhere."""
+    if not mapping:
+        return []
+    gone = [
+        f"{c['source'][:40]} ({_NOT_STORED.get(c['kind'], 'ignored')})"
+        for c in mapping["columns"]
+        if c["kind"] in (*_NOT_STORED, "ignored")
+    ]
+    if not gone:
+        return []
+    shown = ", ".join(gone[:12]) + (f", and {len(gone) - 12} more" if len(gone) > 12 else "")
+    return [f"not stored in Benchmark: {shown} (see report.html, Column mapping)"]
+
+
 def summary_lines(doc: dict[str, Any]) -> list[str]:
     """A few terminal lines: totals, top reject reasons, duplicates, statuses, the plan."""
     t, p, d = doc["totals"], doc["plan"], doc["duplicates"]
@@ -244,6 +281,8 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
             f"duplicates: {d['groups']:,} addresses had several rows; {d['rows_merged']:,} rows merged"
         )
     lines.append("valid by status: " + ", ".join(f"{k} {v:,}" for k, v in doc["by_status"].items()))
+    lines += _decided_by_lines(doc.get("consent"))
+    lines += _not_stored_lines(doc.get("mapping"))
     lines.append(
         f"plan: ~{p['requests']:,} requests ≈ {p['hours']:.2f} h "
         f"({p['contacts_to_create']:,} contacts to create; offline estimate, "

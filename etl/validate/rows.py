@@ -10,13 +10,13 @@ and the trimmed value (``reject_column``, ``reject_value``) for the report's sam
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import polars as pl
 
-from etl.mapping.presets import FlagRule, Preset
+from etl.mapping.presets import Preset
 from etl.model import (
     EMAIL_RAW,
     EVENT_TIME,
@@ -33,6 +33,7 @@ from etl.model import (
 from etl.model import PROVENANCE as PROV
 from etl.names import col as column
 from etl.validate import rules
+from etl.validate import status as consent
 from etl.validate.canonical import ColumnPlan
 
 REJECT_COLUMN = "reject_column"
@@ -82,59 +83,6 @@ def _lookup(expr: pl.Expr, mapping: dict[str, str]) -> pl.Expr:
     if not mapping:
         return pl.lit(None, dtype=pl.String)
     return expr.replace_strict(list(mapping), list(mapping.values()), default=None, return_dtype=pl.String)
-
-
-def _fires(col: str, rule: FlagRule, headers_by_file: Mapping[str, Collection[str]] | None) -> pl.Expr:
-    """Vectorised ``FlagRule.fires``; a file whose header lacks the column never fires (even when absent)."""
-    v = rules.clean(column(col)).str.to_lowercase()
-    if not rule.values:
-        hit = v.is_not_null()
-    elif rule.match == "contains":
-        hit = pl.any_horizontal(*[v.str.contains(x, literal=True) for x in rule.values])
-    else:
-        hit = v.is_in(list(rule.values))
-    hit = hit.fill_null(False)
-    fired = ~hit if rule.absent else hit
-    if headers_by_file is not None:
-        having = [f for f, cols in headers_by_file.items() if col in cols]
-        fired = fired & pl.col(SOURCE_FILE).is_in(having)
-    return fired
-
-
-def _status(
-    plan: ColumnPlan,
-    preset: Preset,
-    files: dict[str, str],
-    headers_by_file: Mapping[str, Collection[str]] | None,
-) -> list[pl.Expr]:
-    """Flags first (a true flag forces its status), then the status column, the file name, the default.
-
-    Returns the STATUS expression plus the temp columns the ``unknown_status`` check reads.
-    """
-    forced: Any = None  # a when/then chain (polars' chain types are not public)
-    flagged = pl.lit(False)
-    for col, rule in plan.flags:
-        cond = _fires(col, rule, headers_by_file)
-        forced = (pl.when(cond) if forced is None else forced.when(cond)).then(pl.lit(rule.status.value))
-        flagged = flagged | cond
-    parts = [forced if forced is not None else pl.lit(None, dtype=pl.String)]
-    word = pl.lit(None, dtype=pl.String)
-    unknown = pl.lit(False)
-    if plan.status is not None:
-        word = column(plan.status)
-        looked = _lookup(word.str.to_lowercase(), {k: v.value for k, v in preset.status.values.items()})
-        is_unknown = word.is_not_null() & looked.is_null()
-        if preset.status.unknown is not None:
-            looked = pl.when(is_unknown).then(pl.lit(preset.status.unknown.value)).otherwise(looked)
-        else:
-            unknown = is_unknown & ~flagged
-        parts.append(looked)
-    parts += [_lookup(pl.col(SOURCE_FILE), files), pl.lit(preset.status.default.value)]
-    return [
-        pl.coalesce(parts).alias(STATUS),
-        word.alias("__bme_status_word"),
-        unknown.alias("__bme_status_unknown"),
-    ]
 
 
 def _lists(plan: ColumnPlan, preset: Preset, files: list[str]) -> pl.Expr:
@@ -252,6 +200,8 @@ class CanonicalRows:
     rows: pl.DataFrame
     rejected: pl.Series
     problems: pl.DataFrame
+    consent_values: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=consent.CONSENT_SCHEMA))
+    status_sources: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=consent.SOURCES_SCHEMA))
 
 
 def canonical_rows(
@@ -293,7 +243,7 @@ def canonical_rows(
         *PROV,
         pl.col(f"{TEMP}email_raw").alias(EMAIL_RAW),
         email.str.to_lowercase().alias(KEY),
-        *_status(plan, preset, file_statuses(files, preset), headers_by_file),
+        *consent.status_exprs(plan, preset, file_statuses(files, preset), headers_by_file),
         tags.alias(TAGS),
         _lists(plan, preset, files).alias(LISTS),
         event.dt.replace_time_zone("UTC").alias(EVENT_TIME),
@@ -318,7 +268,7 @@ def canonical_rows(
             *rules.invalid_emails(slow.filter(~pl.col("bad")).get_column("v")),
         }
     )
-    word = pl.col("__bme_status_word")
+    word = pl.col(consent.WORD)
     checks = [
         _Check(
             pl.col("__bme_email").is_null(),
@@ -335,7 +285,7 @@ def canonical_rows(
             _col_msg(plan.email, pl.col("__bme_email"), " is not a valid email address"),
         ),
         _Check(
-            pl.col("__bme_status_unknown"),
+            pl.col(consent.UNKNOWN),
             "unknown_status",
             plan.status or "",
             word,
@@ -357,8 +307,10 @@ def canonical_rows(
         _chain(checks, lambda c: pl.lit(c.column)).alias(REJECT_COLUMN),
         _chain(checks, lambda c: c.value).alias(REJECT_VALUE),
     )
+    found = consent.consent_values(raw, plan, headers_by_file)
+    sources = consent.status_sources(first, ~rejected)
     rows = first.drop([c for c in first.columns if c.startswith(TEMP)])
-    return CanonicalRows(rows, rejected, problems)
+    return CanonicalRows(rows, rejected, problems, found, sources)
 
 
 def _checked_fields(first: pl.DataFrame, plan: ColumnPlan) -> list[int]:

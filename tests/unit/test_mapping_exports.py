@@ -365,7 +365,8 @@ EXPORTS: dict[str, Export] = {
             "PHONE": "Phone",
             "Signed Up": "Signed Up",
             "Vip Member": "Vip Member",
-            "Newsletter": "Newsletter",
+            # "Newsletter" (Yes/No) may be consent: never silently a custom field; `migrate` stops on it
+            # until --status-column or --ignore-column settles it (tests/e2e/test_consent_cli.py)
         },
         statuses={"ann@example.com": "subscribed", "bob@example.com": "subscribed"},
     ),

@@ -12,7 +12,7 @@ from etl.mapping.presets import FlagRule, load_preset
 from etl.model import EVENT_TIME, KEY, LISTS, OUTCOME, REASON, REASON_CODE, STATUS, TAGS, Status
 from etl.validate import rules
 from etl.validate.core import ValidationResult, validate_frame
-from etl.validate.rows import _fires
+from etl.validate.status import fires as _fires
 
 
 def make_raw(rows: list[dict[str, str | None]], *, files: list[str] | None = None) -> pl.DataFrame:

@@ -1,0 +1,112 @@
+"""Consent fails closed, end to end: an opt-out in a column no preset knows never arrives Active, and a
+column that cannot be read stops ``migrate`` before its first write until a person settles it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.load_support import account_contacts
+
+GHOSTLIKE = (
+    "email,name,subscribed_to_emails,email_disabled,unsubscribed_at,status\n"
+    "ada@example.com,Ada,true,false,,active\n"
+    "bob@example.com,Bob,false,false,,active\n"
+    "cy@example.com,Cy,true,true,,active\n"
+    "di@example.com,Di,true,false,2024-02-05 10:00:00 UTC,active\n"
+    "ed@example.com,Ed,true,false,,bounced\n"
+)
+
+
+def test_opt_outs_in_unknown_columns_arrive_inactive(run, sandbox_factory, tmp_path: Path) -> None:
+    box = sandbox_factory()
+    src = tmp_path / "export.csv"
+    src.write_text(GHOSTLIKE, encoding="utf-8")
+    env = {"BME_BASE_URL": box.url, "BME_API_KEY": box.api_key}
+    args = [
+        "migrate",
+        str(src),
+        "--preset",
+        "generic",
+        "--create-fields",
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--report-dir",
+        str(tmp_path / "r"),
+        "--no-verify",
+    ]
+    done = run(args, env)
+    assert done.exit_code == 0, done.output
+    have = account_contacts(box.app)
+    assert {k: c.status for k, c in have.items()} == {
+        "ada@example.com": "Active",
+        "bob@example.com": "Inactive",
+        "cy@example.com": "Inactive",
+        "di@example.com": "Inactive",
+        "ed@example.com": "Inactive",
+    }
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    by = {(d["by"], d["value"]): d["rows"] for d in doc["consent"]["decided_by"]}
+    assert (
+        by[('column "subscribed_to_emails"', "false")] == 1 and by[('column "email_disabled"', "true")] == 1
+    )
+    assert by[('column "status"', "bounced")] == 1
+
+
+def test_an_unreadable_consent_column_stops_before_any_write(run, sandbox_factory, tmp_path: Path) -> None:
+    box = sandbox_factory()
+    src = tmp_path / "export.csv"
+    src.write_text(
+        "Email,First Name,Newsletter\nada@example.com,Ada,yes\nbob@example.com,Bob,no thanks\n",
+        encoding="utf-8",
+    )
+    env = {"BME_BASE_URL": box.url, "BME_API_KEY": box.api_key}
+    base = [
+        "migrate",
+        str(src),
+        "--create-fields",
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--report-dir",
+        str(tmp_path / "r"),
+        "--no-verify",
+    ]
+    stopped = run(base, env)
+    assert stopped.exit_code == 2, stopped.output
+    first = stopped.err.strip().splitlines()[0]
+    assert first.startswith("error: consent is unclear in 1 column; nothing was written")
+    assert 'column "Newsletter"' in stopped.err and '"no thanks" 1' in stopped.err
+    assert "--ignore-column" in stopped.err and "Traceback" not in stopped.output
+    assert account_contacts(box.app) == {}
+    assert sum(box.app.request_counts().values()) == 0  # not even a read: the stop comes first
+
+    settled = run(
+        [
+            *base,
+            "--status-column",
+            "Newsletter",
+            "--status-value",
+            "yes=subscribed",
+            "--status-value",
+            "no thanks=unsubscribed",
+        ],
+        env,
+    )
+    assert settled.exit_code == 0, settled.output
+    have = account_contacts(box.app)
+    assert have["ada@example.com"].status == "Active" and have["bob@example.com"].status == "Inactive"
+
+
+def test_validate_lists_the_unclear_column_and_a_bad_status_value_is_a_usage_error(
+    run, tmp_path: Path
+) -> None:
+    src = tmp_path / "export.csv"
+    src.write_text("Email,Marketing Emails\nada@example.com,sometimes\n", encoding="utf-8")
+    res = run(["validate", str(src), "--report-dir", str(tmp_path / "r")])
+    assert res.exit_code == 0 and "migrate will stop" in res.err and 'column "Marketing Emails"' in res.err
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["consent"]["needs_decision"] == ["Marketing Emails"]
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Migrate will stop before writing" in html
+    bad = run(["validate", str(src), "--status-value", "sometimes=maybe"])
+    assert bad.exit_code == 2 and "--status-value 'sometimes=maybe'" in bad.err

@@ -1,0 +1,300 @@
+"""Consent fails closed: columns no preset names are read for consent by name and by value, signals in one
+row combine to the most restrictive, and a column that cannot be read is listed for a person to settle."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from etl.mapping.consent import (
+    FALSE_WORDS,
+    NO_SIGNAL,
+    TRUE_WORDS,
+    UNREADABLE,
+    VOCABULARY,
+    ConsentShape,
+    classify_header,
+    normalise_value,
+    parse_status,
+)
+from etl.mapping.presets import ConsentChoices, load_all, load_preset
+from etl.model import STATUS, Status
+from etl.validate.core import ValidationResult, validate_frame
+from etl.validate.status import reading
+from tests.unit.test_validate_rules import make_raw
+
+
+def run(
+    rows: list[dict[str, str | None]], preset: str = "generic", consent: ConsentChoices | None = None
+) -> ValidationResult:
+    chosen = load_preset(preset)
+    raw = make_raw(rows)
+    return validate_frame(
+        SimpleNamespace(frame=raw, rejects=None, files=()), consent.apply(chosen) if consent else chosen
+    )
+
+
+def statuses(res: ValidationResult) -> dict[str, str]:
+    return dict(res.canonical.select("key", STATUS).iter_rows())
+
+
+@pytest.mark.parametrize(
+    ("header", "kind", "status"),
+    [
+        ("subscribed_to_emails", "positive", "unsubscribed"),  # Ghost
+        ("email_disabled", "negative", "unsubscribed"),  # Substack
+        ("unsubscribed_at", "event", "unsubscribed"),  # beehiiv
+        ("Accepts Marketing", "positive", "no_consent"),  # Shopify, legacy export
+        ("Accepts Email Marketing", "positive", "no_consent"),  # Shopify, newer export
+        ("Email Marketing Consent", "positive", "no_consent"),  # Klaviyo
+        ("HasOptedOutOfEmail", "negative", "unsubscribed"),  # Salesforce
+        ("Do Not Email", "negative", "unsubscribed"),
+        ("global_unsubscribe", "negative", "unsubscribed"),
+        ("Blocklisted", "negative", "unsubscribed"),
+        ("Bounced", "negative", "cleaned"),
+        ("Email hard bounce reason", "event", "cleaned"),
+        ("CLEAN_TIME", "event", "cleaned"),
+        ("UNSUB_TIME", "event", "unsubscribed"),
+        ("Email status", "status", "unsubscribed"),
+        ("Subscription Status", "status", "unsubscribed"),
+        ("newsletter", "weak", "unsubscribed"),
+    ],
+)
+def test_consent_shapes_are_recognised_by_name(header: str, kind: str, status: str) -> None:
+    shape = classify_header(header)
+    assert shape is not None and (shape.kind, shape.status) == (kind, status)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "First Name",
+        "OPTIN_TIME",
+        "OPTIN_IP",
+        "$consent_timestamp",
+        "$consent_method",
+        "Accepts SMS Marketing",
+        "UNSUB_CAMPAIGN_TITLE",
+        "Lead Status",
+        "created_at",
+        "active_subscription",
+        "Opt-in date",
+        "email_type",
+    ],
+)
+def test_evidence_about_consent_and_other_columns_are_not_signals(header: str) -> None:
+    assert classify_header(header) is None
+
+
+_SHAPES = [
+    ConsentShape(k, s)
+    for k in ("positive", "negative", "event", "status", "weak", "value")
+    for s in ("unsubscribed", "cleaned", "no_consent")
+]
+_CELLS = st.one_of(
+    st.sampled_from([*TRUE_WORDS, *FALSE_WORDS, *VOCABULARY, "2024-01-05", "1/2/24 1:51", "maybe", ""]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(shape=st.sampled_from(_SHAPES), cells=st.lists(_CELLS, min_size=1, max_size=12))
+def test_vectorised_reading_agrees_with_the_reference(shape: ConsentShape, cells: list[str]) -> None:
+    frame = pl.DataFrame(
+        {"c": cells, "source_file": ["f"] * len(cells)}, schema={"c": pl.String, "source_file": pl.String}
+    )
+    got = frame.select(reading("c", shape, None)).to_series().to_list()
+    want = [None if not normalise_value(c) else shape.read(normalise_value(c)) for c in cells]
+    assert got == want
+
+
+def test_signals_in_one_row_combine_to_the_most_restrictive() -> None:
+    res = run(
+        [
+            {"email": "a@x.com", "status": "active", "unsubscribed_at": "2023-03-24 10:23:10 UTC"},
+            {"email": "b@x.com", "status": "active", "unsubscribed_at": None},
+            {"email": "c@x.com", "status": "subscribed", "email_disabled": "true", "unsubscribed_at": None},
+            {"email": "d@x.com", "status": "unsubscribed", "Bounced": "yes"},
+            {"email": "e@x.com", "status": "pending", "email_disabled": "false"},
+        ]
+    )
+    assert statuses(res) == {
+        "a@x.com": "unsubscribed",
+        "b@x.com": "subscribed",
+        "c@x.com": "unsubscribed",
+        "d@x.com": "cleaned",
+        "e@x.com": "pending",
+    }
+    assert not res.consent.unclear
+    decided = {(b, v, s): n for b, v, s, n in res.consent.decided_by}
+    assert decided[('column "unsubscribed_at"', "(filled)", "unsubscribed")] == 1
+    assert decided[('column "Bounced"', "yes", "cleaned")] == 1
+    assert not any(f.source in ("unsubscribed_at", "email_disabled", "Bounced") for f in res.fields)
+
+
+def test_a_status_word_the_preset_lacks_is_read_with_the_vocabulary() -> None:
+    res = run([{"email": "a@x.com", "status": "unreachable"}, {"email": "b@x.com", "status": "complained"}])
+    assert statuses(res) == {"a@x.com": "cleaned", "b@x.com": "cleaned"}  # bounced, not rejected
+
+
+def test_an_unreadable_consent_column_is_listed_and_the_flags_settle_it() -> None:
+    rows: list[dict[str, str | None]] = [
+        {"email": "a@x.com", "Newsletter": "yes", "Custom 3": "unsubscribed"},
+        {"email": "b@x.com", "Newsletter": "maybe", "Custom 3": "blue"},
+    ]
+    res = run(rows)
+    assert [c.column for c in res.consent.unclear] == ["Newsletter", "Custom 3"]
+    msg = res.consent.stop_message()
+    assert msg.splitlines()[0].startswith("consent is unclear in 2 columns; nothing was written")
+    assert (
+        '--status-column "Newsletter"' in msg and '--ignore-column "Custom 3"' in msg and '"maybe" 1' in msg
+    )
+    settled = run(
+        rows,
+        consent=ConsentChoices(
+            "Newsletter",
+            {"yes": Status.SUBSCRIBED, "maybe": Status.PENDING},
+            ("Custom 3",),
+        ),
+    )
+    assert not settled.consent.unclear
+    assert statuses(settled) == {"a@x.com": "subscribed", "b@x.com": "pending"}
+    assert "Custom 3" in {f.source for f in settled.fields}  # not consent: an ordinary custom field
+
+
+def test_a_mapping_file_can_say_a_column_is_not_consent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "mine.toml"
+    path.write_text('extends = "generic"\nnot_consent = ["Newsletter"]\n', encoding="utf-8")
+    raw = make_raw([{"email": "a@x.com", "Newsletter": "maybe"}])
+    res = validate_frame(SimpleNamespace(frame=raw, rejects=None, files=()), load_preset(path))
+    assert not res.consent.unclear and "Newsletter" in {f.source for f in res.fields}
+
+
+def test_parse_status_takes_statuses_and_vocabulary_words() -> None:
+    assert parse_status("no_consent") is Status.NO_CONSENT
+    assert parse_status("Bounced") is Status.CLEANED
+    with pytest.raises(ValueError):
+        parse_status("sometimes")
+
+
+# --- the property: an opt-out in any column never leaves a person Active -------------------------------
+
+_OPT_OUTS: dict[str, tuple[list[str], list[str]]] = {
+    "positive": (
+        [
+            "subscribed",
+            "Opted In",
+            "accepts_marketing",
+            "Accepts Email Marketing",
+            "email consent",
+            "Marketing Consent",
+            "consent",
+            "subscribed_to_emails",
+            "is_subscribed",
+            "EmailOptIn",
+        ],
+        ["false", "no", "0", "FALSE", "No", "N", "unsubscribed"],
+    ),
+    "negative": (
+        [
+            "email_disabled",
+            "Do Not Email",
+            "DoNotEmail",
+            "opted_out",
+            "Unsubscribed",
+            "is_unsubscribed",
+            "Bounced",
+            "blocklisted",
+            "Suppressed",
+            "global_unsubscribe",
+            "HasOptedOutOfEmail",
+            "Email Opt Out",
+            "hard_bounce",
+            "Spam Complaint",
+        ],
+        ["true", "yes", "1", "TRUE", "Yes", "Y", "x", "2024-02-05"],
+    ),
+    "event": (
+        [
+            "unsubscribed_at",
+            "Unsubscribe Date",
+            "UNSUB_TIME",
+            "bounced_at",
+            "Date Unsubscribed",
+            "opt_out_date",
+            "cleaned_at",
+            "suppressed_at",
+            "Unsubscribe Reason",
+        ],
+        ["2023-03-24 10:23:10 UTC", "2/5/24 1:51", "1700000000", "Too many emails"],
+    ),
+    "status": (
+        ["status", "Email Status", "Subscription Status", "subscriber_status", "Member Status"],
+        [
+            "unsubscribed",
+            "bounced",
+            "cleaned",
+            "complained",
+            "spam",
+            "unreachable",
+            "pending",
+            "unconfirmed",
+            "non-subscribed",
+            "archived",
+            "Never Subscribed",
+            "blocklisted",
+            "UNSUBSCRIBED",
+            "Hard Bounce",
+        ],
+    ),
+    "value": (["Custom Field 7", "Segment X"], ["unsubscribed", "Bounced", "UNSUBSCRIBED", "opted out"]),
+}
+_PRESETS = [p.name for p in load_all()]
+
+
+@st.composite
+def _case(draw: st.DrawFn) -> tuple[str, dict[str, str | None], str, str]:
+    preset = draw(st.sampled_from(_PRESETS))
+    p = load_preset(preset)
+    row: dict[str, str | None] = {p.email[0]: draw(st.sampled_from(["ada@example.com", "Ada@Example.com"]))}
+    for i in range(draw(st.integers(0, 3))):
+        row[f"Extra {i}"] = draw(st.one_of(st.none(), st.text(alphabet="abcdefgh xyz", max_size=10)))
+    if p.status.columns and draw(st.booleans()):
+        row[p.status.columns[0]] = draw(st.sampled_from(["subscribed", "active", "Active", "SUBSCRIBED"]))
+    kind = draw(st.sampled_from(list(_OPT_OUTS)))
+    names, values = _OPT_OUTS[kind]
+    return preset, row, draw(st.sampled_from(names)), draw(st.sampled_from(values))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_case())
+def test_adding_an_opt_out_column_never_makes_the_outcome_active(case: tuple[str, dict, str, str]) -> None:
+    from etl.mapping.presets import norm_header
+
+    preset, row, name, value = case
+    if norm_header(name) in {norm_header(c) for c in row}:
+        return  # the row already has that column: nothing is added
+    res = run([{**row, name: value}], preset)
+    active = res.canonical.filter(pl.col(STATUS) == Status.SUBSCRIBED.value).height > 0
+    assert not active or res.consent.unclear, (preset, name, value, res.consent)
+
+
+def test_reading_constants_are_distinct_from_statuses() -> None:
+    assert {NO_SIGNAL, UNREADABLE}.isdisjoint({s.value for s in Status})
+
+
+def test_docs_list_every_shape_and_every_vocabulary_word() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "consent.md").read_text(encoding="utf-8")
+    for kind in ("positive flag", "negative flag", "event", "status", "weak", "value"):
+        assert f"| {kind} |" in doc, kind
+    vocab = doc[doc.index("## Status vocabulary") :]
+    missing = [
+        w for w in VOCABULARY if w.replace("_", " ") not in vocab and not w.startswith(("single", "double"))
+    ]
+    assert not missing, missing
