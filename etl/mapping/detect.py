@@ -71,7 +71,7 @@ class Detection:
         if self.platform != GENERIC:
             return f"detected, confidence {self.confidence:.0%}"
         near = ", ".join(f"{name} {conf:.0%}" for name, conf in self.closest)
-        none = "" if any(c > 0 for _, c in self.closest) else " (no column distinctive of any preset)"
+        none = "" if any(c > 0 for _, c in self.closest) else "; no column is distinctive of any preset"
         return f"no preset above {MIN_CONFIDENCE:.0%}; closest: {near}{none} — pick one with --preset NAME"
 
     def to_dict(self) -> dict[str, object]:

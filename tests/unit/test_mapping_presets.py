@@ -26,6 +26,12 @@ REQUIRED = {
     "sendgrid",
     "benchmark_legacy",
     "legacy_api",
+    "ghost",
+    "substack",
+    "beehiiv",
+    "shopify",
+    "mautic",
+    "listmonk",
     "generic",
 }
 
