@@ -18,7 +18,7 @@ from etl.commands.common import (
     target,
     to_stderr,
 )
-from etl.mapping.detect import detect_platform
+from etl.mapping.detect import GENERIC, MIN_CONFIDENCE, detect_platform
 from etl.mapping.headers import read_headers
 from etl.mapping.presets import Preset, load_all, load_preset
 
@@ -143,7 +143,13 @@ def detect_cmd(sources: tuple[str, ...], as_json: bool) -> None:
         click.echo(json.dumps(found.to_dict()))
         return
     click.echo(f"platform: {found.platform}")
-    click.echo(f"confidence: {found.confidence:.2f}")
+    if found.platform == GENERIC:  # the confidence is the closest preset's, which was not enough
+        click.echo(
+            f"confidence: {found.confidence:.2f} (closest preset; {MIN_CONFIDENCE:.2f} needed to apply one)"
+        )
+        click.echo(f"note: {found.message}")
+    else:
+        click.echo(f"confidence: {found.confidence:.2f}")
     click.echo("evidence:")
     for e in found.evidence:
         click.echo(f"  - {e}")

@@ -193,12 +193,22 @@ def _consent(doc: dict[str, Any]) -> str:
     )
 
 
+def detection_note(det: dict[str, Any] | None) -> str:
+    """What detection decided, for the platform line: `` (detected, confidence 87%)``, or for the generic
+    fallback its own message (`` (no preset above 50%; closest: kit 31%, ghost 22% — pick one with --preset
+    NAME)``) — never a confidence for `generic` itself. Empty when the user chose the preset."""
+    if not det:
+        return ""
+    if det.get("message"):
+        return f" ({det['message']})"
+    return f" (detected, confidence {det['confidence']:.0%})"
+
+
 def render_html(doc: dict[str, Any]) -> str:
     t, p = doc["totals"], doc["plan"]
     status = [(k, float(v), _BAR_COLORS.get(k, "#667085")) for k, v in doc["by_status"].items()]
     fill = [(k, float(v), "#2e90fa") for k, v in doc["fill_rates"].items()]
-    det = doc.get("detection")
-    det_line = f" (detected, confidence {det['confidence']:.0%})" if det else ""
+    det_line = detection_note(doc.get("detection"))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Validation report — {_e(doc["platform_title"])}</title><style>{_CSS}</style></head>

@@ -28,7 +28,7 @@ from etl.model import (
 )
 from etl.names import col as column
 from etl.validate.core import RAW, ValidationResult
-from etl.validate.html import render_html
+from etl.validate.html import detection_note, render_html
 from etl.validate.rows import REJECT_COLUMN, REJECT_VALUE
 
 REPORT_SCHEMA = 1
@@ -269,7 +269,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     t, p, d = doc["totals"], doc["plan"], doc["duplicates"]
     lines = [
         f"read {t['rows_read']:,} rows from {len(doc['files']) or 'the'} file(s); platform: {doc['platform']}"
-        + (f" (detected, confidence {det['confidence']:.0%})" if (det := doc.get("detection")) else ""),
+        + detection_note(doc.get("detection")),
         f"valid {t['valid']:,} · rejected {t['rejected']:,} · merged duplicates {t['merged_duplicate']:,}",
     ]
     if doc["rejects_by_reason"]:

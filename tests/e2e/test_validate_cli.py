@@ -193,3 +193,22 @@ def test_installed_entry_point(tmp_path: Path) -> None:
         [str(BIN), "validate", str(tmp_path / "nope.csv")], capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "file not found" in bad.stderr
+
+
+def test_generic_fallback_says_what_it_knows(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No preset is confident about plain column names: the platform line names the closest presets and
+    their real confidences and how to pick one — never "generic (detected, confidence 100%)"."""
+    code, out, err = cli(["validate", str(export), "--report-dir", str(tmp_path)], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    det = doc["detection"]
+    assert doc["platform"] == det["platform"] == "generic"
+    assert det["confidence"] < 0.5 and det["confidence"] == det["closest"][0]["confidence"]
+    closest = ", ".join(f"{c['preset']} {c['confidence']:.0%}" for c in det["closest"])
+    assert det["message"].startswith(f"no preset above 50%; closest: {closest}")
+    assert det["message"].endswith("— pick one with --preset NAME")
+    assert f"platform: generic ({det['message']})" in out
+    assert "confidence 100%" not in out and "detected" not in out.splitlines()[0]
+    assert "pick one with --preset NAME" in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -78,7 +78,12 @@ def test_detect_text_output_and_generic(tmp_path: Path) -> None:
     f.write_text("\ufeffemail;Vorname;Lieblingsfarbe\r\na@example.com;Ann;blau\r\n", encoding="utf-8")
     r = invoke("detect", str(f))
     assert r.exit_code == 0
-    assert r.output.startswith("platform: generic\nconfidence: ")
+    assert r.output.startswith(
+        "platform: generic\nconfidence: 0.00 (closest preset; 0.50 needed to apply one)\n"
+    )
+    assert (
+        "\nnote: no preset above 50%; closest: " in r.output and "pick one with --preset NAME\n" in r.output
+    )
     assert "evidence:\n  - " in r.output
 
 

@@ -354,6 +354,113 @@ EXPORTS: dict[str, Export] = {
         },
         statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
     ),
+    "ghost": Export(
+        files={
+            "members.2024-05-01.csv": "id,email,name,note,subscribed_to_emails,complimentary_plan,stripe_customer_id,"
+            "created_at,deleted_at,labels,tiers\n"
+            "6630a1f2c1d2e3f4a5b6c701,ann@example.com,Ann Lee,Early supporter,true,false,,2023-01-10T09:00:00.000Z,,"
+            '"VIP, Newsletter",Free\n'
+            "6630a1f2c1d2e3f4a5b6c702,bob@example.com,Bob Ray,,false,true,cus_1,2023-02-10T09:00:00.000Z,,,Gold\n"
+        },
+        fields={"name": "Full Name", "note": "Notes", "created_at": "Created Date", "tiers": "Ghost Tiers"},
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+        tags={"ann@example.com": ["VIP", "Newsletter"]},
+    ),
+    "substack": Export(
+        files={
+            "email_list.example-pub.csv": "email,active_subscription,expiry,email_disabled,created_at\n"
+            "ann@example.com,true,2027-01-01T00:00:00.000Z,false,2021-03-01T10:00:00.000Z\n"
+            "bob@example.com,true,2027-01-01T00:00:00.000Z,true,2021-03-01T10:00:00.000Z\n"
+        },
+        fields={
+            "created_at": "Created Date",
+            "expiry": "Subscription Expiry",
+            "active_subscription": "Paid Subscription Active",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+    ),
+    "beehiiv": Export(
+        files={
+            "members.csv": "email,First Name,Last Name,status,tier,created_at,stripe_customer_id,Free Tier,"
+            "Premium Tier,unsubscribed_at,Subscription Date (Substack)\n"
+            "ann@example.com, Ann ,Lee,active,free,2023-03-24 10:23:10 UTC,,Yes,No,,\n"
+            "bob@example.com,Bob,,active,premium,2023-03-24 10:36:47 UTC,cus_1,No,Yes,2024-03-13 11:33:53 UTC,\n"
+            "cat@example.com,,,pending,free,2023-04-11 14:02:46 UTC,,Yes,No,,\n"
+        },
+        fields={
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "created_at": "Created Date",
+            "tier": "beehiiv Tier",
+            "Free Tier": "Free Tier",
+            "Premium Tier": "Premium Tier",
+            "Subscription Date (Substack)": "Subscription Date (Substack)",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "pending",
+        },
+    ),
+    "shopify": Export(
+        files={
+            "customers_export.csv": "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,"
+            "Default Address Company,Default Address Address1,Default Address Address2,Default Address City,"
+            "Default Address Province Code,Default Address Country Code,Default Address Zip,Default Address Phone,"
+            "Phone,Accepts SMS Marketing,Total Spent,Total Orders,Note,Tax Exempt,Tags\n"
+            "'7210448301122,Ann,Lee,ann@example.com,yes,Acme,1 Main St,,Ottawa,ON,CA,K1A 0B1,,+16135550101,no,"
+            '120.50,3,,no,"vip, newsletter"\n'
+            "'7210448301123,Bob,Ray,bob@example.com,no,,,,,,,,,,yes,0.00,0,,no,\n"
+        },
+        fields={
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Default Address Company": "Company",
+            "Default Address Address1": "Address",
+            "Default Address Address2": "Address 2",
+            "Default Address City": "City",
+            "Default Address Province Code": "State Code",
+            "Default Address Country Code": "Country Code",
+            "Default Address Zip": "Zip Code",
+            "Default Address Phone": "Address Phone",
+            "Phone": "Phone",
+            "Accepts SMS Marketing": "Accepts SMS Marketing",
+            "Total Spent": "Total Spent",
+            "Total Orders": "Total Orders",
+            "Note": "Notes",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "no_consent"},
+        tags={"ann@example.com": ["vip", "newsletter"]},
+    ),
+    "mautic": Export(
+        files={
+            "contacts_export_2024-05-01.csv": "id,firstname,lastname,email,company,city,points,preferred_locale,"
+            "tags,doNotEmail,date_added\n"
+            "1,Ann,Lee,ann@example.com,Acme,London,25,en_US,newsletter|vip,0,2024-01-05 10:00:00\n"
+            "2,Bob,Ray,bob@example.com,,,0,en_US,,1,2024-01-06 10:00:00\n"
+        },
+        fields={
+            "firstname": "First Name",
+            "lastname": "Last Name",
+            "company": "Company",
+            "city": "City",
+            "points": "Mautic Points",
+            "date_added": "Created Date",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+        tags={"ann@example.com": ["newsletter", "vip"]},
+    ),
+    "listmonk": Export(
+        files={
+            "subscribers.csv": "uuid,email,name,attributes,status,created_at,updated_at\n"
+            '6b1e2f4a-0c1d-4e5f-8a9b-000000000001,ann@example.com,Ann Lee,"{""city"": ""London""}",enabled,'
+            "2024-03-01 10:00:00.123456 +0000 UTC,2024-03-02 10:00:00 +0000 UTC\n"
+            "6b1e2f4a-0c1d-4e5f-8a9b-000000000002,bob@example.com,Bob Ray,{},blocklisted,"
+            "2024-03-01 11:00:00 +0000 UTC,2024-03-05 11:00:00 +0000 UTC\n"
+        },
+        fields={"name": "Full Name", "attributes": "listmonk Attributes", "created_at": "Created Date"},
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"
