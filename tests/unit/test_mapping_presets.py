@@ -27,6 +27,14 @@ REQUIRED = {
     "benchmark_legacy",
     "legacy_api",
     "generic",
+    "keila",
+    "sendy",
+    "mailpoet",
+    "drip",
+    "omnisend",
+    "moosend",
+    "squarespace",
+    "wix",
 }
 
 
