@@ -89,6 +89,9 @@ def test_brevo_flags_and_list_ids() -> None:
     p = load_preset("brevo")
     blocked, consent = p.status.flags
     assert blocked.fires("1") and not blocked.fires("")
+    # per channel (Brevo help 5317448358034): an SMS-only blocklisting or a 0/false cell is no email opt-out
+    assert blocked.fires("email_marketing") and blocked.fires("email_marketing,sms_marketing")
+    assert not blocked.fires("sms_marketing") and not blocked.fires("0") and not blocked.fires("false")
     assert consent.absent and consent.match == "contains" and consent.status is Status.NO_CONSENT
     assert p.lists.format == "brackets_pipe" and p.lists.prefix == "Brevo list "
 
