@@ -461,6 +461,170 @@ EXPORTS: dict[str, Export] = {
         fields={"name": "Full Name", "attributes": "listmonk Attributes", "created_at": "Created Date"},
         statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
     ),
+    "keila": Export(
+        files={
+            "contacts_np_Xk3L9aQ2vB.csv": "Email,First name,Last name,Data,Status\r\n"
+            'ann@example.com,Ann,Lee,"{""plan"":""pro""}",active\r\n'
+            "bob@example.com,Bob,,,unsubscribed\r\n"
+            "cat@example.com,,,,unreachable\r\n"
+        },
+        fields={"First name": "First Name", "Last name": "Last Name", "Data": "Keila Data"},
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+        },
+    ),
+    "sendy": Export(
+        files={
+            "newsletter-all.csv": '"Name","Email","Joined","Last activity","Added via","Opt-in method","IP address",'
+            '"Country","Country code","Signed up from","Status","GDPR","Company"\n'
+            '"Ann Lee","ann@example.com","2023/05/14, 09:31AM","2024/02/01, 04:12PM","Standard subscribe form",'
+            '"Double opt-in","203.0.113.7","France","FR","https://example.com/","Active","Yes","Acme"\n'
+            '"Bob Ray","bob@example.com","","","App interface","Single opt-in","","","","","Marked as spam","No",""\n'
+            '"Cat Poe","cat@example.com","","","API","Single opt-in","No data","No data","","","Unconfirmed","No",""'
+        },
+        fields={
+            "Name": "Full Name",
+            "Joined": "Subscribed Date",
+            "Added via": "Source",
+            "Opt-in method": "Opt-in Method",
+            "IP address": "Opt-in IP",
+            "Country": "Country",
+            "Signed up from": "Signup Page",
+            "GDPR": "GDPR",
+            "Company": "Company",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "cleaned",
+            "cat@example.com": "pending",
+        },
+    ),
+    "mailpoet": Export(
+        files={
+            "MailPoet_export_k3J9xQ2mZp8aB4c.csv": '\ufeff"Email","First name","Last name","Subscription IP",'
+            '"Subscription time","Confirmation time","Confirmation IP","List status","Global status","List"\n'
+            '"ann@example.com","Ann","Lee","1.2.3.4","2023-05-14 09:31:02","2023-05-14 09:33:40","1.2.3.4",'
+            '"subscribed","subscribed","Newsletter"\n'
+            '"bob@example.com","Bob","Ray","","2023-05-14 09:31:02","","","unsubscribed","subscribed","Newsletter"\n'
+            '"cat@example.com","Cat","","","2023-05-14 09:31:02","","","subscribed","inactive","Newsletter"\n'
+        },
+        fields={
+            "First name": "First Name",
+            "Last name": "Last Name",
+            "Subscription IP": "Opt-in IP",
+            "Subscription time": "Opt-in Time",
+            "Confirmation time": "Confirm Time",
+            "Confirmation IP": "Confirm IP",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "unsubscribed",
+        },
+    ),
+    "drip": Export(
+        files={
+            "subscribers.csv": "email,first_name,last_name,address1,city,zip,country,time_zone,lifetime_value,status,"
+            "tags,created_at\n"
+            'ann@example.com,Ann,Lee,1 Main St,Paris,75001,FR,Europe/Paris,12.50,active,"VIP, Customer",'
+            "2023-05-14T09:31:02Z\n"
+            "bob@example.com,Bob,,,,,,,0,undeliverable,,2023-05-14T09:31:02Z\n"
+        },
+        fields={
+            "first_name": "First Name",
+            "last_name": "Last Name",
+            "address1": "Address",
+            "city": "City",
+            "zip": "Zip Code",
+            "country": "Country",
+            "time_zone": "Time Zone",
+            "lifetime_value": "Lifetime Value",
+            "created_at": "Created Date",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "cleaned"},
+        tags={"ann@example.com": ["VIP", "Customer"]},
+    ),
+    "omnisend": Export(
+        files={
+            "segment-export.csv": "Email,First name,Last name,Tags,Email status,SMS status,Email opt-in date,"
+            "Email opt-out date\n"
+            "ann@example.com,Ann,Lee,VIP,subscribed,nonSubscribed,2023-05-14T09:31:02Z,\n"
+            "bob@example.com,Bob,,,nonSubscribed,subscribed,,\n"
+            "cat@example.com,Cat,,,unsubscribed,nonSubscribed,2021-01-01T00:00:00Z,2023-01-01T00:00:00Z\n"
+        },
+        fields={
+            "First name": "First Name",
+            "Last name": "Last Name",
+            "SMS status": "SMS Status",
+            "Email opt-in date": "Opt-in Time",
+            "Email opt-out date": "Opt-out Date",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "no_consent",
+            "cat@example.com": "unsubscribed",
+        },
+        tags={"ann@example.com": ["VIP"]},
+    ),
+    "moosend": Export(
+        files={
+            "newsletter-members.csv": "Email,Name,Mobile,Status,Created On,Unsubscribed On\n"
+            "ann@example.com,Ann Lee,+33100000000,Active,14/05/2023 09:31:02,\n"
+            "bob@example.com,Bob Ray,,Active,14/05/2023 09:31:02,01/02/2024 10:00:00\n"
+            "cat@example.com,Cat Poe,,Bounced,14/05/2023 09:31:02,\n"
+        },
+        fields={
+            "Name": "Full Name",
+            "Mobile": "Mobile Phone",
+            "Created On": "Subscribed Date",
+            "Unsubscribed On": "Unsubscribed Date",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+        },
+    ),
+    "squarespace": Export(
+        files={
+            "contacts-subscribers.csv": "Email,First Name,Last Name,Accepts Marketing,Subscriber Status,Subscribed On,"
+            "Mailing Lists,Tags\n"
+            "ann@example.com,Ann,Lee,Yes,Subscribed,2023-05-14,Newsletter,VIP\n"
+            "bob@example.com,Bob,,Yes,Unsubscribed,2023-05-14,,\n"
+            "cat@example.com,Cat,,No,,,,\n"
+        },
+        fields={"First Name": "First Name", "Last Name": "Last Name", "Subscribed On": "Subscribed Date"},
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "no_consent",
+        },
+        tags={"ann@example.com": ["VIP"]},
+    ),
+    "wix": Export(
+        files={
+            "contacts.csv": "First Name,Last Name,Email 1,Phone 1,Address 1 - City,Labels,Email Subscriber Status,"
+            "Created At (UTC+0)\n"
+            'Ann,Lee,ann@example.com,+33100000000,Paris,"Customers, VIP",Subscribed,2023-05-14 09:31\n'
+            "Bob,Ray,bob@example.com,,,,Never subscribed,2023-05-14 09:31\n"
+            "Cat,Poe,cat@example.com,,,,Unsubscribed,2023-05-14 09:31\n"
+        },
+        fields={
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Phone 1": "Phone",
+            "Address 1 - City": "City",
+            "Created At (UTC+0)": "Created Date",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "no_consent",
+            "cat@example.com": "unsubscribed",
+        },
+        tags={"ann@example.com": ["Customers", "VIP"]},
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"

@@ -33,6 +33,14 @@ REQUIRED = {
     "mautic",
     "listmonk",
     "generic",
+    "keila",
+    "sendy",
+    "mailpoet",
+    "drip",
+    "omnisend",
+    "moosend",
+    "squarespace",
+    "wix",
 }
 
 
@@ -88,6 +96,9 @@ def test_brevo_flags_and_list_ids() -> None:
     p = load_preset("brevo")
     blocked, consent = p.status.flags
     assert blocked.fires("1") and not blocked.fires("")
+    # per channel (Brevo help 5317448358034): an SMS-only blocklisting or a 0/false cell is no email opt-out
+    assert blocked.fires("email_marketing") and blocked.fires("email_marketing,sms_marketing")
+    assert not blocked.fires("sms_marketing") and not blocked.fires("0") and not blocked.fires("false")
     assert consent.absent and consent.match == "contains" and consent.status is Status.NO_CONSENT
     assert p.lists.format == "brackets_pipe" and p.lists.prefix == "Brevo list "
 
@@ -170,3 +181,28 @@ def test_every_date_format_is_accepted_by_the_parser(preset: str) -> None:
             rules.parse_date(sample, (*r.formats, *p.date_formats))
         elif r.data_type == "recurrent_date":
             rules.parse_recurrent(sample, r.formats)
+
+
+def test_klaviyo_consent_column_is_a_channel_list_not_a_status(tmp_path: Path) -> None:
+    """Klaviyo's older Consent property lists channels (['email','web']): such cells are not unknown status
+    words (they rejected their rows before); a Consent cell still carrying a status word is honoured."""
+    from etl.validate import validate_sources
+
+    f = tmp_path / "List Export 2019-03-01.csv"
+    f.write_text(
+        "Email,Klaviyo ID,First Name,Consent,Profile Created On\n"
+        "ann@example.com,01A,Ann,\"['email', 'web']\",2019-01-01 10:00:00\n"
+        "bob@example.com,01B,Bob,,2019-01-01 10:00:00\n"
+        "cat@example.com,01C,Cat,UNSUBSCRIBED,2019-01-01 10:00:00\n"
+        "dan@example.com,01D,Dan,NEVER_SUBSCRIBED,2019-01-01 10:00:00\n",
+        encoding="utf-8",
+    )
+    result = validate_sources([f], preset=load_preset("klaviyo"))
+    assert result.counts.rejected == 0
+    got = dict(zip(result.canonical["key"], result.canonical["status"], strict=True))
+    assert got == {
+        "ann@example.com": "subscribed",
+        "bob@example.com": "subscribed",  # on the list, no opt-out recorded
+        "cat@example.com": "unsubscribed",
+        "dan@example.com": "no_consent",
+    }
