@@ -28,8 +28,11 @@ A listing that changes under offset paging also *skips* contacts: one moved or d
 shifts the next page left. When the pass saw the listing move (its ``total`` changed, or a contact was
 listed twice) the listing is read once more (its own snapshot, equally resumable); the second read's
 entries that differ from every entry already listed (a skipped contact, a changed status) are added as
-rows after the first read's (row id = entries of the first read + offset). Warnings say so, and say when
-the listing was still changing during the second read.
+rows after the first read's (row id = entries of the first read + offset). A contact the first read
+listed and the second did not (it left a ``status``-filtered listing by unsubscribing, was deleted, or
+was skipped again) is fetched by id (``GET …/contacts/:id``) and its current record added the same way
+(after both reads, at its look-up index); a 404 keeps it as first listed. Warnings say all this, and say
+when the listing was still changing during the second read.
 
 Resumability: every fetched page is written with the cursor, in one SQLite transaction, to
 ``<state_dir>/legacy_extract.db`` under a fingerprint of (base URL, status filter, a one-way digest of the
@@ -82,6 +85,7 @@ STATE_DB_NAME = "legacy_extract.db"
 CORE_COLUMNS = ("email", "first_name", "last_name", "status", "id", "created_at", "updated_at")
 STATUS_FILTERS = ("subscribed", "unsubscribed")
 SECOND_READ = "/second-read"  # suffix of the snapshot fingerprint of a listing's second read
+LOOKUPS = "/look-ups"  # … and of the contacts the second read no longer listed, fetched by id
 MAX_PAGE_SIZE = 200
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -97,7 +101,7 @@ class LegacyExtract:
     property_columns: Mapping[str, str]  # frame column → properties key
     records: int  # rows of ``frame``: entries listed, plus the second read's new or changed entries
     total: int | None  # the API's last reported total (None for a bare-array API)
-    pages_fetched: int  # pages read from the API by this call
+    pages_fetched: int  # pages read from the API by this call (a contact looked up by id counts as one)
     pages_reused: int  # pages taken from the snapshot instead of the API
     requests: int  # HTTP requests made by this call, retries included
     retries: int
@@ -180,11 +184,11 @@ def extract_legacy(
         raise ConfigError("max_retries must be ≥ 0")
     source = _listing_url(base_url)
     fingerprint = _fingerprint(source, status, token)
-    second_fp = f"{fingerprint}{SECOND_READ}"
+    second_fp, lookups_fp = f"{fingerprint}{SECOND_READ}", f"{fingerprint}{LOOKUPS}"
     with Snapshot(Path(state_dir) / STATE_DB_NAME) as snap:
         if fresh:
-            snap.reset(fingerprint)
-            snap.reset(second_fp)
+            for fp in (fingerprint, second_fp, lookups_fp):
+                snap.reset(fp)
         pager = _Pager(
             snap,
             lambda: PageFetcher(
@@ -199,15 +203,20 @@ def extract_legacy(
             pages = snap.pages(fingerprint)
             second: _Read | None = None
             second_pages: list[tuple[int, list[dict[str, Any]]]] = []
+            found: list[tuple[int, list[dict[str, Any]]]] = []
+            reads = [first]
             if _changed(first, pages):
                 second = pager.read(second_fp, source)
                 second_pages = snap.pages(second_fp)
+                reads += [second, pager.look_up(lookups_fp, source, _vanished(pages, second_pages))]
+                found = snap.pages(lookups_fp)
         finally:
             pager.close()
-    frame, props = build_frame(pages, source, second_pages)
+    frame, props = build_frame(pages, source, second_pages, found)
     listed = sum(len(items) for _, items in pages)
-    warnings = _warnings(first, pages, second, second_pages, frame.height - listed)
-    reads = (first, second) if second is not None else (first,)
+    warnings = _warnings(
+        first, pages, second, second_pages, frame.height - listed, _vanished(pages, second_pages), found
+    )
     return LegacyExtract(
         frame=frame,
         source=source,
@@ -286,6 +295,28 @@ class _Pager:
             next_offset += len(items)
         return _Read(first_total, total, reused, fetched, was_done)
 
+    def look_up(self, fp: str, source: str, ids: Sequence[str]) -> _Read:
+        """Fetch ``ids`` one by one, each answer checkpointed as a page at its index (none for a 404)."""
+        state = self._snap.load(fp)
+        if state is None:
+            self._snap.start(fp, source, self._status)
+            state = (0, None, None, False)
+        index, _, _, done = state
+        was_done = done
+        reused = self._snap.page_count(fp)
+        fetched = 0
+        while not done:
+            found = None
+            if index < len(ids):
+                if self._fetcher is None:
+                    self._fetcher = self._make()
+                found = self._fetcher.contact(ids[index], saved_pages=reused + fetched)
+            done = index + 1 >= len(ids)
+            self._snap.save_page(fp, index, [found] if found else [], index + 1, None, None, done)
+            fetched += found is not None
+            index += 1
+        return _Read(None, None, reused, fetched, was_done)
+
     def close(self) -> None:
         if self._fetcher is not None:
             self._fetcher.close()
@@ -293,11 +324,29 @@ class _Pager:
 
 def _identity(rec: Mapping[str, Any]) -> str | None:
     """Who an entry is: its id, else its trimmed lower-cased email (the key validate merges on)."""
-    ident = rec.get("id")
-    if isinstance(ident, str | int) and not isinstance(ident, bool) and str(ident).strip():
-        return f"id:{ident}"
+    if _has_id(rec):
+        return f"id:{rec['id']}"
     email = rec.get("email")
     return f"email:{email.strip().lower()}" if isinstance(email, str) and email.strip() else None
+
+
+def _vanished(
+    pages: list[tuple[int, list[dict[str, Any]]]], second: list[tuple[int, list[dict[str, Any]]]]
+) -> list[str]:
+    """Ids the first read listed and the second did not: the contact left the (filtered) listing, was
+    deleted, or was skipped again. Only a look-up by id can say which, and give its current status."""
+    again = {str(rec["id"]) for _, items in second for rec in items if _has_id(rec)}
+    out: dict[str, None] = {}
+    for _, items in pages:
+        out.update(
+            dict.fromkeys(str(rec["id"]) for rec in items if _has_id(rec) and str(rec["id"]) not in again)
+        )
+    return list(out)
+
+
+def _has_id(rec: Mapping[str, Any]) -> bool:
+    ident = rec.get("id")
+    return isinstance(ident, str | int) and not isinstance(ident, bool) and bool(str(ident).strip())
 
 
 def _repeats(pages: list[tuple[int, list[dict[str, Any]]]]) -> int:
@@ -325,6 +374,8 @@ def _warnings(
     second: _Read | None,
     second_pages: list[tuple[int, list[dict[str, Any]]]],
     added: int,
+    vanished: list[str],
+    found: list[tuple[int, list[dict[str, Any]]]],
 ) -> tuple[str, ...]:
     if second is None:
         return ()
@@ -338,6 +389,13 @@ def _warnings(
         f"offset paging skipped; {added} new or changed entr{'y' if added == 1 else 'ies'} added, merged "
         "with the first read's like duplicate rows (consent wins)"
     ]
+    if vanished:
+        gone = len(vanished) - sum(len(items) for _, items in found)
+        out.append(
+            f"{len(vanished)} contact(s) listed by the first read were missing from the second (another "
+            f"status than the filter, deleted, or skipped again): looked up by id; {gone} no longer "
+            "exist and are kept as first listed"
+        )
     if _changed(second, second_pages):
         out.append(
             "the listing was still changing during the second read: contacts may be missing; re-extract "
@@ -358,24 +416,27 @@ def build_frame(
     pages: list[tuple[int, list[dict[str, Any]]]],
     source: str,
     second: Sequence[tuple[int, list[dict[str, Any]]]] = (),
+    found: Sequence[tuple[int, list[dict[str, Any]]]] = (),
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """Records (page offset, items) → (raw frame, column → property key). Every entry of ``pages`` is a row
     (row id = its offset); an entry of the ``second`` read is a row only when no entry of either read is
     identical to it (row id = entries of the first read + its offset), so a second read of a quiet
-    listing adds nothing."""
+    listing adds nothing. ``found`` (contacts looked up by id, at their look-up index) come last, by the
+    same rule."""
     records = [
         (offset + i, rec)
         for offset, items in sorted(pages, key=lambda p: p[0])
         for i, rec in enumerate(items)
     ]
-    base = max((offset + len(items) for offset, items in pages), default=0)
     seen = {_signature(rec) for _, rec in records}
-    for offset, items in sorted(second, key=lambda p: p[0]):
-        for i, rec in enumerate(items):
-            sig = _signature(rec)
-            if sig not in seen:
-                seen.add(sig)
-                records.append((base + offset + i, rec))
+    base = _end(pages)
+    for start, more in ((base, second), (base + _end(second), found)):
+        for offset, items in sorted(more, key=lambda p: p[0]):
+            for i, rec in enumerate(items):
+                sig = _signature(rec)
+                if sig not in seen:
+                    seen.add(sig)
+                    records.append((start + offset + i, rec))
     top: dict[str, None] = dict.fromkeys(CORE_COLUMNS)
     prop_keys: dict[str, None] = {}
     for _, rec in records:
@@ -392,6 +453,10 @@ def build_frame(
     columns.update({col: [_cell(_props(rec).get(key)) for _, rec in records] for col, key in props.items()})
     schema = {name: pl.String for name in columns} | {ROW_ID: pl.Int64, SOURCE_LINE: pl.Int64}
     return pl.DataFrame(columns, schema=schema), props
+
+
+def _end(pages: Sequence[tuple[int, list[dict[str, Any]]]]) -> int:
+    return max((offset + len(items) for offset, items in pages), default=0)
 
 
 def _signature(rec: Mapping[str, Any]) -> str:

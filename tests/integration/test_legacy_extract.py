@@ -276,6 +276,50 @@ def test_a_status_filtered_read_merges_case_variants_too(
     assert v.canonical.height == 26 and person(v, first["email"])["status"] == "subscribed"
 
 
+def test_a_contact_leaving_a_status_filtered_listing_is_looked_up_and_its_unsubscribe_kept(
+    legacy_api_factory: LegacyFactory, tmp_path: Path
+) -> None:
+    api = legacy_api_factory(contacts=450, clock=FakeClock())
+    subscribed = [c for c in api.app.contacts() if c["status"] == "subscribed"]
+    leaver = subscribed[50]
+    api.app.move_after_page(0, leaver["id"], status="unsubscribed")  # leaves the subscribed listing
+    result = run(api, tmp_path, status="subscribed")
+    lookups = [r.path for r in api.app.requests if r.path != "/api/v1/contacts"]
+    assert lookups == [f"/api/v1/contacts/{leaver['id']}"]
+    assert result.second_read and any("looked up by id; 0 no longer exist" in w for w in result.warnings)
+    assert result.frame.filter(pl.col("id") == leaver["id"])["status"].to_list() == [
+        "subscribed",
+        "unsubscribed",
+    ]
+    v = validated(result)
+    assert v.counts.merged_duplicate == 1 and person(v, leaver["email"])["status"] == "unsubscribed"
+    assert set(v.canonical["Legacy ID"].to_list()) == {c["id"] for c in subscribed}  # nobody skipped
+
+    api.app.fail_rate = 1.0  # rebuilt from the snapshot, look-up included
+    again = run(api, tmp_path, status="subscribed")
+    assert again.from_snapshot and again.requests == 0 and again.frame.equals(result.frame)
+
+
+def test_a_contact_deleted_while_paging_is_kept_as_listed(
+    legacy_api_factory: LegacyFactory, tmp_path: Path
+) -> None:
+    api = legacy_api_factory(contacts=300, clock=FakeClock())
+    victim = api.app.contacts()[10]
+
+    def delete_after_first_page(offset: int, count: int, total: int | None) -> None:
+        if offset == 0 and len(api.app.requests) == 1:
+            with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {api.token}"}) as c:
+                c.delete(f"/api/v1/contacts/{victim['id']}")
+
+    result = run(api, tmp_path, on_page=delete_after_first_page)
+    assert [r.path for r in api.app.requests][-1] == f"/api/v1/contacts/{victim['id']}"
+    assert api.app.statuses[-1] == 404
+    assert any("1 no longer exist and are kept as first listed" in w for w in result.warnings)
+    # the first read listed 299 (the contact shifted onto page 1 was skipped), the second read found it
+    assert result.records == 300 and result.frame.filter(pl.col("row_id") >= 299).height == 1
+    assert set(result.frame["id"].to_list()) == {c["id"] for c in api.app.contacts()} | {victim["id"]}
+
+
 def test_token_is_never_persisted_logged_or_raised(
     legacy_api_factory: LegacyFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

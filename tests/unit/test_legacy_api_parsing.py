@@ -319,3 +319,29 @@ def test_a_listing_still_moving_during_the_second_read_is_warned_about(tmp_path:
     result = extract(tmp_path, handler, page_size=2)
     first, second = result.warnings  # type: ignore[attr-defined]
     assert "total 3 → 4" in first and "still changing during the second read" in second
+
+
+def test_look_ups_of_contacts_the_second_read_missed_are_checkpointed_one_by_one(tmp_path: Path) -> None:
+    a, b, c = record("a@x.io"), record("b@x.io"), record("c@x.io")
+    reads = iter([[a, b], [c, c], [], [c]])  # read 1 lists c twice; read 2 lists only c
+    contacts = {"id-a@x.io": [httpx.Response(200, json={**a, "status": "unsubscribed"})]}
+    contacts["id-b@x.io"] = [httpx.Response(500), httpx.Response(404, json={"error": {"code": "not_found"}})]
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path.endswith("/contacts"):
+            return httpx.Response(200, json=next(reads))
+        return contacts[request.url.path.rsplit("/", 1)[1]].pop(0)
+
+    with pytest.raises(InputError, match="look-up of contact id-b@x.io"):
+        extract(tmp_path, handler, page_size=2, max_retries=0)
+    assert asked[-2:] == ["/api/v1/contacts/id-a@x.io", "/api/v1/contacts/id-b@x.io"]
+    asked.clear()
+    result = extract(tmp_path, handler, page_size=2, max_retries=0)
+    assert asked == ["/api/v1/contacts/id-b@x.io"]  # a's answer was saved: only b is asked again
+    frame = result.frame  # type: ignore[attr-defined]
+    assert frame["status"].to_list() == ["subscribed"] * 4 + ["unsubscribed"]
+    assert frame["row_id"].to_list() == [0, 1, 2, 3, 4 + 1 + 0]  # look-ups follow both reads
+    assert any("2 contact(s) listed by the first read" in w for w in result.warnings)  # type: ignore[attr-defined]
+    assert any("1 no longer exist" in w for w in result.warnings)  # type: ignore[attr-defined]
