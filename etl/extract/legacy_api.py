@@ -6,7 +6,8 @@ validate, mapping and load cannot tell the difference. Frame columns, in order:
 
 * provenance first: ``row_id`` (Int64, the entry's offset in the listing, unique: a second read's entries
   come after the first read's), ``source_file`` (the listing URL, e.g. ``https://host/api/v1/contacts``:
-  never the token), ``source_line`` (Int64, row id + 1);
+  never the token), ``source_line`` (Int64, offset + 1) — for the rare entries of a second read or a
+  look-up (below) ``<listing URL> (second read)`` and its offset + 1, or ``<listing URL>/<id>`` and 1;
 * ``email``, ``first_name``, ``last_name``, ``status``, ``id``, ``created_at``, ``updated_at`` (always
   present), then any other top-level field the API adds, in first-seen order;
 * one column per ``properties`` key in first-seen order, named by the bare key unless it is empty or
@@ -419,16 +420,17 @@ def build_frame(
     found: Sequence[tuple[int, list[dict[str, Any]]]] = (),
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """Records (page offset, items) → (raw frame, column → property key). Every entry of ``pages`` is a row
-    (row id = its offset); an entry of the ``second`` read is a row only when no entry of either read is
-    identical to it (row id = entries of the first read + its offset), so a second read of a quiet
-    listing adds nothing. ``found`` (contacts looked up by id, at their look-up index) come last, by the
-    same rule."""
+    (row id = its offset, line = offset + 1, file = ``source``); an entry of the ``second`` read is a row
+    only when no entry of either read is identical to it (row id = entries of the first read + its
+    offset, line = offset + 1, file = ``<source> (second read)``), so a second read of a quiet listing
+    adds nothing. ``found`` (contacts looked up by id, at their look-up index) come last by the same rule
+    (file = ``<source>/<id>``, line 1): a merged row's provenance names the entry it was."""
     records = [
-        (offset + i, rec)
+        (offset + i, source, offset + i + 1, rec)
         for offset, items in sorted(pages, key=lambda p: p[0])
         for i, rec in enumerate(items)
     ]
-    seen = {_signature(rec) for _, rec in records}
+    seen = {_signature(rec) for *_, rec in records}
     base = _end(pages)
     for start, more in ((base, second), (base + _end(second), found)):
         for offset, items in sorted(more, key=lambda p: p[0]):
@@ -436,23 +438,29 @@ def build_frame(
                 sig = _signature(rec)
                 if sig not in seen:
                     seen.add(sig)
-                    records.append((start + offset + i, rec))
+                    where = (
+                        (f"{source} (second read)", offset + i + 1) if more is second else _by_id(source, rec)
+                    )
+                    records.append((start + offset + i, *where, rec))
     top: dict[str, None] = dict.fromkeys(CORE_COLUMNS)
     prop_keys: dict[str, None] = {}
-    for _, rec in records:
+    for *_, rec in records:
         top.update(dict.fromkeys(k for k in rec if k != "properties"))
         prop_keys.update(dict.fromkeys(_props(rec)))
     props = _property_columns(prop_keys, taken=set(top) | set(PROVENANCE))
-    offsets = [offset for offset, _ in records]
     columns: dict[str, list[Any]] = {
-        ROW_ID: offsets,
-        SOURCE_FILE: [source] * len(records),
-        SOURCE_LINE: [o + 1 for o in offsets],
+        ROW_ID: [r[0] for r in records],
+        SOURCE_FILE: [r[1] for r in records],
+        SOURCE_LINE: [r[2] for r in records],
     }
-    columns.update({name: [_cell(rec.get(name)) for _, rec in records] for name in top})
-    columns.update({col: [_cell(_props(rec).get(key)) for _, rec in records] for col, key in props.items()})
+    columns.update({name: [_cell(r[3].get(name)) for r in records] for name in top})
+    columns.update({col: [_cell(_props(r[3]).get(key)) for r in records] for col, key in props.items()})
     schema = {name: pl.String for name in columns} | {ROW_ID: pl.Int64, SOURCE_LINE: pl.Int64}
     return pl.DataFrame(columns, schema=schema), props
+
+
+def _by_id(source: str, rec: Mapping[str, Any]) -> tuple[str, int]:
+    return f"{source}/{rec.get('id')}", 1
 
 
 def _end(pages: Sequence[tuple[int, list[dict[str, Any]]]]) -> int:

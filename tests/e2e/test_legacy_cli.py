@@ -220,6 +220,11 @@ def test_a_contact_unsubscribing_during_a_subscribed_only_run_ends_inactive(
     assert "looked up by id" in output
     t = doc["totals"]
     assert (t["valid"], t["merged_duplicate"], t["failed"]) == (len(subscribed), 1, 0)
+    (group,) = doc["duplicates"]["sample"]  # the look-up's answer is the latest entry: it is kept
+    assert (
+        group["kept"] == f"{legacy.url}/api/v1/contacts/{leaver['id']}:1"
+        and group["status"] == "unsubscribed"
+    )
     assert t["rows_read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
     have = _one_contact_each(sandbox, subscribed)
     assert (have[leaver["email"].lower()].status, have[leaver["email"].lower()].secondary) == (

@@ -170,6 +170,8 @@ def test_a_second_read_adds_only_entries_no_read_listed_identically() -> None:
     frame, _ = build_frame(first, SRC, second)
     # the second read starts after the first read's 3 entries: c at 3 + 1, b's new status at 3 + 2
     assert frame["row_id"].to_list() == [0, 1, 2, 4, 5]
+    assert frame["source_line"].to_list() == [1, 2, 3, 2, 3]  # the second read's own offsets + 1
+    assert frame["source_file"].to_list() == [SRC] * 3 + [f"{SRC} (second read)"] * 2
     assert frame["email"].to_list() == ["a@x.io", "b@x.io", "b@x.io", "c@x.io", "b@x.io"]
     assert frame["status"].to_list()[-1] == "unsubscribed"
     assert build_frame(first, SRC, first)[0].equals(
@@ -343,5 +345,6 @@ def test_look_ups_of_contacts_the_second_read_missed_are_checkpointed_one_by_one
     frame = result.frame  # type: ignore[attr-defined]
     assert frame["status"].to_list() == ["subscribed"] * 4 + ["unsubscribed"]
     assert frame["row_id"].to_list() == [0, 1, 2, 3, 4 + 1 + 0]  # look-ups follow both reads
+    assert frame.row(4, named=True)["source_file"] == "https://legacy.example/api/v1/contacts/id-a@x.io"
     assert any("2 contact(s) listed by the first read" in w for w in result.warnings)  # type: ignore[attr-defined]
     assert any("1 no longer exist" in w for w in result.warnings)  # type: ignore[attr-defined]
