@@ -430,7 +430,8 @@ def build_frame(
         for offset, items in sorted(pages, key=lambda p: p[0])
         for i, rec in enumerate(items)
     ]
-    seen = {_signature(rec) for *_, rec in records}
+    # a quiet listing (the usual case) has no second read: no record is serialised again for it
+    seen = {_signature(rec) for *_, rec in records} if second or found else set()
     base = _end(pages)
     for start, more in ((base, second), (base + _end(second), found)):
         for offset, items in sorted(more, key=lambda p: p[0]):
