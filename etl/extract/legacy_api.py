@@ -4,8 +4,10 @@
 hand-off as file extraction (``LegacyExtract.result`` is an ``etl.extract.result.ExtractResult``), so
 validate, mapping and load cannot tell the difference. Frame columns, in order:
 
-* provenance first: ``row_id`` (Int64, the record's offset in the listing: unique), ``source_file`` (the
-  listing URL, e.g. ``https://host/api/v1/contacts``: never the token), ``source_line`` (Int64, offset + 1);
+* provenance first: ``row_id`` (Int64, the entry's offset in the listing, unique: a second read's entries
+  come after the first read's), ``source_file`` (the listing URL, e.g. ``https://host/api/v1/contacts``:
+  never the token), ``source_line`` (Int64, offset + 1) — for the rare entries of a second read or a
+  look-up (below) ``<listing URL> (second read)`` and its offset + 1, or ``<listing URL>/<id>`` and 1;
 * ``email``, ``first_name``, ``last_name``, ``status``, ``id``, ``created_at``, ``updated_at`` (always
   present), then any other top-level field the API adds, in first-seen order;
 * one column per ``properties`` key in first-seen order, named by the bare key unless it is empty or
@@ -15,20 +17,30 @@ Every data column is ``pl.String`` with the JSON reader's cell policy (``etl.ext
 ``""`` → null, strings untouched (not trimmed), booleans ``true``/``false``, numbers as JSON writes them,
 objects and arrays as compact JSON. A contact without a key has null there.
 
-Records are de-duplicated by trimmed, lower-cased email, keeping the first: emails are unique per
-workspace, so a repeat means offset paging listed one contact twice. Repeats become rejects with reason
-code ``duplicate_listing`` (``raw`` = the record's JSON), so every listed record still has one outcome.
-Paging stops at an empty page, at a page shorter than the limit (the server's, if it reports a smaller
-one), or when the offset reaches the envelope's ``total``; both ``{"data": [...], "total": n}`` and a
-bare JSON array are accepted.
+Nothing is dropped here: every listed entry is a row, so one person's entries (two contact ids whose
+emails differ only in case, one contact listed twice because the listing moved under offset paging) are
+merged by validate exactly like a file's duplicate rows (``etl.validate.dedup``: the latest ``updated_at``
+wins for fields, an unsubscribe in any entry wins over "subscribed"), each merged entry counted as a
+``merged_duplicate`` whose provenance names its offset. Paging stops at an empty page, at a page shorter
+than the limit (the server's, if it reports a smaller one), or when the offset reaches the envelope's
+``total``; both ``{"data": [...], "total": n}`` and a bare JSON array are accepted.
+
+A listing that changes under offset paging also *skips* contacts: one moved or deleted before the cursor
+shifts the next page left. When the pass saw the listing move (its ``total`` changed, or a contact was
+listed twice) the listing is read once more (its own snapshot, equally resumable); the second read's
+entries that differ from every entry already listed (a skipped contact, a changed status) are added as
+rows after the first read's (row id = entries of the first read + offset). A contact the first read
+listed and the second did not (it left a ``status``-filtered listing by unsubscribing, was deleted, or
+was skipped again) is fetched by id (``GET …/contacts/:id``) and its current record added the same way
+(after both reads, at its look-up index); a 404 keeps it as first listed. Warnings say all this, and say
+when the listing was still changing during the second read.
 
 Resumability: every fetched page is written with the cursor, in one SQLite transaction, to
 ``<state_dir>/legacy_extract.db`` under a fingerprint of (base URL, status filter, a one-way digest of the
 token: two workspaces on the same host never share a snapshot; the token itself is never stored). A killed
 extraction resumes at the saved cursor without re-reading finished pages; a finished one is rebuilt from
 the snapshot without any request, so a load can resume after the legacy API is gone. ``fresh=True``
-discards the snapshot and starts over. Offset paging cannot see a listing that changes under it; when the
-reported ``total`` differs between the first and the last page the result carries a warning.
+discards the snapshot and starts over.
 
 Failures: 5xx, 429 and network errors are retried with exponential backoff and jitter on the injected
 clock, honouring ``Retry-After``; 401/403 raise ``AuthError`` (exit 4); any other 4xx, a redirect or an
@@ -40,7 +52,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +85,8 @@ SOURCE_PREFIXES = ("legacy+https://", "legacy+http://")
 STATE_DB_NAME = "legacy_extract.db"
 CORE_COLUMNS = ("email", "first_name", "last_name", "status", "id", "created_at", "updated_at")
 STATUS_FILTERS = ("subscribed", "unsubscribed")
-DUPLICATE_LISTING = "duplicate_listing"  # reject reason code: a record whose email was already listed
+SECOND_READ = "/second-read"  # suffix of the snapshot fingerprint of a listing's second read
+LOOKUPS = "/look-ups"  # … and of the contacts the second read no longer listed, fetched by id
 MAX_PAGE_SIZE = 200
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -84,17 +97,17 @@ OnPage = Callable[[int, int, int | None], None]  # (offset, records on the page,
 class LegacyExtract:
     """The raw frame plus what it cost and where it came from."""
 
-    frame: pl.DataFrame
-    rejects: pl.DataFrame  # REJECT_SCHEMA: records dropped as ``duplicate_listing`` (raw = the record's JSON)
+    frame: pl.DataFrame  # every entry listed (see the module doc): validate merges one person's entries
     source: str  # the listing URL used as source_file
     property_columns: Mapping[str, str]  # frame column → properties key
-    records: int  # records listed, before de-duplication
+    records: int  # rows of ``frame``: entries listed, plus the second read's new or changed entries
     total: int | None  # the API's last reported total (None for a bare-array API)
-    pages_fetched: int  # pages read from the API by this call
+    pages_fetched: int  # pages read from the API by this call (a contact looked up by id counts as one)
     pages_reused: int  # pages taken from the snapshot instead of the API
     requests: int  # HTTP requests made by this call, retries included
     retries: int
     from_snapshot: bool  # the extraction had finished earlier: no request was made
+    second_read: bool = False  # the listing changed while it was paged, so it was read a second time
     warnings: tuple[str, ...] = ()  # e.g. the listing changed while it was paged
 
     @property
@@ -110,7 +123,8 @@ class LegacyExtract:
             header=header,
             bom=False,
         )
-        return ExtractResult(frame=self.frame, rejects=self.rejects, files=(info,))
+        # every listed entry is a row: nothing is dropped here (one person's entries merge in validate)
+        return ExtractResult(frame=self.frame, rejects=pl.DataFrame(schema=REJECT_SCHEMA), files=(info,))
 
 
 def is_legacy_source(source: str) -> bool:
@@ -171,62 +185,224 @@ def extract_legacy(
         raise ConfigError("max_retries must be ≥ 0")
     source = _listing_url(base_url)
     fingerprint = _fingerprint(source, status, token)
-    fetcher: PageFetcher | None = None
+    second_fp, lookups_fp = f"{fingerprint}{SECOND_READ}", f"{fingerprint}{LOOKUPS}"
     with Snapshot(Path(state_dir) / STATE_DB_NAME) as snap:
         if fresh:
-            snap.reset(fingerprint)
-        state = snap.load(fingerprint)
-        if state is None:
-            snap.start(fingerprint, source, status)
-            state = (0, None, None, False)
-        next_offset, first_total, total, done = state
-        reused = snap.page_count(fingerprint)
-        fetched = 0
-        if not done:
-            fetcher = PageFetcher(
+            for fp in (fingerprint, second_fp, lookups_fp):
+                snap.reset(fp)
+        pager = _Pager(
+            snap,
+            lambda: PageFetcher(
                 client, token, source, clock or SystemClock(), rng or random.Random(), max_retries
-            )
-        try:
-            while fetcher is not None and not done:
-                params: dict[str, str | int] = {"limit": page_size, "offset": next_offset}
-                if status:
-                    params["status"] = status
-                items, page_total, page_limit = fetcher.page(params, saved_pages=reused + fetched)
-                total = page_total if page_total is not None else total
-                first_total = total if first_total is None else first_total
-                done = _last_page(len(items), next_offset, page_size, page_limit, total)
-                snap.save_page(
-                    fingerprint, next_offset, items, next_offset + len(items), first_total, total, done
-                )
-                fetched += bool(items)
-                if on_page is not None and items:
-                    on_page(next_offset, len(items), total)
-                next_offset += len(items)
-        finally:
-            if fetcher is not None:
-                fetcher.close()
-        pages = snap.pages(fingerprint)
-    frame, rejects, props = build_frame(pages, source)
-    warnings: tuple[str, ...] = ()
-    if first_total is not None and total != first_total:
-        warnings = (
-            f"the listing changed while it was paged (total {first_total} → {total}): offset paging may "
-            "have skipped or repeated contacts; re-extract with a fresh snapshot when the source is quiet",
+            ),
+            status=status,
+            page_size=page_size,
+            on_page=on_page,
         )
+        try:
+            first = pager.read(fingerprint, source)
+            pages = snap.pages(fingerprint)
+            second: _Read | None = None
+            second_pages: list[tuple[int, list[dict[str, Any]]]] = []
+            found: list[tuple[int, list[dict[str, Any]]]] = []
+            reads = [first]
+            if _changed(first, pages):
+                second = pager.read(second_fp, source)
+                second_pages = snap.pages(second_fp)
+                reads += [second, pager.look_up(lookups_fp, source, _vanished(pages, second_pages))]
+                found = snap.pages(lookups_fp)
+        finally:
+            pager.close()
+    frame, props = build_frame(pages, source, second_pages, found)
+    listed = sum(len(items) for _, items in pages)
+    warnings = _warnings(
+        first, pages, second, second_pages, frame.height - listed, _vanished(pages, second_pages), found
+    )
     return LegacyExtract(
         frame=frame,
-        rejects=rejects,
         source=source,
         property_columns=props,
-        records=sum(len(items) for _, items in pages),
-        total=total,
-        pages_fetched=fetched,
-        pages_reused=reused,
-        requests=fetcher.requests if fetcher else 0,
-        retries=fetcher.retries if fetcher else 0,
-        from_snapshot=state[3],
+        records=frame.height,
+        total=(second or first).total,
+        pages_fetched=sum(r.fetched for r in reads),
+        pages_reused=sum(r.reused for r in reads),
+        requests=pager.requests,
+        retries=pager.retries,
+        from_snapshot=all(r.was_done for r in reads),
+        second_read=second is not None,
         warnings=warnings,
     )
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One pass over the listing: totals seen and what it cost."""
+
+    first_total: int | None
+    total: int | None
+    reused: int  # pages taken from the snapshot
+    fetched: int  # pages read from the API by this call
+    was_done: bool  # the pass had finished before this call
+
+
+class _Pager:
+    """Pages through the listing under one snapshot fingerprint, checkpointing every page with the cursor.
+    The HTTP client is made on first need, so a pass rebuilt from the snapshot makes none."""
+
+    def __init__(
+        self,
+        snap: Snapshot,
+        make_fetcher: Callable[[], PageFetcher],
+        *,
+        status: str | None,
+        page_size: int,
+        on_page: OnPage | None,
+    ) -> None:
+        self._snap, self._make = snap, make_fetcher
+        self._status, self._page_size, self._on_page = status, page_size, on_page
+        self._fetcher: PageFetcher | None = None
+
+    @property
+    def requests(self) -> int:
+        return self._fetcher.requests if self._fetcher is not None else 0
+
+    @property
+    def retries(self) -> int:
+        return self._fetcher.retries if self._fetcher is not None else 0
+
+    def read(self, fp: str, source: str) -> _Read:
+        state = self._snap.load(fp)
+        if state is None:
+            self._snap.start(fp, source, self._status)
+            state = (0, None, None, False)
+        next_offset, first_total, total, done = state
+        was_done = done
+        reused = self._snap.page_count(fp)
+        fetched = 0
+        while not done:
+            if self._fetcher is None:
+                self._fetcher = self._make()
+            params: dict[str, str | int] = {"limit": self._page_size, "offset": next_offset}
+            if self._status:
+                params["status"] = self._status
+            items, page_total, page_limit = self._fetcher.page(params, saved_pages=reused + fetched)
+            total = page_total if page_total is not None else total
+            first_total = total if first_total is None else first_total
+            done = _last_page(len(items), next_offset, self._page_size, page_limit, total)
+            self._snap.save_page(fp, next_offset, items, next_offset + len(items), first_total, total, done)
+            fetched += bool(items)
+            if self._on_page is not None and items:
+                self._on_page(next_offset, len(items), total)
+            next_offset += len(items)
+        return _Read(first_total, total, reused, fetched, was_done)
+
+    def look_up(self, fp: str, source: str, ids: Sequence[str]) -> _Read:
+        """Fetch ``ids`` one by one, each answer checkpointed as a page at its index (none for a 404)."""
+        state = self._snap.load(fp)
+        if state is None:
+            self._snap.start(fp, source, self._status)
+            state = (0, None, None, False)
+        index, _, _, done = state
+        was_done = done
+        reused = self._snap.page_count(fp)
+        fetched = 0
+        while not done:
+            found = None
+            if index < len(ids):
+                if self._fetcher is None:
+                    self._fetcher = self._make()
+                found = self._fetcher.contact(ids[index], saved_pages=reused + fetched)
+            done = index + 1 >= len(ids)
+            self._snap.save_page(fp, index, [found] if found else [], index + 1, None, None, done)
+            fetched += found is not None
+            index += 1
+        return _Read(None, None, reused, fetched, was_done)
+
+    def close(self) -> None:
+        if self._fetcher is not None:
+            self._fetcher.close()
+
+
+def _identity(rec: Mapping[str, Any]) -> str | None:
+    """Who an entry is: its id, else its trimmed lower-cased email (the key validate merges on)."""
+    if _has_id(rec):
+        return f"id:{rec['id']}"
+    email = rec.get("email")
+    return f"email:{email.strip().lower()}" if isinstance(email, str) and email.strip() else None
+
+
+def _vanished(
+    pages: list[tuple[int, list[dict[str, Any]]]], second: list[tuple[int, list[dict[str, Any]]]]
+) -> list[str]:
+    """Ids the first read listed and the second did not: the contact left the (filtered) listing, was
+    deleted, or was skipped again. Only a look-up by id can say which, and give its current status."""
+    again = {str(rec["id"]) for _, items in second for rec in items if _has_id(rec)}
+    out: dict[str, None] = {}
+    for _, items in pages:
+        out.update(
+            dict.fromkeys(str(rec["id"]) for rec in items if _has_id(rec) and str(rec["id"]) not in again)
+        )
+    return list(out)
+
+
+def _has_id(rec: Mapping[str, Any]) -> bool:
+    ident = rec.get("id")
+    return isinstance(ident, str | int) and not isinstance(ident, bool) and bool(str(ident).strip())
+
+
+def _repeats(pages: list[tuple[int, list[dict[str, Any]]]]) -> int:
+    """Entries whose contact (by id, else email) the pass had already listed: offset paging saw a shift."""
+    seen: set[str] = set()
+    repeats = 0
+    for _, items in pages:
+        for rec in items:
+            who = _identity(rec)
+            repeats += who in seen
+            if who is not None:
+                seen.add(who)
+    return repeats
+
+
+def _changed(read: _Read, pages: list[tuple[int, list[dict[str, Any]]]]) -> bool:
+    """Whether the listing moved under the pass: its total changed, or one contact was listed twice. Either
+    way offset paging may have skipped someone, so the caller reads the listing a second time."""
+    return (read.first_total is not None and read.total != read.first_total) or _repeats(pages) > 0
+
+
+def _warnings(
+    first: _Read,
+    pages: list[tuple[int, list[dict[str, Any]]]],
+    second: _Read | None,
+    second_pages: list[tuple[int, list[dict[str, Any]]]],
+    added: int,
+    vanished: list[str],
+    found: list[tuple[int, list[dict[str, Any]]]],
+) -> tuple[str, ...]:
+    if second is None:
+        return ()
+    what = (
+        f"total {first.first_total} → {first.total}"
+        if first.first_total is not None and first.total != first.first_total
+        else f"{_repeats(pages)} contact(s) listed twice"
+    )
+    out = [
+        f"the listing changed while it was paged ({what}): it was read a second time to catch contacts "
+        f"offset paging skipped; {added} new or changed entr{'y' if added == 1 else 'ies'} added, merged "
+        "with the first read's like duplicate rows (consent wins)"
+    ]
+    if vanished:
+        gone = len(vanished) - sum(len(items) for _, items in found)
+        out.append(
+            f"{len(vanished)} contact(s) listed by the first read were missing from the second (another "
+            f"status than the filter, deleted, or skipped again): looked up by id; {gone} no longer "
+            "exist and are kept as first listed"
+        )
+    if _changed(second, second_pages):
+        out.append(
+            "the listing was still changing during the second read: contacts may be missing; re-extract "
+            "with a fresh snapshot (--legacy-fresh) when the source is quiet"
+        )
+    return tuple(out)
 
 
 def _last_page(count: int, offset: int, asked: int, server_limit: int | None, total: int | None) -> bool:
@@ -238,55 +414,62 @@ def _last_page(count: int, offset: int, asked: int, server_limit: int | None, to
 
 
 def build_frame(
-    pages: list[tuple[int, list[dict[str, Any]]]], source: str
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
-    """Records (page offset, items) → (raw frame, rejects in ``REJECT_SCHEMA``, column → property key)."""
+    pages: list[tuple[int, list[dict[str, Any]]]],
+    source: str,
+    second: Sequence[tuple[int, list[dict[str, Any]]]] = (),
+    found: Sequence[tuple[int, list[dict[str, Any]]]] = (),
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Records (page offset, items) → (raw frame, column → property key). Every entry of ``pages`` is a row
+    (row id = its offset, line = offset + 1, file = ``source``); an entry of the ``second`` read is a row
+    only when no entry of either read is identical to it (row id = entries of the first read + its
+    offset, line = offset + 1, file = ``<source> (second read)``), so a second read of a quiet listing
+    adds nothing. ``found`` (contacts looked up by id, at their look-up index) come last by the same rule
+    (file = ``<source>/<id>``, line 1): a merged row's provenance names the entry it was."""
     records = [
-        (offset + i, rec)
+        (offset + i, source, offset + i + 1, rec)
         for offset, items in sorted(pages, key=lambda p: p[0])
         for i, rec in enumerate(items)
     ]
+    # a quiet listing (the usual case) has no second read: no record is serialised again for it
+    seen = {_signature(rec) for *_, rec in records} if second or found else set()
+    base = _end(pages)
+    for start, more in ((base, second), (base + _end(second), found)):
+        for offset, items in sorted(more, key=lambda p: p[0]):
+            for i, rec in enumerate(items):
+                sig = _signature(rec)
+                if sig not in seen:
+                    seen.add(sig)
+                    where = (
+                        (f"{source} (second read)", offset + i + 1) if more is second else _by_id(source, rec)
+                    )
+                    records.append((start + offset + i, *where, rec))
     top: dict[str, None] = dict.fromkeys(CORE_COLUMNS)
     prop_keys: dict[str, None] = {}
-    for _, rec in records:
+    for *_, rec in records:
         top.update(dict.fromkeys(k for k in rec if k != "properties"))
         prop_keys.update(dict.fromkeys(_props(rec)))
     props = _property_columns(prop_keys, taken=set(top) | set(PROVENANCE))
-    kept: list[tuple[int, dict[str, Any]]] = []
-    rejects: list[tuple[int, str, str]] = []  # (offset, reason, raw)
-    first_by_email: dict[str, int] = {}
-    for offset, rec in records:
-        email = rec.get("email")
-        key = email.strip().lower() if isinstance(email, str) and email.strip() else None
-        if key is not None and key in first_by_email:
-            reason = f"same email as row {first_by_email[key]}: the listing showed this contact twice"
-            rejects.append((offset, reason, json.dumps(rec, ensure_ascii=False, separators=(",", ":"))))
-            continue
-        if key is not None:
-            first_by_email[key] = offset
-        kept.append((offset, rec))
-    offsets = [offset for offset, _ in kept]
     columns: dict[str, list[Any]] = {
-        ROW_ID: offsets,
-        SOURCE_FILE: [source] * len(kept),
-        SOURCE_LINE: [o + 1 for o in offsets],
+        ROW_ID: [r[0] for r in records],
+        SOURCE_FILE: [r[1] for r in records],
+        SOURCE_LINE: [r[2] for r in records],
     }
-    columns.update({name: [_cell(rec.get(name)) for _, rec in kept] for name in top})
-    columns.update({col: [_cell(_props(rec).get(key)) for _, rec in kept] for col, key in props.items()})
+    columns.update({name: [_cell(r[3].get(name)) for r in records] for name in top})
+    columns.update({col: [_cell(_props(r[3]).get(key)) for r in records] for col, key in props.items()})
     schema = {name: pl.String for name in columns} | {ROW_ID: pl.Int64, SOURCE_LINE: pl.Int64}
-    frame = pl.DataFrame(columns, schema=schema)
-    reject_frame = pl.DataFrame(
-        {
-            ROW_ID: [r[0] for r in rejects],
-            SOURCE_FILE: [source] * len(rejects),
-            SOURCE_LINE: [r[0] + 1 for r in rejects],
-            "reason_code": [DUPLICATE_LISTING] * len(rejects),
-            "reason": [r[1] for r in rejects],
-            "raw": [r[2] for r in rejects],
-        },
-        schema=REJECT_SCHEMA,
-    )
-    return frame, reject_frame, props
+    return pl.DataFrame(columns, schema=schema), props
+
+
+def _by_id(source: str, rec: Mapping[str, Any]) -> tuple[str, int]:
+    return f"{source}/{rec.get('id')}", 1
+
+
+def _end(pages: Sequence[tuple[int, list[dict[str, Any]]]]) -> int:
+    return max((offset + len(items) for offset, items in pages), default=0)
+
+
+def _signature(rec: Mapping[str, Any]) -> str:
+    return json.dumps(rec, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def _property_columns(keys: Iterable[str], *, taken: set[str]) -> dict[str, str]:

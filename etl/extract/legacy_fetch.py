@@ -1,4 +1,5 @@
-"""HTTP for the legacy-API extractor: one listing page per call, with retries that a flaky API needs.
+"""HTTP for the legacy-API extractor: one listing page (or one contact by id) per call, with the retries
+a flaky API needs.
 
 5xx, 429 and network errors are retried with exponential backoff and equal jitter, slept on the injected
 clock; a ``Retry-After`` (seconds or HTTP date) replaces the backoff. 401/403 raise ``AuthError`` at once;
@@ -13,6 +14,7 @@ import random
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -58,17 +60,49 @@ class PageFetcher:
     def page(self, params: Mapping[str, str | int], *, saved_pages: int) -> Page:
         """(records, total or None, the server's limit or None) for one listing request."""
         offset = int(params["offset"])
+        response = self._get(self._source, params, f"the listing at offset {offset}", saved_pages=saved_pages)
+        return self._parse(response, offset)
+
+    def contact(self, contact_id: str, *, saved_pages: int) -> dict[str, Any] | None:
+        """One contact by id (``GET …/contacts/:id``), or None when the platform no longer has it (404)."""
+        url = f"{self._source}/{quote(contact_id, safe='')}"
+        response = self._get(
+            url, {}, f"the look-up of contact {contact_id}", saved_pages=saved_pages, missing_ok=True
+        )
+        if response.status_code == 404:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise InputError(
+                f"legacy API returned a contact that is not a JSON object for contact {contact_id}",
+                path=self._source,
+            )
+        return body
+
+    def _get(
+        self,
+        url: str,
+        params: Mapping[str, str | int],
+        where: str,
+        *,
+        saved_pages: int,
+        missing_ok: bool = False,
+    ) -> httpx.Response:
+        """The 200 (or, with ``missing_ok``, 404) response to one GET, after retries; see the module doc."""
         headers = {"Authorization": f"Bearer {self._token.reveal()}", "Accept": "application/json"}
         for attempt in range(self._max_retries + 1):
             self.requests += 1
             retry_after: float | None = None
             try:
-                response = self._client.get(self._source, params=dict(params), headers=headers)
+                response = self._client.get(url, params=dict(params), headers=headers)
             except httpx.TransportError as exc:
                 problem = f"network error ({type(exc).__name__})"
             else:
-                if response.status_code == 200:
-                    return self._parse(response, offset)
+                if response.status_code == 200 or (missing_ok and response.status_code == 404):
+                    return response
                 problem = f"HTTP {response.status_code}{_error_code(response)}"
                 if response.status_code in (401, 403):
                     raise AuthError(
@@ -80,8 +114,7 @@ class PageFetcher:
                     )
                 if response.status_code not in RETRY_STATUSES:
                     raise InputError(
-                        f"legacy API refused the listing at offset {offset} with {problem}"
-                        f"{_error_message(response)}",
+                        f"legacy API refused {where} with {problem}{_error_message(response)}",
                         path=self._source,
                     )
                 retry_after = _retry_after(response, self._clock)
@@ -89,9 +122,9 @@ class PageFetcher:
                 break
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             log.warning(
-                "legacy API: %s at offset %d; retry %d/%d in %.1fs",
+                "legacy API: %s on %s; retry %d/%d in %.1fs",
                 problem,
-                offset,
+                where,
                 attempt + 1,
                 self._max_retries,
                 delay,
@@ -99,8 +132,8 @@ class PageFetcher:
             self.retries += 1
             self._clock.sleep(delay)
         raise InputError(
-            f"legacy API still failing after {self._max_retries} retries ({problem}) at offset "
-            f"{offset}; {saved_pages} page(s) are saved, run again to resume",
+            f"legacy API still failing after {self._max_retries} retries ({problem}) on {where}; "
+            f"{saved_pages} page(s) are saved, run again to resume",
             path=self._source,
         )
 

@@ -107,7 +107,7 @@ def read_sources(
     chosen = preset or load_preset(LEGACY_PRESET)
     result = validate_frame(extracted.result, consent.apply(chosen) if consent else chosen)
     digest = hashlib.sha256(extracted.frame.write_csv().encode())
-    digest.update(extracted.rejects.write_csv().encode())
+    digest.update(extracted.result.rejects.write_csv().encode())  # as before: run ids stay
     identity = ("legacy", extracted.source, legacy.status or "all", digest.hexdigest())
     return SourceRead(result, identity, extracted, extracted.warnings)
 

@@ -25,6 +25,17 @@ Fault injection, for "the API failed mid-way" tests: ``fail_at`` (0-based reques
 ``drop_at`` (request indices whose connection is closed without a reply), ``retry_after`` (a
 ``Retry-After`` header on injected 500s) and ``latency`` (seconds slept on the injected clock per request).
 ``requests`` logs every request as ``(method, path, query)`` and ``statuses`` the status sent for each.
+
+Data knobs, for "one person, several entries" tests (deterministic: no timing involved):
+
+* ``add_case_variant(contact_id, status=…)`` adds a second contact (its own id, newer timestamps) whose
+  email differs from ``contact_id``'s only in case, listed just before it (or after): what a platform
+  whose uniqueness check was once case-sensitive still holds.
+* ``move_after_page(offset, contact_id, status=…)``: once a listing page at ``offset`` has been served,
+  the contact's status changes (``updated_at`` moves on) and it moves to the end of the listing, as on a
+  platform that lists by last change. Offset paging then lists it twice — the old status on a page
+  already read, the new one at the end — and, because everything after its old place shifts left by one,
+  skips the contact that opened the next page.
 """
 
 from __future__ import annotations
@@ -107,6 +118,7 @@ class LegacyApp:
         self._lock = threading.Lock()
         self._contacts: dict[str, dict[str, dict[str, Any]]] = {}  # workspace → id → contact (created order)
         self._emails: dict[str, dict[str, str]] = {}  # workspace → lower-cased email → id
+        self._moves: dict[int, list[tuple[str, str, str]]] = {}  # served offset → (workspace, id, status)
 
     # --- test helpers -----------------------------------------------------------------------------------
     @property
@@ -133,6 +145,51 @@ class LegacyApp:
                 )
                 created.append(self._insert(ws, body, now - (n - k) * 600))
         return created
+
+    def add_case_variant(
+        self,
+        contact_id: str,
+        *,
+        status: str = "subscribed",
+        listed_first: bool = True,
+        workspace: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a contact whose email is ``contact_id``'s with the case of its local part swapped, a copy
+        of its names and properties, ``status``, timestamps of now (newer than a seeded contact's) and its
+        own id, listed right before ``contact_id`` (or right after). The create endpoint would refuse it
+        (409): this stands for data from before the platform compared emails case-insensitively."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        ws = workspace or self.tokens[self.default_token]
+        with self._lock:
+            original = self._contacts.get(ws, {}).get(contact_id)
+            if original is None:
+                raise KeyError(contact_id)
+            local, _, domain = original["email"].rpartition("@")
+            email = f"{local.swapcase()}@{domain}"
+            if email == original["email"]:
+                raise ValueError(f"{original['email']} has no letter to change the case of")
+            body = {**copy.deepcopy(original), "email": email, "status": status}
+            variant = self._insert(ws, body, self.clock.now())
+            self._emails[ws][email.lower()] = contact_id  # the create endpoint still finds the original
+            order = [k for k in self._contacts[ws] if k != variant["id"]]
+            at = order.index(contact_id) + (0 if listed_first else 1)
+            order.insert(at, variant["id"])
+            self._contacts[ws] = {k: self._contacts[ws][k] for k in order}
+            return copy.deepcopy(variant)
+
+    def move_after_page(
+        self, offset: int, contact_id: str, *, status: str = "unsubscribed", workspace: str | None = None
+    ) -> None:
+        """Once a listing page at ``offset`` has been answered (200), set ``contact_id``'s status, move its
+        ``updated_at`` to now and move it to the end of the listing (see the module doc)."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        ws = workspace or self.tokens[self.default_token]
+        with self._lock:
+            if contact_id not in self._contacts.get(ws, {}):
+                raise KeyError(contact_id)
+            self._moves.setdefault(offset, []).append((ws, contact_id, status))
 
     def served_list_offsets(self) -> list[int]:
         """Offsets of the list pages answered with 200, in order: "no page read twice" checks use this."""
@@ -207,8 +264,7 @@ class LegacyApp:
             if request.method == "PATCH":
                 return Response.json(200, self._update(ws, contact, _json_object(request)))
             if request.method == "DELETE":
-                del self._contacts[ws][contact["id"]]
-                del self._emails[ws][contact["email"].lower()]
+                self._delete(ws, contact)
                 return Response(204)
             raise ApiError(405, "invalid_request", f"{request.method} is not allowed on a contact")
         raise ApiError(404, "not_found", f"no such endpoint: {request.path}")
@@ -226,9 +282,32 @@ class LegacyApp:
             if (status is None or c["status"] == status) and needle in c["email"].lower()
         ]
         page = copy.deepcopy(rows[offset : offset + limit])
+        total = len(rows)
+        for move in self._moves.pop(offset, []):
+            self._move_to_end(*move)
         if self.envelope == "array":
             return Response.json(200, page)
-        return Response.json(200, {"data": page, "total": len(rows), "limit": limit, "offset": offset})
+        return Response.json(200, {"data": page, "total": total, "limit": limit, "offset": offset})
+
+    def _move_to_end(self, ws: str, contact_id: str, status: str) -> None:
+        contacts = self._contacts.get(ws, {})
+        contact = contacts.pop(contact_id, None)
+        if contact is None:  # deleted since the move was planned
+            return
+        contact["status"] = status
+        contact["updated_at"] = _iso(max(self.clock.now(), _epoch(contact["updated_at"]) + 1))
+        contacts[contact_id] = contact
+
+    def _delete(self, ws: str, contact: dict[str, Any]) -> None:
+        """Forget a contact; its email stays taken while a case variant of it remains."""
+        del self._contacts[ws][contact["id"]]
+        key = contact["email"].lower()
+        if self._emails[ws].get(key) == contact["id"]:
+            del self._emails[ws][key]
+            for other in self._contacts[ws].values():
+                if other["email"].lower() == key:
+                    self._emails[ws][key] = other["id"]
+                    break
 
     def _create(self, ws: str, body: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(body) - _CREATE_FIELDS)
@@ -312,3 +391,7 @@ def _int_or_none(text: str) -> int | None:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _epoch(iso: str) -> float:
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()

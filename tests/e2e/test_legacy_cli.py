@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from etl.model import BME_INACTIVE, BME_UNSUBSCRIBE
 from tests.e2e.conftest import Run
 from tests.load_support import account_contacts
 
@@ -147,3 +148,87 @@ def test_a_dry_run_extracts_once_and_the_migration_reuses_its_snapshot(
     assert len(legacy.app.served_list_offsets()) == served
     dry_id = re.search(r"── run (\w+)", dry.output)
     assert dry_id and f"── run {dry_id.group(1)}" in real.output  # the dry run priced this very run
+
+
+def _migrate(run: Run, legacy, target: dict[str, str], tmp_path: Path, *extra: str) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
+    env = {**target, "LEGACY_API_TOKEN": legacy.token}
+    args = ["migrate", _source(legacy.url), "--create-fields", "--state-dir", str(tmp_path / "s"), *extra]
+    result = run([*args, "--report-dir", str(tmp_path / "r")], env)
+    assert result.exit_code == 0, result.output
+    assert "state:     complete" in result.output and "verify:    clean" in result.output
+    return result.output, json.loads((tmp_path / "r" / "report.json").read_text())
+
+
+def _one_contact_each(sandbox, contacts: list[dict]) -> dict:  # type: ignore[no-untyped-def]
+    """Every one of ``contacts`` is in the account exactly once (and nobody else is)."""
+    have = account_contacts(sandbox.app)
+    assert set(have) == {c["email"].lower() for c in contacts}
+    assert not [k for k, c in have.items() if isinstance(c, list)]
+    return have
+
+
+def test_case_variant_entries_become_one_inactive_contact_and_the_merge_is_reported(
+    run: Run, legacy_api_factory, sandbox, target: dict[str, str], tmp_path: Path
+) -> None:
+    legacy = legacy_api_factory(contacts=40)
+    older = legacy.app.contacts()[13]  # every 7th seeded contact is unsubscribed
+    assert older["status"] == "unsubscribed"
+    newer = legacy.app.add_case_variant(older["id"], status="subscribed", listed_first=True)
+    _, doc = _migrate(run, legacy, target, tmp_path)
+    t = doc["totals"]
+    assert (t["rows_read"], t["valid"], t["merged_duplicate"]) == (41, 40, 1)
+    assert t["rows_read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
+    (group,) = doc["duplicates"]["sample"]
+    assert (group["key"], group["rows"], group["status"]) == (older["email"].lower(), 2, "unsubscribed")
+    assert {m["status"] for m in group["members"]} == {"subscribed", "unsubscribed"}
+    have = _one_contact_each(sandbox, legacy.app.contacts())
+    person = have[older["email"].lower()]
+    assert (person.status, person.secondary) == (BME_INACTIVE, BME_UNSUBSCRIBE)
+    values = [value for _, value in person.fields]
+    assert newer["id"] in values and older["id"] not in values  # the newer entry won the fields
+
+
+@pytest.mark.parametrize("before, after", [("subscribed", "unsubscribed"), ("unsubscribed", "subscribed")])
+def test_a_status_change_while_paging_ends_inactive_with_nobody_skipped(
+    run: Run, legacy_api_factory, sandbox, target: dict[str, str], tmp_path: Path, before: str, after: str
+) -> None:
+    legacy = legacy_api_factory(contacts=450)
+    contacts = legacy.app.contacts()
+    mover = next(c for c in contacts[100:200] if c["status"] == before)
+    legacy.app.move_after_page(0, mover["id"], status=after)  # listed on page 1 and again at the end
+    output, doc = _migrate(run, legacy, target, tmp_path)
+    assert "warning: the listing changed while it was paged (1 contact(s) listed twice)" in output
+    t = doc["totals"]
+    # 450 + the mover's second entry + contacts[200] (skipped by the first read, found by the second)
+    assert (t["rows_read"], t["valid"], t["merged_duplicate"], t["failed"]) == (451, 450, 1, 0)
+    assert t["rows_read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
+    assert doc["duplicates"]["groups"] == 1 and doc["duplicates"]["sample"][0]["status"] == "unsubscribed"
+    have = _one_contact_each(sandbox, legacy.app.contacts())
+    person = have[mover["email"].lower()]
+    assert (person.status, person.secondary) == (BME_INACTIVE, BME_UNSUBSCRIBE)
+    assert have[contacts[200]["email"].lower()].status == "Active"
+
+
+def test_a_contact_unsubscribing_during_a_subscribed_only_run_ends_inactive(
+    run: Run, legacy_api_factory, sandbox, target: dict[str, str], tmp_path: Path
+) -> None:
+    legacy = legacy_api_factory(contacts=450)
+    subscribed = [c for c in legacy.app.contacts() if c["status"] == "subscribed"]
+    leaver = subscribed[100]
+    legacy.app.move_after_page(0, leaver["id"], status="unsubscribed")  # leaves the filtered listing
+    output, doc = _migrate(run, legacy, target, tmp_path, "--legacy-status", "subscribed")
+    assert "looked up by id" in output
+    t = doc["totals"]
+    assert (t["valid"], t["merged_duplicate"], t["failed"]) == (len(subscribed), 1, 0)
+    (group,) = doc["duplicates"]["sample"]  # the look-up's answer is the latest entry: it is kept
+    assert (
+        group["kept"] == f"{legacy.url}/api/v1/contacts/{leaver['id']}:1"
+        and group["status"] == "unsubscribed"
+    )
+    assert t["rows_read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
+    have = _one_contact_each(sandbox, subscribed)
+    assert (have[leaver["email"].lower()].status, have[leaver["email"].lower()].secondary) == (
+        BME_INACTIVE,
+        BME_UNSUBSCRIBE,
+    )
+    assert sum(c.status == BME_INACTIVE for c in have.values()) == 1

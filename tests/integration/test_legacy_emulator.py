@@ -274,3 +274,45 @@ def test_seeded_data_is_deterministic_and_realistic(legacy_api_factory: LegacyFa
     assert sum(c["status"] == "unsubscribed" for c in a) == 7
     assert any("plan" not in c["properties"] for c in a) and any("vip" in c["properties"] for c in a)
     assert any(c["email"] != c["email"].lower() for c in a)
+
+
+def test_a_case_variant_is_a_second_contact_listed_next_to_the_first(small: LegacyServer) -> None:
+    original = small.app.contacts()[6]
+    variant = small.app.add_case_variant(original["id"], status="subscribed")
+    after = small.app.add_case_variant(original["id"], status="unsubscribed", listed_first=False)
+    assert variant["email"].lower() == original["email"].lower() != variant["email"]
+    assert variant["id"] != original["id"] and variant["updated_at"] > original["updated_at"]
+    assert variant["properties"] == original["properties"] and variant["first_name"] == original["first_name"]
+    with client(small) as c:
+        listed = c.get(PATH, params={"limit": 200}).json()
+        assert listed["total"] == 32
+        assert [r["id"] for r in listed["data"][6:9]] == [variant["id"], original["id"], after["id"]]
+        assert [r["status"] for r in listed["data"][6:9]] == ["subscribed", "unsubscribed", "unsubscribed"]
+        assert c.post(PATH, json={"email": original["email"]}).status_code == 409
+        assert c.delete(f"{PATH}/{original['id']}").status_code == 204
+        assert c.post(PATH, json={"email": original["email"]}).status_code == 409  # the variants hold it
+        assert c.delete(f"{PATH}/{variant['id']}").status_code == 204
+        assert c.delete(f"{PATH}/{after['id']}").status_code == 204
+        assert c.post(PATH, json={"email": original["email"]}).status_code == 201
+    with pytest.raises(KeyError):
+        small.app.add_case_variant("no-such-id")
+
+
+def test_move_after_page_changes_status_and_relists_once_the_page_is_served(small: LegacyServer) -> None:
+    before = small.app.contacts()
+    mover = before[2]
+    small.app.move_after_page(0, mover["id"], status="unsubscribed")
+    with client(small) as c:
+        first = c.get(PATH, params={"limit": 10}).json()
+        assert first["data"][2] == mover  # served as it was: the move happens after the page
+        rest = c.get(PATH, params={"limit": 10, "offset": 10}).json()
+        again = c.get(PATH, params={"limit": 10}).json()  # a move happens once
+        tail = c.get(PATH, params={"limit": 1, "offset": 29}).json()["data"]
+    assert rest["total"] == first["total"] == 30
+    assert rest["data"][0]["id"] == before[11]["id"]  # shifted left by one: before[10] is never listed
+    assert mover["id"] not in [r["id"] for r in again["data"]]
+    (moved,) = tail
+    assert moved["id"] == mover["id"] and moved["status"] == "unsubscribed"
+    assert moved["updated_at"] > mover["updated_at"] and moved["created_at"] == mover["created_at"]
+    with pytest.raises(ValueError, match="status"):
+        small.app.move_after_page(0, mover["id"], status="cleaned")

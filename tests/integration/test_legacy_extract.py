@@ -14,6 +14,8 @@ from etl.clock import FakeClock
 from etl.config import Secret
 from etl.errors import AuthError, ConfigError, InputError
 from etl.extract.legacy_api import CORE_COLUMNS, STATE_DB_NAME, LegacyExtract, extract_legacy
+from etl.mapping.presets import load_preset
+from etl.validate.core import ValidationResult, validate_frame
 from tests.fixtures.legacy import LegacyFactory, LegacyServer
 
 PROPERTY_COLUMNS = ["company", "city", "signup_source", "signup_date", "orders", "vip", "plan"]
@@ -54,9 +56,10 @@ def test_thousand_contacts_in_five_pages_same_shape_as_csv(legacy_api: LegacySer
     assert set(frame["vip"].drop_nulls().to_list()) == {"true", "false"}
     assert frame["orders"].drop_nulls().str.contains(r"^\d+$").all()
     assert dict(result.property_columns) == {c: c for c in PROPERTY_COLUMNS}
-    assert result.rejects.height == 0 and not result.warnings and not result.from_snapshot
+    assert not result.warnings and not result.second_read and not result.from_snapshot
     handoff = result.result
     assert handoff.frame is frame and handoff.rows_read == 1000 and handoff.files[0].kind == "api"
+    assert handoff.rejects.height == 0
     assert handoff.files[0].header == (*CORE_COLUMNS, *PROPERTY_COLUMNS)
 
 
@@ -176,26 +179,145 @@ def test_other_4xx_is_an_input_error_naming_the_url(
         extract_legacy(api.url + "/v9", Secret(api.token), state_dir=tmp_path, clock=FakeClock())
 
 
-def test_duplicate_emails_keep_the_first(legacy_api_factory: LegacyFactory, tmp_path: Path) -> None:
+def validated(result: LegacyExtract) -> ValidationResult:
+    return validate_frame(result.result, load_preset("legacy_api"))
+
+
+def person(v: ValidationResult, email: str) -> dict:
+    (row,) = v.canonical.filter(pl.col("key") == email.lower()).to_dicts()
+    return row
+
+
+def test_a_contact_recreated_while_paging_keeps_every_entry_and_a_second_read_finds_the_skipped(
+    legacy_api_factory: LegacyFactory, tmp_path: Path
+) -> None:
     api = legacy_api_factory(contacts=30, clock=FakeClock())
-    victim = api.app.contacts()[3]
+    contacts = api.app.contacts()
+    victim = contacts[3]
 
     def recreate_between_pages(offset: int, count: int, total: int | None) -> None:
-        if offset == 0:  # the person re-subscribes with other casing while we page: a new record, same email
+        if offset == 0 and len(api.app.requests) == 1:  # the first read only
+            # the person re-subscribes with other casing while we page: a new record, same email
             with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {api.token}"}) as c:
                 c.post("/api/v1/contacts", json={"email": "dup." + victim["email"]})
                 c.delete(f"/api/v1/contacts/{victim['id']}")
                 c.post("/api/v1/contacts", json={"email": victim["email"].upper()})
 
     result = run(api, tmp_path, page_size=10, on_page=recreate_between_pages)
-    assert result.records == 31  # the listing shifted left by one: offset paging repeats/skips
-    assert result.frame["email"].str.to_lowercase().is_unique().all()
-    assert result.rejects.height == 1 and result.result.rows_read == 31
-    dup = result.rejects.row(0, named=True)
-    assert (dup["row_id"], dup["source_line"], dup["reason_code"]) == (30, 31, "duplicate_listing")
-    assert "same email as row 3" in dup["reason"] and victim["email"].upper() in dup["raw"]
-    assert result.frame.filter(pl.col("row_id") == 3)["id"].item() == victim["id"]  # the first kept
-    assert result.warnings and "changed while it was paged" in result.warnings[0]
+    # the delete shifted the listing left: the first read repeated nobody but skipped contacts[10];
+    # its total went 30 → 31, so the listing was read again and contacts[10] found there
+    assert result.second_read and result.records == 32 and result.result.rows_read == 32
+    assert api.app.served_list_offsets() == [0, 10, 20, 30, 0, 10, 20, 30]
+    skipped = result.frame.filter(pl.col("id") == contacts[10]["id"])
+    # the second read's rows follow the first read's 31; it listed contacts[10] at offset 9
+    assert skipped["row_id"].to_list() == [31 + 9]
+    assert result.frame.filter(pl.col("email").str.to_lowercase() == victim["email"].lower()).height == 2
+    assert result.frame["id"].n_unique() == 33 - 1  # 30 seeded + 2 created, the deleted one listed once
+    assert "total 30 → 31" in result.warnings[0] and "1 new or changed entry added" in result.warnings[0]
+    v = validated(result)
+    assert (v.counts.rows_read, v.counts.merged_duplicate) == (32, 1)
+    assert v.canonical.height == 31 and v.canonical["key"].is_unique().all()
+    assert person(v, victim["email"])["Legacy ID"] != victim["id"]  # the newer entry wins the fields
+
+
+def test_case_variant_entries_are_two_rows_merged_consent_wins(
+    legacy_api_factory: LegacyFactory, tmp_path: Path
+) -> None:
+    api = legacy_api_factory(contacts=30, clock=FakeClock())
+    older = api.app.contacts()[6]  # every 7th seeded contact is unsubscribed
+    assert older["status"] == "unsubscribed"
+    newer = api.app.add_case_variant(older["id"], status="subscribed", listed_first=True)
+    result = run(api, tmp_path)
+    assert result.records == 31 and not result.second_read and not result.warnings
+    assert result.frame.filter(pl.col("row_id").is_in([6, 7]))["id"].to_list() == [newer["id"], older["id"]]
+    v = validated(result)
+    assert (v.counts.rows_read, v.counts.valid, v.counts.merged_duplicate) == (31, 30, 1)
+    merged = person(v, older["email"])
+    assert merged["status"] == "unsubscribed"  # consent wins over the newer "subscribed" entry
+    assert merged["row_id"] == 6 and merged["Legacy ID"] == newer["id"]  # the latest entry wins fields
+    (group,) = v.duplicates.to_dicts()
+    assert (group["rows"], group["statuses"], group["lines"]) == (2, ["unsubscribed", "subscribed"], [8, 7])
+    (loser,) = v.not_valid.to_dicts()
+    assert (loser["outcome"], loser["row_id"], loser["source_line"]) == ("merged_duplicate", 7, 8)
+    assert loser["reason"] == f"same address as {result.source}:7 (merged into that row)"
+
+
+@pytest.mark.parametrize("before, after", [("subscribed", "unsubscribed"), ("unsubscribed", "subscribed")])
+def test_a_status_change_during_paging_lists_the_contact_twice_and_the_unsubscribe_wins(
+    legacy_api_factory: LegacyFactory, tmp_path: Path, before: str, after: str
+) -> None:
+    api = legacy_api_factory(contacts=450, clock=FakeClock())
+    contacts = api.app.contacts()
+    mover = next(c for c in contacts[:200] if c["status"] == before)
+    api.app.move_after_page(0, mover["id"], status=after)
+    result = run(api, tmp_path)
+    # read 1 lists the mover on page 1 and again at the end, and skips contacts[200] (shifted onto page 1);
+    # the repeat triggers read 2, which adds contacts[200] (everything else it lists is identical)
+    assert api.app.served_list_offsets() == [0, 200, 400, 0, 200, 400]
+    assert result.second_read and result.records == 451 and "1 contact(s) listed twice" in result.warnings[0]
+    mover_rows = result.frame.filter(pl.col("id") == mover["id"])
+    assert mover_rows["status"].to_list() == [before, after]
+    assert result.frame.filter(pl.col("id") == contacts[200]["id"])["row_id"].to_list() == [450 + 199]
+    v = validated(result)
+    assert (v.counts.rows_read, v.counts.valid, v.counts.merged_duplicate) == (451, 450, 1)
+    assert set(v.canonical["Legacy ID"].to_list()) == {c["id"] for c in contacts}  # everyone, once
+    assert person(v, mover["email"])["status"] == "unsubscribed"
+
+
+def test_a_status_filtered_read_merges_case_variants_too(
+    legacy_api_factory: LegacyFactory, tmp_path: Path
+) -> None:
+    api = legacy_api_factory(contacts=30, clock=FakeClock())
+    first = api.app.contacts()[0]
+    api.app.add_case_variant(first["id"], status="subscribed", listed_first=False)
+    result = run(api, tmp_path, status="subscribed")
+    v = validated(result)
+    assert (v.counts.rows_read, v.counts.merged_duplicate) == (27, 1)
+    assert v.canonical.height == 26 and person(v, first["email"])["status"] == "subscribed"
+
+
+def test_a_contact_leaving_a_status_filtered_listing_is_looked_up_and_its_unsubscribe_kept(
+    legacy_api_factory: LegacyFactory, tmp_path: Path
+) -> None:
+    api = legacy_api_factory(contacts=450, clock=FakeClock())
+    subscribed = [c for c in api.app.contacts() if c["status"] == "subscribed"]
+    leaver = subscribed[50]
+    api.app.move_after_page(0, leaver["id"], status="unsubscribed")  # leaves the subscribed listing
+    result = run(api, tmp_path, status="subscribed")
+    lookups = [r.path for r in api.app.requests if r.path != "/api/v1/contacts"]
+    assert lookups == [f"/api/v1/contacts/{leaver['id']}"]
+    assert result.second_read and any("looked up by id; 0 no longer exist" in w for w in result.warnings)
+    assert result.frame.filter(pl.col("id") == leaver["id"])["status"].to_list() == [
+        "subscribed",
+        "unsubscribed",
+    ]
+    v = validated(result)
+    assert v.counts.merged_duplicate == 1 and person(v, leaver["email"])["status"] == "unsubscribed"
+    assert set(v.canonical["Legacy ID"].to_list()) == {c["id"] for c in subscribed}  # nobody skipped
+
+    api.app.fail_rate = 1.0  # rebuilt from the snapshot, look-up included
+    again = run(api, tmp_path, status="subscribed")
+    assert again.from_snapshot and again.requests == 0 and again.frame.equals(result.frame)
+
+
+def test_a_contact_deleted_while_paging_is_kept_as_listed(
+    legacy_api_factory: LegacyFactory, tmp_path: Path
+) -> None:
+    api = legacy_api_factory(contacts=300, clock=FakeClock())
+    victim = api.app.contacts()[10]
+
+    def delete_after_first_page(offset: int, count: int, total: int | None) -> None:
+        if offset == 0 and len(api.app.requests) == 1:
+            with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {api.token}"}) as c:
+                c.delete(f"/api/v1/contacts/{victim['id']}")
+
+    result = run(api, tmp_path, on_page=delete_after_first_page)
+    assert [r.path for r in api.app.requests][-1] == f"/api/v1/contacts/{victim['id']}"
+    assert api.app.statuses[-1] == 404
+    assert any("1 no longer exist and are kept as first listed" in w for w in result.warnings)
+    # the first read listed 299 (the contact shifted onto page 1 was skipped), the second read found it
+    assert result.records == 300 and result.frame.filter(pl.col("row_id") >= 299).height == 1
+    assert set(result.frame["id"].to_list()) == {c["id"] for c in api.app.contacts()} | {victim["id"]}
 
 
 def test_token_is_never_persisted_logged_or_raised(

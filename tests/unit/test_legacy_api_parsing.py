@@ -23,7 +23,6 @@ from etl.extract.legacy_api import (
     legacy_token_from_env,
     parse_legacy_source,
 )
-from etl.extract.result import REJECT_SCHEMA
 
 SRC = "https://legacy.example/api/v1/contacts"
 
@@ -99,7 +98,7 @@ def test_build_frame_renders_values_as_csv_text_and_prefixes_colliding_keys() ->
         (0, [record("a@x.io", properties=PROPS, source="web")]),
         (1, [record("b@x.io", properties=None), record("c@x.io")]),
     ]
-    frame, rejects, props = build_frame(pages, SRC)
+    frame, props = build_frame(pages, SRC)
     assert frame.columns == [
         "row_id",
         "source_file",
@@ -133,7 +132,7 @@ def test_build_frame_renders_values_as_csv_text_and_prefixes_colliding_keys() ->
     assert first["blank"] is None and first["last_name"] is None and first["source"] == "web"
     assert frame["source"].to_list() == ["web", None, None]
     assert frame["row_id"].to_list() == [0, 1, 2] and frame["source_line"].to_list() == [1, 2, 3]
-    assert frame["source_file"].to_list() == [SRC] * 3 and rejects.height == 0
+    assert frame["source_file"].to_list() == [SRC] * 3
 
 
 def test_a_name_taken_twice_gets_a_numbered_suffix() -> None:
@@ -146,30 +145,44 @@ def test_a_name_taken_twice_gets_a_numbered_suffix() -> None:
             ],
         )
     ]
-    frame, _, props = build_frame(pages, SRC)
+    frame, props = build_frame(pages, SRC)
     assert props == {"properties.city__2": "city"}
     assert frame["properties.city__2"].to_list() == ["Lyon", "Oslo"]
 
 
-def test_build_frame_dedups_by_trimmed_lowercased_email_keeping_the_first() -> None:
+def test_build_frame_keeps_every_entry_in_listing_order() -> None:
+    """Entries of one person are not collapsed here: validate merges them like a file's duplicate rows."""
     pages = [
         (200, [record(" B@x.io"), record(None)]),
         (0, [record("a@x.io"), record("b@X.IO "), record(""), record(None)]),
     ]
-    frame, rejects, _ = build_frame(pages, SRC)
-    assert frame["row_id"].to_list() == [0, 1, 2, 3, 201]  # offsets in listing order; empty/null emails kept
-    assert frame["email"].to_list() == ["a@x.io", "b@X.IO ", None, None, None]
-    assert rejects.schema == pl.Schema(REJECT_SCHEMA)
-    (reject,) = rejects.to_dicts()
-    assert (reject["row_id"], reject["source_file"], reject["source_line"]) == (200, SRC, 201)
-    assert reject["reason_code"] == "duplicate_listing" and "same email as row 1" in reject["reason"]
-    assert json.loads(reject["raw"])["email"] == " B@x.io"
+    frame, _ = build_frame(pages, SRC)
+    assert frame["row_id"].to_list() == [0, 1, 2, 3, 200, 201]  # offsets in listing order
+    assert frame["source_line"].to_list() == [1, 2, 3, 4, 201, 202]
+    assert frame["email"].to_list() == ["a@x.io", "b@X.IO ", None, None, " B@x.io", None]
+
+
+def test_a_second_read_adds_only_entries_no_read_listed_identically() -> None:
+    a, b, c = record("a@x.io"), record("b@x.io"), record("c@x.io")
+    b_unsub = {**b, "status": "unsubscribed", "updated_at": "2026-01-03T00:00:00Z"}
+    first = [(0, [a, b]), (2, [b])]  # b listed twice: the listing moved, c was skipped
+    second = [(0, [a, c]), (2, [b_unsub, c])]
+    frame, _ = build_frame(first, SRC, second)
+    # the second read starts after the first read's 3 entries: c at 3 + 1, b's new status at 3 + 2
+    assert frame["row_id"].to_list() == [0, 1, 2, 4, 5]
+    assert frame["source_line"].to_list() == [1, 2, 3, 2, 3]  # the second read's own offsets + 1
+    assert frame["source_file"].to_list() == [SRC] * 3 + [f"{SRC} (second read)"] * 2
+    assert frame["email"].to_list() == ["a@x.io", "b@x.io", "b@x.io", "c@x.io", "b@x.io"]
+    assert frame["status"].to_list()[-1] == "unsubscribed"
+    assert build_frame(first, SRC, first)[0].equals(
+        build_frame(first, SRC)[0]
+    )  # a quiet re-read adds nothing
 
 
 def test_build_frame_of_nothing_has_the_core_columns() -> None:
-    frame, rejects, props = build_frame([], SRC)
+    frame, props = build_frame([], SRC)
     assert frame.columns == ["row_id", "source_file", "source_line", *CORE_COLUMNS] and frame.height == 0
-    assert frame.schema["row_id"] == pl.Int64 and rejects.height == 0 and props == {}
+    assert frame.schema["row_id"] == pl.Int64 and props == {}
 
 
 def mock(handler) -> httpx.Client:  # type: ignore[no-untyped-def]
@@ -270,3 +283,68 @@ def test_snapshot_holds_pages_as_json(tmp_path: Path) -> None:
 def test_bad_settings(tmp_path: Path, kw: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         extract(tmp_path, lambda request: httpx.Response(200, json=[]), **kw)
+
+
+def test_a_listing_that_moved_is_read_a_second_time_and_rebuilt_from_the_snapshot(tmp_path: Path) -> None:
+    """Page 1 lists b, which then moves to the end: page 2 lists it again and c, pushed onto page 1, is
+    never listed. The repeat triggers a second read, which finds c; both reads are snapshotted."""
+    a, b, c, d = (record(e) for e in ("a@x.io", "b@x.io", "c@x.io", "d@x.io"))
+    b2 = {**b, "status": "unsubscribed", "updated_at": "2026-01-05T00:00:00Z"}
+    moved = [[a, b], [d, b2], []]  # what paging saw the first time
+    settled = [[a, c], [d, b2], []]
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params["offset"])
+        pages = moved if len(asked) <= 2 else settled
+        return httpx.Response(200, json=pages[int(request.url.params["offset"]) // 2])
+
+    result = extract(tmp_path, handler, page_size=2)
+    assert asked == ["0", "2", "4", "0", "2", "4"] and result.second_read  # type: ignore[attr-defined]
+    frame = result.frame  # type: ignore[attr-defined]
+    assert frame["email"].to_list() == ["a@x.io", "b@x.io", "d@x.io", "b@x.io", "c@x.io"]
+    assert frame["row_id"].to_list() == [0, 1, 2, 3, 5]  # c: first read's 4 entries + offset 1
+    (warning,) = result.warnings  # type: ignore[attr-defined]
+    assert "1 contact(s) listed twice" in warning and "1 new or changed entry added" in warning
+    again = extract(tmp_path, lambda request: httpx.Response(500))
+    assert again.from_snapshot and again.requests == 0 and again.frame.equals(frame)  # type: ignore[attr-defined]
+
+
+def test_a_listing_still_moving_during_the_second_read_is_warned_about(tmp_path: Path) -> None:
+    totals = iter([3, 4, 4, 5])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        items = [record(f"p{offset + i}@x.io") for i in range(2 if offset == 0 else 1)]
+        return httpx.Response(200, json={"data": items, "total": next(totals)})
+
+    result = extract(tmp_path, handler, page_size=2)
+    first, second = result.warnings  # type: ignore[attr-defined]
+    assert "total 3 → 4" in first and "still changing during the second read" in second
+
+
+def test_look_ups_of_contacts_the_second_read_missed_are_checkpointed_one_by_one(tmp_path: Path) -> None:
+    a, b, c = record("a@x.io"), record("b@x.io"), record("c@x.io")
+    reads = iter([[a, b], [c, c], [], [c]])  # read 1 lists c twice; read 2 lists only c
+    contacts = {"id-a@x.io": [httpx.Response(200, json={**a, "status": "unsubscribed"})]}
+    contacts["id-b@x.io"] = [httpx.Response(500), httpx.Response(404, json={"error": {"code": "not_found"}})]
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path.endswith("/contacts"):
+            return httpx.Response(200, json=next(reads))
+        return contacts[request.url.path.rsplit("/", 1)[1]].pop(0)
+
+    with pytest.raises(InputError, match="look-up of contact id-b@x.io"):
+        extract(tmp_path, handler, page_size=2, max_retries=0)
+    assert asked[-2:] == ["/api/v1/contacts/id-a@x.io", "/api/v1/contacts/id-b@x.io"]
+    asked.clear()
+    result = extract(tmp_path, handler, page_size=2, max_retries=0)
+    assert asked == ["/api/v1/contacts/id-b@x.io"]  # a's answer was saved: only b is asked again
+    frame = result.frame  # type: ignore[attr-defined]
+    assert frame["status"].to_list() == ["subscribed"] * 4 + ["unsubscribed"]
+    assert frame["row_id"].to_list() == [0, 1, 2, 3, 4 + 1 + 0]  # look-ups follow both reads
+    assert frame.row(4, named=True)["source_file"] == "https://legacy.example/api/v1/contacts/id-a@x.io"
+    assert any("2 contact(s) listed by the first read" in w for w in result.warnings)  # type: ignore[attr-defined]
+    assert any("1 no longer exist" in w for w in result.warnings)  # type: ignore[attr-defined]
