@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from etl.mapping.presets import ConsentChoices, Preset, load_preset
+from etl.mapping.presets import ConsentChoices, Preset, load_preset, norm_header
 from etl.model import (
     EMAIL_RAW,
     EVENT_TIME,
@@ -196,9 +196,10 @@ class _Batches:
         field_values: bool = True,
     ) -> None:
         self.preset = preset
-        self.columns = list(columns)
+        self.same = _one_spelling(columns, headers)
+        self.columns = [c for c in columns if c not in self.same]
         self.plan = plan_columns([*PROVENANCE, *self.columns], preset, where=where)
-        self.headers = headers
+        self.headers = {f: {self.same.get(c, c) for c in cols} for f, cols in headers.items()}
         self.src = tuple(c for c in self.columns if not is_bookkeeping(c))
         self.labels = [f.label for f in self.plan.fields]
         self.field_values = field_values
@@ -212,6 +213,10 @@ class _Batches:
 
     def add(self, raw: pl.DataFrame) -> None:
         """Validate one batch of raw rows (PROVENANCE + any of the source columns), in row_id order."""
+        for other, kept in self.same.items():
+            if other in raw.columns:
+                merged = pl.coalesce(column(kept), column(other)) if kept in raw.columns else column(other)
+                raw = raw.with_columns(merged.alias(kept)).drop(other)
         missing = [c for c in self.columns if c not in raw.columns]
         if missing:
             raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
@@ -267,6 +272,21 @@ class _Batches:
             field_values=self.field_values,
             consent=ConsentFindings.of(self.plan, self.consent, self.sources),
         )
+
+
+def _one_spelling(columns: Sequence[str], headers: Mapping[str, Collection[str]]) -> dict[str, str]:
+    """Columns that are one column spelt differently in different files (``EMAIL`` in the contacts export,
+    ``email`` in a suppression file): each other spelling → the first one, so a rule that finds one finds
+    the rows of every file. Spellings that share a file are different columns and stay apart."""
+    by_norm: dict[str, list[str]] = {}
+    for c in columns:
+        if not is_bookkeeping(c) and norm_header(c):
+            by_norm.setdefault(norm_header(c), []).append(c)
+    out: dict[str, str] = {}
+    for names in by_norm.values():
+        if len(names) > 1 and not any(len(set(names) & set(cols)) > 1 for cols in headers.values()):
+            out.update(dict.fromkeys(names[1:], names[0]))
+    return out
 
 
 def _concat(frames: list[pl.DataFrame], how: Literal["vertical", "diagonal"] = "vertical") -> pl.DataFrame:

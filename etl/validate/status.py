@@ -28,6 +28,7 @@ from etl.mapping.consent import (
     UNREADABLE,
     VOCABULARY,
     ConsentShape,
+    classify_header,
 )
 from etl.mapping.presets import FlagRule, Preset
 from etl.model import SOURCE_FILE, STATUS, Status
@@ -121,9 +122,13 @@ def status_exprs(
         word_in_flag = normalised(rules.clean(column(col)))
         cell = pl.lit(FILLED) if not rule.values else word_in_flag.fill_null("")
         signals.append(_Signal(f'column "{col}"', pl.when(cond).then(pl.lit(rule.status.value)), cell))
-        # a flag column whose cell is a suppression word ("unsubscribed", "bounced") says so, whatever
-        # values the preset expected there
+        # a flag column whose cell is an opt-out in its own words ("unsubscribed", "bounced", or a "no" in a
+        # column named like a consent) says so, whatever values the preset expected there
         said = pl.when(_in_files_having(col, headers_by_file)).then(lookup(word_in_flag, suppressing))
+        shape = classify_header(col)
+        if shape is not None:
+            read = reading(col, shape, headers_by_file)
+            said = pl.coalesce(said, pl.when(read.is_in([s for s in RANK if RANK[s] > 0])).then(read))
         signals.append(_Signal(f'column "{col}"', said, word_in_flag))
         fired = fired | cond | said.is_not_null()
     word = pl.lit(None, dtype=pl.String)
