@@ -124,7 +124,9 @@ def status_exprs(
         signals.append(_Signal(f'column "{col}"', pl.when(cond).then(pl.lit(rule.status.value)), cell))
         # a flag column whose cell is an opt-out in its own words ("unsubscribed", "bounced", or a "no" in a
         # column named like a consent) says so, whatever values the preset expected there
-        said: pl.Expr = pl.when(_in_files_having(col, headers_by_file)).then(lookup(word_in_flag, suppressing))
+        said: pl.Expr = pl.when(_in_files_having(col, headers_by_file)).then(
+            lookup(word_in_flag, suppressing)
+        )
         shape = classify_header(col)
         if shape is not None:
             read = reading(col, shape, headers_by_file)
