@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl.load.client import BenchmarkClient, InvalidRequest
+from etl.mailbox import mailbox_key
 
 SOURCE = ["_id", "key", "fields", "lists", "tags", "contactStatus", "contactSubStatus"]
 PAGE_SIZES = (1000, 500, 250, 200, 100, 50, 25, 10)
@@ -185,5 +186,5 @@ def _index(contacts: Iterable[Mapping[str, Any]]) -> dict[str, Doc]:
     for c in contacts:
         key = c.get("key")
         if isinstance(key, str):
-            out[key.strip().lower()] = compact(c)
+            out[mailbox_key(key)] = compact(c)
     return out

@@ -30,6 +30,7 @@ from etl.load.pacing import Pacer
 from etl.load.report import load_section, write_migration_report
 from etl.load.run import LoadSettings, load
 from etl.load.sources import LegacyOptions, SourceRead, raw_rows, read_sources
+from etl.mailbox import ascii_form
 from etl.mapping.plan import report_section
 from etl.mapping.presets import ConsentChoices, Preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
@@ -128,15 +129,17 @@ def _template(request: httpx.Request) -> str:
 
 
 def _raw_variants(result: ValidationResult) -> dict[str, list[str]]:
-    """key → the address as the export spelled it, where that differs (for case-sensitive key searches)."""
+    """key → the address as the export spelled it and, for a non-ASCII domain, its punycode spelling, where
+    they differ from the key (for the account's key searches, which compare strings)."""
     canon = result.canonical
     if EMAIL_RAW not in canon.columns:
         return {}
     out: dict[str, list[str]] = {}
     for key, raw in canon.select(KEY, EMAIL_RAW).iter_rows():
         spelled = (raw or "").strip()
-        if spelled and spelled != key:
-            out[key] = [spelled]
+        forms = [f for f in (spelled, ascii_form(key)) if f and f != key]
+        if forms:
+            out[key] = list(dict.fromkeys(forms))
     return out
 
 

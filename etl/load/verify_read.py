@@ -22,6 +22,7 @@ from typing import Any
 
 from etl.load.client import BenchmarkClient, InvalidRequest
 from etl.load.index import SOURCE, IndexBuilder, compact
+from etl.mailbox import mailbox_key
 
 BUDGET_SHARE = 10  # verify spends at most 1/10 of the hourly requests left unless --sample says otherwise
 
@@ -183,10 +184,10 @@ class ReadBack:
 
 
 def by_key(docs: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """Account contacts grouped by lower-cased key (a group of two or more is a duplicate)."""
+    """Account contacts grouped by mailbox key (a group of two or more is a duplicate)."""
     out: dict[str, list[Mapping[str, Any]]] = {}
     for d in docs:
         key = d.get("key")
         if isinstance(key, str):
-            out.setdefault(key.strip().lower(), []).append(d)
+            out.setdefault(mailbox_key(key), []).append(d)
     return out

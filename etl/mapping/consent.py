@@ -195,9 +195,13 @@ WHITESPACE = " \t\n\x0b\x0c\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\
 SEPARATORS = "[" + WHITESPACE + "_\\-]+"  # (no character of WHITESPACE is special inside a class)
 
 
+INVISIBLE = "[\u00ad\u200b\u200c\u200d\u2060\ufeff]"  # soft hyphen, zero-width characters, BOM
+
+
 def normalise_value(value: str) -> str:
-    """The form cells are compared in: lower case, runs of space, ``_`` and ``-`` as one space."""
-    return re.sub(SEPARATORS, " ", value.lower()).strip(" ")
+    """The form cells are compared in: invisible characters dropped, lower case, runs of space, ``_`` and
+    ``-`` as one space (``Unsubscribed`` with a zero-width space pasted after it is still unsubscribed)."""
+    return re.sub(SEPARATORS, " ", re.sub(INVISIBLE, "", value).lower()).strip(" ")
 
 
 def words(header: str) -> list[str]:

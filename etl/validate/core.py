@@ -33,6 +33,7 @@ from etl.model import (
     TAGS,
     FieldColumn,
     Outcome,
+    Status,
 )
 from etl.names import col as column
 from etl.validate.canonical import is_bookkeeping, plan_columns, source_columns
@@ -255,11 +256,12 @@ class _Batches:
         suppressors = problems.filter(~pl.col(REASON_CODE).is_in(_KEY_UNUSABLE)).select(KEY, STATUS)
         box = [_concat(self.valid)]
         merged = collapse_owned(box, self.labels, suppressors)  # frees each column once filtered
-        not_valid = _not_valid(merged.losers, problems, structural)
-        counts = _count(merged.canonical, not_valid, rows_read)
+        canonical, held = _hold_unclear(merged.canonical, problems)
+        not_valid = _not_valid(merged.losers, _concat([problems, held]), structural)
+        counts = _count(canonical, not_valid, rows_read)
         return ValidationResult(
             preset=self.preset,
-            canonical=merged.canonical,
+            canonical=canonical,
             not_valid=not_valid,
             fields=self.plan.fields,
             duplicates=merged.groups,
@@ -272,6 +274,56 @@ class _Batches:
             field_values=self.field_values,
             consent=ConsentFindings.of(self.plan, self.consent, self.sources),
         )
+
+
+CONSENT_UNCLEAR = "consent_unclear"
+
+
+def _hold_unclear(canonical: pl.DataFrame, problems: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Persons with a row whose status word cannot be read are held (``consent_unclear``, not written),
+    unless their merged status is already not subscribed: their other rows' "subscribed" must not decide
+    for them (the unreadable row may be an unsubscribe spelt oddly). Returns the canonical rows left and
+    the held rows as problems (PROBLEM_SCHEMA)."""
+    empty = pl.DataFrame(schema=PROBLEM_SCHEMA)
+    unclear = problems.filter((pl.col(REASON_CODE) == "unknown_status") & pl.col(KEY).is_not_null())
+    if not unclear.height:
+        return canonical, empty
+    first = unclear.group_by(KEY, maintain_order=True).agg(
+        pl.col(SOURCE_FILE).first().alias("_f"),
+        pl.col(SOURCE_LINE).first().alias("_l"),
+        pl.col(REJECT_COLUMN).first(),
+        pl.col(REJECT_VALUE).first(),
+    )
+    hit = canonical.select(ROW_ID, SOURCE_FILE, SOURCE_LINE, KEY, STATUS).join(
+        first, on=KEY, how="inner", maintain_order="left"
+    )
+    hit = hit.filter(pl.col(STATUS) == Status.SUBSCRIBED.value)
+    if not hit.height:
+        return canonical, empty
+    held = hit.select(
+        ROW_ID,
+        SOURCE_FILE,
+        SOURCE_LINE,
+        KEY,
+        STATUS,
+        pl.lit(CONSENT_UNCLEAR).alias(REASON_CODE),
+        pl.concat_str(
+            [
+                pl.lit("held, not written: another row of this address ("),
+                pl.col("_f"),
+                pl.lit(":"),
+                pl.col("_l").cast(pl.String),
+                pl.lit(') has a status that cannot be read: column "'),
+                pl.col(REJECT_COLUMN),
+                pl.lit('" = "'),
+                pl.col(REJECT_VALUE),
+                pl.lit('"'),
+            ]
+        ).alias(REASON),
+        REJECT_COLUMN,
+        REJECT_VALUE,
+    ).cast(dict(PROBLEM_SCHEMA))  # type: ignore[arg-type]
+    return canonical.filter(~pl.col(ROW_ID).is_in(held.get_column(ROW_ID).implode())), held
 
 
 def _one_spelling(columns: Sequence[str], headers: Mapping[str, Collection[str]]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from etl.mailbox import with_mailbox_keys
 from etl.mapping.presets import Preset
 from etl.model import (
     EMAIL_RAW,
@@ -256,7 +257,7 @@ def canonical_rows(
             if fc.data_type in _FAIL
         ],
     )
-    first = _finish_numbers(first, plan)
+    first = with_mailbox_keys(_finish_numbers(first, plan), KEY)  # one key per mailbox (etl/mailbox.py)
     slow = (
         first.filter(pl.col("__bme_email").is_not_null() & ~pl.col("__bme_email_ok"))
         .select(pl.col("__bme_email").unique().alias("v"))

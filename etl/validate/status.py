@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from etl.mapping.consent import (
+    INVISIBLE,
     NO_SIGNAL,
     RANK,
     SEPARATORS,
@@ -66,7 +67,12 @@ def lookup(expr: pl.Expr, mapping: Mapping[str, str]) -> pl.Expr:
 
 def normalised(expr: pl.Expr) -> pl.Expr:
     """``consent.normalise_value`` as an expression: lower case, runs of space/_/- as one space."""
-    v = expr.str.to_lowercase().str.replace_all(SEPARATORS, " ").str.strip_chars(" ")
+    v = (
+        expr.str.replace_all(INVISIBLE, "")
+        .str.to_lowercase()
+        .str.replace_all(SEPARATORS, " ")
+        .str.strip_chars(" ")
+    )
     return pl.when(v.str.len_bytes() > 0).then(v)  # a cell of separators only says nothing
 
 
