@@ -1,10 +1,14 @@
 """Raw frame → one canonical row per source row, with the first problem found (if any) as a reject reason.
 
 The whole pass is two polars selects; Python runs only on distinct values a fast expression could not
-settle (unusual addresses, numbers like ``1e3``). Problems are checked in a fixed order and a row keeps
-the first: ``missing_email``, ``invalid_email``, ``unknown_status``, then field problems in column order
-(``bad_date``, ``bad_number``, ``bad_boolean``, ``too_long``). Each reject also records the source column
-and the trimmed value (``reject_column``, ``reject_value``) for the report's samples.
+settle (unusual addresses, numbers like ``1e3``). Only the key and consent can reject a row, checked in a
+fixed order (a row keeps the first): ``missing_email``, ``invalid_email``, ``unknown_status``. Each reject
+also records the source column and the trimmed value (``reject_column``, ``reject_value``) for the
+report's samples.
+
+A field's cell that cannot be read (``bad_date``, ``bad_number``, ``bad_boolean``, ``too_long``) costs
+that field only: the value is left out of the contact (null), the row stays valid, and the cell is
+recorded as a *field problem* (``CanonicalRows.field_problems``) — one bad cell never costs a contact.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from etl.validate.canonical import ColumnPlan
 
 REJECT_COLUMN = "reject_column"
 REJECT_VALUE = "reject_value"
+FIELD = "field"  # a field problem's field label (the field left out of the contact)
+FIELD_VALUE_CHARS = 200  # a field problem keeps at most this many characters of the value
 TEMP = "__bme_"  # prefix of this module's working columns (canonical.py keeps field labels off it)
 _VALUE_IN_MESSAGE = 80  # longest value quoted inside a reason message
 
@@ -242,16 +248,34 @@ def _field_check(i: int, plan: ColumnPlan) -> _Check:
     return _Check((n > rules.MAX_TEXT_LENGTH).fill_null(False), "too_long", fc.source, raw, msg)
 
 
+FIELD_PROBLEM_SCHEMA = pl.Schema(
+    {
+        ROW_ID: pl.Int64,
+        SOURCE_FILE: pl.String,
+        SOURCE_LINE: pl.Int64,
+        KEY: pl.String,
+        REJECT_COLUMN: pl.String,
+        FIELD: pl.String,
+        REASON_CODE: pl.String,
+        REASON: pl.String,
+        REJECT_VALUE: pl.String,
+    }
+)
+
+
 @dataclass(frozen=True)
 class CanonicalRows:
     """``canonical_rows``' answer. ``rows``: every raw row canonicalised (PROVENANCE, EMAIL_RAW, KEY,
-    STATUS, TAGS, LISTS, EVENT_TIME, one column per field label). ``rejected``: the mask of rows that must
-    be rejected. ``problems``: those rows only, in row order — PROVENANCE, KEY, STATUS, REASON_CODE,
-    REASON, REJECT_COLUMN, REJECT_VALUE (the reasons are built for these few rows, not for every row)."""
+    STATUS, TAGS, LISTS, EVENT_TIME, one column per field label; a field's unreadable cell is null).
+    ``rejected``: the mask of rows that must be rejected. ``problems``: those rows only, in row order —
+    PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE (the reasons are built for
+    these few rows, not for every row). ``field_problems``: one row per unreadable cell of a row that is
+    not rejected (FIELD_PROBLEM_SCHEMA, in row then column order), built for those cells only."""
 
     rows: pl.DataFrame
     rejected: pl.Series
     problems: pl.DataFrame
+    field_problems: pl.DataFrame
 
 
 def canonical_rows(
@@ -341,7 +365,6 @@ def canonical_rows(
             word,
             _col_msg(plan.status or "", word, " is not a known status"),
         ),
-        *[_field_check(i, plan) for i in _checked_fields(first, plan)],
     ]
     # Which rows fail is one pass of booleans; which check each failed row failed first (and its message)
     # is worked out on those rows alone, from the columns the checks read.
@@ -357,8 +380,54 @@ def canonical_rows(
         _chain(checks, lambda c: pl.lit(c.column)).alias(REJECT_COLUMN),
         _chain(checks, lambda c: c.value).alias(REJECT_VALUE),
     )
+    first, field_problems = _field_problems(first, plan, rejected)
     rows = first.drop([c for c in first.columns if c.startswith(TEMP)])
-    return CanonicalRows(rows, rejected, problems)
+    return CanonicalRows(rows, rejected, problems, field_problems)
+
+
+def _field_problems(
+    first: pl.DataFrame, plan: ColumnPlan, rejected: pl.Series
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Unreadable cells of the rows that are not rejected: left out of the row (a too-long text is nulled;
+    a typed value that did not parse is null already) and listed, one row per cell.
+
+    One boolean pass finds the fields with such a cell at all; the table is built for those cells only
+    (usually none), never a column per row."""
+    checks = {i: _field_check(i, plan) for i in _checked_fields(first, plan)}
+    if not checks or first.height == 0 or rejected.all():
+        return first, pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    first = first.with_columns(rejected.alias(f"{TEMP}rejected"))
+    kept = ~pl.col(f"{TEMP}rejected")
+    hit = first.select((c.bad & kept).fill_null(False).any().alias(str(i)) for i, c in checks.items()).row(0)
+    bad = {i: c for (i, c), h in zip(checks.items(), hit, strict=True) if h}
+    if not bad:
+        return first, pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    parts = [
+        first.filter(c.bad & kept).select(
+            ROW_ID,
+            SOURCE_FILE,
+            SOURCE_LINE,
+            KEY,
+            pl.lit(c.column, dtype=pl.String).alias(REJECT_COLUMN),
+            pl.lit(plan.fields[i].label, dtype=pl.String).alias(FIELD),
+            pl.lit(c.code, dtype=pl.String).alias(REASON_CODE),
+            c.message.alias(REASON),
+            c.value.str.slice(0, FIELD_VALUE_CHARS).alias(REJECT_VALUE),
+            pl.lit(i, dtype=pl.Int32).alias("__bme_order"),
+        )
+        for i, c in bad.items()
+    ]
+    table = pl.concat(parts).sort(ROW_ID, "__bme_order").drop("__bme_order")
+    long = [i for i, c in bad.items() if c.code == "too_long"]  # typed fields hold null there already
+    if long:
+        first = first.with_columns(
+            pl.when(checks[i].bad)
+            .then(None)
+            .otherwise(column(plan.fields[i].label))
+            .alias(plan.fields[i].label)
+            for i in long
+        )
+    return first, table.select(list(FIELD_PROBLEM_SCHEMA))
 
 
 def _checked_fields(first: pl.DataFrame, plan: ColumnPlan) -> list[int]:

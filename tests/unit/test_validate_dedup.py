@@ -109,15 +109,18 @@ def test_mailchimp_person_in_two_files_is_suppressed() -> None:
     assert group["rows"] == 2 and group["statuses"] == ["subscribed", "unsubscribed"]
 
 
-def test_rejected_row_still_suppresses_its_address() -> None:
+def test_a_row_with_a_bad_field_still_suppresses_its_address() -> None:
+    """A bad cell costs its field only: the unsubscribed row stays a row (merged) and its consent wins."""
     res = run(
         [{"Email Address": "a@x.com"}, {"Email Address": "a@x.com", "Birthday": "99/99"}],
         "mailchimp",
         files=[MC[0], MC[1]],
     )
-    assert res.counts.rejected == 1 and res.counts.valid == 1
+    assert res.counts.rejected == 0 and res.counts.valid == 1 and res.counts.merged_duplicate == 1
     assert res.canonical.get_column(STATUS).to_list() == ["unsubscribed"]
-    assert res.consent_from_rejects == 1
+    assert res.field_problems.select("field", REASON_CODE, "reject_value").rows() == [
+        ("Birthday", "bad_date", "99/99")
+    ]
 
 
 def test_invalid_email_rows_never_join_a_group() -> None:
