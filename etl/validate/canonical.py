@@ -33,9 +33,12 @@ from etl.model import (
 )
 
 # Columns our rejects.csv adds next to the original ones; never proposed as custom fields. (Extract renames
-# a ``source_file``/``source_line`` header to ``source_file__2`` …, see etl/extract/dialect.py.)
+# a ``source_file``/``source_line`` header to ``source_file (2)`` …, see etl/extract/dialect.py.) Its
+# ``field`` column is bookkeeping only beside ``reason_code`` and ``reason`` (a rejects.csv read back): in
+# any other export a column named "field" is data.
 REJECT_EXTRA_COLUMNS = (REASON_CODE, REASON, "raw_line")
-_RENAMED_PROVENANCE = re.compile(r"^(?:row_id|source_file|source_line)__\d+$")
+REJECT_FIELD_COLUMN = "field"
+_RENAMED_PROVENANCE = re.compile(r"^(?:row_id|source_file|source_line) \(\d+\)$")
 RESERVED = frozenset(
     norm_header(c)
     for c in (*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, OUTCOME, REASON_CODE, REASON)
@@ -61,8 +64,12 @@ def source_columns(columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c not in PROVENANCE]
 
 
-def is_bookkeeping(column: str) -> bool:
-    """A column our own rejects.csv added (fed back after fixing): replaced, never data."""
+def is_bookkeeping(column: str, columns: Sequence[str] = ()) -> bool:
+    """A column our own rejects.csv added (fed back after fixing): replaced, never data. ``columns`` (the
+    export's columns) tells whether ``field`` is rejects.csv's (it is when ``reason_code`` and ``reason``
+    are there too)."""
+    if column == REJECT_FIELD_COLUMN:
+        return REASON_CODE in columns and REASON in columns
     return column in REJECT_EXTRA_COLUMNS or bool(_RENAMED_PROVENANCE.match(column))
 
 
@@ -112,7 +119,7 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
     if preset.unmapped == "custom_text":
         skip = {norm_header(c) for c in (*preset.ignore, *REJECT_EXTRA_COLUMNS)} | alias_norms
         for h in headers:
-            if h in consumed or norm_header(h) in skip or is_bookkeeping(h):
+            if h in consumed or norm_header(h) in skip or is_bookkeeping(h, headers):
                 continue
             label = _free_label(h, used)
             used.add(norm_header(label))
