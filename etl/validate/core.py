@@ -204,7 +204,7 @@ class _Batches:
         self.columns = list(columns)
         self.plan = plan_columns([*PROVENANCE, *self.columns], preset, where=where)
         self.headers = headers
-        self.src = tuple(c for c in self.columns if not is_bookkeeping(c))
+        self.src = tuple(c for c in self.columns if not is_bookkeeping(c, self.columns))
         self.labels = [f.label for f in self.plan.fields]
         self.field_values = field_values
         self.valid: list[pl.DataFrame] = []
