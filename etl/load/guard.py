@@ -9,7 +9,7 @@ what validate found and returns a one-line reason to stop when:
 * **most rows were rejected**: of the rows that hold an address at all (rows with an empty email cell,
   such as a spreadsheet's trailing blank lines, are not counted), more than half were rejected — for
   any reason (an invalid address, an unknown status, a broken record); rows merged into a duplicate
-  are not rejects.
+  count as rows that arrive, not as rejects.
 
 ``--allow-mostly-rejected`` proceeds anyway. A run already started (or complete) is never stopped here:
 it passed this check when it began.
@@ -55,7 +55,7 @@ def stop_reason(result: ValidationResult, *, import_unconfirmed: bool = False) -
             "(skipped without --import-unconfirmed)"
         )
     no_address = result.rejections.filter(pl.col(REASON_CODE) == _NO_ADDRESS).height
-    with_address = c.rows_read - c.merged_duplicate - no_address
+    with_address = c.rows_read - no_address  # merged duplicates count: their person arrives
     rejected = c.rejected - no_address
     if with_address > 0 and rejected * 2 > with_address:
         return (

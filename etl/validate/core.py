@@ -213,6 +213,7 @@ class _Batches:
         self.structural: list[pl.DataFrame] = []
         self.field_problems: list[pl.DataFrame] = []
         self.field_raw: list[pl.DataFrame] = []
+        self.date_orders: dict[str, str] = {}  # spreadsheet dates: day/month order proven per column
         self.rows = 0
 
     def add(self, raw: pl.DataFrame) -> None:
@@ -221,7 +222,7 @@ class _Batches:
         if missing:
             raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
         self.rows += raw.height
-        found = canonical_rows(raw, self.plan, self.preset, self.headers)
+        found = canonical_rows(raw, self.plan, self.preset, self.headers, self.date_orders)
         full = found.rows.select(
             *PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *(column(c) for c in self.labels)
         )

@@ -174,7 +174,7 @@ def _field_value(i: int, plan: ColumnPlan, parsed: Mapping[int, str]) -> pl.Expr
 
 
 def _parse_dates(
-    raw: pl.DataFrame, plan: ColumnPlan, preset: Preset
+    raw: pl.DataFrame, plan: ColumnPlan, preset: Preset, orders: dict[str, str] | None = None
 ) -> tuple[pl.DataFrame, dict[int, str], list[str]]:
     """Parse every date-bearing column once (``rules.cascade``) into working columns of ``raw``.
 
@@ -209,7 +209,8 @@ def _parse_dates(
     redo = [n for n, bad in missed.items() if bad]
     if redo:  # cells are clean already (canonical_rows cleaned them): see rules.cascade
         raw = raw.with_columns(
-            rules.cascade(raw.get_column(source[n]), attempts[n], trimmed=True).alias(n) for n in redo
+            rules.cascade(raw.get_column(source[n]), attempts[n], trimmed=True, orders=orders).alias(n)
+            for n in redo
         )
     return raw, fields, events
 
@@ -283,11 +284,13 @@ def canonical_rows(
     plan: ColumnPlan,
     preset: Preset,
     headers_by_file: Mapping[str, Collection[str]] | None = None,
+    date_orders: dict[str, str] | None = None,
 ) -> CanonicalRows:
     """Every raw row, canonicalised, and the first problem of each row that must be rejected.
 
     ``headers_by_file`` (source_file → its header) lets a status flag ignore files that lack its column;
-    None means every file has every column.
+    None means every file has every column. ``date_orders`` (source column → day/month order proven so
+    far) is kept by the caller across batches of one export (see ``rules.sheet_dates``).
     """
     files = raw.get_column(SOURCE_FILE).unique().to_list()
     # Every rule reads trimmed cells: clean the used columns once, up front (only those that need it), and
@@ -303,7 +306,7 @@ def canonical_rows(
         ],
     )
     email = column(plan.email)
-    raw, parsed, events = _parse_dates(raw, plan, preset)
+    raw, parsed, events = _parse_dates(raw, plan, preset, date_orders)
     if preset.lists.mode == "column" and plan.lists is not None:
         fmt = preset.lists.format or preset.lists.separator
         raw = raw.with_columns(rules.split_column(raw.get_column(plan.lists), fmt).alias(f"{TEMP}lists"))

@@ -156,7 +156,13 @@ def recurrent_attempts(formats: Sequence[str] = ()) -> list[Attempt]:
     )
 
 
-def cascade(values: pl.Series, attempts: Sequence[Attempt], *, trimmed: bool = False) -> pl.Series:
+def cascade(
+    values: pl.Series,
+    attempts: Sequence[Attempt],
+    *,
+    trimmed: bool = False,
+    orders: dict[str, str] | None = None,
+) -> pl.Series:
     """Parse each non-empty cell with the first attempt that fits → naive UTC datetimes (null: none fit).
 
     Cells no attempt fits are then read as a spreadsheet writes dates (``sheet_dates``: ``2/5/24 1:51``,
@@ -167,6 +173,8 @@ def cascade(values: pl.Series, attempts: Sequence[Attempt], *, trimmed: bool = F
     format costs one vectorised parse, not one per candidate format. The result has the chunk layout of
     ``values`` (see ``split_column``). ``trimmed``: the cells are already ``clean`` (trimmed, empty →
     null), as ``canonical_rows`` hands them: cleaning them again costs twice the parse itself.
+    ``orders`` carries the day/month order the column's earlier batches proved (keyed by the series'
+    name; see ``sheet_dates``), so a batch without proof reads like the ones before it.
     """
     n = values.len()
     v = pl.col("v") if trimmed else clean(pl.col("v"))
@@ -190,7 +198,7 @@ def cascade(values: pl.Series, attempts: Sequence[Attempt], *, trimmed: bool = F
     if todo.height:  # what no format read: spreadsheet forms, decided for the column as a whole
         left = todo.get_column("v")
         serials = todo.height == n - values.null_count() and all_serials(left)
-        got = todo.with_columns(sheet_dates(left, serials=serials).alias("t"))
+        got = todo.with_columns(sheet_dates(left, serials=serials, orders=orders).alias("t"))
         parts.append(got.filter(pl.col("t").is_not_null()).select("i", "t"))
     found = pl.concat(parts) if parts else pl.DataFrame(schema={"i": pl.UInt32, "t": pl.Datetime("us")})
     full = pl.DataFrame({"i": pl.int_range(n, dtype=pl.UInt32, eager=True)}).join(
@@ -225,7 +233,9 @@ def date_order(a: pl.Series, b: pl.Series) -> str | None:
     return DAY_FIRST if day else MONTH_FIRST if month else None
 
 
-def sheet_dates(values: pl.Series, *, serials: bool = False) -> pl.Series:
+def sheet_dates(
+    values: pl.Series, *, serials: bool = False, orders: dict[str, str] | None = None
+) -> pl.Series:
     """Trimmed, non-empty cells in spreadsheet forms → naive datetimes (null: not such a date).
 
     Day/month order is decided for the whole of ``values`` (one column): proven by the cells
@@ -233,6 +243,9 @@ def sheet_dates(values: pl.Series, *, serials: bool = False) -> pl.Series:
     day-first for ``.`` (the German/Nordic form). In a column that proves both orders, a cell whose
     parts are both 12 or less (and differ) cannot be read: it stays null, so it is reported, never
     guessed. ``serials``: the column is all numbers, so numbers in ``SERIAL_RANGE`` are Excel day numbers.
+    ``orders`` (column name → order proven so far, updated here) lets a column read in several batches
+    keep one order: a batch proving nothing follows the earlier proof; one proving the other order makes
+    the column contradictory from then on.
     """
     frame = pl.DataFrame({"v": values}).with_columns(
         pl.col("v").str.extract_groups(_SHEET_DATE).struct.rename_fields(list(_SHEET_PARTS)).alias("p")
@@ -244,6 +257,13 @@ def sheet_dates(values: pl.Series, *, serials: bool = False) -> pl.Series:
     )
     p = p.with_columns(pl.when(pl.col("sep") == pl.col("sep2")).then(pl.col("a")).alias("a"))
     order = date_order(p.get_column("a").drop_nulls(), p.filter(pl.col("a").is_not_null()).get_column("b"))
+    if orders is not None:
+        known = orders.get(values.name)
+        if known is not None and order is not None and known != order:
+            order = "both"
+        order = order or known
+        if order is not None:
+            orders[values.name] = order
     a, b = pl.col("a"), pl.col("b")
     if order == DAY_FIRST:
         day_first = pl.lit(True)

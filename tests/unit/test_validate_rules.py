@@ -554,3 +554,29 @@ def test_date_field_and_event_time_read_spreadsheet_dates_through_validate() -> 
     assert res.field_problems.select("field", REASON_CODE, "reject_value").rows() == [
         ("Created Date", "bad_date", "garbage")
     ]
+
+
+def test_day_month_order_carries_across_batches_of_one_export() -> None:
+    """Validate reads a big export in batches: a batch that proves nothing follows the order an earlier
+    batch proved, and one proving the other order makes the column's ambiguous cells problems."""
+    from etl.validate.core import _Batches
+
+    def batch(start: int, dates: list[str]) -> pl.DataFrame:
+        raw = make_raw([{"Email": f"p{start + i}@x.com", "Create Date": d} for i, d in enumerate(dates)])
+        return raw.with_columns(pl.col("row_id") + start)
+
+    batches = _Batches(
+        ["Email", "Create Date"], load_preset("hubspot"), {"export.csv": {"Email", "Create Date"}}
+    )
+    batches.add(batch(0, ["13/02/2024 10:00", "01/02/2024 10:00"]))  # proves day-first
+    batches.add(batch(10, ["03/04/2024 10:00"]))  # proves nothing: still day-first
+    batches.add(batch(20, ["02/14/2024 10:00", "05/06/2024 10:00"]))  # proves month-first: contradiction
+    res = batches.finish((), None)
+    assert res.canonical.get_column("Created Date").to_list() == [
+        "2024-02-13",
+        "2024-02-01",
+        "2024-04-03",
+        "2024-02-14",
+        None,
+    ]
+    assert res.field_problems.select("row_id", REASON_CODE).rows() == [(21, "bad_date")]
