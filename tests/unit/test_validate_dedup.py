@@ -200,3 +200,29 @@ def test_sorted_duplicate_finder_equals_polars_is_duplicated(values: list[int | 
     hashes = pl.Series(values, dtype=pl.UInt64)
     expected = hashes.is_duplicated() & hashes.is_not_null()
     assert _duplicated(hashes).to_list() == expected.to_list()
+
+
+def test_latest_row_wins_still_when_its_field_is_unreadable() -> None:
+    """The latest row's unreadable date is left out, so the field takes the newest readable value of an
+    older row (an empty cell never erases data); the latest row still wins the rest."""
+    res = run(
+        [
+            {
+                "Email": "a@x.com",
+                "First Name": "Old",
+                "Create Date": "2/5/24 1:51",
+                "Last Activity Date": "3/1/24 9:00",
+            },
+            {
+                "Email": "A@x.com",
+                "First Name": "New",
+                "Create Date": "not a date",
+                "Last Activity Date": "3/2/24 9:00",
+            },
+        ],
+        "hubspot",
+    )
+    assert res.counts.valid == 1 and res.counts.merged_duplicate == 1 and res.counts.rejected == 0
+    row = res.canonical.row(0, named=True)
+    assert (row["First Name"], row["Created Date"]) == ("New", "2024-02-05")
+    assert res.field_problems.select("row_id", "field").rows() == [(1, "Created Date")]
