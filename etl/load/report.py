@@ -153,6 +153,11 @@ def _with_migration(page: str, doc: dict[str, Any]) -> str:
             + html.escape(", ".join(f"{k} {v:,}" for k, v in d.get("contacts", {}).items()))
             + f"; {d.get('total_requests', 0):,} requests.</p>"
         )
+        if load.get("would_stop"):
+            note += (
+                f"<p><b>A real run would stop before writing</b>: {html.escape(str(load['would_stop']))} "
+                "(<code>--allow-mostly-rejected</code> to load anyway).</p>"
+            )
     section = (
         f'<h1>Migration — {html.escape(doc["state"])}</h1><p class="muted">run '
         f"<code>{html.escape(doc['run_id'])}</code></p>{note}<section><table><tr><th>rows</th><th></th></tr>"

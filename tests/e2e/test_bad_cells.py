@@ -195,6 +195,8 @@ def test_mostly_rejected_rows_stop_before_the_first_request(run, box, tmp_path: 
     preview = run(["migrate", str(src), *flags, "--dry-run"], env)  # a preview says so and succeeds
     assert preview.exit_code == 0, preview.output
     assert "warning: a real run would stop before writing: most rows were rejected" in preview.err
+    assert "A real run would stop before writing" in (tmp_path / "r" / "report.html").read_text()
+    assert sandbox.app.request_counts() and account_contacts(sandbox.app) == {}  # reads only
     assert (
         "most rows were rejected"
         in json.loads((tmp_path / "r" / "report.json").read_text())["load"]["would_stop"]
