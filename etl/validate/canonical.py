@@ -34,10 +34,11 @@ from etl.model import (
 
 # Columns our rejects.csv adds next to the original ones; never proposed as custom fields. (Extract renames
 # a ``source_file``/``source_line`` header to ``source_file (2)`` …, see etl/extract/dialect.py.) Its
-# ``field`` column is bookkeeping only beside ``reason_code`` and ``reason`` (a rejects.csv read back): in
-# any other export a column named "field" is data.
+# ``field`` column is bookkeeping only beside ``reason_code`` and ``reason`` (a rejects.csv read back), and
+# only the last column so named (``field (2)`` when the export had its own "field", which stays data).
 REJECT_EXTRA_COLUMNS = (REASON_CODE, REASON, "raw_line")
 REJECT_FIELD_COLUMN = "field"
+_FIELD_LIKE = re.compile(rf"^{REJECT_FIELD_COLUMN}(?: \(\d+\))?$")
 _RENAMED_PROVENANCE = re.compile(r"^(?:row_id|source_file|source_line) \(\d+\)$")
 RESERVED = frozenset(
     norm_header(c)
@@ -68,8 +69,9 @@ def is_bookkeeping(column: str, columns: Sequence[str] = ()) -> bool:
     """A column our own rejects.csv added (fed back after fixing): replaced, never data. ``columns`` (the
     export's columns) tells whether ``field`` is rejects.csv's (it is when ``reason_code`` and ``reason``
     are there too)."""
-    if column == REJECT_FIELD_COLUMN:
-        return REASON_CODE in columns and REASON in columns
+    if _FIELD_LIKE.match(column) and REASON_CODE in columns and REASON in columns:
+        # ours is written last: an export's own "field" column, read back first, stays data
+        return column == [c for c in columns if _FIELD_LIKE.match(c)][-1]
     return column in REJECT_EXTRA_COLUMNS or bool(_RENAMED_PROVENANCE.match(column))
 
 

@@ -44,6 +44,7 @@ LOADED_STATUSES = (Status.SUBSCRIBED.value, Status.UNSUBSCRIBED.value, Status.CL
 # ``source_file (2)`` and ``source_line (2)`` (its own provenance wins) and validate ignores them all.
 # ``field``: empty for a rejected row; for a row that arrived without some fields, their labels.
 REJECTS_EXTRA = (REASON_CODE, REASON, SOURCE_FILE, SOURCE_LINE, FIELD)
+_FIELD_COLUMN = "__bme_field"  # ``field`` while the frame is built: an export may have a "field" column
 FIELD_SEPARATOR = "; "  # joins a row's field problems in one rejects.csv line (field, reason_code, reason)
 REJECTS_RAW = "raw_line"  # only present when extract rejected unparseable records
 FORMULA_START = r"^[=+\-@\t\r]"
@@ -248,12 +249,16 @@ def _field_rows(result: ValidationResult) -> pl.DataFrame:
     if not problems.height or not result.field_problem_raw.height:
         return pl.DataFrame()
     joined = problems.group_by(ROW_ID, maintain_order=True).agg(
-        pl.col(FIELD).str.join(FIELD_SEPARATOR),
-        pl.col(REASON_CODE).str.join(FIELD_SEPARATOR),
-        pl.col(REASON).str.join(FIELD_SEPARATOR),
+        pl.col(FIELD).str.join(FIELD_SEPARATOR).alias(_FIELD_COLUMN),
+        pl.col(REASON_CODE).str.join(FIELD_SEPARATOR).alias("__bme_code"),
+        pl.col(REASON).str.join(FIELD_SEPARATOR).alias("__bme_reason"),
     )
     raw = result.field_problem_raw.unique(ROW_ID, keep="first", maintain_order=True)
-    return raw.join(joined, on=ROW_ID, how="inner", maintain_order="left")
+    out = raw.join(joined, on=ROW_ID, how="inner", maintain_order="left")
+    # like a rejected row's (``_rejected_raw``): the reason columns replace source columns of those names
+    return out.with_columns(
+        pl.col("__bme_code").alias(REASON_CODE), pl.col("__bme_reason").alias(REASON)
+    ).drop("__bme_code", "__bme_reason")
 
 
 def original_headers(result: ValidationResult) -> dict[str, str]:
@@ -282,10 +287,12 @@ def write_rejects_csv(result: ValidationResult, path: Path) -> int:
         pl.col(REASON),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_LINE),
-        (pl.col(FIELD) if FIELD in rr.columns else pl.lit(None, dtype=pl.String)).alias(FIELD),
+        (pl.col(_FIELD_COLUMN) if _FIELD_COLUMN in rr.columns else pl.lit(None, dtype=pl.String)).alias(
+            _FIELD_COLUMN
+        ),
         *([neutralise(pl.col(RAW)).alias(REJECTS_RAW)] if has_raw else []),
     )
-    names = original_headers(result)
+    names = {**original_headers(result), _FIELD_COLUMN: FIELD}
     head = io.StringIO()
     csv.writer(head, lineterminator="\n").writerow([names.get(c, c) for c in out.columns])
     with path.open("wb") as fh:

@@ -225,3 +225,32 @@ def test_a_run_that_would_write_nothing_stops_but_a_completed_rerun_does_not(
     rerun = run(["migrate", str(fine), *flags], env)  # every contact written already: not a stop
     assert rerun.exit_code == 0, rerun.output
     assert "already complete" in rerun.output
+
+
+def test_an_export_with_its_own_field_column_round_trips_through_rejects_csv(run, tmp_path: Path) -> None:
+    """rejects.csv's ``field`` column sits beside an export's own "field" column without a clash, and
+    read back, the export's stays data while ours is bookkeeping."""
+    src = tmp_path / "f.csv"
+    src.write_text(f"Email,field,Note\na@x.com,f1,{'n' * 300}\nbad,f2,x\n", encoding="utf-8")
+    first = run(["validate", str(src), "--report-dir", str(tmp_path / "r")])
+    assert first.exit_code == 0, first.output
+    with (tmp_path / "r" / "rejects.csv").open(encoding="utf-8-sig", newline="") as fh:
+        table = list(csv.reader(fh))
+    assert table[0] == [
+        "Email",
+        "field",
+        "Note",
+        "reason_code",
+        "reason",
+        "source_file",
+        "source_line",
+        "field",
+    ]
+    assert [(r[0], r[1], r[3], r[-1]) for r in table[1:]] == [
+        ("a@x.com", "f1", "too_long", "Note"),
+        ("bad", "f2", "invalid_email", ""),
+    ]
+    back = run(["validate", str(tmp_path / "r" / "rejects.csv"), "--report-dir", str(tmp_path / "b")])
+    assert back.exit_code == 0, back.output
+    labels = [f["label"] for f in json.loads((tmp_path / "b" / "report.json").read_text())["fields"]]
+    assert labels == ["field", "Note"]
