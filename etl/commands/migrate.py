@@ -38,7 +38,7 @@ from etl.commands.common import (
 from etl.commands.summary import Summary, summary_lines, verify_phrase
 from etl.commands.target import open_target
 from etl.config import TargetSettings
-from etl.errors import Paused, VerificationFailed
+from etl.errors import InputError, Paused, VerificationFailed
 from etl.load.decide import POLICIES
 from etl.load.dryrun import dry_run_lines
 from etl.load.ledger import LEDGER_NAME, Ledger, file_digest
@@ -175,6 +175,12 @@ def _resume_command(ctx: click.Context) -> str:
     help="Requests per hourly window left unused for other integrations on the account.",
 )
 @click.option(
+    "--allow-mostly-rejected",
+    is_flag=True,
+    help="Load even when no contact would be written or more than half of the rows with an address "
+    "were rejected (by default such a run stops before its first write request, exit 2).",
+)
+@click.option(
     "--no-verify",
     is_flag=True,
     help="Skip the read-back that follows a complete migration (run `bme-migrate verify` later).",
@@ -206,6 +212,7 @@ def command(
     dry_run: bool,
     max_requests: int | None,
     reserve: int,
+    allow_mostly_rejected: bool,
     no_verify: bool,
     legacy_status: str | None,
     legacy_fresh: bool,
@@ -263,6 +270,7 @@ def command(
         target_id=f"embedded:{settings.sandbox_db.resolve()}" if settings.embedded else None,
         legacy=legacy,
         consent=chosen_consent(status_column, status_values, ignore_columns),
+        allow_mostly_rejected=allow_mostly_rejected,
     )
     bar = _Bar()
     started: dict[str, tuple[str, int]] = {}
@@ -295,13 +303,20 @@ def command(
     if result.plan is not None:
         for line in dry_run_lines(result.plan):
             click.echo(line)
+        if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
+            to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
     for line in summary_lines(_summary(result, checked, no_verify)):
         click.echo(line)
+    if result.state == "stopped":
+        raise InputError(f"stopped before writing anything: {result.stop_reason} {_ALLOW}")
     if checked is not None and not checked.clean:
         raise VerificationFailed(
             f"{len(checked.mismatches):,} mismatch(es) in run {checked.run_id} after migrating; "
             "see verify.json in the report dir"
         )
+
+
+_ALLOW = "(--allow-mostly-rejected to load anyway)"
 
 
 def _reports(files: Any) -> str:
@@ -313,6 +328,8 @@ def _summary(result: MigrateResult, checked: VerifyResult | None, no_verify: boo
         verified = verify_phrase(checked)
     elif result.state == "dry_run":
         verified = "not run (dry run)"
+    elif result.state == "stopped":
+        verified = "not run (nothing was written)"
     elif result.already_complete:
         verified = f"not repeated; run `bme-migrate verify {result.run_id}` to check again"
     else:
@@ -328,6 +345,8 @@ def _summary(result: MigrateResult, checked: VerifyResult | None, no_verify: boo
         state=state,
         totals=result.report.get("totals", {}),
         requests_now=None if result.state == "dry_run" else result.requests_total - result.requests_before,
+        pause_reason=result.stop_reason if result.state == "stopped" else None,
+        field_problems=result.report.get("field_problems"),
         requests_total=result.plan.total_requests if result.plan is not None else result.requests_total,
         verify=verified,
         reports=reports,

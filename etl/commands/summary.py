@@ -19,7 +19,7 @@ OUTCOMES = ("created", "updated", "unchanged", "skipped", "rejected", "failed")
 @dataclass(frozen=True)
 class Summary:
     run_id: str
-    state: str  # complete | already_complete | paused | dry_run
+    state: str  # complete | already_complete | paused | dry_run | stopped (pause_reason: why)
     totals: Mapping[str, Any]  # report.json "totals"
     requests_now: int | None  # None for a dry run (its reads are not ledgered)
     requests_total: int | None
@@ -29,6 +29,7 @@ class Summary:
     resume_after: str | None = None
     resume_command: str | None = None
     verify_requests: int = 0  # the read-back's searches (not part of the run's ledgered count)
+    field_problems: Mapping[str, Any] | None = None  # report.json "field_problems"
 
 
 def verify_phrase(result: VerifyResult) -> str:
@@ -58,6 +59,7 @@ def summary_lines(s: Summary) -> list[str]:
         "already_complete": "already complete — nothing to send",
         "paused": f"PAUSED — {s.pause_reason}" if s.pause_reason else "PAUSED",
         "dry_run": "dry run — nothing was written",
+        "stopped": f"STOPPED before writing — {s.pause_reason}" if s.pause_reason else "STOPPED",
     }[s.state]
     if s.state == "dry_run":
         t = s.totals
@@ -81,6 +83,15 @@ def summary_lines(s: Summary) -> list[str]:
         f"verify:    {s.verify}",
         f"reports:   {s.reports}",
     ]
+    fp = s.field_problems or {}
+    if fp.get("cells"):  # rows that arrived (or would) without a value they held: say which, how many
+        top = [f"{c['field']} {c['reason_code']} {c['cells']:,}" for c in fp.get("counts", [])]
+        shown = ", ".join(top[:4]) + (", …" if len(top) > 4 else "")
+        lines.insert(
+            3,
+            f"fields:    {fp['cells']:,} value(s) left out of {fp['rows']:,} row(s), which still count "
+            f"({shown}; listed in rejects.csv)",
+        )
     if s.state == "paused":
         if s.resume_after:
             lines.append(f"resume:    resume after {s.resume_after} (UTC)")

@@ -11,7 +11,7 @@ Public interface::
 
 Delimited files are read in 16 MiB blocks (``etl.extract.linescan``), so a caller that consumes the
 batches as they come (``etl.validate.validate_sources``) never holds the whole file.
-Column naming (duplicates → ``NAME__2``, empty → ``column_<n>``) is documented in ``etl.extract.dialect``.
+Column naming (duplicates → ``NAME (2)``, empty → ``column_<n>``) is documented in ``etl.extract.dialect``.
 """
 
 from etl.extract.result import ExtractResult, FileInfo

@@ -33,6 +33,7 @@ import polars as pl
 
 from etl.errors import InputError
 from etl.extract import linescan, slowcsv
+from etl.extract.dialect import renamed_headers
 from etl.extract.encoding import head_encoding, scan_encoding, utf8_source
 from etl.extract.linescan import Header, NotUtf8
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
@@ -109,6 +110,7 @@ class DelimitedSource:
             rows=0,
             header=tuple(header.names),
             bom=self._src.bom,
+            renamed=renamed_headers(header.names, header.raw),
         )
         self._drop = self._empty_unnamed() if header.trailing_unnamed else []
         if self._drop:

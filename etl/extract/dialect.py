@@ -4,8 +4,11 @@ Naming contract (downstream stages rely on it):
 
 - a column is named exactly as its header cell (a leading UTF-8 BOM is stripped, nothing is trimmed);
 - an empty header cell at 1-based position *n* becomes ``column_<n>``;
-- a repeated name keeps the first column as is; the second becomes ``NAME__2``, the third ``NAME__3`` …
-  (Mailchimp's 2013 exports repeat ``UNSUB_REASON``) — a value is never silently overwritten;
+- a repeated name keeps the first column as is; the second becomes ``NAME (2)``, the third ``NAME (3)`` …
+  (Mailchimp's 2013 exports repeat ``UNSUB_REASON``; HubSpot's repeat ``Create Date``, ``Phone Number``…
+  for the associated company) — a value is never silently overwritten, and the name says to a person
+  which column it is (the report, a custom field's label, ``rejects.csv``, which writes the header back
+  as the file had it: ``renamed_headers``);
 - a header cell equal to a provenance column (``row_id``, ``source_file``, ``source_line``) is suffixed the
   same way, so provenance can never be spoofed by the export.
 """
@@ -66,9 +69,25 @@ def column_names(raw: Sequence[str]) -> list[str]:
             name = f"column_{i}"
         if name in seen:
             k = 2
-            while f"{name}__{k}" in seen:
+            while repeated(name, k) in seen:
                 k += 1
-            name = f"{name}__{k}"
+            name = repeated(name, k)
         seen.add(name)
         names.append(name)
     return names
+
+
+def repeated(name: str, k: int) -> str:
+    """The ``k``-th column named ``name`` (k ≥ 2): ``Create Date (2)``."""
+    return f"{name} ({k})"
+
+
+def renamed_headers(names: Sequence[str], raw: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """(column name, header text as the file had it) for the columns the naming contract renamed because
+    their header repeats another (not for generated ``column_<n>`` names): how ``rejects.csv`` writes them."""
+    out = []
+    for i, (name, cell) in enumerate(zip(names, raw, strict=False)):
+        text = cell.removeprefix("\ufeff") if i == 0 else cell
+        if text and name != text:
+            out.append((name, text))
+    return tuple(out)

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.errors import InputError
-from etl.extract.dialect import column_names
+from etl.extract.dialect import column_names, renamed_headers
 from etl.extract.result import REC, FileInfo, Part, empty_part_rejects
 from etl.model import SOURCE_LINE
 
@@ -59,5 +59,6 @@ def read_excel(path: Path, label: str) -> Part:
         rows=frame.height,
         header=tuple(names),
         bom=False,
+        renamed=renamed_headers(names, raw),
     )
     return Part(frame, empty_part_rejects(), info)

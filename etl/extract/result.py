@@ -49,6 +49,8 @@ class FileInfo:
     rows: int  # records read (kept + structurally rejected); blank lines not counted
     header: tuple[str, ...]  # column names after the naming contract (see etl.extract.dialect)
     bom: bool
+    # (column name, header text in the file) for repeated headers the naming contract renamed
+    renamed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

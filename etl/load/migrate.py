@@ -24,6 +24,7 @@ from etl.errors import ConsentUnclear, Paused
 from etl.extract.legacy_api import OnPage
 from etl.load.client import BenchmarkClient
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
+from etl.load.guard import stop_reason
 from etl.load.ledger import Ledger, file_digest, fingerprint
 from etl.load.loader import LoadSummary, Progress
 from etl.load.pacing import Pacer
@@ -38,6 +39,7 @@ from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
 from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
 from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
+from etl.validate.rows import FIELD
 
 _IDS = re.compile(r"/(contact-structure|lists|contact)/([0-9a-f]{24})")
 _TEMPLATE = {"contact-structure": "{structureId}", "lists": "{listId}", "contact": "{contactId}"}
@@ -63,6 +65,7 @@ class MigrateOptions:
     target_id: str | None = None  # identity of the target for the run id (default: the base URL)
     legacy: LegacyOptions = field(default_factory=LegacyOptions)  # for a legacy+https:// source
     consent: ConsentChoices = field(default_factory=ConsentChoices)  # --status-column, --ignore-column …
+    allow_mostly_rejected: bool = False  # proceed although ``guard.stop_reason`` says stop
 
 
 @dataclass
@@ -71,7 +74,7 @@ class MigrateResult:
     finished earlier, so this call sent nothing and only rewrote the report."""
 
     run_id: str
-    state: str  # complete | paused | dry_run
+    state: str  # complete | paused | dry_run | stopped (``stop_reason``: nothing was written)
     files: ReportFiles | None = None
     report: dict[str, Any] = field(default_factory=dict)
     summary: LoadSummary | None = None
@@ -81,6 +84,7 @@ class MigrateResult:
     requests_total: int = 0
     already_complete: bool = False
     warnings: tuple[str, ...] = ()
+    stop_reason: str | None = None  # stopped, or (dry run) what would stop the real run
 
 
 @dataclass
@@ -196,6 +200,11 @@ def migrate(
         create_tags=opts.create_tags,
         extra_lists=opts.lists,
     )
+    stop = (
+        None
+        if opts.allow_mostly_rejected
+        else stop_reason(result, import_unconfirmed=opts.import_unconfirmed)
+    )
     if opts.dry_run:
         simulated = SimulatedWrites(httpx.HTTPTransport())
         with httpx.Client(
@@ -213,6 +222,7 @@ def migrate(
                 reserve=opts.reserve,
                 would_create=simulated.created,
             )
+        later, later_fields = _later_rejects(opts.sources, read, preview, [])
         files, doc = write_migration_report(
             result,
             out_dir,
@@ -221,10 +231,19 @@ def migrate(
             state="dry_run",
             dry_run=plan.to_dict(),
             mapping=mapping_doc,
-            later_rejects=_later_rejects(opts.sources, read, preview, []),
+            later_rejects=later,
+            later_field_problems=later_fields,
+            extra={"would_stop": stop} if stop else None,
         )
         return MigrateResult(
-            run_id, "dry_run", files, doc, plan=plan, validation=result, warnings=read.warnings
+            run_id,
+            "dry_run",
+            files,
+            doc,
+            plan=plan,
+            validation=result,
+            warnings=read.warnings,
+            stop_reason=stop,
         )
 
     with Ledger.open(state_dir) as ledger:
@@ -235,6 +254,9 @@ def migrate(
             saved_mapping = ledger.get_meta(run_id, "mapping_report")
             if not plan_of_run and (saved := ledger.get_meta(run_id, "resolved_mapping")) is not None:
                 plan_of_run.append(_plan(result, resolve_opts, opts, None, saved=saved)[0][0])
+            later, later_fields = _later_rejects(
+                opts.sources, read, plan_of_run[0] if plan_of_run else None, ledger.failed_rows(run_id)
+            )
             return write_migration_report(
                 result,
                 out_dir,
@@ -243,9 +265,9 @@ def migrate(
                 state=state,
                 section=section,
                 mapping=json.loads(saved_mapping) if saved_mapping else report_section(result),
-                later_rejects=_later_rejects(
-                    opts.sources, read, plan_of_run[0] if plan_of_run else None, ledger.failed_rows(run_id)
-                ),
+                later_rejects=later,
+                later_field_problems=later_fields,
+                extra={"stop_reason": stop} if state == "stopped" else None,
             )
 
         def complete(summary: LoadSummary | None) -> MigrateResult:
@@ -270,6 +292,11 @@ def migrate(
             hooks.on_run(run_id, before)
         if info is not None and info.state == "complete":  # nothing left to send: only re-report
             return complete(None)
+        if info is None and stop is not None:  # before any write, resolution's included: nothing starts
+            files, doc = report("stopped")
+            return MigrateResult(
+                run_id, "stopped", files, doc, validation=result, warnings=read.warnings, stop_reason=stop
+            )
         count = lambda r: ledger.count_request(run_id, _template(r))  # noqa: E731 - an event hook
         with httpx.Client(
             base_url=base_url,
@@ -372,18 +399,35 @@ def _later_rejects(
     read: SourceRead,
     planned: TransformResult | None,
     failed: Sequence[tuple[int, str | None]],
-) -> pl.DataFrame | None:
-    """Rows rejected after validate — by mapping (a value the account's field cannot take, an unknown
-    status) or by the target (the load failed their contact) — with their cells as read, for rejects.csv.
-    Reading them costs one more pass over the files, and only when there is such a row."""
+) -> tuple[pl.DataFrame | None, tuple[pl.DataFrame, pl.DataFrame] | None]:
+    """Rows rejected after validate — by mapping (an unknown status) or by the target (the load failed
+    their contact) — with their cells as read, for rejects.csv; and mapping's field problems (values the
+    account's field type cannot take, left out) with their rows' cells. Reading the cells costs one more
+    pass over the files, and only when there is such a row."""
     reasons = (
         [] if planned is None else list(planned.rejected.select(ROW_ID, REASON_CODE, REASON).iter_rows())
     )
     reasons += [(rid, TARGET_REJECTED, why) for rid, why in failed]
-    if not reasons:
-        return None
+    fields = None if planned is None or not planned.field_problems.height else planned.field_problems
+    if not reasons and fields is None:
+        return None, None
     why = pl.DataFrame(
         reasons, schema={ROW_ID: pl.Int64, REASON_CODE: pl.String, REASON: pl.String}, orient="row"
     )
-    raw = raw_rows(sources, read, set(why.get_column(ROW_ID).to_list()))
-    return None if raw is None else raw.join(why, on=ROW_ID, how="inner", maintain_order="left")
+    known = read.validation.field_problem_raw
+    field_ids = set() if fields is None else set(fields.get_column(ROW_ID).to_list())
+    have = set(known.get_column(ROW_ID).to_list()) if known.height else set()
+    raw = raw_rows(sources, read, {*why.get_column(ROW_ID).to_list(), *(field_ids - have)})
+    rejected = (
+        None
+        if raw is None or not why.height
+        else raw.join(why, on=ROW_ID, how="inner", maintain_order="left")
+    )
+    if fields is None:
+        return rejected, None
+    cells = known.filter(pl.col(ROW_ID).is_in(list(field_ids)))
+    if raw is not None:
+        cells = pl.concat(
+            [cells, raw.filter(pl.col(ROW_ID).is_in(list(field_ids - have)))], how="diagonal_relaxed"
+        )
+    return rejected, (fields, cells.drop(FIELD, strict=False))

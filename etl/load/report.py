@@ -1,7 +1,8 @@
 """The migration report: the validate report (same writer, same files) plus what the load did.
 
 ``report.json`` keeps every validate key and gains: ``run_id``; ``state`` (``complete`` | ``paused`` |
-``dry_run``); ``resume_after`` (UTC, or null); ``totals.created/updated/unchanged/skipped/failed/pending``
+``dry_run`` | ``stopped``: nothing was written, ``load.stop_reason`` says why; a dry run that a real run
+would stop says so in ``load.would_stop``); ``resume_after`` (UTC, or null); ``totals.created/updated/unchanged/skipped/failed/pending``
 (per source row, from the ledger); ``requests`` ``{total, by_endpoint}``; ``load`` (policy, index strategy,
 pause reason, resume command, the first failures) and, for a dry run, ``dry_run`` (the exact plan).
 ``report.html`` is the validate page with a migration section on top; ``rejects.csv`` is validate's.
@@ -62,10 +63,15 @@ def write_migration_report(
     extra: dict[str, Any] | None = None,
     mapping: dict[str, Any] | None = None,
     later_rejects: pl.DataFrame | None = None,
+    later_field_problems: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> tuple[ReportFiles, dict[str, Any]]:
     """``later_rejects``: rows rejected after validate (mapping, the target) in validate's ``rejected_raw``
-    shape; ``rejects.csv`` lists them with validate's, so every row that did not arrive can be fixed."""
+    shape; ``rejects.csv`` lists them with validate's, so every row that did not arrive can be fixed.
+    ``later_field_problems``: values mapping left out (``type_mismatch``) and those rows' cells as read,
+    in validate's ``field_problems``/``field_problem_raw`` shapes; counted and listed with validate's."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    if later_field_problems is not None and later_field_problems[0].height:
+        result = _with_field_problems(result, *later_field_problems)
     doc = build_report(result, generated_at=generated_at, mapping=mapping)
     doc["run_id"] = run_id
     doc["state"] = state
@@ -96,6 +102,19 @@ def write_migration_report(
     return files, doc
 
 
+def _with_field_problems(
+    result: ValidationResult, problems: pl.DataFrame, raw: pl.DataFrame
+) -> ValidationResult:
+    """``result`` with mapping's field problems added to validate's (row, then field order kept)."""
+    table = pl.concat([result.field_problems, problems.select(result.field_problems.columns)])
+    cells = pl.concat([result.field_problem_raw, raw], how="diagonal_relaxed")
+    return replace(
+        result,
+        field_problems=table.sort(ROW_ID, maintain_order=True),
+        field_problem_raw=cells.unique(ROW_ID, keep="first", maintain_order=True).sort(ROW_ID),
+    )
+
+
 def _with_migration(page: str, doc: dict[str, Any]) -> str:
     """The validate page, retitled, with a migration section at the top of ``<main>``."""
     t = doc["totals"]
@@ -121,6 +140,12 @@ def _with_migration(page: str, doc: dict[str, Any]) -> str:
             )
             + "</p>"
         )
+    if doc["state"] == "stopped":
+        note = (
+            f"<p><b>Stopped before writing anything</b>: {html.escape(str(load.get('stop_reason') or ''))}. "
+            "Fix the export (see the problems below and rejects.csv), or run again with "
+            "<code>--allow-mostly-rejected</code> to load anyway.</p>"
+        )
     if doc["state"] == "dry_run":
         d = doc.get("dry_run", {})
         note = (
@@ -128,6 +153,11 @@ def _with_migration(page: str, doc: dict[str, Any]) -> str:
             + html.escape(", ".join(f"{k} {v:,}" for k, v in d.get("contacts", {}).items()))
             + f"; {d.get('total_requests', 0):,} requests.</p>"
         )
+        if load.get("would_stop"):
+            note += (
+                f"<p><b>A real run would stop before writing</b>: {html.escape(str(load['would_stop']))} "
+                "(<code>--allow-mostly-rejected</code> to load anyway).</p>"
+            )
     section = (
         f'<h1>Migration — {html.escape(doc["state"])}</h1><p class="muted">run '
         f"<code>{html.escape(doc['run_id'])}</code></p>{note}<section><table><tr><th>rows</th><th></th></tr>"

@@ -4,8 +4,9 @@ Policies (documented in README "Mapping"):
 
 * **Types**: every value is coerced to the *account field's* ``dataType`` (``ResolvedMapping.field_types``):
   dates ``YYYY-MM-DD``, recurrent dates ``MM-DD``, ``true``/``false``, plain decimals; text as is. A value
-  that cannot be coerced rejects the row (``type_mismatch``, naming the column and the field) — a contact
-  is never written with a silently dropped or mangled value.
+  that cannot be coerced is left out of the contact (never mangled) and recorded as a field problem
+  (``type_mismatch``, naming the column, the field and the value: ``TransformResult.field_problems``);
+  the contact still loads — only the key and consent can reject a row.
 * **Empty cells** are omitted, so an empty source cell never blanks a value already in the account.
 * **Status**: subscribed → Active; unsubscribed and cleaned → Inactive/Unsubscribe; pending and
   no_consent are skipped (``unconfirmed`` / ``no_consent``) unless ``import_unconfirmed``, which imports
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import overload
 
@@ -38,6 +39,8 @@ from etl.model import (
     REASON,
     REASON_CODE,
     ROW_ID,
+    SOURCE_FILE,
+    SOURCE_LINE,
     STATUS,
     TAGS,
     FieldColumn,
@@ -47,6 +50,7 @@ from etl.model import (
 )
 from etl.names import col as column
 from etl.validate import rules
+from etl.validate.rows import FIELD, FIELD_PROBLEM_SCHEMA, FIELD_VALUE_CHARS, REJECT_COLUMN, REJECT_VALUE
 
 TYPE_MISMATCH = "type_mismatch"
 UNKNOWN_STATUS = "unknown_status"
@@ -181,11 +185,14 @@ def plan_keys(plans: Sequence[PlannedContact]) -> list[str]:
 @dataclass(frozen=True)
 class TransformResult:
     """``rejected``/``skipped``: one row per source row id (merged duplicates included): ISSUE_SCHEMA.
-    ``contacts``: a ``PlannedContacts`` (built as iterated) or, from tests, a list."""
+    ``contacts``: a ``PlannedContacts`` (built as iterated) or, from tests, a list. ``field_problems``:
+    one row per value left out because the account's field type cannot take it (``type_mismatch``), in
+    validate's ``FIELD_PROBLEM_SCHEMA`` (the contact's own row: the winner of merged duplicates)."""
 
     contacts: Sequence[PlannedContact]
     rejected: pl.DataFrame
     skipped: pl.DataFrame
+    field_problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA))
 
 
 def distinct_names(frame: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -322,10 +329,12 @@ def plan_contacts(
 
     lmap, tmap = dict(resolved.list_ids), dict(resolved.tag_ids)
     extra_ids = sorted({lmap[n] for n in resolved.extra_lists})
+    where = [c for c in (SOURCE_FILE, SOURCE_LINE) if c in frame.columns]
     df = frame.select(
         pl.col(ROW_ID),
         pl.col(KEY),
         pl.col(STATUS),
+        *[pl.col(c) for c in where],
         *[pl.col(c) for c in (LISTS, TAGS) if c in frame.columns],
         *[column(src).alias(f"_s{i}") for i, (_, src, _, _) in enumerate(targets)],
         *[_fast(src, dt).alias(f"_v{i}") for i, (_, src, dt, _) in enumerate(targets)],
@@ -335,28 +344,17 @@ def plan_contacts(
     df = _finish(df, [(f"_s{i}", f"_v{i}", t[2]) for i, t in enumerate(targets)])
     groups = _groups(duplicates)
 
-    # the first field whose non-empty value did not coerce rejects the row; messages only for those rows
-    first_bad = pl.lit(None, dtype=pl.Int32)
-    for i in reversed(range(len(targets))):
-        failed = rules.clean(pl.col(f"_s{i}")).is_not_null() & pl.col(f"_v{i}").is_null()
-        first_bad = pl.when(failed).then(pl.lit(i, dtype=pl.Int32)).otherwise(first_bad)
     known = [s.value for s in Status]
-    df = df.with_columns(
-        first_bad.alias("_fail"), (~pl.col(STATUS).is_in(known)).fill_null(True).alias("_sbad")
-    )
-    is_bad = pl.col("_sbad") | pl.col("_fail").is_not_null()
-    rejected = _reasons(df.filter(is_bad), targets)
+    df = df.with_columns((~pl.col(STATUS).is_in(known)).fill_null(True).alias("_sbad"))
+    is_bad = pl.col("_sbad")  # only consent rejects here; a value that did not coerce is left out
+    field_problems = _type_mismatches(df, targets)
+    rejected = _reasons(df.filter(is_bad))
     ok = df.filter(~is_bad)
     skip_states = [] if import_unconfirmed else list(SKIP_REASONS)
     skipped = ok.filter(pl.col(STATUS).is_in(skip_states))
     ok = ok.filter(~pl.col(STATUS).is_in(skip_states))
 
-    rejected_out = _issues(
-        rejected,
-        groups,
-        pl.when(pl.col("_sbad")).then(pl.lit(UNKNOWN_STATUS)).otherwise(pl.lit(TYPE_MISMATCH)),
-        pl.col("_bad"),
-    )
+    rejected_out = _issues(rejected, groups, pl.lit(UNKNOWN_STATUS), pl.col("_bad"))
     skipped_out = _issues(
         skipped,
         groups,
@@ -364,25 +362,62 @@ def plan_contacts(
         pl.col(STATUS).replace_strict({k: v[1] for k, v in SKIP_REASONS.items()}),
     )
     keep = ok.select(KEY, ROW_ID, STATUS, "_lists", "_tags", *(f"_v{i}" for i in range(len(targets))))
-    return TransformResult(PlannedContacts(keep, [t[0] for t in targets], groups), rejected_out, skipped_out)
+    return TransformResult(
+        PlannedContacts(keep, [t[0] for t in targets], groups), rejected_out, skipped_out, field_problems
+    )
 
 
-def _reasons(bad: pl.DataFrame, targets: list[tuple[str, str, str, FieldColumn]]) -> pl.DataFrame:
-    """``_bad``: why each rejected row was rejected (an unknown status first, else the first bad field)."""
-    reason = pl.lit(None, dtype=pl.String)
-    for i, (_, _, dt, col) in enumerate(targets):
+def _type_mismatches(df: pl.DataFrame, targets: list[tuple[str, str, str, FieldColumn]]) -> pl.DataFrame:
+    """One row per non-empty value that did not coerce to its field's type (rows kept by consent only),
+    built for those cells alone: one boolean pass finds the fields that have any."""
+    failed = {
+        i: rules.clean(pl.col(f"_s{i}")).is_not_null() & pl.col(f"_v{i}").is_null() & ~pl.col("_sbad")
+        for i in range(len(targets))
+    }
+    if not failed or df.height == 0:
+        return pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    hit = df.select(f.any().alias(str(i)) for i, f in failed.items()).row(0)
+    none = pl.lit(None, dtype=pl.String)
+    parts = []
+    for (i, f), h in zip(failed.items(), hit, strict=True):
+        if not h:
+            continue
+        _, _, dt, col = targets[i]
+        value = pl.col(f"_s{i}").str.strip_chars()
         msg = pl.concat_str(
             [
                 pl.lit(f"column {col.source!r}: value '"),
-                pl.col(f"_s{i}").str.strip_chars().str.slice(0, 40),
+                value.str.slice(0, 40),
                 pl.lit(f"' is not {_TYPE_WORDS.get(dt, dt)} (target field {col.label!r} is {dt})"),
             ]
         )
-        reason = pl.when(pl.col("_fail") == i).then(msg).otherwise(reason)
+        parts.append(
+            df.filter(f).select(
+                pl.col(ROW_ID).cast(pl.Int64),
+                (pl.col(SOURCE_FILE) if SOURCE_FILE in df.columns else none).alias(SOURCE_FILE),
+                (pl.col(SOURCE_LINE) if SOURCE_LINE in df.columns else none)
+                .cast(pl.Int64)
+                .alias(SOURCE_LINE),
+                pl.col(KEY),
+                pl.lit(col.source, dtype=pl.String).alias(REJECT_COLUMN),
+                pl.lit(col.label, dtype=pl.String).alias(FIELD),
+                pl.lit(TYPE_MISMATCH, dtype=pl.String).alias(REASON_CODE),
+                msg.alias(REASON),
+                value.str.slice(0, FIELD_VALUE_CHARS).alias(REJECT_VALUE),
+                pl.lit(i, dtype=pl.Int32).alias("_order"),
+            )
+        )
+    if not parts:
+        return pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    return pl.concat(parts).sort(ROW_ID, "_order").select(list(FIELD_PROBLEM_SCHEMA))
+
+
+def _reasons(bad: pl.DataFrame) -> pl.DataFrame:
+    """``_bad``: why each rejected row was rejected (an unknown status: the only reject left here)."""
     status_msg = pl.concat_str(
         [pl.lit("status "), pl.col(STATUS).fill_null("(none)"), pl.lit(" is not known")]
     )
-    return bad.with_columns(pl.when(pl.col("_sbad")).then(status_msg).otherwise(reason).alias("_bad"))
+    return bad.with_columns(status_msg.alias("_bad"))
 
 
 def _groups(duplicates: pl.DataFrame | None) -> dict[str, tuple[int, ...]]:

@@ -34,9 +34,13 @@ from etl.model import (
 )
 
 # Columns our rejects.csv adds next to the original ones; never proposed as custom fields. (Extract renames
-# a ``source_file``/``source_line`` header to ``source_file__2`` …, see etl/extract/dialect.py.)
+# a ``source_file``/``source_line`` header to ``source_file (2)`` …, see etl/extract/dialect.py.) Its
+# ``field`` column is bookkeeping only beside ``reason_code`` and ``reason`` (a rejects.csv read back), and
+# only the last column so named (``field (2)`` when the export had its own "field", which stays data).
 REJECT_EXTRA_COLUMNS = (REASON_CODE, REASON, "raw_line")
-_RENAMED_PROVENANCE = re.compile(r"^(?:row_id|source_file|source_line)__\d+$")
+REJECT_FIELD_COLUMN = "field"
+_FIELD_LIKE = re.compile(rf"^{REJECT_FIELD_COLUMN}(?: \(\d+\))?$")
+_RENAMED_PROVENANCE = re.compile(r"^(?:row_id|source_file|source_line) \(\d+\)$")
 RESERVED = frozenset(
     norm_header(c)
     for c in (*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, OUTCOME, REASON_CODE, REASON)
@@ -67,8 +71,13 @@ def source_columns(columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c not in PROVENANCE]
 
 
-def is_bookkeeping(column: str) -> bool:
-    """A column our own rejects.csv added (fed back after fixing): replaced, never data."""
+def is_bookkeeping(column: str, columns: Sequence[str] = ()) -> bool:
+    """A column our own rejects.csv added (fed back after fixing): replaced, never data. ``columns`` (the
+    export's columns) tells whether ``field`` is rejects.csv's (it is when ``reason_code`` and ``reason``
+    are there too)."""
+    if _FIELD_LIKE.match(column) and REASON_CODE in columns and REASON in columns:
+        # ours is written last: an export's own "field" column, read back first, stays data
+        return column == [c for c in columns if _FIELD_LIKE.match(c)][-1]
     return column in REJECT_EXTRA_COLUMNS or bool(_RENAMED_PROVENANCE.match(column))
 
 
@@ -121,7 +130,7 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
     watch: list[str] = []
     for h in headers:
         # event_time columns date rows but may be an unsubscribe date as well: they are read here too
-        if (h in consumed and h not in event_time) or norm_header(h) in skip or is_bookkeeping(h):
+        if (h in consumed and h not in event_time) or norm_header(h) in skip or is_bookkeeping(h, headers):
             continue
         shape = None if norm_header(h) in not_consent else classify_header(h)
         if shape is not None:

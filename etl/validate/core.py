@@ -39,7 +39,7 @@ from etl.names import col as column
 from etl.validate.canonical import is_bookkeeping, plan_columns, source_columns
 from etl.validate.consent_findings import ConsentFindings
 from etl.validate.dedup import collapse_owned
-from etl.validate.rows import REJECT_COLUMN, REJECT_VALUE, canonical_rows
+from etl.validate.rows import FIELD_PROBLEM_SCHEMA, REJECT_COLUMN, REJECT_VALUE, canonical_rows
 from etl.validate.schemas import contract_rejects
 
 RAW = "raw_line"  # in ``rejected_raw``: the unparsed text of a structural reject (extract's ``raw``)
@@ -99,6 +99,11 @@ class ValidationResult:
     * ``rejected_raw`` — rejected rows in their original source columns (as read, untrimmed) + PROVENANCE,
       REASON_CODE, REASON and RAW (structural rejects only): what ``rejects.csv`` is written from.
     * ``consent_from_rejects`` — persons made unsubscribed/cleaned by a rejected row with the same key.
+    * ``field_problems`` — one row per cell left out of a row that is not rejected because it cannot be
+      read (``FIELD_PROBLEM_SCHEMA``: provenance, key, source column, field label, reason code and
+      message, the value cut to ``rows.FIELD_VALUE_CHARS``), in row order. Not outcomes: those rows are
+      valid (or merged) and arrive without that field. ``field_problem_raw``: those rows in their original
+      source columns + PROVENANCE (one row per row), what ``rejects.csv``'s field rows are written from.
     """
 
     preset: Preset
@@ -114,6 +119,8 @@ class ValidationResult:
     detection: Any = None  # etl.mapping.detect.Detection when the preset was detected
     field_values: bool = True  # False: field columns of ``canonical`` hold True/null (filled or not) only
     consent: ConsentFindings = field(default_factory=ConsentFindings)
+    field_problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA))
+    field_problem_raw: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @cached_property
     def outcomes(self) -> pl.DataFrame:
@@ -201,7 +208,7 @@ class _Batches:
         self.columns = [c for c in columns if c not in self.same]
         self.plan = plan_columns([*PROVENANCE, *self.columns], preset, where=where)
         self.headers = {f: {self.same.get(c, c) for c in cols} for f, cols in headers.items()}
-        self.src = tuple(c for c in self.columns if not is_bookkeeping(c))
+        self.src = tuple(c for c in self.columns if not is_bookkeeping(c, self.columns))
         self.labels = [f.label for f in self.plan.fields]
         self.field_values = field_values
         self.valid: list[pl.DataFrame] = []
@@ -210,6 +217,9 @@ class _Batches:
         self.structural: list[pl.DataFrame] = []
         self.consent: list[pl.DataFrame] = []
         self.sources: list[pl.DataFrame] = []
+        self.field_problems: list[pl.DataFrame] = []
+        self.field_raw: list[pl.DataFrame] = []
+        self.date_orders: dict[str, str] = {}  # spreadsheet dates: day/month order proven per column
         self.rows = 0
 
     def add(self, raw: pl.DataFrame) -> None:
@@ -222,7 +232,7 @@ class _Batches:
         if missing:
             raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
         self.rows += raw.height
-        found = canonical_rows(raw, self.plan, self.preset, self.headers)
+        found = canonical_rows(raw, self.plan, self.preset, self.headers, self.date_orders)
         self.consent.append(found.consent_values)
         self.sources.append(found.status_sources)
         full = found.rows.select(
@@ -234,12 +244,25 @@ class _Batches:
             problems = _compact(problems)
             self.rejected.append(_compact(_rejected_raw(raw.filter(~passed), problems, self.src)))
             self.problems.append(problems)
+        if found.field_problems.height:
+            self._add_field_problems(raw, found.field_problems, full.get_column(ROW_ID).filter(passed))
         del raw, found
         if not self.field_values:
             full = full.with_columns(
                 pl.when(pl.nth(full.columns.index(c)).is_not_null()).then(True).alias(c) for c in self.labels
             )
         self.valid.append(full if all_passed else full.filter(passed))
+
+    def _add_field_problems(self, raw: pl.DataFrame, cells: pl.DataFrame, passed: pl.Series) -> None:
+        """Keep the field problems of rows that passed (the contract may still reject one) and those
+        rows' original cells (for rejects.csv), copied out of the batch's buffers."""
+        cells = cells.filter(pl.col(ROW_ID).is_in(passed.implode()))
+        if not cells.height:
+            return
+        ids = cells.get_column(ROW_ID).unique().implode()
+        keep = [raw.columns.index(c) for c in (*PROVENANCE, *self.src)]  # pl.nth: see _rejected_raw
+        self.field_raw.append(_compact(raw.filter(pl.col(ROW_ID).is_in(ids)).select(pl.nth(keep))))
+        self.field_problems.append(_compact(cells))
 
     def add_structural(self, rejects: Any) -> None:
         """Extract's structural rejects (rows that never became cells): a frame or records."""
@@ -273,6 +296,14 @@ class _Batches:
             detection=detection,
             field_values=self.field_values,
             consent=ConsentFindings.of(self.plan, self.consent, self.sources),
+            field_problems=(
+                _concat(self.field_problems)
+                if self.field_problems
+                else pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+            ),
+            field_problem_raw=(
+                _concat(self.field_raw, "diagonal") if self.field_raw else _empty_raw(self.src)
+            ),
         )
 
 
@@ -332,7 +363,7 @@ def _one_spelling(columns: Sequence[str], headers: Mapping[str, Collection[str]]
     the rows of every file. Spellings that share a file are different columns and stay apart."""
     by_norm: dict[str, list[str]] = {}
     for c in columns:
-        if not is_bookkeeping(c) and norm_header(c):
+        if not is_bookkeeping(c, columns) and norm_header(c):
             by_norm.setdefault(norm_header(c), []).append(c)
     out: dict[str, str] = {}
     for names in by_norm.values():

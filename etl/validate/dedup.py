@@ -8,8 +8,9 @@
   the group is suppressed, the person is suppressed: ``cleaned`` when any row is cleaned (a bounce or
   complaint is a fact about the address), else ``unsubscribed``. Suppression is never undone by a later
   "subscribed" row: re-subscribing someone must be a deliberate act in the target, not a migration guess.
-  Rows rejected for a *field* problem still carry a valid address and status, so their suppression applies
-  too (the row itself stays rejected).
+  A row rejected by the contract with a valid address and status still suppresses (the row itself stays
+  rejected); a row with an unreadable field is not rejected at all (the field is left out), so it takes
+  part like any other.
 * **Tags and lists** are the union over the group, in first-seen order.
 * Every other row of the group gets the outcome ``merged_duplicate``, with a reason naming the winner's
   file and line.

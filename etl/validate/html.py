@@ -96,6 +96,34 @@ def _problems(doc: dict[str, Any]) -> str:
     )
 
 
+def _field_problems(doc: dict[str, Any]) -> str:
+    """Values left out of contacts that still arrive: counts per field × reason, then a few samples."""
+    fp = doc.get("field_problems") or {}
+    if not fp.get("cells"):
+        return '<p class="ok">Every value could be read.</p>'
+    counts = "".join(
+        f"<tr><td>{_e(c['field'])}</td><td>{_e(c['column'])}</td><td>{_e(c['reason_code'])}</td>"
+        f'<td class="num">{c["cells"]:,}</td></tr>'
+        for c in fp["counts"]
+    )
+    samples = "".join(
+        f'<tr class="sample"><td>{_file(s["file"])}</td><td class="num">line {_e(s["line"])}</td>'
+        f"<td>{_e(s['field'])}</td><td><code>{_e(s['value'])}</code></td><td>{_e(s['reason'])}</td></tr>"
+        for s in fp["samples"]
+    )
+    return (
+        f"<p>{fp['cells']:,} value(s) in {fp['rows']:,} row(s) could not be read: those rows still arrive, "
+        "without that field (only the address and consent can reject a row).</p>"
+        "<table><tr><th>field</th><th>column</th><th>problem</th><th>values</th></tr>"
+        + counts
+        + "</table><table><tr><th>file</th><th></th><th>field</th><th>value</th><th>detail</th></tr>"
+        + samples
+        + "</table>"
+        + '<p class="muted">Each such row is in <code>rejects.csv</code> with the <code>field</code> column '
+        "naming what was left out: fix it there and migrate that file again to fill the field.</p>"
+    )
+
+
 def _duplicates(doc: dict[str, Any]) -> str:
     d = doc["duplicates"]
     if not d["groups"]:
@@ -227,6 +255,7 @@ pending and no-consent contacts are skipped by default.</p></section>
 <h2>How complete are the fields?</h2><section>{_bars(fill, unit="%", max_value=1.0)}</section>
 {_mapping(doc)}
 <h2>Top problems</h2>{_problems(doc)}
+<h2>Field problems</h2>{_field_problems(doc)}
 <h2>Duplicates</h2>{_duplicates(doc)}
 <h2>Files read</h2>{_files(doc)}
 <h2>Plan</h2><section><p>About <b>{p["requests"]:,}</b> API requests (≈ {p["hours"]:.2f} hours):

@@ -8,6 +8,8 @@ incompatible change.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from etl.model import (
     KEY,
     REASON,
     REASON_CODE,
+    ROW_ID,
     SOURCE_FILE,
     SOURCE_LINE,
     STATUS,
@@ -29,7 +32,7 @@ from etl.model import (
 from etl.names import col as column
 from etl.validate.core import RAW, ValidationResult
 from etl.validate.html import detection_note, render_html
-from etl.validate.rows import REJECT_COLUMN, REJECT_VALUE
+from etl.validate.rows import FIELD, FIELD_VALUE_CHARS, REJECT_COLUMN, REJECT_VALUE
 
 REPORT_SCHEMA = 1
 SAMPLES_PER_REASON = 5
@@ -37,9 +40,12 @@ DUPLICATE_SAMPLE = 20
 REQUESTS_PER_SECOND = 1.0  # hours = requests / 3600: the sustained rate the loader plans for
 SEARCH_BATCH = 100  # keys per dedup search request
 LOADED_STATUSES = (Status.SUBSCRIBED.value, Status.UNSUBSCRIBED.value, Status.CLEANED.value)
-# rejects.csv: the original columns, then these. Read back, extract names the last two ``source_file__2``
-# and ``source_line__2`` (its own provenance wins) and validate ignores them.
-REJECTS_EXTRA = (REASON_CODE, REASON, SOURCE_FILE, SOURCE_LINE)
+# rejects.csv: the original columns, then these. Read back, extract names the two provenance ones
+# ``source_file (2)`` and ``source_line (2)`` (its own provenance wins) and validate ignores them all.
+# ``field``: empty for a rejected row; for a row that arrived without some fields, their labels.
+REJECTS_EXTRA = (REASON_CODE, REASON, SOURCE_FILE, SOURCE_LINE, FIELD)
+_FIELD_COLUMN = "__bme_field"  # ``field`` while the frame is built: an export may have a "field" column
+FIELD_SEPARATOR = "; "  # joins a row's field problems in one rejects.csv line (field, reason_code, reason)
 REJECTS_RAW = "raw_line"  # only present when extract rejected unparseable records
 FORMULA_START = r"^[=+\-@\t\r]"
 
@@ -96,6 +102,46 @@ def _samples(result: ValidationResult) -> dict[str, list[dict[str, Any]]]:
             for f, ln, c, v, r in rows.iter_rows()
         ]
     return out
+
+
+def field_problem_section(problems: pl.DataFrame) -> dict[str, Any]:
+    """``report.json``'s ``field_problems``: cells left out of rows that arrived (``cells``, ``rows``),
+    counted per field × reason (``by_field``), with the first samples of each pair."""
+    counts = (
+        problems.group_by(FIELD, REASON_CODE, maintain_order=True)
+        .agg(pl.len().alias("cells"), pl.col(REJECT_COLUMN).first().alias("column"))
+        .sort(["cells", FIELD, REASON_CODE], descending=[True, False, False])
+    )
+    by_field: dict[str, dict[str, int]] = {}
+    for fld, code, n, _ in counts.iter_rows():
+        by_field.setdefault(fld, {})[code] = n
+    samples = (
+        problems.group_by(FIELD, REASON_CODE, maintain_order=True)
+        .head(SAMPLES_PER_REASON)
+        .select(SOURCE_FILE, SOURCE_LINE, KEY, REJECT_COLUMN, FIELD, REASON_CODE, REJECT_VALUE, REASON)
+    )
+    return {
+        "cells": problems.height,
+        "rows": problems.get_column(ROW_ID).n_unique() if problems.height else 0,
+        "value_chars": FIELD_VALUE_CHARS,
+        "by_field": by_field,
+        "counts": [
+            {"field": f, "column": c, "reason_code": code, "cells": n} for f, code, n, c in counts.iter_rows()
+        ],
+        "samples": [
+            {
+                "file": f,
+                "line": ln,
+                "key": k,
+                "column": c,
+                "field": fld,
+                "reason_code": code,
+                "value": v,
+                "reason": r,
+            }
+            for f, ln, k, c, fld, code, v, r in samples.iter_rows()
+        ],
+    }
 
 
 def _duplicates(result: ValidationResult) -> dict[str, Any]:
@@ -162,6 +208,7 @@ def build_report(
         "by_status": by_status,
         "rejects_by_reason": dict(reasons.iter_rows()),
         "reject_samples": _samples(result),
+        "field_problems": field_problem_section(result.field_problems),
         "fill_rates": _fill_rates(result),
         "fields": [
             {
@@ -196,9 +243,43 @@ def neutralise(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.str.contains(FORMULA_START)).then(pl.lit("'") + expr).otherwise(expr)
 
 
+def _field_rows(result: ValidationResult) -> pl.DataFrame:
+    """One line per row that arrived without some fields: its cells as read, the fields' labels, codes
+    and messages joined by ``FIELD_SEPARATOR`` (in column order), so a fixed line can be fed back whole."""
+    problems = result.field_problems
+    if not problems.height or not result.field_problem_raw.height:
+        return pl.DataFrame()
+    joined = problems.group_by(ROW_ID, maintain_order=True).agg(
+        pl.col(FIELD).str.join(FIELD_SEPARATOR).alias(_FIELD_COLUMN),
+        pl.col(REASON_CODE).str.join(FIELD_SEPARATOR).alias("__bme_code"),
+        pl.col(REASON).str.join(FIELD_SEPARATOR).alias("__bme_reason"),
+    )
+    raw = result.field_problem_raw.unique(ROW_ID, keep="first", maintain_order=True)
+    out = raw.join(joined, on=ROW_ID, how="inner", maintain_order="left")
+    # like a rejected row's (``_rejected_raw``): the reason columns replace source columns of those names
+    return out.with_columns(
+        pl.col("__bme_code").alias(REASON_CODE), pl.col("__bme_reason").alias(REASON)
+    ).drop("__bme_code", "__bme_reason")
+
+
+def original_headers(result: ValidationResult) -> dict[str, str]:
+    """Column name → the header text as the file had it, for the columns renamed because their header
+    repeats another (``Create Date (2)`` → ``Create Date``)."""
+    out: dict[str, str] = {}
+    for f in result.files:
+        for name, text in getattr(f, "renamed", ()) or ():
+            out.setdefault(name, text)
+    return out
+
+
 def write_rejects_csv(result: ValidationResult, path: Path) -> int:
-    """Rejected rows in their original columns + REJECTS_EXTRA, UTF-8 with BOM. Returns the row count."""
+    """Rejected rows, then rows that arrived without some fields (``field`` names them), in row order, in
+    their original columns + REJECTS_EXTRA, UTF-8 with BOM. The header is written as the files had it (a
+    repeated header stays repeated: read back, it is renamed the same way). Returns the line count."""
+    fields = _field_rows(result)
     rr = result.rejected_raw
+    if fields.height:
+        rr = pl.concat([rr, fields], how="diagonal_relaxed").sort(ROW_ID, maintain_order=True)
     cols = [c for c in result.source_columns if c in rr.columns]
     has_raw = RAW in rr.columns and rr.get_column(RAW).null_count() < rr.height
     out = rr.select(
@@ -207,9 +288,17 @@ def write_rejects_csv(result: ValidationResult, path: Path) -> int:
         pl.col(REASON),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_LINE),
+        (pl.col(_FIELD_COLUMN) if _FIELD_COLUMN in rr.columns else pl.lit(None, dtype=pl.String)).alias(
+            _FIELD_COLUMN
+        ),
         *([neutralise(pl.col(RAW)).alias(REJECTS_RAW)] if has_raw else []),
     )
-    out.write_csv(path, include_bom=True)
+    names = {**original_headers(result), _FIELD_COLUMN: FIELD}
+    head = io.StringIO()
+    csv.writer(head, lineterminator="\n").writerow([names.get(c, c) for c in out.columns])
+    with path.open("wb") as fh:
+        fh.write(("\ufeff" + head.getvalue()).encode("utf-8"))
+        out.write_csv(fh, include_header=False)
     return out.height
 
 
@@ -276,6 +365,14 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         top = list(doc["rejects_by_reason"].items())
         shown = ", ".join(f"{k} {v:,}" for k, v in top[:4]) + (", …" if len(top) > 4 else "")
         lines.append(f"rejected by reason: {shown}")
+    fp = doc.get("field_problems") or {}
+    if fp.get("cells"):
+        top = [(c["field"], c["reason_code"], c["cells"]) for c in fp["counts"]]
+        shown = ", ".join(f"{f} {code} {n:,}" for f, code, n in top[:4]) + (", …" if len(top) > 4 else "")
+        lines.append(
+            f"field problems: {fp['cells']:,} value(s) left out of {fp['rows']:,} row(s) that still arrive "
+            f"({shown}; listed in rejects.csv)"
+        )
     if d["groups"]:
         lines.append(
             f"duplicates: {d['groups']:,} addresses had several rows; {d['rows_merged']:,} rows merged"

@@ -1,10 +1,14 @@
 """Raw frame → one canonical row per source row, with the first problem found (if any) as a reject reason.
 
 The whole pass is two polars selects; Python runs only on distinct values a fast expression could not
-settle (unusual addresses, numbers like ``1e3``). Problems are checked in a fixed order and a row keeps
-the first: ``missing_email``, ``invalid_email``, ``unknown_status``, then field problems in column order
-(``bad_date``, ``bad_number``, ``bad_boolean``, ``too_long``). Each reject also records the source column
-and the trimmed value (``reject_column``, ``reject_value``) for the report's samples.
+settle (unusual addresses, numbers like ``1e3``). Only the key and consent can reject a row, checked in a
+fixed order (a row keeps the first): ``missing_email``, ``invalid_email``, ``unknown_status``. Each reject
+also records the source column and the trimmed value (``reject_column``, ``reject_value``) for the
+report's samples.
+
+A field's cell that cannot be read (``bad_date``, ``bad_number``, ``bad_boolean``, ``too_long``) costs
+that field only: the value is left out of the contact (null), the row stays valid, and the cell is
+recorded as a *field problem* (``CanonicalRows.field_problems``) — one bad cell never costs a contact.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from etl.validate.canonical import ColumnPlan
 
 REJECT_COLUMN = "reject_column"
 REJECT_VALUE = "reject_value"
+FIELD = "field"  # a field problem's field label (the field left out of the contact)
+FIELD_VALUE_CHARS = 200  # a field problem keeps at most this many characters of the value
 TEMP = "__bme_"  # prefix of this module's working columns (canonical.py keeps field labels off it)
 _VALUE_IN_MESSAGE = 80  # longest value quoted inside a reason message
 
@@ -117,7 +123,7 @@ def _field_value(i: int, plan: ColumnPlan, parsed: Mapping[int, str]) -> pl.Expr
 
 
 def _parse_dates(
-    raw: pl.DataFrame, plan: ColumnPlan, preset: Preset
+    raw: pl.DataFrame, plan: ColumnPlan, preset: Preset, orders: dict[str, str] | None = None
 ) -> tuple[pl.DataFrame, dict[int, str], list[str]]:
     """Parse every date-bearing column once (``rules.cascade``) into working columns of ``raw``.
 
@@ -152,7 +158,8 @@ def _parse_dates(
     redo = [n for n, bad in missed.items() if bad]
     if redo:  # cells are clean already (canonical_rows cleaned them): see rules.cascade
         raw = raw.with_columns(
-            rules.cascade(raw.get_column(source[n]), attempts[n], trimmed=True).alias(n) for n in redo
+            rules.cascade(raw.get_column(source[n]), attempts[n], trimmed=True, orders=orders).alias(n)
+            for n in redo
         )
     return raw, fields, events
 
@@ -191,16 +198,34 @@ def _field_check(i: int, plan: ColumnPlan) -> _Check:
     return _Check((n > rules.MAX_TEXT_LENGTH).fill_null(False), "too_long", fc.source, raw, msg)
 
 
+FIELD_PROBLEM_SCHEMA = pl.Schema(
+    {
+        ROW_ID: pl.Int64,
+        SOURCE_FILE: pl.String,
+        SOURCE_LINE: pl.Int64,
+        KEY: pl.String,
+        REJECT_COLUMN: pl.String,
+        FIELD: pl.String,
+        REASON_CODE: pl.String,
+        REASON: pl.String,
+        REJECT_VALUE: pl.String,
+    }
+)
+
+
 @dataclass(frozen=True)
 class CanonicalRows:
     """``canonical_rows``' answer. ``rows``: every raw row canonicalised (PROVENANCE, EMAIL_RAW, KEY,
-    STATUS, TAGS, LISTS, EVENT_TIME, one column per field label). ``rejected``: the mask of rows that must
-    be rejected. ``problems``: those rows only, in row order — PROVENANCE, KEY, STATUS, REASON_CODE,
-    REASON, REJECT_COLUMN, REJECT_VALUE (the reasons are built for these few rows, not for every row)."""
+    STATUS, TAGS, LISTS, EVENT_TIME, one column per field label; a field's unreadable cell is null).
+    ``rejected``: the mask of rows that must be rejected. ``problems``: those rows only, in row order —
+    PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE (the reasons are built for
+    these few rows, not for every row). ``field_problems``: one row per unreadable cell of a row that is
+    not rejected (FIELD_PROBLEM_SCHEMA, in row then column order), built for those cells only."""
 
     rows: pl.DataFrame
     rejected: pl.Series
     problems: pl.DataFrame
+    field_problems: pl.DataFrame
     consent_values: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=consent.CONSENT_SCHEMA))
     status_sources: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=consent.SOURCES_SCHEMA))
 
@@ -210,11 +235,13 @@ def canonical_rows(
     plan: ColumnPlan,
     preset: Preset,
     headers_by_file: Mapping[str, Collection[str]] | None = None,
+    date_orders: dict[str, str] | None = None,
 ) -> CanonicalRows:
     """Every raw row, canonicalised, and the first problem of each row that must be rejected.
 
     ``headers_by_file`` (source_file → its header) lets a status flag ignore files that lack its column;
-    None means every file has every column.
+    None means every file has every column. ``date_orders`` (source column → day/month order proven so
+    far) is kept by the caller across batches of one export (see ``rules.sheet_dates``).
     """
     files = raw.get_column(SOURCE_FILE).unique().to_list()
     # Every rule reads trimmed cells: clean the used columns once, up front (only those that need it), and
@@ -230,7 +257,7 @@ def canonical_rows(
         ],
     )
     email = column(plan.email)
-    raw, parsed, events = _parse_dates(raw, plan, preset)
+    raw, parsed, events = _parse_dates(raw, plan, preset, date_orders)
     if preset.lists.mode == "column" and plan.lists is not None:
         fmt = preset.lists.format or preset.lists.separator
         raw = raw.with_columns(rules.split_column(raw.get_column(plan.lists), fmt).alias(f"{TEMP}lists"))
@@ -292,7 +319,6 @@ def canonical_rows(
             word,
             _col_msg(plan.status or "", word, " is not a known status"),
         ),
-        *[_field_check(i, plan) for i in _checked_fields(first, plan)],
     ]
     # Which rows fail is one pass of booleans; which check each failed row failed first (and its message)
     # is worked out on those rows alone, from the columns the checks read.
@@ -310,8 +336,54 @@ def canonical_rows(
     )
     found = consent.consent_values(raw, plan, headers_by_file)
     sources = consent.status_sources(first, ~rejected)
+    first, field_problems = _field_problems(first, plan, rejected)
     rows = first.drop([c for c in first.columns if c.startswith(TEMP)])
-    return CanonicalRows(rows, rejected, problems, found, sources)
+    return CanonicalRows(rows, rejected, problems, field_problems, found, sources)
+
+
+def _field_problems(
+    first: pl.DataFrame, plan: ColumnPlan, rejected: pl.Series
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Unreadable cells of the rows that are not rejected: left out of the row (a too-long text is nulled;
+    a typed value that did not parse is null already) and listed, one row per cell.
+
+    One boolean pass finds the fields with such a cell at all; the table is built for those cells only
+    (usually none), never a column per row."""
+    checks = {i: _field_check(i, plan) for i in _checked_fields(first, plan)}
+    if not checks or first.height == 0 or rejected.all():
+        return first, pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    first = first.with_columns(rejected.alias(f"{TEMP}rejected"))
+    kept = ~pl.col(f"{TEMP}rejected")
+    hit = first.select((c.bad & kept).fill_null(False).any().alias(str(i)) for i, c in checks.items()).row(0)
+    bad = {i: c for (i, c), h in zip(checks.items(), hit, strict=True) if h}
+    if not bad:
+        return first, pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    parts = [
+        first.filter(c.bad & kept).select(
+            ROW_ID,
+            SOURCE_FILE,
+            SOURCE_LINE,
+            KEY,
+            pl.lit(c.column, dtype=pl.String).alias(REJECT_COLUMN),
+            pl.lit(plan.fields[i].label, dtype=pl.String).alias(FIELD),
+            pl.lit(c.code, dtype=pl.String).alias(REASON_CODE),
+            c.message.alias(REASON),
+            c.value.str.slice(0, FIELD_VALUE_CHARS).alias(REJECT_VALUE),
+            pl.lit(i, dtype=pl.Int32).alias("__bme_order"),
+        )
+        for i, c in bad.items()
+    ]
+    table = pl.concat(parts).sort(ROW_ID, "__bme_order").drop("__bme_order")
+    long = [i for i, c in bad.items() if c.code == "too_long"]  # typed fields hold null there already
+    if long:
+        first = first.with_columns(
+            pl.when(checks[i].bad)
+            .then(None)
+            .otherwise(column(plan.fields[i].label))
+            .alias(plan.fields[i].label)
+            for i in long
+        )
+    return first, table.select(list(FIELD_PROBLEM_SCHEMA))
 
 
 def _checked_fields(first: pl.DataFrame, plan: ColumnPlan) -> list[int]:

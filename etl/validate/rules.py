@@ -156,13 +156,25 @@ def recurrent_attempts(formats: Sequence[str] = ()) -> list[Attempt]:
     )
 
 
-def cascade(values: pl.Series, attempts: Sequence[Attempt], *, trimmed: bool = False) -> pl.Series:
+def cascade(
+    values: pl.Series,
+    attempts: Sequence[Attempt],
+    *,
+    trimmed: bool = False,
+    orders: dict[str, str] | None = None,
+) -> pl.Series:
     """Parse each non-empty cell with the first attempt that fits → naive UTC datetimes (null: none fit).
+
+    Cells no attempt fits are then read as a spreadsheet writes dates (``sheet_dates``: ``2/5/24 1:51``,
+    ``13.02.2024``, Excel day numbers when the whole column is such numbers), with the day/month order
+    decided from those cells together.
 
     Each attempt only sees the cells every earlier attempt left unparsed, so a column in the preset's own
     format costs one vectorised parse, not one per candidate format. The result has the chunk layout of
     ``values`` (see ``split_column``). ``trimmed``: the cells are already ``clean`` (trimmed, empty →
     null), as ``canonical_rows`` hands them: cleaning them again costs twice the parse itself.
+    ``orders`` carries the day/month order the column's earlier batches proved (keyed by the series'
+    name; see ``sheet_dates``), so a batch without proof reads like the ones before it.
     """
     n = values.len()
     v = pl.col("v") if trimmed else clean(pl.col("v"))
@@ -183,11 +195,137 @@ def cascade(values: pl.Series, attempts: Sequence[Attempt], *, trimmed: bool = F
         got = todo.with_columns(attempt(pl.col("v")).alias("t"))
         parts.append(got.filter(pl.col("t").is_not_null()).select("i", "t"))
         todo = got.filter(pl.col("t").is_null()).drop("t")
+    if todo.height:  # what no format read: spreadsheet forms, decided for the column as a whole
+        left = todo.get_column("v")
+        serials = todo.height == n - values.null_count() and all_serials(left)
+        got = todo.with_columns(sheet_dates(left, serials=serials, orders=orders).alias("t"))
+        parts.append(got.filter(pl.col("t").is_not_null()).select("i", "t"))
     found = pl.concat(parts) if parts else pl.DataFrame(schema={"i": pl.UInt32, "t": pl.Datetime("us")})
     full = pl.DataFrame({"i": pl.int_range(n, dtype=pl.UInt32, eager=True)}).join(
         found, on="i", how="left", maintain_order="left"
     )
     return aligned(full.get_column("t").alias(values.name), values)
+
+
+# Spreadsheet forms (a CSV re-saved by Excel, Numbers, LibreOffice): ``2/5/24 1:51``, ``2/5/2024 1:51:09 PM``,
+# ``13/02/2024``, ``13.02.2024`` and serial day numbers. Tried after every format and ISO, on the cells
+# those left, with the day/month order decided once for the whole column (see ``sheet_dates``).
+_SHEET_DATE = (
+    r"^(\d{1,2})([/.])(\d{1,2})([/.])(\d{4}|\d{2})"
+    r"(?:(?:\s+|T)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:\s*([AaPp])\.?[Mm]\.?)?)?$"
+)
+_SHEET_PARTS = ("a", "sep", "b", "sep2", "year", "hour", "minute", "second", "half")
+_YEAR_PIVOT = 68  # two-digit years 00–68 → 20xx, 69–99 → 19xx (what strptime's %y does)
+SERIAL_RANGE = (20_000, 80_000)  # Excel day numbers 1954-10-03 … 2119-01-10: a column of these is dates
+_SERIAL_EPOCH = "1899-12-30"  # Excel's day 0 (its 1900 leap-year bug makes day 60 = 1900-02-29)
+_SERIAL = r"^\d{5}(?:\.\d+)?$"
+DAY_FIRST, MONTH_FIRST = "day_first", "month_first"
+
+
+def date_order(a: pl.Series, b: pl.Series) -> str | None:
+    """The day/month order a column's ``a/b/…`` cells prove: a first part over 12 proves day-first, a
+    second part over 12 month-first. None: nothing proves either; ``"both"``: the column contradicts
+    itself (then only cells that prove their own order can be read)."""
+    day = bool(((a > 12) & (b <= 12)).any())
+    month = bool(((b > 12) & (a <= 12)).any())
+    if day and month:
+        return "both"
+    return DAY_FIRST if day else MONTH_FIRST if month else None
+
+
+def sheet_dates(
+    values: pl.Series, *, serials: bool = False, orders: dict[str, str] | None = None
+) -> pl.Series:
+    """Trimmed, non-empty cells in spreadsheet forms → naive datetimes (null: not such a date).
+
+    Day/month order is decided for the whole of ``values`` (one column): proven by the cells
+    (``date_order``), else month-first for ``/`` (``2/5/24`` is 5 February, as US exports write it) and
+    day-first for ``.`` (the German/Nordic form). In a column that proves both orders, a cell whose
+    parts are both 12 or less (and differ) cannot be read: it stays null, so it is reported, never
+    guessed. ``serials``: the column is all numbers, so numbers in ``SERIAL_RANGE`` are Excel day numbers.
+    ``orders`` (column name → order proven so far, updated here) lets a column read in several batches
+    keep one order: a batch proving nothing follows the earlier proof; one proving the other order makes
+    the column contradictory from then on.
+    """
+    frame = pl.DataFrame({"v": values}).with_columns(
+        pl.col("v").str.extract_groups(_SHEET_DATE).struct.rename_fields(list(_SHEET_PARTS)).alias("p")
+    )
+    p = (
+        frame.get_column("p")
+        .struct.unnest()
+        .with_columns(pl.col("a", "b", "year", "hour", "minute", "second").cast(pl.Int32, strict=False))
+    )
+    p = p.with_columns(pl.when(pl.col("sep") == pl.col("sep2")).then(pl.col("a")).alias("a"))
+    order = date_order(p.get_column("a").drop_nulls(), p.filter(pl.col("a").is_not_null()).get_column("b"))
+    if orders is not None:
+        known = orders.get(values.name)
+        if known is not None and order is not None and known != order:
+            order = "both"
+        order = order or known
+        if order is not None:
+            orders[values.name] = order
+    a, b = pl.col("a"), pl.col("b")
+    if order == DAY_FIRST:
+        day_first = pl.lit(True)
+    elif order == MONTH_FIRST:
+        day_first = pl.lit(False)
+    elif order is None:
+        day_first = pl.col("sep") == "."
+    else:  # contradicting evidence: only self-evident cells (or day == month) are read
+        day_first = pl.when(a > 12).then(True).when((b > 12) | (a == b)).then(False)
+    year = pl.col("year")
+    year = (
+        pl.when(year < 100)
+        .then(year + pl.when(year <= _YEAR_PIVOT).then(2000).otherwise(1900))
+        .otherwise(year)
+    )
+    hour, half = pl.col("hour").fill_null(0), pl.col("half").str.to_lowercase()
+    hour = (
+        pl.when(half.is_null())
+        .then(hour)
+        .when((hour < 1) | (hour > 12))
+        .then(pl.lit(None, dtype=pl.Int32))
+        .otherwise(hour % 12 + pl.when(half == "p").then(12).otherwise(0))
+    )
+
+    def two(e: pl.Expr) -> pl.Expr:
+        return e.cast(pl.String).str.zfill(2)
+
+    text = pl.concat_str(
+        [
+            year.cast(pl.String).str.zfill(4),
+            pl.lit("-"),
+            two(pl.when(day_first).then(b).when(~day_first).then(a)),
+            pl.lit("-"),
+            two(pl.when(day_first).then(a).when(~day_first).then(b)),
+            pl.lit(" "),
+            two(hour),
+            pl.lit(":"),
+            two(pl.col("minute").fill_null(0)),
+            pl.lit(":"),
+            two(pl.col("second").fill_null(0)),
+        ]
+    )
+    out = p.select(text.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us").alias("t"))
+    parsed = out.get_column("t")
+    if serials:
+        number = values.cast(pl.Float64, strict=False)
+        day = pl.lit(_SERIAL_EPOCH).str.to_datetime("%Y-%m-%d", time_unit="us")
+        serial = pl.DataFrame({"n": number}).select(
+            pl.when(pl.col("n").is_between(*SERIAL_RANGE))
+            .then(day + pl.duration(seconds=(pl.col("n") * 86_400).round(0).cast(pl.Int64)))
+            .alias("t")
+        )
+        parsed = parsed.fill_null(serial.get_column("t"))
+    return parsed.alias(values.name)
+
+
+def all_serials(values: pl.Series) -> bool:
+    """True when every cell is a number in ``SERIAL_RANGE`` (so the column holds Excel day numbers)."""
+    n = values.cast(pl.Float64, strict=False)
+    return bool(values.len()) and bool(
+        (values.str.contains(_SERIAL) & n.is_between(*SERIAL_RANGE)).fill_null(False).all()
+    )
 
 
 def parse_date(values: pl.Series, formats: Sequence[str] = ()) -> pl.Series:

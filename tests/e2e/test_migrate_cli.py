@@ -241,9 +241,10 @@ def test_headers_polars_reads_as_patterns_are_plain_columns(run, tmp_path: Path)
     assert "verify:    clean — 2 contacts checked" in moved.output
 
 
-def test_rows_rejected_after_validate_are_in_rejects_csv_as_read(run, remote, tmp_path: Path) -> None:
-    """A value the account's field type cannot take is rejected at mapping: rejects.csv lists that row
-    too, in its original cells, beside validate's rejects — every row that did not arrive can be fixed."""
+def test_values_left_out_after_validate_are_in_rejects_csv_as_read(run, remote, tmp_path: Path) -> None:
+    """A value the account's field type cannot take is left out at mapping (the contact still arrives):
+    rejects.csv lists that row too, in its original cells with ``field`` naming what was left out, beside
+    validate's rejects — every row that did not arrive, or arrived without a value, can be fixed."""
     box, _, env = remote
     with httpx.Client(base_url=box.url, headers={"X-API-Key": box.api_key}) as http:
         s = http.get("/api/contact-structure").json()[0]
@@ -264,11 +265,15 @@ def test_rows_rejected_after_validate_are_in_rejects_csv_as_read(run, remote, tm
     done = run(["migrate", str(src), *flags], env)
     assert done.exit_code == 0, done.output
     rows = list(csv.DictReader((tmp_path / "r" / "rejects.csv").read_text(encoding="utf-8-sig").splitlines()))
-    assert [(r["email"], r["Age"], r["reason_code"], r["source_line"]) for r in rows] == [
-        ("  b@example.com ", " forty-two ", "type_mismatch", "3"),
-        ("not-an-address", "7", "invalid_email", "4"),
+    assert [(r["email"], r["Age"], r["reason_code"], r["source_line"], r["field"]) for r in rows] == [
+        ("  b@example.com ", " forty-two ", "type_mismatch", "3", "Age"),
+        ("not-an-address", "7", "invalid_email", "4", ""),
     ]
-    assert json.loads((tmp_path / "r" / "report.json").read_text())["totals"]["rejected"] == 2
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["totals"]["rejected"] == 1 and doc["totals"]["created"] == 2
+    assert doc["field_problems"]["by_field"] == {"Age": {"type_mismatch": 1}}
+    arrived = account_contacts(box.app)
+    assert set(arrived) == {"a@example.com", "b@example.com"}  # b arrived, without its Age
     again = run(["migrate", str(src), *flags], env)  # already complete: re-reported the same
     assert again.exit_code == 0, again.output
     assert (
@@ -290,13 +295,14 @@ def test_rows_the_target_refused_are_read_again_as_they_were(tmp_path: Path) -> 
         zf.writestr("unsubscribed_a.csv", "Email Address,First Name\nc@x.com,Cy\n")
     read = read_sources([str(archive)], preset=None, state_dir=tmp_path / "s")
     ids = dict(read.validation.canonical.select("key", "row_id").iter_rows())
-    got = _later_rejects(
+    got, fields = _later_rejects(
         [str(archive)], read, None, [(ids["b@x.com"], "ValidationError: no"), (ids["c@x.com"], "x")]
     )
+    assert fields is None
     assert got is not None
     rows = got.select("Email Address", "First Name", "reason_code", "reason", "source_line").rows()
     assert rows == [
         ("b@x.com", "=Bob", TARGET_REJECTED, "ValidationError: no", 3),
         ("c@x.com", "Cy", TARGET_REJECTED, "x", 2),
     ]
-    assert _later_rejects([str(archive)], read, None, []) is None
+    assert _later_rejects([str(archive)], read, None, []) == (None, None)

@@ -125,8 +125,10 @@ def test_user_mapping_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     )
     assert code == 0
     doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
-    assert doc["platform"] == "mine" and doc["rejects_by_reason"] == {"bad_number": 1}
-    assert doc["reject_samples"]["bad_number"][0]["reason"] == 'column "Punkte": "zwölf" is not a number'
+    assert doc["platform"] == "mine" and doc["rejects_by_reason"] == {}  # a bad number costs its field
+    assert doc["totals"]["valid"] == 2 and doc["field_problems"]["by_field"] == {"Score": {"bad_number": 1}}
+    (sample,) = doc["field_problems"]["samples"]
+    assert sample["reason"] == 'column "Punkte": "zwölf" is not a number' and sample["line"] == 3
 
 
 def test_rejects_csv_round_trip(export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

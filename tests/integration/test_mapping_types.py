@@ -81,14 +81,19 @@ def test_unknown_export_maps_through_generic_into_typed_fields(tmp_path: Path, c
     assert vip["data_type"] == "boolean" and "converted to boolean" in vip["note"]
 
 
-def test_value_that_cannot_take_the_account_type_rejects_its_row(tmp_path: Path, client) -> None:
+def test_value_that_cannot_take_the_account_type_is_left_out_of_its_contact(tmp_path: Path, client) -> None:
     typed_fields(client, {"Age": "number"})
     _, result, res, planned = run(tmp_path, client, "email,Age\na@example.com,41\nb@example.com,forty-two\n")
-    assert [c.key for c in planned.contacts] == ["a@example.com"]
-    (rej,) = planned.rejected.to_dicts()
+    assert [c.key for c in planned.contacts] == ["a@example.com", "b@example.com"]
+    assert planned.contacts[1].fields == () and planned.rejected.height == 0
+    (problem,) = planned.field_problems.to_dicts()
     b_row = result.canonical.filter(result.canonical["key"] == "b@example.com")[ROW_ID].item()
-    assert rej[ROW_ID] == b_row and rej[REASON_CODE] == "type_mismatch"
-    assert "column 'Age'" in rej[REASON] and "forty-two" in rej[REASON] and "is number" in rej[REASON]
+    assert problem[ROW_ID] == b_row and problem[REASON_CODE] == "type_mismatch" and problem["field"] == "Age"
+    assert (
+        "column 'Age'" in problem[REASON]
+        and "forty-two" in problem[REASON]
+        and "is number" in problem[REASON]
+    )
     assert res.warnings and "'Age' is text but field 'Age' is number" in res.warnings[0]
 
 

@@ -130,16 +130,16 @@ def test_duplicate_and_empty_header_names() -> None:
         "Email",
         "UNSUB_REASON",
         "column_3",
-        "UNSUB_REASON__2",
-        "UNSUB_REASON__3",
-        "row_id__2",
-        "column_3__2",
+        "UNSUB_REASON (2)",
+        "UNSUB_REASON (3)",
+        "row_id (2)",
+        "column_3 (2)",
     ]
 
 
 def test_duplicate_headers_keep_both_values(tmp_path: Path) -> None:
     res = read(tmp_path, "Email,Reason,Reason\na@example.com,first,second\n")
-    assert res.frame.select("Reason", "Reason__2").row(0) == ("first", "second")
+    assert res.frame.select("Reason", "Reason (2)").row(0) == ("first", "second")
 
 
 def test_values_untrimmed_and_empty_is_null(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_quoted_header_with_comma_newline_and_duplicates(tmp_path: Path) -> None
         "Name, full",
         "Notes\nmore",
         "UNSUB_REASON",
-        "UNSUB_REASON__2",
+        "UNSUB_REASON (2)",
     ]
 
 

@@ -120,14 +120,25 @@ def test_empty_cells_are_omitted_never_blanked() -> None:
         ("Vip", "maybe", "true/false"),
     ],
 )
-def test_uncoercible_value_rejects_the_row_naming_the_column(column: str, value: str, word: str) -> None:
-    frame = canonical([{KEY: "a@example.com", column: value}, {KEY: "b@example.com", "First Name": "Bo"}])
+def test_uncoercible_value_is_left_out_and_recorded_naming_the_column(
+    column: str, value: str, word: str
+) -> None:
+    """A value the field's type cannot take costs that field only: the contact is planned without it."""
+    frame = canonical(
+        [
+            {KEY: "a@example.com", column: value, "First Name": "Al"},
+            {KEY: "b@example.com", "First Name": "Bo"},
+        ]
+    )
     res = plan_contacts(frame, COLS, RESOLVED)
-    assert [c.key for c in res.contacts] == ["b@example.com"]
-    (rej,) = res.rejected.to_dicts()
+    assert [c.key for c in res.contacts] == ["a@example.com", "b@example.com"]
+    assert res.contacts[0].fields == (("f1", "Al"),)  # the bad value is not sent
+    assert res.rejected.height == 0
+    (problem,) = res.field_problems.to_dicts()
     src = {c.label: c.source for c in COLS}[column]
-    assert rej[ROW_ID] == 1 and rej[REASON_CODE] == "type_mismatch"
-    assert f"column {src!r}: value '{value}' is not {word}" in rej[REASON]
+    assert problem[ROW_ID] == 1 and problem[REASON_CODE] == "type_mismatch"
+    assert (problem["field"], problem["reject_column"], problem["reject_value"]) == (column, src, value)
+    assert f"column {src!r}: value '{value}' is not {word}" in problem[REASON]
 
 
 def test_statuses_and_unconfirmed_policy() -> None:

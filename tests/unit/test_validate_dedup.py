@@ -109,15 +109,18 @@ def test_mailchimp_person_in_two_files_is_suppressed() -> None:
     assert group["rows"] == 2 and group["statuses"] == ["subscribed", "unsubscribed"]
 
 
-def test_rejected_row_still_suppresses_its_address() -> None:
+def test_a_row_with_a_bad_field_still_suppresses_its_address() -> None:
+    """A bad cell costs its field only: the unsubscribed row stays a row (merged) and its consent wins."""
     res = run(
         [{"Email Address": "a@x.com"}, {"Email Address": "a@x.com", "Birthday": "99/99"}],
         "mailchimp",
         files=[MC[0], MC[1]],
     )
-    assert res.counts.rejected == 1 and res.counts.valid == 1
+    assert res.counts.rejected == 0 and res.counts.valid == 1 and res.counts.merged_duplicate == 1
     assert res.canonical.get_column(STATUS).to_list() == ["unsubscribed"]
-    assert res.consent_from_rejects == 1
+    assert res.field_problems.select("field", REASON_CODE, "reject_value").rows() == [
+        ("Birthday", "bad_date", "99/99")
+    ]
 
 
 def test_invalid_email_rows_never_join_a_group() -> None:
@@ -197,3 +200,29 @@ def test_sorted_duplicate_finder_equals_polars_is_duplicated(values: list[int | 
     hashes = pl.Series(values, dtype=pl.UInt64)
     expected = hashes.is_duplicated() & hashes.is_not_null()
     assert _duplicated(hashes).to_list() == expected.to_list()
+
+
+def test_latest_row_wins_still_when_its_field_is_unreadable() -> None:
+    """The latest row's unreadable date is left out, so the field takes the newest readable value of an
+    older row (an empty cell never erases data); the latest row still wins the rest."""
+    res = run(
+        [
+            {
+                "Email": "a@x.com",
+                "First Name": "Old",
+                "Create Date": "2/5/24 1:51",
+                "Last Activity Date": "3/1/24 9:00",
+            },
+            {
+                "Email": "A@x.com",
+                "First Name": "New",
+                "Create Date": "not a date",
+                "Last Activity Date": "3/2/24 9:00",
+            },
+        ],
+        "hubspot",
+    )
+    assert res.counts.valid == 1 and res.counts.merged_duplicate == 1 and res.counts.rejected == 0
+    row = res.canonical.row(0, named=True)
+    assert (row["First Name"], row["Created Date"]) == ("New", "2024-02-05")
+    assert res.field_problems.select("row_id", "field").rows() == [(1, "Created Date")]

@@ -115,7 +115,8 @@ def test_rejects_csv_neutralises_formulas_and_has_bom(tmp_path: Path) -> None:
     data = files.rejects.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(data.decode("utf-8-sig").splitlines(keepends=True)))
-    assert list(rows[0])[-4:] == ["reason_code", "reason", "source_file", "source_line"]
+    assert list(rows[0])[-5:] == ["reason_code", "reason", "source_file", "source_line", "field"]
+    assert {r["field"] for r in rows} == {""}  # whole-row rejects name no field
     assert list(rows[0])[:5] == ["email", "First Name", "status", "tags", "<img src=x>"]
     by_line = {r["source_line"]: r for r in rows}
     assert by_line["5"]["First Name"] == '\'=HYPERLINK("http://evil")'

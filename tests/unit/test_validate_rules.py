@@ -10,7 +10,7 @@ import pytest
 from etl.errors import InputError
 from etl.mapping.presets import FlagRule, load_preset
 from etl.model import EVENT_TIME, KEY, LISTS, OUTCOME, REASON, REASON_CODE, STATUS, TAGS, Status
-from etl.validate import rules
+from etl.validate import rows, rules
 from etl.validate.core import ValidationResult, validate_frame
 from etl.validate.status import fires as _fires
 
@@ -188,11 +188,18 @@ def test_cascade_keeps_row_order_and_tries_later_formats_only_where_needed() -> 
     ]
 
 
-def test_bad_date_rejects_with_column_and_value() -> None:
-    row = one([{"Email Address": "a@example.com", "Birthday": "31/02"}], "mailchimp")
-    assert row[REASON_CODE] == "bad_date"
-    assert row[REASON] == 'column "Birthday": "31/02" is not a date'
-    assert (row["reject_column"], row["reject_value"]) == ("Birthday", "31/02")
+def test_bad_date_leaves_the_field_out_and_records_a_field_problem() -> None:
+    """Only the key and consent reject a row: an unreadable date costs its field, not the contact."""
+    res = run([{"Email Address": "a@example.com", "Birthday": "31/02"}], "mailchimp")
+    assert res.counts.valid == 1 and res.counts.rejected == 0
+    assert res.canonical.row(0, named=True)["Birthday"] is None
+    problem = res.field_problems.row(0, named=True)
+    assert problem[REASON_CODE] == "bad_date" and problem["field"] == "Birthday"
+    assert problem[REASON] == 'column "Birthday": "31/02" is not a date'
+    assert (problem["reject_column"], problem["reject_value"]) == ("Birthday", "31/02")
+    assert (problem["row_id"], problem["source_file"], problem["source_line"]) == (0, "export.csv", 2)
+    assert problem[KEY] == "a@example.com"
+    assert res.field_problem_raw.select("row_id", "Birthday").rows() == [(0, "31/02")]
 
 
 def test_event_time_is_utc_and_unparseable_is_null_not_reject() -> None:
@@ -281,12 +288,38 @@ def _typed_preset(tmp_path, data_type: str):  # type: ignore[no-untyped-def]
     ],
 )
 def test_typed_fields(tmp_path, data_type: str, cell: str, code: str | None, value: str | None) -> None:  # type: ignore[no-untyped-def]
-    row = one([{"email": "a@x.com", "V": cell}], _typed_preset(tmp_path, data_type))
-    assert row[REASON_CODE] == code
+    res = run([{"email": "a@x.com", "V": cell}], _typed_preset(tmp_path, data_type))
+    assert res.counts.valid == 1 and res.counts.rejected == 0  # a bad field never rejects the row
+    assert res.canonical.row(0, named=True)["Value"] == value
     if code is None:
-        assert row["Value"] == value
+        assert res.field_problems.height == 0
     else:
-        assert '"V"' in row[REASON]
+        (problem,) = res.field_problems.iter_rows(named=True)
+        assert problem[REASON_CODE] == code and problem["field"] == "Value" and '"V"' in problem[REASON]
+        assert problem["reject_value"] == cell.strip()[: rows.FIELD_VALUE_CHARS]
+
+
+def test_field_problem_values_are_cut_to_the_documented_length() -> None:
+    res = run([{"email": "a@x.com", "Note": "n" * 1000}])
+    (problem,) = res.field_problems.iter_rows(named=True)
+    assert (
+        problem[REASON_CODE] == "too_long" and len(problem["reject_value"]) == rows.FIELD_VALUE_CHARS == 200
+    )
+
+
+def test_field_problems_are_listed_for_the_bad_cells_only_in_row_then_column_order() -> None:
+    res = run(
+        [
+            {"email": "a@x.com", "A": "x" * 300, "B": "ok"},
+            {"email": "bad", "A": "x" * 300, "B": "y" * 300},  # rejected: its cells are not listed
+            {"email": "c@x.com", "A": "fine", "B": "z" * 300},
+            {"email": "d@x.com", "A": "y" * 300, "B": "w" * 300},
+        ]
+    )
+    assert res.counts.valid == 3 and res.counts.rejected == 1
+    assert res.field_problems.select("row_id", "field").rows() == [(0, "A"), (2, "B"), (3, "A"), (3, "B")]
+    assert res.field_problem_raw.get_column("row_id").to_list() == [0, 2, 3]
+    assert res.canonical.select("A", "B").rows() == [(None, "ok"), ("fine", None), (None, None)]
 
 
 # --- tags and lists ------------------------------------------------------------------------------------
@@ -442,3 +475,108 @@ def test_absent_flag_never_fires_for_a_file_without_the_column() -> None:
     frame = pl.DataFrame({"v": [None, None, "y"], "source_file": ["has.csv", "lacks.csv", "has.csv"]})
     got = frame.select(_fires("v", rule, {"has.csv": {"v"}, "lacks.csv": set()})).to_series().to_list()
     assert got == [True, False, True]
+
+
+# --- spreadsheet dates ---------------------------------------------------------------------------------
+
+
+def _dates(cells: list[str | None], fmts: tuple[str, ...] = ()) -> list[str | None]:
+    out = rules.cascade(pl.Series(cells, dtype=pl.String), rules.datetime_attempts(fmts))
+    return [v.isoformat(sep=" ") if v else None for v in out.to_list()]
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        # M/D/YY H:MM, as Excel re-saves a HubSpot export (two-digit years: 00–68 → 20xx, 69–99 → 19xx)
+        (["2/5/24 1:51", "12/31/23 23:59"], ["2024-02-05 01:51:00", "2023-12-31 23:59:00"]),
+        (["1/2/68", "1/2/69"], ["2068-01-02 00:00:00", "1969-01-02 00:00:00"]),
+        # M/D/YYYY H:MM[:SS] [AM/PM]
+        (
+            ["1/2/2024 1:51:09 PM", "1/2/2024 12:05 AM", "1/2/2024 12:05 pm", "1/2/2024 7:05"],
+            ["2024-01-02 13:51:09", "2024-01-02 00:05:00", "2024-01-02 12:05:00", "2024-01-02 07:05:00"],
+        ),
+        (["1/2/2024 13:05 PM", "1/2/2024 24:00", "2/30/2024"], [None, None, None]),
+        # D.M.YYYY: day-first when nothing proves otherwise
+        (["01.02.2024", "5.6.24"], ["2024-02-01 00:00:00", "2024-06-05 00:00:00"]),
+        # Excel serial day numbers: a column of them only
+        (["45327", "45327.0756"], ["2024-02-05 00:00:00", "2024-02-05 01:48:52"]),
+        (["45327", "abc"], [None, None]),  # not all numbers: not serials
+        (["45327", "12"], [None, None]),  # 12 is no plausible serial: the column is not dates
+        (["2/5/24 1:51 x", "2/5.24", "2/5/245"], [None, None, None]),
+    ],
+)
+def test_spreadsheet_date_forms(cells: list[str], expected: list[str | None]) -> None:
+    assert _dates(cells) == expected
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        # a first part over 12 proves day-first for the whole column, ambiguous cells included
+        (["13/02/2024", "01/02/2024"], ["2024-02-13", "2024-02-01"]),
+        # a second part over 12 proves month-first, even with dots
+        (["02.13.2024", "01.02.2024"], ["2024-02-13", "2024-01-02"]),
+        # nothing proves either: month-first for "/", day-first for "."
+        (["01/02/2024"], ["2024-01-02"]),
+        (["01.02.2024"], ["2024-02-01"]),
+        # contradicting evidence: self-evident cells (and day == month) are read, ambiguous ones are not
+        (
+            ["13/02/2024", "02/13/2024", "01/02/2024", "03/03/2024"],
+            ["2024-02-13", "2024-02-13", None, "2024-03-03"],
+        ),
+    ],
+)
+def test_day_or_month_first_is_decided_per_column(cells: list[str], expected: list[str | None]) -> None:
+    assert rules.parse_date(pl.Series(cells)).to_list() == expected
+
+
+def test_the_preset_format_still_comes_first_and_only_leftovers_cascade() -> None:
+    """A cell the preset's own format reads is never re-read as a spreadsheet date (``%d/%m/%Y`` here)."""
+    assert _dates(["05/02/2024", "2/5/24 1:51"], ("%d/%m/%Y",)) == [
+        "2024-02-05 00:00:00",
+        "2024-02-05 01:51:00",
+    ]
+
+
+def test_date_field_and_event_time_read_spreadsheet_dates_through_validate() -> None:
+    res = run(
+        [
+            {"Email": "a@x.com", "Create Date": "2/5/24 1:51"},
+            {"Email": "b@x.com", "Create Date": "12/31/23 23:59"},
+            {"Email": "c@x.com", "Create Date": "garbage"},
+        ],
+        "hubspot",
+    )
+    assert res.counts.valid == 3 and res.counts.rejected == 0
+    assert res.canonical.get_column("Created Date").to_list() == ["2024-02-05", "2023-12-31", None]
+    assert res.canonical.get_column(EVENT_TIME).to_list()[0].isoformat() == "2024-02-05T01:51:00+00:00"
+    assert res.field_problems.select("field", REASON_CODE, "reject_value").rows() == [
+        ("Created Date", "bad_date", "garbage")
+    ]
+
+
+def test_day_month_order_carries_across_batches_of_one_export() -> None:
+    """Validate reads a big export in batches: a batch that proves nothing follows the order an earlier
+    batch proved, and one proving the other order makes the column's ambiguous cells problems."""
+    from etl.validate.core import _Batches
+
+    def batch(start: int, dates: list[str]) -> pl.DataFrame:
+        raw = make_raw([{"Email": f"p{start + i}@x.com", "Create Date": d} for i, d in enumerate(dates)])
+        return raw.with_columns(pl.col("row_id") + start)
+
+    batches = _Batches(
+        ["Email", "Create Date"], load_preset("hubspot"), {"export.csv": {"Email", "Create Date"}}
+    )
+    batches.add(batch(0, ["13/02/2024 10:00", "01/02/2024 10:00"]))  # proves day-first
+    batches.add(batch(10, ["03/04/2024 10:00"]))  # proves nothing: still day-first
+    batches.add(batch(20, ["02/14/2024 10:00", "05/06/2024 10:00"]))  # proves month-first: contradiction
+    res = batches.finish((), None)
+    assert res.canonical.get_column("Created Date").to_list() == [
+        "2024-02-13",
+        "2024-02-01",
+        "2024-04-03",
+        "2024-02-14",
+        None,
+    ]
+    assert res.field_problems.select("row_id", REASON_CODE).rows() == [(21, "bad_date")]

@@ -155,7 +155,7 @@ def test_a_row_breaking_the_contract_is_rejected_in_row_order(monkeypatch: pytes
         bad = found.rows.with_columns(
             pl.when(pl.col("row_id") == 1).then(pl.lit("B@X.COM")).otherwise(pl.col("key")).alias("key")
         )
-        return type(found)(bad, found.rejected, found.problems)
+        return type(found)(bad, found.rejected, found.problems, found.field_problems)
 
     monkeypatch.setattr(core, "canonical_rows", corrupt)
     res = run([{"Email": "a@x.com"}, {"Email": "b@x.com"}, {"Email": "not-an-address"}, {"Email": "c@x.com"}])
