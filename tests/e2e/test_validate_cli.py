@@ -193,3 +193,22 @@ def test_installed_entry_point(tmp_path: Path) -> None:
         [str(BIN), "validate", str(tmp_path / "nope.csv")], capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "file not found" in bad.stderr
+
+
+def test_a_2mb_cell_is_read_and_judged_by_the_length_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Used to end in "field larger than field limit (131072)", exit 1: now the value reaches validate."""
+    big = "y" * 2_000_000
+    rows = [f"r{i}@example.com,R{i},short" for i in range(12)]
+    rows[0] = f"big@example.com,Big,{big}"
+    rows[9] = f'late@example.com,Late,"{big}\nwith a second line"'
+    p = tmp_path / "notes.csv"
+    p.write_text("Email,First Name,Notes\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = cli(["validate", str(p), "--report-dir", str(tmp_path / "r")], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    t = doc["totals"]
+    assert t["rows_read"] == 12 and t["valid"] + t["rejected"] == 12
+    assert "too_long" in doc["rejects_by_reason"] or t["valid"] == 12  # the length rule decides, not extract
+    assert "read 12 rows" in out
