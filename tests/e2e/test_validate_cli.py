@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from etl.cli import main
+from tests.e2e.conftest import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -212,3 +213,29 @@ def test_a_2mb_cell_is_read_and_judged_by_the_length_rule(
     assert t["rows_read"] == 12 and t["valid"] + t["rejected"] == 12
     assert "too_long" in doc["rejects_by_reason"] or t["valid"] == 12  # the length rule decides, not extract
     assert "read 12 rows" in out
+
+
+TAGGED = (
+    "Email,Tags\n"
+    'a@example.com,"""a"";""b"""\n'  # "a";"b"
+    "b@example.com,a;b\n"
+    'c@example.com,"a,b"\n'
+    'd@example.com,"""a""; ""b"""\n'  # "a"; "b"
+    'e@example.com,"""a"",""b"""\n'  # "a","b"
+    'f@example.com,"""Lorem, Ipsum"",""b"""\n'  # Mailchimp style: one tag with a comma in it
+)
+
+
+def test_tag_cells_in_any_spelling_become_separate_tags(tmp_path: Path, run: Run) -> None:
+    """validate reads every spelling, and the plan against the (embedded) account creates exactly the
+    tags a, b and "Lorem, Ipsum" — once a tags cell ``"a";"b"`` became one garbage tag."""
+    p = tmp_path / "tagged.csv"
+    p.write_text(TAGGED, encoding="utf-8")
+    checked = run(["validate", str(p), "--preset", "generic", "--report-dir", str(tmp_path / "r")])
+    assert checked.exit_code == 0, checked.err
+    doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert doc["totals"]["valid"] == 6 and doc["fill_rates"]["tags"] == 1.0
+    env = {"BME_STATE_DIR": str(tmp_path / "state")}
+    planned = run(["mappings", "plan", str(p), "--preset", "generic", "--create-tags", "--json"], env)
+    assert planned.exit_code == 0, planned.err
+    assert [t["label"] for t in json.loads(planned.out)["tags"]] == ["a", "b", "Lorem, Ipsum"]
