@@ -21,11 +21,13 @@ import click
 from etl.commands.common import (
     api_key_file_option,
     chosen_preset,
+    chosen_read,
     create_options,
     echo_page,
     legacy_from,
     legacy_options,
     preset_options,
+    read_flags,
     report_dir_option,
     run_verify,
     sources_argument,
@@ -135,6 +137,7 @@ def _resume_command(ctx: click.Context) -> str:
 @click.command("migrate", short_help="Load contacts into Benchmark: resumable, then verified.")
 @sources_argument()
 @preset_options()
+@read_flags()
 @click.option(
     "--list", "lists", multiple=True, metavar="NAME", help="Add every contact to this list too (repeatable)."
 )
@@ -191,6 +194,8 @@ def command(
     sources: tuple[str, ...],
     preset: str | None,
     mapping_file: Path | None,
+    encoding: str | None,
+    delimiter: str | None,
     lists: tuple[str, ...],
     create_fields: bool,
     create_lists: bool,
@@ -229,6 +234,7 @@ def command(
       LEGACY_API_TOKEN=… bme-migrate migrate legacy+https://legacy.example.com --legacy-status subscribed
     """
     chosen = chosen_preset(preset, mapping_file)
+    read_opts = chosen_read(encoding, delimiter)
     mapping_id = (
         f"file:{file_digest(mapping_file)}" if mapping_file else f"preset:{preset}" if preset else "detected"
     )
@@ -256,6 +262,7 @@ def command(
         # the embedded sandbox's port changes every run; its database does not
         target_id=f"embedded:{settings.sandbox_db.resolve()}" if settings.embedded else None,
         legacy=legacy,
+        read=read_opts,
     )
     bar = _Bar()
     started: dict[str, tuple[str, int]] = {}

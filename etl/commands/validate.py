@@ -10,10 +10,12 @@ import click
 from etl.clock import SystemClock
 from etl.commands.common import (
     chosen_preset,
+    chosen_read,
     echo_page,
     legacy_from,
     legacy_options,
     preset_options,
+    read_flags,
     report_dir_option,
     rows_bar,
     sources_argument,
@@ -33,6 +35,7 @@ from etl.validate.report import summary_lines, write_report
     preset_help="Platform preset to read the export with (default: detected from headers and file names; "
     "legacy_api for a legacy+https:// source)."
 )
+@read_flags()
 @report_dir_option(
     "Where to write report.json, report.html and rejects.csv [default: reports/validate-<UTC timestamp>]."
 )
@@ -45,6 +48,8 @@ def command(
     sources: tuple[str, ...],
     preset: str | None,
     mapping_file: Path | None,
+    encoding: str | None,
+    delimiter: str | None,
     report_dir: Path | None,
     fail_on_rejects: bool,
     legacy_status: str | None,
@@ -63,9 +68,11 @@ def command(
       bme-migrate validate members_export.zip
       bme-migrate validate contacts.csv --preset hubspot --report-dir reports/hubspot
       bme-migrate validate a.csv b.csv --mapping my_mapping.toml --fail-on-rejects
+      bme-migrate validate kunden.csv --encoding cp1250 --delimiter ";"
       LEGACY_API_TOKEN=… bme-migrate validate legacy+https://legacy.example.com --legacy-status subscribed
     """
     chosen = chosen_preset(preset, mapping_file)
+    read_opts = chosen_read(encoding, delimiter)
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     now = datetime.fromtimestamp(SystemClock().now(), UTC)
     out_dir = report_dir or Path("reports") / f"validate-{now:%Y%m%dT%H%M%SZ}"
@@ -78,6 +85,7 @@ def command(
             progress=bar.update,
             on_page=echo_page,
             field_values=False,  # the report needs fill rates, not the cells: a fraction of the memory
+            options=read_opts,
         )
     for warning in read.warnings:
         to_stderr(f"warning: {warning}")

@@ -22,6 +22,7 @@ from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import Paused
 from etl.extract.legacy_api import OnPage
+from etl.extract.options import ReadOptions
 from etl.load.client import BenchmarkClient
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
 from etl.load.ledger import Ledger, file_digest, fingerprint
@@ -61,6 +62,7 @@ class MigrateOptions:
     resume_command: str | None = None
     target_id: str | None = None  # identity of the target for the run id (default: the base URL)
     legacy: LegacyOptions = field(default_factory=LegacyOptions)  # for a legacy+https:// source
+    read: ReadOptions = field(default_factory=ReadOptions)  # --encoding / --delimiter: part of the run id
 
 
 @dataclass
@@ -99,7 +101,9 @@ def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str]
     """Sources' content, the mapping and its flags, and the target: the same command → the same run.
 
     ``identity`` is ``SourceRead.identity`` (a legacy source's URL, filter and snapshot digest); without it
-    the sources are taken as files and digested here.
+    the sources are taken as files and digested here. ``--encoding`` and ``--delimiter`` count only when
+    given (another encoding reads other names from the same bytes: other contacts, another run); without
+    them the id is what it always was, since detection depends on the content already digested.
     """
     sources = (
         list(identity)
@@ -110,8 +114,14 @@ def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str]
         f"lists={sorted(opts.lists)};unconfirmed={opts.import_unconfirmed};on_existing={opts.on_existing};"
         f"create={opts.create_fields},{opts.create_lists},{opts.create_tags}"
     )
+    read = opts.read.identity()
     return fingerprint(
-        *sources, opts.mapping_id, flags, opts.target_id or base_url, opts.structure_id or "default"
+        *sources,
+        opts.mapping_id,
+        flags,
+        opts.target_id or base_url,
+        opts.structure_id or "default",
+        *([read] if read else []),
     )
 
 
@@ -171,6 +181,7 @@ def migrate(
         progress=hooks.on_rows,
         on_page=hooks.on_page,
         clock=clock,
+        options=opts.read,
     )
     result = read.validation
     run_id = run_fingerprint(opts, base_url, read.identity)
