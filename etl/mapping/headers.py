@@ -30,10 +30,11 @@ LEGACY_API_COLUMNS = ("email", "first_name", "last_name", "status", "id")
 
 def _decode(head: bytes, label: str, given: str | None = None) -> str:
     """The text of a file's first bytes, decided as extract decides the whole file."""
-    if given is not None:
-        declared, bom_len = detect_bom(head)
-        return codecs.getincrementaldecoder(given)("replace").decode(head[bom_len if declared else 0 :])
     declared, bom_len = detect_bom(head)
+    if given is not None:  # a BOM of the given encoding is skipped, as extract skips it
+        same = declared is not None and (given == declared or (given == "utf-16" and declared != "utf-8"))
+        codec, skip = (declared, bom_len) if same and declared is not None else (given, 0)
+        return codecs.getincrementaldecoder(codec)("replace").decode(head[skip:])
     if declared is not None and declared.startswith("utf-16"):
         return head[bom_len:].decode(declared, errors="ignore")
     if declared is None and b"\x00" in head:

@@ -239,3 +239,58 @@ def test_tag_cells_in_any_spelling_become_separate_tags(tmp_path: Path, run: Run
     planned = run(["mappings", "plan", str(p), "--preset", "generic", "--create-tags", "--json"], env)
     assert planned.exit_code == 0, planned.err
     assert [t["label"] for t in json.loads(planned.out)["tags"]] == ["a", "b", "Lorem, Ipsum"]
+
+
+def test_a_detected_code_page_is_printed_with_how_sure(tmp_path: Path, run: Run) -> None:
+    from tests.unit.test_extract_encoding import CENTRAL, export_text
+
+    p = tmp_path / "klienci.csv"
+    p.write_bytes(export_text(CENTRAL).encode("cp1250"))
+    result = run(["validate", str(p), "--report-dir", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.err
+    warning = [line for line in result.err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "read as cp1250 (detected, " in warning[0] and "% sure" in warning[0]
+    doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert doc["files"][0]["encoding"] == "cp1250" and doc["totals"]["valid"] == 15
+
+
+def test_an_ambiguous_file_exits_2_and_encoding_reads_it(tmp_path: Path, run: Run) -> None:
+    p = tmp_path / "ru.csv"
+    p.write_bytes("Email,Name\r\nivan@example.com,Иван\r\n".encode("cp1251"))
+    refused = run(["validate", str(p), "--report-dir", str(tmp_path / "a")])
+    assert refused.exit_code == 2 and refused.out == ""
+    assert refused.err.count("\n") == 1 and refused.err.startswith(f"error: {p}:2:18: not UTF-8")
+    assert "c8 e2 e0 ed" in refused.err and "--encoding NAME" in refused.err
+    assert not (tmp_path / "a").exists()
+    told = run(["validate", str(p), "--encoding", "windows-1251", "--report-dir", str(tmp_path / "b")])
+    assert told.exit_code == 0, told.err
+    assert "warning" not in told.err  # nothing was guessed
+    doc = json.loads((tmp_path / "b" / "report.json").read_text(encoding="utf-8"))
+    assert doc["files"][0]["encoding"] == "cp1251" and doc["totals"]["valid"] == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--encoding", "klingon-8"], "error: unknown encoding 'klingon-8' for --encoding"),
+        (["--delimiter", "#"], "error: unknown delimiter '#' for --delimiter"),
+    ],
+)
+def test_unknown_encoding_or_delimiter_is_a_one_line_usage_error(
+    export: Path, tmp_path: Path, run: Run, flags: list[str], message: str
+) -> None:
+    for command in (["validate"], ["mappings", "detect"], ["mappings", "plan", "--offline"], ["migrate"]):
+        result = run([*command, str(export), *flags], {"BME_STATE_DIR": str(tmp_path / "s")})
+        assert result.exit_code == 2, (command, result.output)
+        assert result.err.startswith(message) and result.err.count("\n") == 1
+
+
+def test_delimiter_tab_and_encoding_reach_mappings_detect(tmp_path: Path, run: Run) -> None:
+    p = tmp_path / "export.txt"
+    head = "Email Address\tFirst Name\tLast Name\tMEMBER_RATING\tOPTIN_TIME\tCONFIRM_TIME\tLEID\tEUID\tTAGS"
+    p.write_bytes(f"{head}\r\na@x.io\tÅsa\tÖberg\t2\t\t\t1\tx\t\r\n".encode("cp1252"))
+    got = run(["mappings", "detect", str(p), "--delimiter", "tab", "--encoding", "cp1252", "--json"])
+    assert got.exit_code == 0, got.err
+    assert json.loads(got.out)["platform"] == "mailchimp"
+    whole = run(["mappings", "detect", str(p), "--delimiter", ";", "--json"])
+    assert whole.exit_code == 0 and json.loads(whole.out)["platform"] != "mailchimp"  # one column: no match
