@@ -4,7 +4,7 @@ Exports that are not UTF-8 come from Excel or old platforms in the system code p
 cp1252 (Western Europe), cp1250 (Central Europe), cp1251 (Cyrillic), cp932 (Japanese Shift_JIS), GB18030
 (Chinese) … The bytes alone often decode in several of them; the question is which decoding is *text*.
 
-Each candidate code page that decodes the sample strictly is judged on its decoded text by two measures,
+Each candidate code page that decodes the sample strictly is judged on its decoded text by three measures,
 and the lower sum (``badness``) wins:
 
 - ``charset_normalizer``'s mess ratio (the maintained detector's measure of how much a text looks like
@@ -15,6 +15,8 @@ and the lower sum (``badness``) wins:
   together (``Dvoøák``, ``Èerný``: Czech read as cp1252; ``Ĺngström``: Swedish read as cp1250). The mess
   ratio cannot see the last kind — every character is a letter — and it is the usual Central/Western
   confusion.
+- accented letters foreign to the text's main alphabet (``foreign_letters``): an export is mostly one
+  language, and Hungarian read as cp1252 needs Estonian's õ beside Hungarian's á, é, ö.
 
 Decodings that give the same text (cp1252 and latin-1 for most Western files) are one candidate, named
 after the first in ``CANDIDATES``. How sure: a softmax over the candidates' badness — the winner's share.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 from charset_normalizer.md import mess_ratio
@@ -59,6 +62,10 @@ TEMPERATURE = 0.5  # one implausible word more than the winner → the winner is
 # word of evidence against cp1252 before it can win, and the winner then still needs ``SURE``.
 PRIOR: dict[str, float] = {"cp1252": 0.0, "latin-1": 0.0, "cp1250": 1.0, "cp1251": 1.0, "cp932": 1.0}
 OTHER_PRIOR = 1.5
+# Per letter outside the text's main alphabet (see ``foreign_letters``). Small, because contact lists mix
+# languages (Danish and French names in one cp1252 file); it adds up over a file: a Hungarian list of 20
+# names read as cp1252 has a dozen õ and û, which together outweigh cp1250's prior.
+FOREIGN_WEIGHT = 0.2
 
 # Non-ASCII letters each Latin-script language writes (lower case). A word is plausible when one language
 # has all of its letters; ``Dvoøák`` (ø with á) or ``Ĺngström`` (ĺ with ö) is no language's word.
@@ -140,10 +147,23 @@ def _implausible(word: str) -> bool:
     return scripts == {"LATIN"} and not any(high <= a for a in _ALPHABETS)
 
 
+def foreign_letters(text: str) -> int:
+    """Occurrences of accented Latin letters outside the one alphabet that covers most of them.
+
+    A file is mostly one language: Hungarian ``Győző`` read as cp1252 is ``Gyõzõ`` — every word still
+    plausible (õ is Estonian, Portuguese), but no single language writes both õ and the file's á, é, ö.
+    """
+    counts = Counter(c for c in text.lower() if c.isalpha() and not c.isascii() and _script(c) == "LATIN")
+    if not counts:
+        return 0
+    return sum(counts.values()) - max(sum(n for c, n in counts.items() if c in a) for a in _ALPHABETS)
+
+
 def badness(text: str) -> float:
-    """Implausible words, plus the mess ratio weighted by the words judged: 0 for clean text."""
+    """Implausible words, the mess ratio weighted by the words judged, and ``FOREIGN_WEIGHT`` per letter
+    foreign to the text's main alphabet: 0 for clean single-language text."""
     seen, bad = _implausible_words(text)
-    return bad + mess_ratio(text, 1.0) * max(seen, 1)
+    return bad + mess_ratio(text, 1.0) * max(seen, 1) + FOREIGN_WEIGHT * foreign_letters(text)
 
 
 def guess_encoding(sample: bytes) -> Guess:

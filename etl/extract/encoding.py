@@ -39,6 +39,7 @@ SNIFF = 1 << 16
 DETECT_HEAD = 256 << 10  # where the detector's sample lines come from, besides the first invalid byte
 DETECT_CAP = 64 << 10  # the most bytes of those lines the detector judges
 AROUND = 8 << 10  # bytes read on each side of the first invalid byte (cut to whole lines)
+CLOSE = 0.95  # below this a detected encoding's warning names the runner-up
 BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -64,11 +65,14 @@ class Choice:
     encoding: str
     how: str
     confidence: float | None = None
+    runner_up: str | None = None  # the next best decoding, named in the warning when it was close
 
     def note(self, label: str) -> str | None:
         """The warning line a command prints for a guessed encoding; ``None`` when nothing was guessed."""
         if self.how == "detected":
             sure = f"{self.confidence:.0%} sure" if self.confidence is not None else "detected"
+            if self.runner_up and self.confidence is not None and self.confidence < CLOSE:
+                sure += f"; {self.runner_up} would read differently"
             return (
                 f"{label}: not UTF-8; read as {self.encoding} (detected, {sure}); "
                 "--encoding NAME reads it otherwise"
@@ -277,7 +281,7 @@ def detect_legacy(path: Path, label: str, bad: int) -> Choice:
     sample, suspicious = detection_sample(path, bad)
     guess = guess_encoding(sample)
     if guess.sure:
-        return Choice(guess.encoding, "detected", guess.confidence)
+        return Choice(guess.encoding, "detected", guess.confidence, guess.runner_up)
     line, col = position(path, bad)
     message = unsure_message(bad, suspicious, guess.encoding, guess.confidence, guess.runner_up)
     raise InputError(message, path=label, line=line, column=col)

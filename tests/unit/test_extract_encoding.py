@@ -172,6 +172,15 @@ WESTERN = (
     ["Paris", "Besançon", "Orléans", "Genève", "Zürich", "Málaga", "København", "Göteborg"],
     ["client fidèle", "salon", "inscrit – site", "déjà client"],
 )  # fmt: skip
+HUNGARIAN = (  # each word also reads as a word in cp1252 (ő → õ): only the language as a whole tells
+    "Email,Név,Város,Megjegyzés",
+    ["Nagy Gábor", "Kovács Éva", "Szabó Zoltán", "Tóth Erzsébet", "Horváth Ödön", "Varga Győző",
+     "Kiss Ürsula", "Molnár Árpád", "Németh Réka", "Farkas Lőrinc", "Balogh Gyöngyi", "Papp Dezső",
+     "Lakatos Előd", "Mészáros Bőske", "Oláh Szőke", "Simon Tünde", "Fekete Ernő", "Szilágyi Nándor",
+     "Török Csilla", "Fehér Levente", "Balázs Zsófia", "Gál Ferenc"],
+    ["Győr", "Pécs", "Szeged", "Debrecen", "Székesfehérvár", "Nyíregyháza"],
+    ["törzsvásárló", "kiállítás", "webes feliratkozás", "hírlevél előfizető", "rendezvény résztvevő"],
+)  # fmt: skip
 LATIN1 = (  # ISO-8859-1 only: no “smart quotes”, Œ or – (those are cp1252's 0x80–0x9F)
     "Email,Nom,Ville,Remarque",
     ["José García", "François Lefèvre", "Zoë Brontë", "Søren Kierkegård", "Jürgen Müller", "Björn Ångström",
@@ -196,6 +205,7 @@ def export_text(lang: tuple[str, list[str], list[str], list[str]]) -> str:
     [
         (JAPANESE, "shift_jis", "cp932"),  # cp932 is Microsoft's Shift_JIS, what Japanese Excel writes
         (CENTRAL, "cp1250", "cp1250"),
+        (HUNGARIAN, "cp1250", "cp1250"),
         (RUSSIAN, "cp1251", "cp1251"),
         (WESTERN, "cp1252", "cp1252"),
         (LATIN1, "latin-1", "cp1252"),  # identical text: cp1252 only adds characters in 0x80–0x9F
@@ -281,3 +291,14 @@ def test_given_delimiter_replaces_sniffing(tmp_path: Path) -> None:
     res = read_sources([p], options=ReadOptions(delimiter="|"))
     assert res.files[0].delimiter == "|" and res.files[0].header == ("Email,Name", "Tags")
     assert res.frame["Tags"].to_list() == ["x,y"]
+
+
+def test_a_close_call_names_the_other_reading(tmp_path: Path) -> None:
+    """Two Hungarian names read as names in cp1252 too (ő → õ, an Estonian letter): too little text to
+    tell, so cp1252 — the likelier code page — is chosen, and the warning says what else it could be."""
+    p = write(tmp_path, "hu.csv", "Email,Name\na@x.hu,Varga Győző\nb@x.hu,Papp Dezső\n".encode("cp1250"))
+    res = read_sources([p])
+    (note,) = res.files[0].notes
+    assert "read as cp1252 (detected, " in note and "cp1250 would read differently" in note
+    told = read_sources([p], options=ReadOptions(encoding="cp1250"))
+    assert told.frame["Name"].to_list() == ["Varga Győző", "Papp Dezső"]
