@@ -20,6 +20,7 @@ import click
 from etl.config import DEFAULT_STATE_DIR, ENV_STATE_DIR, Secret, TargetSettings, target_from_env
 from etl.errors import ConfigError
 from etl.extract.legacy_api import legacy_token_from_env
+from etl.extract.options import ReadOptions, read_options
 from etl.load.sources import LegacyOptions, has_legacy_source
 from etl.load.verify import VerifyOptions, VerifyResult, verify
 from etl.load.verify_read import ReadPlan
@@ -121,6 +122,26 @@ def consent_options() -> Callable[[F], F]:
     )
 
 
+def read_flags() -> Callable[[F], F]:
+    """``--encoding NAME`` and ``--delimiter CHAR``: override detection for every text file of the run
+    (turned into ``ReadOptions`` by ``chosen_read``, which refuses unknown values in one line)."""
+    return _bundle(
+        click.option(
+            "--encoding",
+            metavar="NAME",
+            default=None,
+            help="Read every text file in this encoding (utf-8, cp1252, cp1250, cp1251, shift_jis, gb18030, "
+            "utf-16 …) instead of detecting it.",
+        ),
+        click.option(
+            "--delimiter",
+            metavar="CHAR",
+            default=None,
+            help="Delimiter of every CSV/TSV/TXT file: , ; | or tab [default: detected per file].",
+        ),
+    )
+
+
 def chosen_consent(
     status_column: str | None, status_values: Sequence[str], ignore_columns: Sequence[str]
 ) -> ConsentChoices:
@@ -135,6 +156,11 @@ def chosen_consent(
         except ValueError as exc:
             raise ConfigError(f"--status-value {pair!r}: {exc}") from None
     return ConsentChoices(status_column, MappingProxyType(values), tuple(ignore_columns))
+
+
+def chosen_read(encoding: str | None, delimiter: str | None) -> ReadOptions:
+    """``ReadOptions`` from ``--encoding`` / ``--delimiter``; ``ConfigError`` (exit 2) for an unknown one."""
+    return read_options(encoding, delimiter)
 
 
 def create_options(

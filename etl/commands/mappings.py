@@ -10,9 +10,11 @@ import click
 
 from etl.commands.common import (
     chosen_preset,
+    chosen_read,
     create_options,
     json_option,
     preset_options,
+    read_flags,
     sources_argument,
     state_dir_option,
     target,
@@ -132,13 +134,14 @@ def show_cmd(preset: str) -> None:
 
 @command.command("detect")
 @sources_argument()
+@read_flags()
 @json_option('Print exactly {"platform": …, "confidence": …, "evidence": […]}.')
-def detect_cmd(sources: tuple[str, ...], as_json: bool) -> None:
+def detect_cmd(sources: tuple[str, ...], encoding: str | None, delimiter: str | None, as_json: bool) -> None:
     """Guess which platform wrote an export, from its headers and file names (reads headers only).
 
     Example: bme-migrate mappings detect subscribed.csv unsubscribed.csv --json
     """
-    found = detect_platform(read_headers(list(sources)))
+    found = detect_platform(read_headers(list(sources), chosen_read(encoding, delimiter)))
     if as_json:
         click.echo(json.dumps(found.to_dict()))
         return
@@ -161,6 +164,7 @@ def detect_cmd(sources: tuple[str, ...], as_json: bool) -> None:
     preset_help="Preset to read the export with (default: detected); see `mappings list`.",
     mapping_help='Your own mapping TOML (may `extends = "mailchimp"`); replaces --preset.',
 )
+@read_flags()
 @click.option(
     "--structure",
     "structure_id",
@@ -187,6 +191,8 @@ def plan_cmd(
     sources: tuple[str, ...],
     preset: str | None,
     mapping_file: Path | None,
+    encoding: str | None,
+    delimiter: str | None,
     structure_id: str | None,
     create_fields: bool,
     create_lists: bool,
@@ -211,7 +217,11 @@ def plan_cmd(
     from etl.mapping.resolve import ResolveOptions
     from etl.validate.core import validate_sources
 
-    result = validate_sources(list(sources), preset=chosen_preset(preset, mapping_file))
+    chosen, read_opts = chosen_preset(preset, mapping_file), chosen_read(encoding, delimiter)
+    result = validate_sources(list(sources), preset=chosen, options=read_opts)
+    for f in result.files:
+        for note in getattr(f, "notes", ()):
+            to_stderr(f"warning: {note}")
     if offline:
         plan, planned = plan_validation(result)
     else:

@@ -22,12 +22,14 @@ from etl.commands.common import (
     api_key_file_option,
     chosen_consent,
     chosen_preset,
+    chosen_read,
     consent_options,
     create_options,
     echo_page,
     legacy_from,
     legacy_options,
     preset_options,
+    read_flags,
     report_dir_option,
     run_verify,
     sources_argument,
@@ -138,6 +140,7 @@ def _resume_command(ctx: click.Context) -> str:
 @sources_argument()
 @preset_options()
 @consent_options()
+@read_flags()
 @click.option(
     "--list", "lists", multiple=True, metavar="NAME", help="Add every contact to this list too (repeatable)."
 )
@@ -203,6 +206,8 @@ def command(
     status_column: str | None,
     status_values: tuple[str, ...],
     ignore_columns: tuple[str, ...],
+    encoding: str | None,
+    delimiter: str | None,
     lists: tuple[str, ...],
     create_fields: bool,
     create_lists: bool,
@@ -242,6 +247,7 @@ def command(
       LEGACY_API_TOKEN=… bme-migrate migrate legacy+https://legacy.example.com --legacy-status subscribed
     """
     chosen = chosen_preset(preset, mapping_file)
+    read_opts = chosen_read(encoding, delimiter)
     mapping_id = (
         f"file:{file_digest(mapping_file)}" if mapping_file else f"preset:{preset}" if preset else "detected"
     )
@@ -271,6 +277,7 @@ def command(
         legacy=legacy,
         consent=chosen_consent(status_column, status_values, ignore_columns),
         allow_mostly_rejected=allow_mostly_rejected,
+        read=read_opts,
     )
     bar = _Bar()
     started: dict[str, tuple[str, int]] = {}

@@ -11,11 +11,13 @@ from etl.clock import SystemClock
 from etl.commands.common import (
     chosen_consent,
     chosen_preset,
+    chosen_read,
     consent_options,
     echo_page,
     legacy_from,
     legacy_options,
     preset_options,
+    read_flags,
     report_dir_option,
     rows_bar,
     sources_argument,
@@ -36,6 +38,7 @@ from etl.validate.report import summary_lines, write_report
     "legacy_api for a legacy+https:// source)."
 )
 @consent_options()
+@read_flags()
 @report_dir_option(
     "Where to write report.json, report.html and rejects.csv [default: reports/validate-<UTC timestamp>]."
 )
@@ -51,6 +54,8 @@ def command(
     status_column: str | None,
     status_values: tuple[str, ...],
     ignore_columns: tuple[str, ...],
+    encoding: str | None,
+    delimiter: str | None,
     report_dir: Path | None,
     fail_on_rejects: bool,
     legacy_status: str | None,
@@ -69,9 +74,11 @@ def command(
       bme-migrate validate members_export.zip
       bme-migrate validate contacts.csv --preset hubspot --report-dir reports/hubspot
       bme-migrate validate a.csv b.csv --mapping my_mapping.toml --fail-on-rejects
+      bme-migrate validate kunden.csv --encoding cp1250 --delimiter ";"
       LEGACY_API_TOKEN=… bme-migrate validate legacy+https://legacy.example.com --legacy-status subscribed
     """
     chosen = chosen_preset(preset, mapping_file)
+    read_opts = chosen_read(encoding, delimiter)
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     now = datetime.fromtimestamp(SystemClock().now(), UTC)
     out_dir = report_dir or Path("reports") / f"validate-{now:%Y%m%dT%H%M%SZ}"
@@ -85,6 +92,7 @@ def command(
             on_page=echo_page,
             field_values=False,  # the report needs fill rates, not the cells: a fraction of the memory
             consent=chosen_consent(status_column, status_values, ignore_columns),
+            options=read_opts,
         )
     for warning in read.warnings:
         to_stderr(f"warning: {warning}")

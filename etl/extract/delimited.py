@@ -9,10 +9,11 @@ disagree the rest of the file goes to the exact but slow ``slowcsv`` reader inst
 first record on: an unterminated quote, a quote in the middle of an unquoted cell, polars refusing the
 block, or a record count mismatch.
 
-Encoding: a file is read as UTF-8 unless its BOM says UTF-16; polars validates each block as it splits
-it into lines. A block that is not UTF-8 makes ``encoding.scan_encoding`` decide for the whole file
-(cp1252, latin-1, or an error naming the line) and the file is transcoded, streaming, to a temporary
-UTF-8 copy — from the start, since the rows read so far must be read again (``EncodingChanged``).
+Encoding: a file is read as UTF-8 unless ``--encoding`` says otherwise or its BOM (or NUL-byte pattern)
+says UTF-16; polars validates each block as it splits it into lines. A block that is not UTF-8 makes
+``encoding.scan_encoding`` decide for the whole file (the detected code page, or an error naming the line
+and asking for ``--encoding``) and the file is transcoded, streaming, to a temporary UTF-8 copy — from the
+start, since the rows read so far must be read again (``EncodingChanged``).
 
 Ragged policy: fewer cells than the header → reject, unless only trailing *unnamed* header columns are
 missing (a header ending in a delimiter); more cells → reject, unless every extra cell is empty (a row
@@ -34,8 +35,17 @@ import polars as pl
 from etl.errors import InputError
 from etl.extract import linescan, slowcsv
 from etl.extract.dialect import renamed_headers
-from etl.extract.encoding import head_encoding, scan_encoding, utf8_source
+from etl.extract.encoding import (
+    Choice,
+    first_utf8_error,
+    given_encoding,
+    head_encoding,
+    position,
+    scan_encoding,
+    utf8_source,
+)
 from etl.extract.linescan import Header, NotUtf8
+from etl.extract.options import ReadOptions
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
 from etl.model import SOURCE_LINE
 
@@ -44,25 +54,27 @@ R = TypeVar("R")
 
 class EncodingChanged(Exception):
     """A file read as UTF-8 is not UTF-8 after all, and rows of it were already handed out: the caller
-    starts reading again with ``encoding`` for ``label`` (see ``restarting``)."""
+    starts reading again with ``choice`` for ``label`` (see ``restarting``)."""
 
-    def __init__(self, label: str, encoding: str) -> None:
-        super().__init__(f"{label}: not UTF-8, read as {encoding}")
+    def __init__(self, label: str, choice: Choice) -> None:
+        super().__init__(f"{label}: not UTF-8, read as {choice.encoding}")
         self.label = label
-        self.encoding = encoding
+        self.choice = choice
 
 
-def restarting(attempt: Callable[[Mapping[str, str]], R], on_restart: Callable[[], None] | None = None) -> R:
+def restarting(
+    attempt: Callable[[Mapping[str, Choice]], R], on_restart: Callable[[], None] | None = None
+) -> R:
     """``attempt(encodings)``, run again with each ``EncodingChanged``'s decision added to ``encodings``
-    (label → encoding) until it completes; ``on_restart`` runs before every new attempt."""
-    encodings: dict[str, str] = {}
+    (label → choice) until it completes; ``on_restart`` runs before every new attempt."""
+    encodings: dict[str, Choice] = {}
     while True:
         try:
             return attempt(encodings)
         except EncodingChanged as changed:
             if changed.label in encodings:  # decided once already: cannot change again (a bug)
                 raise RuntimeError(f"encoding of {changed.label} changed twice") from None
-            encodings[changed.label] = changed.encoding
+            encodings[changed.label] = changed.choice
             if on_restart is not None:
                 on_restart()
 
@@ -81,27 +93,43 @@ class DelimitedSource:
         workdir: Path,
         stack: ExitStack,
         kind: str = "csv",
-        encoding: str | None = None,
+        encoding: Choice | None = None,
+        options: ReadOptions | None = None,
     ) -> None:
-        declared, bom_len = head_encoding(path, label)
+        options = options or ReadOptions()
         self._label = label
+        self._path = path
         self._preferred = "\t" if path.suffix.lower() == ".tsv" else None
+        self._delimiter = options.delimiter
         self._recheck: tuple[Path, str | None, int] | None = None
-        if declared is not None and declared.startswith("utf-16"):
-            encoding = declared
-        elif encoding is None:
-            # Optimistic: polars validates every block as it splits it into lines, so a UTF-8 file costs
-            # no extra pass. A later block that is not UTF-8 makes the whole file something else: then
-            # ``EncodingChanged`` asks the caller to start again with the encoding decided here.
-            encoding, self._recheck = "utf-8", (path, declared, bom_len)
-        self._src = stack.enter_context(utf8_source(path, workdir, label, encoding, bom_len))
+        if options.encoding is not None:  # --encoding: no detection at all
+            codec, bom_len = given_encoding(path, options.encoding)
+            choice = Choice(codec, "given")
+        else:
+            declared, bom_len = head_encoding(path, label)
+            if declared is not None and declared.startswith("utf-16"):
+                choice = Choice(declared, "bom" if bom_len else "nul-pattern")
+            elif encoding is not None:  # decided by an earlier attempt that found the file is not UTF-8
+                choice = encoding
+            else:
+                # Optimistic: polars validates every block as it splits it into lines, so a UTF-8 file costs
+                # no extra pass. A later block that is not UTF-8 makes the whole file something else: then
+                # ``EncodingChanged`` asks the caller to start again with the encoding decided here.
+                choice, self._recheck = Choice("utf-8", "utf-8"), (path, declared, bom_len)
+        self._bom_len = bom_len
+        self._choice = choice
+        self._src = stack.enter_context(utf8_source(path, workdir, label, choice.encoding, bom_len))
         try:
             header = self._header()
         except EncodingChanged as changed:  # the first block already says: nothing was handed out yet
             self._recheck = None
-            self._src = stack.enter_context(utf8_source(path, workdir, label, changed.encoding, bom_len))
+            self._choice = changed.choice
+            self._src = stack.enter_context(
+                utf8_source(path, workdir, label, changed.choice.encoding, bom_len)
+            )
             header = self._header()
         self.header = header
+        note = self._choice.note(label)
         self._info = FileInfo(
             path=label,
             encoding=self._src.encoding,
@@ -111,6 +139,7 @@ class DelimitedSource:
             header=tuple(header.names),
             bom=self._src.bom,
             renamed=renamed_headers(header.names, header.raw),
+            notes=(note,) if note else (),
         )
         self._drop = self._empty_unnamed() if header.trailing_unnamed else []
         if self._drop:
@@ -123,8 +152,20 @@ class DelimitedSource:
 
     def _not_utf8(self) -> Exception:
         """What a block that polars cannot decode means: another encoding (decided over the whole file,
-        exactly as ``encoding.scan_encoding`` says), or unreadable text after a transcode."""
+        exactly as ``encoding.scan_encoding`` says), or, when the encoding was given or already decided,
+        text that is not valid in it."""
         if self._recheck is None:
+            if self._choice.encoding == "utf-8":  # --encoding utf-8 on a file that is not
+                err = first_utf8_error(self._path, self._bom_len)
+                if err is not None:
+                    line, col = position(self._path, err[0])
+                    return InputError(
+                        f"invalid UTF-8 at byte offset {err[0]} ({err[1]}) although --encoding says "
+                        "UTF-8; give the file's real encoding, or leave --encoding out to detect it",
+                        path=self._label,
+                        line=line,
+                        column=col,
+                    )
             return InputError("cannot read the file as text", path=self._label)
         path, declared, bom_len = self._recheck
         return EncodingChanged(self._label, scan_encoding(path, self._label, declared, bom_len))
@@ -136,7 +177,9 @@ class DelimitedSource:
 
     def _stream(self) -> tuple[Header, Generator[linescan.Block, None, None]]:
         try:
-            return linescan.stream(self._src.path, self._label, self._preferred, linescan.BLOCK)
+            return linescan.stream(
+                self._src.path, self._label, self._preferred, linescan.BLOCK, delimiter=self._delimiter
+            )
         except NotUtf8:
             raise self._not_utf8() from None
 
@@ -175,12 +218,14 @@ class DelimitedSource:
         return empty_unnamed(self.header, (part.frame for part in self._parts()))
 
 
-def read_delimited(path: Path, label: str, workdir: Path, kind: str = "csv") -> Part:
+def read_delimited(
+    path: Path, label: str, workdir: Path, kind: str = "csv", options: ReadOptions | None = None
+) -> Part:
     """Read one delimited text file into a single ``Part`` (see ``etl.extract.result``)."""
 
-    def attempt(encodings: Mapping[str, str]) -> tuple[list[Part], FileInfo]:
+    def attempt(encodings: Mapping[str, Choice]) -> tuple[list[Part], FileInfo]:
         with ExitStack() as stack:
-            source = DelimitedSource(path, label, workdir, stack, kind, encodings.get(label))
+            source = DelimitedSource(path, label, workdir, stack, kind, encodings.get(label), options)
             return list(source.parts()), source.info
 
     parts, info = restarting(attempt)

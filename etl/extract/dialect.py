@@ -17,20 +17,29 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from etl.model import PROVENANCE
 
 CANDIDATES: tuple[str, ...] = (",", ";", "\t", "|")
+# The stdlib csv module refuses a field over 131,072 characters by default; an export's notes cell can be
+# megabytes. 2**31 - 1 is the largest limit every platform's C long accepts (sys.maxsize is not on Windows).
+FIELD_LIMIT = 2**31 - 1
+
+
+def csv_reader(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
+    """``csv.reader`` as every reader here uses it (RFC 4180 quotes, lenient), with no cell size limit.
+
+    The limit is process-wide state in the csv module, so it is set here, at every use, rather than once
+    at start-up where something else could lower it again before a file is read.
+    """
+    csv.field_size_limit(FIELD_LIMIT)
+    return csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
 
 
 def split_record(text: str, delimiter: str) -> list[str]:
     """Split one CSV record (which may contain quoted newlines) into raw cell strings, RFC 4180 style."""
-    rows = list(
-        csv.reader(
-            io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False
-        )
-    )
+    rows = list(csv_reader(io.StringIO(text, newline=""), delimiter))
     if not rows:
         return [""]
     cells = rows[0]

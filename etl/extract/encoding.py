@@ -8,10 +8,16 @@ Policy (the order matters):
 2. No BOM, but NUL bytes laid out like UTF-16 text in the first block → UTF-16 without BOM. Any other NUL
    byte means the file is binary (``InputError``).
 3. Otherwise the *whole* file is validated as UTF-8, incrementally (fixed-size chunks, never the whole
-   file in memory). Valid → UTF-8. Invalid → cp1252, the Windows default that Excel and old exports use;
-   latin-1 only if cp1252 cannot decode it (bytes 81, 8D, 8F, 90, 9D are undefined in cp1252).
+   file in memory). Valid → UTF-8. Invalid → the file is in a legacy code page, and which one is decided by
+   ``etl.extract.charsets`` (charset-normalizer's mess ratio and a word plausibility check) over a bounded
+   sample: the lines holding non-ASCII bytes in the first 256 KiB (at most 64 KiB of them) and the lines
+   around the first invalid byte, wherever it is. Sure enough → that encoding, reported with how sure
+   (``Choice.note``). Not sure → ``InputError`` naming the line and the first suspicious bytes, and asking
+   for ``--encoding``: a wrong code page would corrupt every name silently.
    For delimited files the first validation is done by polars while the line scan reads each block
    (``etl.extract.linescan``); ``scan_encoding`` only runs when that fails, to locate and classify.
+4. ``--encoding NAME`` (``given``) replaces all of this for every file of the run; a UTF-8 or UTF-16 BOM
+   matching the given encoding is still skipped.
 
 Anything that is not UTF-8 is transcoded, streaming, into a temporary UTF-8 file, because the fast CSV
 parser (polars) reads UTF-8 only. The caller owns the temporary directory (see ``utf8_source``).
@@ -26,9 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etl.errors import InputError
+from etl.extract.charsets import guess_encoding
 
 CHUNK = 1 << 22  # 4 MiB: large enough to be fast, small enough to never matter for memory
 SNIFF = 1 << 16
+DETECT_HEAD = 256 << 10  # where the detector's sample lines come from, besides the first invalid byte
+DETECT_CAP = 64 << 10  # the most bytes of those lines the detector judges
+AROUND = 8 << 10  # bytes read on each side of the first invalid byte (cut to whole lines)
+CLOSE = 0.95  # below this a detected encoding's warning names the runner-up
 BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -41,9 +52,53 @@ class TextSource:
     """A UTF-8 view of one input: ``path`` is the original file when it already was UTF-8."""
 
     path: Path  # UTF-8 bytes (possibly still starting with a UTF-8 BOM: the reader strips it)
-    encoding: str  # what the original was: utf-8, utf-16-le, utf-16-be, cp1252, latin-1
+    encoding: str  # what the original was: utf-8, utf-16-le, utf-16-be, or a legacy code page (cp1252 …)
     bom: bool
     transcoded: bool
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An encoding and how it was chosen: ``given`` (--encoding), ``bom``, ``utf-8`` (valid throughout),
+    ``nul-pattern`` (UTF-16 without BOM) or ``detected`` (with ``confidence``, 0–1)."""
+
+    encoding: str
+    how: str
+    confidence: float | None = None
+    runner_up: str | None = None  # the next best decoding, named in the warning when it was close
+
+    def note(self, label: str) -> str | None:
+        """The warning line a command prints for a guessed encoding; ``None`` when nothing was guessed."""
+        if self.how == "detected":
+            sure = f"{self.confidence:.0%} sure" if self.confidence is not None else "detected"
+            if self.runner_up and self.confidence is not None and self.confidence < CLOSE:
+                sure += f"; {self.runner_up} would read differently"
+            return (
+                f"{label}: not UTF-8; read as {self.encoding} (detected, {sure}); "
+                "--encoding NAME reads it otherwise"
+            )
+        if self.how == "nul-pattern":
+            return f"{label}: read as {self.encoding.upper()} without a BOM (detected by its NUL bytes)"
+        return None
+
+
+def encoding_name(name: str) -> str | None:
+    """Python's canonical name of an encoding (``Shift_JIS`` → ``shift_jis``), or ``None`` if unknown."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def given_encoding(path: Path, name: str) -> tuple[str, int]:
+    """(codec name, bytes to skip) for ``--encoding name``: a BOM of that same encoding is skipped."""
+    codec = encoding_name(name) or name
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    declared, bom_len = detect_bom(head)
+    if declared is not None and (codec == declared or (codec == "utf-16" and declared.startswith("utf-16"))):
+        return declared, bom_len
+    return codec, 0
 
 
 def detect_bom(head: bytes) -> tuple[str | None, int]:
@@ -54,22 +109,24 @@ def detect_bom(head: bytes) -> tuple[str | None, int]:
     return None, 0
 
 
-def _utf16_without_bom(head: bytes) -> str | None:
-    """``utf-16-le``/``-be`` when NULs sit only on odd/even byte positions, as in mostly-ASCII UTF-16."""
+def utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when NULs sit (almost) only on odd/even byte positions, as in UTF-16 text with
+    ASCII delimiters and addresses. A few NULs on the other side are characters like U+4E00 (一), whose
+    low byte is 0 — common in Japanese and Chinese names."""
     sample = head[: len(head) & ~1]
     if len(sample) < 4:
         return None
     even_nuls = sample[0::2].count(0)
     odd_nuls = sample[1::2].count(0)
     half = len(sample) // 2
-    if odd_nuls >= half * 0.3 and even_nuls == 0:
+    if odd_nuls >= half * 0.3 and even_nuls <= odd_nuls * 0.05:
         return "utf-16-le"
-    if even_nuls >= half * 0.3 and odd_nuls == 0:
+    if even_nuls >= half * 0.3 and odd_nuls <= even_nuls * 0.05:
         return "utf-16-be"
     return None
 
 
-def _position(path: Path, offset: int) -> tuple[int, int]:
+def position(path: Path, offset: int) -> tuple[int, int]:
     """1-based (line, byte column) of a byte offset, found by counting newlines in a second pass."""
     line, last_nl = 1, -1
     done = 0
@@ -171,11 +228,11 @@ def head_encoding(path: Path, label: str) -> tuple[str | None, int]:
     if declared and declared.startswith("utf-16"):
         return declared, bom_len
     if declared is None and b"\x00" in head:
-        guessed = _utf16_without_bom(head)
+        guessed = utf16_without_bom(head)
         if guessed:
             return guessed, 0
         nul = head.index(b"\x00")
-        line, col = _position(path, nul)
+        line, col = position(path, nul)
         raise InputError(
             f"binary file: NUL byte at offset {nul}, not a text export", path=label, line=line, column=col
         )
@@ -188,24 +245,26 @@ def head_encoding(path: Path, label: str) -> tuple[str | None, int]:
     return declared, bom_len
 
 
-def scan_encoding(path: Path, label: str, declared: str | None, bom_len: int) -> str:
-    """Whole-file verdict for a file that is not UTF-16: ``utf-8``, ``cp1252`` or ``latin-1``.
+def scan_encoding(path: Path, label: str, declared: str | None, bom_len: int) -> Choice:
+    """Whole-file verdict for a file that is not UTF-16: UTF-8, or the legacy code page the detector is
+    sure of (see the module docstring).
 
-    Streams the file twice at most (NUL search, UTF-8 validation); raises for binary files and for a
-    UTF-8 BOM followed by invalid UTF-8.
+    Streams the file twice at most (NUL search, UTF-8 validation) and reads a bounded sample for the
+    detector; raises for binary files, for a UTF-8 BOM followed by invalid UTF-8, and when the detector is
+    not sure.
     """
     nul = find_nul(path)
     if nul is not None:
-        line, col = _position(path, nul)
+        line, col = position(path, nul)
         raise InputError(
             f"binary file: NUL byte at offset {nul}, not a text export", path=label, line=line, column=col
         )
     err = first_utf8_error(path, bom_len)
     if err is None:
-        return "utf-8"
+        return Choice("utf-8", "bom" if declared == "utf-8" else "utf-8")
+    offset, reason = err
     if declared == "utf-8":
-        offset, reason = err
-        line, col = _position(path, offset)
+        line, col = position(path, offset)
         raise InputError(
             f"file starts with a UTF-8 BOM but has invalid UTF-8 at byte offset {offset} "
             f"({reason}); re-export it as UTF-8",
@@ -213,27 +272,93 @@ def scan_encoding(path: Path, label: str, declared: str | None, bom_len: int) ->
             line=line,
             column=col,
         )
-    return "cp1252" if _decodes(path, "cp1252") else "latin-1"
+    return detect_legacy(path, label, offset)
 
 
-def sniff_encoding(path: Path, label: str) -> tuple[str, int]:
+def detect_legacy(path: Path, label: str, bad: int) -> Choice:
+    """The legacy code page of a file whose first invalid UTF-8 byte is at offset ``bad``; ``InputError``
+    (naming that line and its bytes, suggesting ``--encoding``) when the detector is not sure."""
+    sample, suspicious = detection_sample(path, bad)
+    guess = guess_encoding(sample)
+    if guess.sure:
+        return Choice(guess.encoding, "detected", guess.confidence, guess.runner_up)
+    line, col = position(path, bad)
+    message = unsure_message(bad, suspicious, guess.encoding, guess.confidence, guess.runner_up)
+    raise InputError(message, path=label, line=line, column=col)
+
+
+def unsure_message(
+    offset: int, suspicious: bytes, best: str, confidence: float, runner_up: str | None
+) -> str:
+    """The one line that stops a run whose encoding cannot be told (the caller adds file, line, column)."""
+    other = f" (or {runner_up})" if runner_up else ""
+    return (
+        f"not UTF-8, and its encoding cannot be told for sure: the first non-UTF-8 bytes, at byte offset "
+        f"{offset}, are {suspicious.hex(' ')}; the best guess, {best}{other}, is only {confidence:.0%} "
+        f"sure. Re-run with --encoding NAME (e.g. --encoding {best})"
+    )
+
+
+def detection_sample(path: Path, bad: int) -> tuple[bytes, bytes]:
+    """What the detector judges, and the first bytes at offset ``bad`` (for the error message).
+
+    The lines with non-ASCII bytes among the first ``DETECT_HEAD`` bytes (at most ``DETECT_CAP`` of them)
+    and the text around ``bad``: bounded, so a 10 GB export costs what a small one does.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(DETECT_HEAD)
+        start = max(0, bad - AROUND)
+        fh.seek(start)
+        near = fh.read(bad - start + AROUND)
+    suspicious = near[bad - start : bad - start + 8]
+    if len(head) == DETECT_HEAD:
+        head = head[: _safe_cut(head, len(head), from_end=True)]
+    lines, reached = non_ascii_lines(head, DETECT_CAP)
+    if bad >= reached:  # the first invalid byte's own text is not among the lines above: add it
+        begin = _safe_cut(near, bad - start, from_end=False) if start > 0 else 0
+        end = _safe_cut(near, len(near), from_end=True) if len(near) == bad - start + AROUND else len(near)
+        lines += non_ascii_lines(near[begin:end], DETECT_CAP)[0]
+    return b"\n".join(lines), suspicious
+
+
+def _safe_cut(data: bytes, limit: int, *, from_end: bool) -> int:
+    """Where to cut ``data`` so no multi-byte character is split: after the last newline before ``limit``
+    (``from_end``) or after the first one (else); failing a newline, at a space, comma, semicolon or tab —
+    bytes that are never the second byte of a Shift_JIS, GBK/GB18030, Big5 or EUC character."""
+    for seps in ((b"\n",), (b" ", b",", b";", b"\t")):
+        if from_end:
+            at = max(data.rfind(s, 0, limit) for s in seps)
+        else:
+            found = [i for s in seps if (i := data.find(s, 0, limit)) >= 0]
+            at = min(found) if found else -1
+        if at >= 0:
+            return at + 1
+    return 0 if not from_end else limit
+
+
+def non_ascii_lines(data: bytes, cap: int) -> tuple[list[bytes], int]:
+    """The lines of ``data`` holding a non-ASCII byte (up to about ``cap`` bytes of them), and the offset
+    in ``data`` up to which lines were looked at."""
+    out: list[bytes] = []
+    size = offset = 0
+    for line in data.split(b"\n"):
+        offset += len(line) + 1
+        if not line.isascii():
+            out.append(line.rstrip(b"\r"))
+            size += len(line) + 1
+            if size >= cap:
+                return out, offset
+    return out, max(offset, len(data))
+
+
+def sniff_encoding(path: Path, label: str, given: str | None = None) -> tuple[str, int]:
     """(encoding, BOM length) by the whole policy in the module docstring; no transcoding."""
+    if given is not None:
+        return given_encoding(path, given)
     declared, bom_len = head_encoding(path, label)
     if declared and declared.startswith("utf-16"):
         return declared, bom_len
-    return scan_encoding(path, label, declared, bom_len), bom_len
-
-
-def _decodes(path: Path, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
-    with path.open("rb") as fh:
-        try:
-            while block := fh.read(CHUNK):
-                decoder.decode(block)
-            decoder.decode(b"", True)
-        except UnicodeDecodeError:
-            return False
-    return True
+    return scan_encoding(path, label, declared, bom_len).encoding, bom_len
 
 
 @contextmanager

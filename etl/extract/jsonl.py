@@ -42,8 +42,9 @@ def cell(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def read_json(path: Path, label: str, workdir: Path) -> Part:
-    encoding, bom_len = sniff_encoding(path, label)
+def read_json(path: Path, label: str, workdir: Path, given: str | None = None) -> Part:
+    """A JSON document (an array of objects, or an object holding one); ``given``: ``--encoding``."""
+    encoding, bom_len = sniff_encoding(path, label, given)
     with utf8_source(path, workdir, label, encoding, bom_len) as src:
         text = src.path.read_text(encoding="utf-8-sig")
         try:
@@ -59,8 +60,9 @@ def read_json(path: Path, label: str, workdir: Path) -> Part:
     return _build(((i + 1, item, None) for i, item in enumerate(items)), label, "json", encoding, bom_len > 0)
 
 
-def read_ndjson(path: Path, label: str, workdir: Path) -> Part:
-    encoding, bom_len = sniff_encoding(path, label)
+def read_ndjson(path: Path, label: str, workdir: Path, given: str | None = None) -> Part:
+    """One JSON object per line; ``given``: ``--encoding``."""
+    encoding, bom_len = sniff_encoding(path, label, given)
     with utf8_source(path, workdir, label, encoding, bom_len) as src:
         return _ndjson(src.path, label, encoding, bom_len > 0)
 

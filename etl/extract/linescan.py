@@ -78,14 +78,15 @@ class Block:
 
 
 def stream(
-    path: Path, label: str, preferred: str | None, block: int = BLOCK
+    path: Path, label: str, preferred: str | None, block: int = BLOCK, *, delimiter: str | None = None
 ) -> tuple[Header, Generator[Block, None, None]]:
-    """The header, and the file's blocks one by one (memory: one block at a time).
+    """The header, and the file's blocks one by one (memory: one block at a time). ``delimiter`` (from
+    ``--delimiter``) replaces sniffing.
 
     Raises ``NotUtf8`` when polars cannot decode a block, ``InputError`` for NUL bytes or no header (the
     header is found before this returns; later blocks raise while iterating).
     """
-    blocks = _blocks(path, label, preferred, block)
+    blocks = _blocks(path, label, preferred, block, delimiter)
     header = next(blocks)
     assert isinstance(header, Header)
     return header, blocks  # type: ignore[return-value]  # every later item is a Block
@@ -105,7 +106,7 @@ def scan(
 
 
 def _blocks(
-    path: Path, label: str, preferred: str | None, block: int
+    path: Path, label: str, preferred: str | None, block: int, delimiter: str | None = None
 ) -> Generator[Header | Block, None, None]:
     """Yield the header first, then every ``Block``; an untrusted block is the last one."""
     header: Header | None = None
@@ -131,7 +132,7 @@ def _blocks(
                 _refuse_nul(lines, label, line0)
                 skip = 0
                 if header is None:
-                    header = find_header(lines["t"], label, preferred, line0)
+                    header = find_header(lines["t"], label, preferred, line0, delimiter)
                     if header is None:
                         line0 += lines.height
                         continue
@@ -239,8 +240,11 @@ def _line_start(body: bytes, count: int, index: int) -> int:
     return pos + 1
 
 
-def find_header(t: pl.Series, label: str, preferred: str | None, line0: int = 0) -> Header | None:
-    """The first non-blank line (joined with following lines while a quote is open) and the dialect."""
+def find_header(
+    t: pl.Series, label: str, preferred: str | None, line0: int = 0, delimiter: str | None = None
+) -> Header | None:
+    """The first non-blank line (joined with following lines while a quote is open) and the dialect
+    (``delimiter`` when given, else sniffed)."""
     first = None
     for i, value in enumerate(t):
         if value.removeprefix("\ufeff").strip() != "":
@@ -252,6 +256,9 @@ def find_header(t: pl.Series, label: str, preferred: str | None, line0: int = 0)
     while text.count('"') % 2 and end < len(t):  # a quoted newline inside the header
         text += "\n" + t[end]
         end += 1
+    if delimiter is not None:
+        raw = split_record(text, delimiter)
+        return Header(column_names(raw), raw, delimiter, line0 + end, line0 + first + 1)
     sample = []
     for value in t.slice(end, SAMPLE_LINES * 2):
         if value.strip() and value.count('"') % 2 == 0:

@@ -43,7 +43,7 @@ class FileInfo:
     """What was found out about one source (a file, or one member of a ZIP/folder)."""
 
     path: str  # the source_file label: a path, or "<zip path>::<member name>"
-    encoding: str  # utf-8, utf-16-le, utf-16-be, cp1252, latin-1
+    encoding: str  # utf-8, utf-16-le, utf-16-be, or the legacy code page read (cp1252, cp1250, cp932 …)
     delimiter: str | None  # None for JSON, NDJSON and XLSX
     kind: str  # "csv" | "json" | "ndjson" | "xlsx" | "zip-member"
     rows: int  # records read (kept + structurally rejected); blank lines not counted
@@ -51,6 +51,7 @@ class FileInfo:
     bom: bool
     # (column name, header text in the file) for repeated headers the naming contract renamed
     renamed: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()  # warnings a command prints: an encoding that was detected, and how sure
 
 
 @dataclass(frozen=True)

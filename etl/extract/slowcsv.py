@@ -7,10 +7,8 @@ when ``delimited`` detects a file it cannot zip safely; correctness beats speed 
 
 from __future__ import annotations
 
-import csv
 import io
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from etl.extract.dialect import csv_reader
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
 from etl.model import SOURCE_LINE
 
@@ -63,7 +62,6 @@ def read(
     lines_kept: list[int] = []
     recs_kept: list[int] = []
     rejects: list[tuple[int, int, str, str, str]] = []
-    csv.field_size_limit(sys.maxsize)
     opener = re.compile(rf'(?:^|{re.escape(d)})"(?:[^"]|"")*$')
     with path.open("rb") as raw_fh, io.TextIOWrapper(raw_fh, encoding="utf-8", newline="") as fh:
         if offset is None:
@@ -74,7 +72,7 @@ def read(
         else:
             raw_fh.seek(offset)
         src = _Lines(fh, line0)
-        reader = csv.reader(src, delimiter=d, quotechar='"', doublequote=True, strict=False)
+        reader = csv_reader(src, d)
         rec = rec0
         pending: tuple[int, list[str], str] | None = None
         start = line0 + 1

@@ -30,8 +30,10 @@ import polars as pl
 
 from etl.errors import InputError
 from etl.extract.delimited import DelimitedSource, aligned, restarting
+from etl.extract.encoding import Choice
 from etl.extract.excel import read_excel
 from etl.extract.jsonl import read_json, read_ndjson
+from etl.extract.options import ReadOptions
 from etl.extract.result import REC, REJECT_SCHEMA, ExtractResult, FileInfo, Part
 from etl.model import PROVENANCE, ROW_ID, SOURCE_FILE, SOURCE_LINE
 
@@ -102,14 +104,17 @@ class SourceStream:
 
 @contextmanager
 def open_sources(
-    paths: Sequence[str | Path], encodings: Mapping[str, str] | None = None
+    paths: Sequence[str | Path],
+    encodings: Mapping[str, Choice] | None = None,
+    options: ReadOptions | None = None,
 ) -> Iterator[SourceStream]:
     """Open every source (files, folders, ZIP archives): encodings, dialects and headers are settled,
     nothing else is read. ZIP members are unpacked and non-UTF-8 files transcoded into a private
     temporary directory, removed when the block ends. Raises ``InputError`` like ``read_sources``.
 
-    Delimited files are taken for UTF-8 (unless a BOM or ``encodings[label]`` says otherwise) and checked
-    block by block: iterating may raise ``EncodingChanged`` — use ``stream_sources``, which restarts.
+    Delimited files are taken for UTF-8 (unless ``options.encoding``, a BOM or ``encodings[label]`` says
+    otherwise) and checked block by block: iterating may raise ``EncodingChanged`` — use
+    ``stream_sources``, which restarts. ``options`` (``--encoding``, ``--delimiter``) apply to every file.
     """
     if isinstance(paths, str | Path):
         paths = [paths]
@@ -118,7 +123,8 @@ def open_sources(
     with tempfile.TemporaryDirectory(prefix="bme-extract-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         known = dict(encodings or {})
-        opened = [o for p in paths for o in _open_path(Path(p), workdir, stack, known)]
+        opts = options or ReadOptions()
+        opened = [o for p in paths for o in _open_path(Path(p), workdir, stack, known, opts)]
         yield SourceStream(opened)
 
 
@@ -126,6 +132,7 @@ def stream_sources(
     paths: Sequence[str | Path],
     consume: Callable[[SourceStream, Callable[[int], None] | None], R],
     progress: Callable[[int], None] | None = None,
+    options: ReadOptions | None = None,
 ) -> R:
     """``consume(stream, progress)`` over the opened sources; when a file turns out not to be UTF-8 after
     rows of it were handed out, everything is opened again with that file's encoding and ``consume``
@@ -134,8 +141,8 @@ def stream_sources(
     read again after a restart are not counted twice."""
     counter = _Progress(progress) if progress is not None else None
 
-    def attempt(encodings: Mapping[str, str]) -> R:
-        with open_sources(paths, encodings) as stream:
+    def attempt(encodings: Mapping[str, Choice]) -> R:
+        with open_sources(paths, encodings, options) as stream:
             return consume(stream, counter)
 
     return restarting(attempt, counter.restart if counter is not None else None)
@@ -160,7 +167,10 @@ class _Progress:
 
 
 def read_sources(
-    paths: Sequence[str | Path], *, progress: Callable[[int], None] | None = None
+    paths: Sequence[str | Path],
+    *,
+    progress: Callable[[int], None] | None = None,
+    options: ReadOptions | None = None,
 ) -> ExtractResult:
     """Read every source in order into one raw frame (contract: ``etl.extract.result``).
 
@@ -173,11 +183,11 @@ def read_sources(
         batches = list(stream.batches(counter))
         return combine(batches, stream.files)
 
-    return stream_sources(paths, collect, progress)
+    return stream_sources(paths, collect, progress, options)
 
 
 def _open_path(
-    path: Path, workdir: Path, stack: ExitStack, encodings: Mapping[str, str]
+    path: Path, workdir: Path, stack: ExitStack, encodings: Mapping[str, Choice], options: ReadOptions
 ) -> Iterator[_Opened]:
     if not path.exists():
         raise InputError("file not found", path=str(path))
@@ -188,12 +198,12 @@ def _open_path(
                 "folder holds no export file (" + " ".join(sorted(MEMBER_EXT)) + ")", path=str(path)
             )
         for member in members:
-            yield _open_file(member, str(member), workdir, stack, encodings)
+            yield _open_file(member, str(member), workdir, stack, encodings, options)
         return
     if _is_zip(path) and not _is_workbook(path):
-        yield from _open_zip(path, workdir, stack, encodings)
+        yield from _open_zip(path, workdir, stack, encodings, options)
     else:
-        yield _open_file(path, str(path), workdir, stack, encodings)
+        yield _open_file(path, str(path), workdir, stack, encodings, options)
 
 
 def _wanted(parts: tuple[str, ...]) -> bool:
@@ -228,7 +238,8 @@ def _open_file(
     label: str,
     workdir: Path,
     stack: ExitStack,
-    encodings: Mapping[str, str],
+    encodings: Mapping[str, Choice],
+    options: ReadOptions,
     kind: str | None = None,
 ) -> _Opened:
     """Open one plain file; ``kind`` overrides the FileInfo kind (``zip-member``)."""
@@ -239,11 +250,11 @@ def _open_file(
         if ext in EXCEL_EXT or (ext not in JSON_EXT | NDJSON_EXT and _is_zip(path) and _is_workbook(path)):
             part = read_excel(path, label)
         elif ext in JSON_EXT:
-            part = read_json(path, label, workdir)
+            part = read_json(path, label, workdir, options.encoding)
         elif ext in NDJSON_EXT:
-            part = read_ndjson(path, label, workdir)
+            part = read_ndjson(path, label, workdir, options.encoding)
         else:
-            return DelimitedSource(path, label, workdir, stack, kind or "csv", encodings.get(label))
+            return DelimitedSource(path, label, workdir, stack, kind or "csv", encodings.get(label), options)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path=label) from None
     if kind is not None:
@@ -251,7 +262,9 @@ def _open_file(
     return _Whole(part)
 
 
-def _open_zip(path: Path, workdir: Path, stack: ExitStack, encodings: Mapping[str, str]) -> Iterator[_Opened]:
+def _open_zip(
+    path: Path, workdir: Path, stack: ExitStack, encodings: Mapping[str, Choice], options: ReadOptions
+) -> Iterator[_Opened]:
     """Unpack every wanted member (to disk, one at a time) and open it; members stay until the end."""
     try:
         zf = zipfile.ZipFile(path)
@@ -272,7 +285,7 @@ def _open_zip(path: Path, workdir: Path, stack: ExitStack, encodings: Mapping[st
                     shutil.copyfileobj(src, out, 1 << 20)
             except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
                 raise InputError(f"cannot extract member ({exc})", path=label) from None
-            yield _open_file(dst, label, workdir, stack, encodings, kind="zip-member")
+            yield _open_file(dst, label, workdir, stack, encodings, options, kind="zip-member")
 
 
 def _numbered(part: Part, offset: int) -> Batch:

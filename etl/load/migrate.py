@@ -22,6 +22,7 @@ from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import ConsentUnclear, Paused
 from etl.extract.legacy_api import OnPage
+from etl.extract.options import ReadOptions
 from etl.load.client import BenchmarkClient
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
 from etl.load.guard import stop_reason
@@ -66,6 +67,7 @@ class MigrateOptions:
     legacy: LegacyOptions = field(default_factory=LegacyOptions)  # for a legacy+https:// source
     consent: ConsentChoices = field(default_factory=ConsentChoices)  # --status-column, --ignore-column …
     allow_mostly_rejected: bool = False  # proceed although ``guard.stop_reason`` says stop
+    read: ReadOptions = field(default_factory=ReadOptions)  # --encoding / --delimiter: part of the run id
 
 
 @dataclass
@@ -105,7 +107,9 @@ def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str]
     """Sources' content, the mapping and its flags, and the target: the same command → the same run.
 
     ``identity`` is ``SourceRead.identity`` (a legacy source's URL, filter and snapshot digest); without it
-    the sources are taken as files and digested here.
+    the sources are taken as files and digested here. ``--encoding`` and ``--delimiter`` count only when
+    given (another encoding reads other names from the same bytes: other contacts, another run); without
+    them the id is what it always was, since detection depends on the content already digested.
     """
     sources = (
         list(identity)
@@ -122,8 +126,14 @@ def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str]
         flags += (
             f";status_column={c.status_column};status_values={values};not_consent={sorted(c.not_consent)}"
         )
+    read = opts.read.identity()
     return fingerprint(
-        *sources, opts.mapping_id, flags, opts.target_id or base_url, opts.structure_id or "default"
+        *sources,
+        opts.mapping_id,
+        flags,
+        opts.target_id or base_url,
+        opts.structure_id or "default",
+        *([read] if read else []),
     )
 
 
@@ -186,6 +196,7 @@ def migrate(
         on_page=hooks.on_page,
         clock=clock,
         consent=opts.consent,
+        options=opts.read,
     )
     result = read.validation
     if result.consent.unclear and not opts.dry_run:  # fail closed, before the first request

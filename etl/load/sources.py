@@ -34,6 +34,7 @@ from etl.extract.legacy_api import (
     is_legacy_source,
     parse_legacy_source,
 )
+from etl.extract.options import ReadOptions
 from etl.load.ledger import file_digest
 from etl.mapping.presets import ConsentChoices, Preset, load_preset
 from etl.model import ROW_ID
@@ -56,7 +57,8 @@ class SourceRead:
     validation: ValidationResult
     identity: tuple[str, ...]  # what the run id digests for the sources
     legacy: LegacyExtract | None = None
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # printed by the commands: legacy API notes, encodings detected
+    options: ReadOptions = ReadOptions()  # --encoding / --delimiter the files were read with
 
 
 def has_legacy_source(sources: Sequence[str]) -> bool:
@@ -74,19 +76,31 @@ def read_sources(
     clock: Clock | None = None,
     field_values: bool = True,
     consent: ConsentChoices | None = None,
+    options: ReadOptions | None = None,
 ) -> SourceRead:
     """Extract and validate ``sources``; raises ``ConfigError`` for a mix or misplaced legacy options.
 
     ``field_values=False`` keeps only whether each field is filled: enough for a report, not for a load.
+    ``options`` (``--encoding``, ``--delimiter``) apply to every file; a legacy API source refuses them.
     """
     legacy = legacy or LegacyOptions()
+    options = options or ReadOptions()
     if not has_legacy_source(sources):
         if legacy.status or legacy.fresh:
             raise ConfigError("--legacy-status and --legacy-fresh apply only to a legacy+https:// SOURCE")
         result = validate_sources(
-            list(sources), preset=preset, progress=progress, field_values=field_values, consent=consent
+            list(sources),
+            preset=preset,
+            progress=progress,
+            field_values=field_values,
+            options=options,
+            consent=consent,
         )
-        return SourceRead(result, tuple(file_digest(s) if Path(s).is_file() else str(s) for s in sources))
+        identity = tuple(file_digest(s) if Path(s).is_file() else str(s) for s in sources)
+        notes = tuple(note for f in result.files for note in getattr(f, "notes", ()))
+        return SourceRead(result, identity, warnings=notes, options=options)
+    if options.identity():
+        raise ConfigError("--encoding and --delimiter apply to files, not to a legacy+https:// SOURCE")
     if len(sources) != 1:
         raise ConfigError(
             "a legacy+https:// SOURCE must be the only SOURCE of a run: migrate the API and the files "
@@ -128,4 +142,4 @@ def raw_rows(sources: Sequence[str], read: SourceRead, row_ids: Collection[int])
         parts = [p for p in parts if p.height]
         return pl.concat(parts, how="diagonal") if parts else None
 
-    return stream_sources([str(s) for s in sources], consume)
+    return stream_sources([str(s) for s in sources], consume, options=read.options)

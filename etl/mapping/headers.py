@@ -1,7 +1,9 @@
 """Header-only reads for detection: the first record of each file, never the whole export.
 
 Handles what detection needs to see: CSV/TSV/TXT with any of extract's delimiters (sniffed with
-``etl.extract.dialect``), UTF-8 with or without BOM, UTF-16 by BOM, cp1252 fallback; ZIPs (every
+``etl.extract.dialect``, or ``--delimiter``), UTF-8 with or without BOM, UTF-16 by BOM or NUL-byte pattern,
+other code pages as extract decides them (``etl.extract.charsets`` over the head, or ``--encoding``;
+not sure → the same ``InputError`` extract raises); ZIPs (every
 CSV/TSV/TXT/JSON member, labelled ``<zip>::<member>`` like extract labels them); folders (walked, as an
 AWeber account export is one folder per list); JSON arrays and NDJSON (keys of the first object); XLSX
 (first row); legacy API sources (``legacy+https://…``: the API's fixed columns).
@@ -9,12 +11,16 @@ AWeber account export is one folder per list); JSON arrays and NDJSON (keys of t
 
 from __future__ import annotations
 
+import codecs
 import json
 import zipfile
 from pathlib import Path
 
 from etl.errors import InputError
+from etl.extract.charsets import guess_encoding
 from etl.extract.dialect import column_names, sniff_delimiter, split_record
+from etl.extract.encoding import detect_bom, non_ascii_lines, unsure_message, utf16_without_bom
+from etl.extract.options import ReadOptions
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
@@ -22,24 +28,35 @@ HEAD_BYTES = 256 * 1024
 LEGACY_API_COLUMNS = ("email", "first_name", "last_name", "status", "id")
 
 
-def _decode(head: bytes, label: str) -> str:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return head.decode("utf-16", errors="ignore")
-    if b"\x00" in head:
-        sample = head[:4096]
-        if sample[1::2].count(0) > len(sample) * 0.4:  # UTF-16 LE without a BOM: NUL every other byte
-            return head.decode("utf-16-le", errors="ignore")
-        if sample[0::2].count(0) > len(sample) * 0.4:
-            return head.decode("utf-16-be", errors="ignore")
-        raise InputError("binary file (NUL bytes), not an export", path=label)
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
+def _decode(head: bytes, label: str, given: str | None = None) -> str:
+    """The text of a file's first bytes, decided as extract decides the whole file."""
+    declared, bom_len = detect_bom(head)
+    if given is not None:  # a BOM of the given encoding is skipped, as extract skips it
+        same = declared is not None and (given == declared or (given == "utf-16" and declared != "utf-8"))
+        codec, skip = (declared, bom_len) if same and declared is not None else (given, 0)
+        return codecs.getincrementaldecoder(codec)("replace").decode(head[skip:])
+    if declared is not None and declared.startswith("utf-16"):
+        return head[bom_len:].decode(declared, errors="ignore")
+    if declared is None and b"\x00" in head:
+        guessed = utf16_without_bom(head[:4096])
+        if guessed is None:
+            raise InputError("binary file (NUL bytes), not an export", path=label)
+        return head.decode(guessed, errors="ignore")
+    head = head[bom_len:]
     try:
         return head.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start > len(head) - 4:  # a multi-byte character cut by the read limit
             return head[: exc.start].decode("utf-8")
-        return head.decode("cp1252", errors="replace")
+        bad = exc.start
+    text = head if len(head) < HEAD_BYTES else head[: head.rfind(b"\n") + 1]
+    guess = guess_encoding(b"\n".join(non_ascii_lines(text, len(text))[0]))
+    if not guess.sure:
+        line = head.count(b"\n", 0, bad) + 1
+        column = bad - (head.rfind(b"\n", 0, bad) + 1) + 1
+        message = unsure_message(bad, head[bad : bad + 8], guess.encoding, guess.confidence, guess.runner_up)
+        raise InputError(message, path=label, line=line, column=column)
+    return text.decode(guess.encoding, errors="replace")
 
 
 def _first_record(text: str) -> tuple[str, list[str]]:
@@ -56,16 +73,16 @@ def _first_record(text: str) -> tuple[str, list[str]]:
     return record, lines[i : i + 20]
 
 
-def _csv_header(head: bytes, suffix: str, label: str) -> list[str]:
-    record, sample = _first_record(_decode(head, label))
+def _csv_header(head: bytes, suffix: str, label: str, options: ReadOptions) -> list[str]:
+    record, sample = _first_record(_decode(head, label, options.encoding))
     if not record:
         return []
-    delim = sniff_delimiter(record, sample, "\t" if suffix == ".tsv" else None)
+    delim = options.delimiter or sniff_delimiter(record, sample, "\t" if suffix == ".tsv" else None)
     return column_names([c.strip() for c in split_record(record, delim)])
 
 
-def _json_header(head: bytes, label: str) -> list[str]:
-    text = _decode(head, label).lstrip()
+def _json_header(head: bytes, label: str, options: ReadOptions) -> list[str]:
+    text = _decode(head, label, options.encoding).lstrip()
     try:
         if text.startswith("["):
             dec = json.JSONDecoder()
@@ -87,15 +104,17 @@ def _xlsx_header(path: Path) -> list[str]:
     return [str(v).strip() for v in frame.row(0) if v is not None] if frame.height else []
 
 
-def _one(data: bytes, name: str, label: str) -> list[str]:
+def _one(data: bytes, name: str, label: str, options: ReadOptions) -> list[str]:
     suffix = Path(name).suffix.lower()
     if suffix in JSON_SUFFIXES:
-        return _json_header(data, label)
-    return _csv_header(data, suffix, label)
+        return _json_header(data, label, options)
+    return _csv_header(data, suffix, label, options)
 
 
-def read_headers(sources: list[str]) -> dict[str, list[str]]:
-    """``{source label: header}`` for every file behind ``sources``; unreadable sources are InputErrors."""
+def read_headers(sources: list[str], options: ReadOptions | None = None) -> dict[str, list[str]]:
+    """``{source label: header}`` for every file behind ``sources``; unreadable sources are InputErrors.
+    ``options``: ``--encoding`` / ``--delimiter`` for every text file."""
+    options = options or ReadOptions()
     out: dict[str, list[str]] = {}
     for src in sources:
         if src.strip().lower().startswith(("legacy+http://", "legacy+https://")):
@@ -108,9 +127,9 @@ def read_headers(sources: list[str]) -> dict[str, list[str]]:
             files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (*TEXT_SUFFIXES, *JSON_SUFFIXES))
             if not files:
                 raise InputError("folder holds no CSV/TSV/TXT/JSON file", path=src)
-            out.update(read_headers([str(p) for p in files]))
+            out.update(read_headers([str(p) for p in files], options))
         elif path.suffix.lower() == ".zip":
-            out.update(_zip_headers(path))
+            out.update(_zip_headers(path, options))
         elif path.suffix.lower() in (".xlsx", ".xls"):
             out[src] = _xlsx_header(path)
         else:
@@ -118,13 +137,13 @@ def read_headers(sources: list[str]) -> dict[str, list[str]]:
                 head = fh.read(HEAD_BYTES)
             if not head:  # the same refusal as extract's: nothing to detect, nothing to migrate
                 raise InputError("empty file (0 bytes)", path=src)
-            out[src] = _one(head, path.name, src)
+            out[src] = _one(head, path.name, src, options)
             if not out[src] and path.suffix.lower() not in JSON_SUFFIXES:
                 raise InputError("no header row: the file has only blank lines", path=src)
     return out
 
 
-def _zip_headers(path: Path) -> dict[str, list[str]]:
+def _zip_headers(path: Path, options: ReadOptions) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     try:
         with zipfile.ZipFile(path) as zf:
@@ -136,7 +155,7 @@ def _zip_headers(path: Path) -> dict[str, list[str]]:
                     continue
                 with zf.open(info) as fh:
                     head = fh.read(HEAD_BYTES)
-                out[f"{path}::{name}"] = _one(head, name, f"{path}::{name}")
+                out[f"{path}::{name}"] = _one(head, name, f"{path}::{name}", options)
     except zipfile.BadZipFile:
         raise InputError("not a readable ZIP archive", path=str(path)) from None
     if not out:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -41,6 +41,9 @@ from etl.validate.consent_findings import ConsentFindings
 from etl.validate.dedup import collapse_owned
 from etl.validate.rows import FIELD_PROBLEM_SCHEMA, REJECT_COLUMN, REJECT_VALUE, canonical_rows
 from etl.validate.schemas import contract_rejects
+
+if TYPE_CHECKING:
+    from etl.extract.options import ReadOptions
 
 RAW = "raw_line"  # in ``rejected_raw``: the unparsed text of a structural reject (extract's ``raw``)
 OUTCOME_COLUMNS = (
@@ -526,9 +529,11 @@ def validate_sources(
     field_values: bool = True,
     batch_rows: int = BATCH_ROWS,
     consent: ConsentChoices | None = None,
+    options: ReadOptions | None = None,
 ) -> ValidationResult:
     """Read ``paths`` and validate them as they stream (extract batch by batch, never the whole raw
-    frame in memory); with ``preset=None`` the platform is detected from the headers.
+    frame in memory); with ``preset=None`` the platform is detected from the headers. ``options``:
+    ``--encoding`` / ``--delimiter`` for every text file.
 
     ``field_values=False`` keeps only whether each field is filled (see ``_Batches``): enough for the
     dry-run report, not for a load. ``batch_rows`` trades memory for per-batch overhead.
@@ -559,7 +564,7 @@ def validate_sources(
             batches.add(_concat(pending, "diagonal") if pending else _empty_raw(columns))
         return batches, stream.files, detection
 
-    batches, files, detection = stream_sources([str(p) for p in paths], consume, progress)
+    batches, files, detection = stream_sources([str(p) for p in paths], consume, progress, options)
     return batches.finish(files, detection)
 
 

@@ -379,6 +379,9 @@ def parse_boolean(cell: pl.Expr) -> pl.Expr:
 # --- tags and lists --------------------------------------------------------------------------------------
 
 
+LOOSE_ITEM_FORMATS = frozenset({"comma", "semicolon", "mailchimp"})
+
+
 def _tidy(items: pl.Expr, strip: str | None = None) -> pl.Expr:
     """Trim each item, drop empties, dedupe keeping first-seen order; null cell → empty list."""
     tidy = items.list.eval(pl.element().str.strip_chars(strip))
@@ -389,11 +392,15 @@ def _tidy(items: pl.Expr, strip: str | None = None) -> pl.Expr:
 def split_items(cell: pl.Expr, fmt: str) -> pl.Expr:
     """Split a multi-value cell by its export format (see ``presets.TAG_FORMATS``) into list[str].
 
-    ``mailchimp``: each tag may be wrapped in double quotes and contain commas (``"A, B","C"``); a bare
-    ``Editors`` is one tag. ``brackets_pipe``: ``[2|21|24]``. Others split on ``,``, ``;`` or ``|``.
+    ``comma``, ``semicolon`` and ``mailchimp`` read the same way, whatever the preset says: items are
+    separated by ``,`` or ``;`` and each may be wrapped in double quotes (``a;b``, ``"a","b"``,
+    ``"a"; "b"`` are the two items ``a`` and ``b``), because exports and hand-edited files mix the two
+    separators, and a quoted item keeps its separators (Mailchimp's ``"A, B","C"`` is two tags). A bare
+    ``Editors`` is one item. ``brackets_pipe``: ``[2|21|24]``. ``pipe`` (or any other separator) splits
+    on it alone.
     """
-    if fmt == "mailchimp":
-        return _tidy(cell.str.extract_all(r'"[^"]*"|[^,]+'), ' \t\r\n"')
+    if fmt in LOOSE_ITEM_FORMATS:
+        return _tidy(cell.str.extract_all(r'"[^"]*"|[^,;]+'), ' \t\r\n"')
     if fmt == "brackets_pipe":
         return _tidy(cell.str.strip_chars().str.strip_chars("[]").str.split("|"))
     sep = {"comma": ",", "semicolon": ";", "pipe": "|"}.get(fmt, fmt)

@@ -306,3 +306,22 @@ def test_rows_the_target_refused_are_read_again_as_they_were(tmp_path: Path) -> 
         ("c@x.com", "Cy", TARGET_REJECTED, "x", 2),
     ]
     assert _later_rejects([str(archive)], read, None, []) == (None, None)
+
+
+def test_encoding_reads_the_names_and_makes_its_own_run(run, remote, tmp_path: Path) -> None:
+    """A file whose code page cannot be told stops before any request; with --encoding its names reach
+    the account as written, and another encoding is another run (other bytes → other contacts)."""
+    box, _, env = remote
+    p = tmp_path / "ru.csv"
+    p.write_bytes("Email,First Name\r\nivan@example.com,Иван\r\n".encode("cp1251"))
+    base = ["migrate", str(p), "--state-dir", str(tmp_path / "s"), "--no-verify", "--create-fields"]
+    refused = run([*base, "--report-dir", str(tmp_path / "a")], env)
+    assert refused.exit_code == 2 and "--encoding NAME" in refused.err
+    assert box.app.request_counts() == {}
+    done = run([*base, "--encoding", "cp1251", "--report-dir", str(tmp_path / "b")], env)
+    assert done.exit_code == 0, done.output
+    assert "Иван" in dict(account_contacts(box.app)["ivan@example.com"].fields).values()
+    first = json.loads((tmp_path / "b" / "report.json").read_text())["run_id"]
+    other = run([*base, "--encoding", "koi8-r", "--dry-run", "--report-dir", str(tmp_path / "c")], env)
+    assert other.exit_code == 0, other.output
+    assert json.loads((tmp_path / "c" / "report.json").read_text())["run_id"] != first

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from etl.cli import main
+from tests.e2e.conftest import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -214,3 +215,103 @@ def test_generic_fallback_says_what_it_knows(
     assert f"platform: generic ({det['message']})" in out
     assert "confidence 100%" not in out and "detected" not in out.splitlines()[0]
     assert "pick one with --preset NAME" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_2mb_cell_is_read_and_judged_by_the_length_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Used to end in "field larger than field limit (131072)", exit 1: now the value reaches validate."""
+    big = "y" * 2_000_000
+    rows = [f"r{i}@example.com,R{i},short" for i in range(12)]
+    rows[0] = f"big@example.com,Big,{big}"
+    rows[9] = f'late@example.com,Late,"{big}\nwith a second line"'
+    p = tmp_path / "notes.csv"
+    p.write_text("Email,First Name,Notes\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = cli(["validate", str(p), "--report-dir", str(tmp_path / "r")], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    t = doc["totals"]
+    assert t["rows_read"] == 12 and t["valid"] + t["rejected"] == 12
+    assert "too_long" in doc["rejects_by_reason"] or t["valid"] == 12  # the length rule decides, not extract
+    assert "read 12 rows" in out
+
+
+TAGGED = (
+    "Email,Tags\n"
+    'a@example.com,"""a"";""b"""\n'  # "a";"b"
+    "b@example.com,a;b\n"
+    'c@example.com,"a,b"\n'
+    'd@example.com,"""a""; ""b"""\n'  # "a"; "b"
+    'e@example.com,"""a"",""b"""\n'  # "a","b"
+    'f@example.com,"""Lorem, Ipsum"",""b"""\n'  # Mailchimp style: one tag with a comma in it
+)
+
+
+def test_tag_cells_in_any_spelling_become_separate_tags(tmp_path: Path, run: Run) -> None:
+    """validate reads every spelling, and the plan against the (embedded) account creates exactly the
+    tags a, b and "Lorem, Ipsum" — once a tags cell ``"a";"b"`` became one garbage tag."""
+    p = tmp_path / "tagged.csv"
+    p.write_text(TAGGED, encoding="utf-8")
+    checked = run(["validate", str(p), "--preset", "generic", "--report-dir", str(tmp_path / "r")])
+    assert checked.exit_code == 0, checked.err
+    doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert doc["totals"]["valid"] == 6 and doc["fill_rates"]["tags"] == 1.0
+    env = {"BME_STATE_DIR": str(tmp_path / "state")}
+    planned = run(["mappings", "plan", str(p), "--preset", "generic", "--create-tags", "--json"], env)
+    assert planned.exit_code == 0, planned.err
+    assert [t["label"] for t in json.loads(planned.out)["tags"]] == ["a", "b", "Lorem, Ipsum"]
+
+
+def test_a_detected_code_page_is_printed_with_how_sure(tmp_path: Path, run: Run) -> None:
+    from tests.unit.test_extract_encoding import CENTRAL, export_text
+
+    p = tmp_path / "klienci.csv"
+    p.write_bytes(export_text(CENTRAL).encode("cp1250"))
+    result = run(["validate", str(p), "--report-dir", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.err
+    warning = [line for line in result.err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "read as cp1250 (detected, " in warning[0] and "% sure" in warning[0]
+    doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert doc["files"][0]["encoding"] == "cp1250" and doc["totals"]["valid"] == 15
+
+
+def test_an_ambiguous_file_exits_2_and_encoding_reads_it(tmp_path: Path, run: Run) -> None:
+    p = tmp_path / "ru.csv"
+    p.write_bytes("Email,Name\r\nivan@example.com,Иван\r\n".encode("cp1251"))
+    refused = run(["validate", str(p), "--report-dir", str(tmp_path / "a")])
+    assert refused.exit_code == 2 and refused.out == ""
+    assert refused.err.count("\n") == 1 and refused.err.startswith(f"error: {p}:2:18: not UTF-8")
+    assert "c8 e2 e0 ed" in refused.err and "--encoding NAME" in refused.err
+    assert not (tmp_path / "a").exists()
+    told = run(["validate", str(p), "--encoding", "windows-1251", "--report-dir", str(tmp_path / "b")])
+    assert told.exit_code == 0, told.err
+    assert "warning" not in told.err  # nothing was guessed
+    doc = json.loads((tmp_path / "b" / "report.json").read_text(encoding="utf-8"))
+    assert doc["files"][0]["encoding"] == "cp1251" and doc["totals"]["valid"] == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--encoding", "klingon-8"], "error: unknown encoding 'klingon-8' for --encoding"),
+        (["--delimiter", "#"], "error: unknown delimiter '#' for --delimiter"),
+    ],
+)
+def test_unknown_encoding_or_delimiter_is_a_one_line_usage_error(
+    export: Path, tmp_path: Path, run: Run, flags: list[str], message: str
+) -> None:
+    for command in (["validate"], ["mappings", "detect"], ["mappings", "plan", "--offline"], ["migrate"]):
+        result = run([*command, str(export), *flags], {"BME_STATE_DIR": str(tmp_path / "s")})
+        assert result.exit_code == 2, (command, result.output)
+        assert result.err.startswith(message) and result.err.count("\n") == 1
+
+
+def test_delimiter_tab_and_encoding_reach_mappings_detect(tmp_path: Path, run: Run) -> None:
+    p = tmp_path / "export.txt"
+    head = "Email Address\tFirst Name\tLast Name\tMEMBER_RATING\tOPTIN_TIME\tCONFIRM_TIME\tLEID\tEUID\tTAGS"
+    p.write_bytes(f"{head}\r\na@x.io\tÅsa\tÖberg\t2\t\t\t1\tx\t\r\n".encode("cp1252"))
+    got = run(["mappings", "detect", str(p), "--delimiter", "tab", "--encoding", "cp1252", "--json"])
+    assert got.exit_code == 0, got.err
+    assert json.loads(got.out)["platform"] == "mailchimp"
+    whole = run(["mappings", "detect", str(p), "--delimiter", ";", "--json"])
+    assert whole.exit_code == 0 and json.loads(whole.out)["platform"] != "mailchimp"  # one column: no match

@@ -171,3 +171,27 @@ def test_a_bad_byte_far_down_the_file_stops_the_run_with_its_line(
     with pytest.raises(InputError, match="NUL byte") as err:
         validate_sources([path], preset=None)
     assert ":302" in str(err.value)
+
+
+def test_a_late_central_european_byte_restarts_the_file_in_the_detected_code_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ASCII for many blocks, then Polish names in cp1250: the rows handed out are read again, the whole
+    file as cp1250 (not cp1252's "Ma³gorzata"), and the choice is a warning of the read."""
+    from etl.load.sources import read_sources as read_run
+
+    names = ["Małgorzata Wiśniewska", "Łukasz Żółkiewski", "Paweł Kamiński", "Grzegorz Ślęzak"] * 5
+    rows = [f"p{i}@example.com,Ann{i}" for i in range(200)]
+    rows += [f"late{i}@example.com,{n}" for i, n in enumerate(names)]
+    path = tmp_path / "late1250.csv"
+    path.write_bytes(("Email,Name\n" + "\n".join(rows) + "\n").encode("cp1250"))
+    monkeypatch.setattr(linescan, "BLOCK", 256)
+    shown: list[int] = []
+    result = validate_sources([path], preset=None, batch_rows=7, progress=shown.append)
+    assert sum(shown) == 220
+    (info,) = result.files
+    assert info.encoding == "cp1250" and result.counts.rows_read == 220
+    column = "First Name" if "First Name" in result.canonical.columns else "Name"
+    assert result.canonical.get_column(column).to_list()[-20:] == names
+    read = read_run([str(path)], preset=None, state_dir=tmp_path / "state")
+    assert len(read.warnings) == 1 and "read as cp1250 (detected, " in read.warnings[0]

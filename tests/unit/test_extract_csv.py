@@ -307,3 +307,32 @@ def test_malformed_quotes_across_lines_are_read_as_the_exact_reader_does(tmp_pat
     header, _ = linescan.scan(p, "L", None)
     slow = _drop_unnamed_empty(slowcsv.read(p, header, fast.info), header)
     assert fast.frame.equals(slow.frame) and fast.rejects.equals(slow.rejects) and fast.info == slow.info
+
+
+BIG = "x" * 2_000_000  # 2 MB: fifteen times the stdlib csv module's default field limit (131,072)
+
+
+@pytest.mark.parametrize("where", ["first", "tenth", "quoted_multiline", "slow_path"])
+def test_a_2mb_cell_is_read_anywhere(tmp_path: Path, where: str) -> None:
+    """The csv module's field limit is lifted wherever it is used (sniffing, the exact reader)."""
+    csv.field_size_limit(131_072)  # whatever an earlier caller left behind, the readers set their own
+    cell = {"first": BIG, "tenth": BIG, "slow_path": BIG, "quoted_multiline": f'"{BIG}\nsecond, line\n{BIG}"'}
+    rows = [f"r{i}@example.com,R{i},short" for i in range(12)]
+    at = 0 if where == "first" else 9
+    rows[at] = f"big@example.com,Big,{cell[where]}"
+    if where == "slow_path":  # a quote inside an unquoted cell sends the rest to the exact stdlib reader
+        rows.insert(3, 'q@example.com,Q,a"b')
+    res = read(tmp_path, "Email,Name,Notes\n" + "\n".join(rows) + "\n")
+    assert res.rejects.height == 0
+    notes = dict(zip(res.frame["Email"].to_list(), res.frame["Notes"].to_list(), strict=True))
+    expected = BIG if where != "quoted_multiline" else f"{BIG}\nsecond, line\n{BIG}"
+    assert notes["big@example.com"] == expected
+    assert notes["r11@example.com"] == "short"
+    lines = dict(zip(res.frame["Email"].to_list(), res.frame[SOURCE_LINE].to_list(), strict=True))
+    assert lines["big@example.com"] == at + 2 + (1 if where == "slow_path" and at >= 3 else 0)
+
+
+def test_a_2mb_header_cell_and_sniffing(tmp_path: Path) -> None:
+    res = read(tmp_path, f"Email;{BIG}\n" + f"a@example.com;{BIG}\n" * 3)
+    assert res.files[0].delimiter == ";"
+    assert res.frame[res.files[0].header[1]].to_list() == [BIG] * 3

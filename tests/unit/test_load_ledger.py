@@ -146,3 +146,24 @@ def test_contacts_are_read_in_plan_order_a_chunk_at_a_time(tmp_path: Path) -> No
                 ledger.settle("r1", "c@x.com", state=DONE, outcome="created")
         assert seen == ["e@x.com", "d@x.com", "b@x.com", "a@x.com"]
         assert ledger.count_contacts("r1", [PLANNED]) == 4 and ledger.count_contacts("r1", [DONE]) == 1
+
+
+def test_read_options_count_in_the_run_id_only_when_given() -> None:
+    """Runs without --encoding/--delimiter keep the id they always had; a given encoding or delimiter
+    reads other contacts from the same bytes, so it is another run."""
+    from etl.extract.options import ReadOptions, read_options
+    from etl.load.ledger import fingerprint
+    from etl.load.migrate import MigrateOptions, run_fingerprint
+
+    plain = MigrateOptions(sources=("x.csv",))
+    flags = "lists=[];unconfirmed=False;on_existing=merge;create=False,False,False"
+    assert run_fingerprint(plain, "http://h", ["d"]) == fingerprint(
+        "d", "detected", flags, "http://h", "default"
+    )
+    ids = {
+        run_fingerprint(MigrateOptions(sources=("x.csv",), read=r), "http://h", ["d"])
+        for r in (ReadOptions(), read_options("cp1250"), read_options("cp1252"), read_options(None, ";"))
+    }
+    assert len(ids) == 4
+    same = [read_options("Windows-1250"), read_options("cp1250"), read_options("CP1250")]
+    assert len({run_fingerprint(MigrateOptions(sources=("x.csv",), read=r), "u", ["d"]) for r in same}) == 1

@@ -103,3 +103,33 @@ def test_binary_file_is_refused_but_bomless_utf16_is_read(tmp_path: Path) -> Non
     u = tmp_path / "nobom.txt"
     u.write_bytes("Email\tKlaviyo ID\r\n".encode("utf-16-le"))
     assert read_headers([str(u)])[str(u)] == ["Email", "Klaviyo ID"]
+
+
+def test_legacy_code_pages_are_decided_as_extract_decides_them(tmp_path: Path) -> None:
+    """`mappings detect` sees the names extract will read: cp1250 detected, not cp1252's £ukasz."""
+    from tests.unit.test_extract_encoding import CENTRAL, JAPANESE, export_text
+
+    cz = tmp_path / "cz.csv"
+    cz.write_bytes(export_text(CENTRAL).encode("cp1250"))
+    ja = tmp_path / "ja.csv"
+    ja.write_bytes(export_text(JAPANESE).encode("shift_jis"))
+    ja16 = tmp_path / "ja16.txt"
+    ja16.write_bytes(export_text(JAPANESE).encode("utf-16-be"))  # no BOM
+    got = read_headers([str(cz), str(ja), str(ja16)])
+    assert got[str(cz)] == ["Email", "Imię i nazwisko", "Miasto", "Uwagi"]
+    assert got[str(ja)] == got[str(ja16)] == ["メールアドレス", "氏名", "都道府県", "メモ"]
+
+
+def test_an_ambiguous_header_stops_and_options_override(tmp_path: Path) -> None:
+    from etl.extract.options import ReadOptions
+
+    f = tmp_path / "ru.csv"
+    f.write_bytes("Email;Имя\na@x.io;A\n".encode("cp1251"))
+    with pytest.raises(InputError, match="--encoding") as exc:
+        read_headers([str(f)])
+    assert exc.value.line == 1 and exc.value.column == 7
+    assert read_headers([str(f)], ReadOptions(encoding="cp1251"))[str(f)] == ["Email", "Имя"]
+    assert read_headers([str(f)], ReadOptions(encoding="cp1251", delimiter=","))[str(f)] == ["Email;Имя"]
+    bom = tmp_path / "bom16.csv"
+    bom.write_bytes("Email,Name\n".encode("utf-16"))
+    assert read_headers([str(bom)], ReadOptions(encoding="utf-16"))[str(bom)] == ["Email", "Name"]

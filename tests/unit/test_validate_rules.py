@@ -345,6 +345,31 @@ def test_split_items(fmt: str, cell: str | None, expected: list[str]) -> None:
     assert expr_values(lambda c: rules.split_items(c, fmt), [cell]) == [expected]
 
 
+@pytest.mark.parametrize("fmt", ["comma", "semicolon", "mailchimp"])
+@pytest.mark.parametrize("cell", ["a;b", "a,b", '"a";"b"', '"a","b"', '"a"; "b"', ' a ; "b" ', '"a",b'])
+def test_tag_separators_and_quotes_are_read_whatever_the_format(fmt: str, cell: str) -> None:
+    """A hand-edited export mixes ``,`` and ``;`` and quotes: ``"a";"b"`` once became one garbage tag."""
+    assert expr_values(lambda c: rules.split_items(c, fmt), [cell]) == [["a", "b"]]
+
+
+@pytest.mark.parametrize("fmt", ["comma", "semicolon", "mailchimp"])
+def test_a_quoted_tag_keeps_its_separators(fmt: str) -> None:
+    cells = ['"Lorem, Ipsum","B"', '"Lorem; Ipsum";B', '"Lorem, Ipsum"']
+    assert expr_values(lambda c: rules.split_items(c, fmt), cells) == [
+        ["Lorem, Ipsum", "B"],
+        ["Lorem; Ipsum", "B"],
+        ["Lorem, Ipsum"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "cell", "expected"),
+    [("pipe", "a;b|c,d", ["a;b", "c,d"]), ("brackets_pipe", "[a,b|c;d]", ["a,b", "c;d"])],
+)
+def test_pipe_formats_split_on_the_pipe_only(fmt: str, cell: str, expected: list[str]) -> None:
+    assert expr_values(lambda c: rules.split_items(c, fmt), [cell]) == [expected]
+
+
 def test_tags_and_lists_from_generic_columns() -> None:
     row = one([{"email": "a@x.com", "tags": "VIP, Blog", "lists": "News,Promo"}])
     assert (row[TAGS], row[LISTS]) == (["VIP", "Blog"], ["News", "Promo"])
