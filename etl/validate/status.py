@@ -113,6 +113,22 @@ def reading(col: str, shape: ConsentShape, headers_by_file: Mapping[str, Collect
     return pl.when(_in_files_having(col, headers_by_file)).then(out)
 
 
+def _own_words(col: str, headers_by_file: Mapping[str, Collection[str]] | None, *, by_name: bool) -> pl.Expr:
+    """An opt-out that a column a preset claims states in its own words, whatever values the preset
+    expected there: a suppression word ("unsubscribed", "bounced") in a flag or in a field named like a
+    consent; and, for a flag (``by_name``), a "no" in a column named like a consent. Only opt-outs: a cell
+    this reading cannot place says nothing (the preset reads it). A field's booleans and dates keep the
+    meaning its preset documents (Sendy's "GDPR: No" is a sign-up form, not an opt-out)."""
+    suppressing = {w: s for w, s in VOCABULARY.items() if RANK[s] >= RANK[Status.UNSUBSCRIBED.value]}
+    word = normalised(rules.clean(column(col)))
+    said: pl.Expr = pl.when(_in_files_having(col, headers_by_file)).then(lookup(word, suppressing))
+    shape = classify_header(col) if by_name else None
+    if shape is not None:
+        read = reading(col, shape, headers_by_file)
+        said = pl.coalesce(said, pl.when(read.is_in([s for s in RANK if RANK[s] > 0])).then(read))
+    return said
+
+
 def status_exprs(
     plan: ColumnPlan,
     preset: Preset,
@@ -122,23 +138,19 @@ def status_exprs(
     """STATUS, BY, VALUE, WORD and UNKNOWN for every row (see the module doc)."""
     signals: list[_Signal] = []
     fired = pl.lit(False)
-    suppressing = {w: s for w, s in VOCABULARY.items() if RANK[s] >= RANK[Status.UNSUBSCRIBED.value]}
     for col, rule in plan.flags:
         cond = fires(col, rule, headers_by_file)
         word_in_flag = normalised(rules.clean(column(col)))
         cell = pl.lit(FILLED) if not rule.values else word_in_flag.fill_null("")
         signals.append(_Signal(f'column "{col}"', pl.when(cond).then(pl.lit(rule.status.value)), cell))
-        # a flag column whose cell is an opt-out in its own words ("unsubscribed", "bounced", or a "no" in a
-        # column named like a consent) says so, whatever values the preset expected there
-        said: pl.Expr = pl.when(_in_files_having(col, headers_by_file)).then(
-            lookup(word_in_flag, suppressing)
-        )
-        shape = classify_header(col)
-        if shape is not None:
-            read = reading(col, shape, headers_by_file)
-            said = pl.coalesce(said, pl.when(read.is_in([s for s in RANK if RANK[s] > 0])).then(read))
+        said = _own_words(col, headers_by_file, by_name=True)
         signals.append(_Signal(f'column "{col}"', said, word_in_flag))
         fired = fired | cond | said.is_not_null()
+    for fc in plan.fields:
+        if not fc.custom and classify_header(fc.source) is not None:
+            said = _own_words(fc.source, headers_by_file, by_name=False)
+            signals.append(_Signal(f'column "{fc.source}"', said, normalised(rules.clean(column(fc.source)))))
+            fired = fired | said.is_not_null()
     word = pl.lit(None, dtype=pl.String)
     unknown = pl.lit(False)
     if plan.status is not None:
