@@ -322,9 +322,10 @@ def classify_header(header: str) -> ConsentShape | None:
             return None  # when/where/how a consent was given: evidence, not a signal
         if re.search(r"\b(status|state)\b", joined):
             return ConsentShape("status", _U)
-        # "subscribed = false" is an unsubscribe; "accepts marketing = no" never consented
+        # "subscribed = false" is an unsubscribe; "accepts marketing = no" / "opted in = no" never consented
         gave = re.search(
-            r"\b(accepts?|consent(ed|s)?|gdpr|marketable|allow(s)?|can|wants?|receive)\b", joined
+            r"\b(accepts?|consent(ed|s)?|gdpr|marketable|allow(s)?|can|wants?|receive|opted ?in|opt ?in|optin)\b",
+            joined,
         )
         return ConsentShape("positive", _N if gave else _U)
     if _WEAK_WORDS.search(joined) and not _METADATA.search(joined):

@@ -64,6 +64,8 @@ class ColumnPlan:
     consent: tuple[tuple[str, ConsentShape], ...] = ()
     # the other unclaimed columns: watched for suppression words in their cells ("unsubscribed", "bounced")
     watch: tuple[str, ...] = ()
+    # columns the preset's ``ignore`` drops: a suppression word in one still speaks (validate/status.py)
+    ignored: tuple[str, ...] = ()
 
 
 def source_columns(columns: Sequence[str]) -> list[str]:
@@ -124,6 +126,7 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
         )
         formats.append(tuple(dict.fromkeys((*rule.formats, *preset.date_formats))))
 
+    ignored_norms = {norm_header(c) for c in preset.ignore}
     skip = {norm_header(c) for c in (*preset.ignore, *REJECT_EXTRA_COLUMNS)} | alias_norms
     not_consent = {norm_header(c) for c in preset.not_consent}
     consent: list[tuple[str, ConsentShape]] = []
@@ -154,6 +157,7 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
         event_time=event_time,
         consent=tuple(consent),
         watch=tuple(watch),
+        ignored=tuple(h for h in headers if h not in consumed and norm_header(h) in ignored_norms),
     )
 
 

@@ -146,10 +146,11 @@ def status_exprs(
         said = _own_words(col, headers_by_file, by_name=True)
         signals.append(_Signal(f'column "{col}"', said, word_in_flag))
         fired = fired | cond | said.is_not_null()
-    for fc in plan.fields:
-        if not fc.custom and classify_header(fc.source) is not None:
-            said = _own_words(fc.source, headers_by_file, by_name=False)
-            signals.append(_Signal(f'column "{fc.source}"', said, normalised(rules.clean(column(fc.source)))))
+    claimed = [fc.source for fc in plan.fields if not fc.custom] + list(plan.ignored)
+    for col in claimed:
+        if classify_header(col) is not None:
+            said = _own_words(col, headers_by_file, by_name=False)
+            signals.append(_Signal(f'column "{col}"', said, normalised(rules.clean(column(col)))))
             fired = fired | said.is_not_null()
     word = pl.lit(None, dtype=pl.String)
     unknown = pl.lit(False)
