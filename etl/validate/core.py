@@ -183,7 +183,7 @@ def validate_frame(extract_result: Any, preset: Preset, *, detection: Any = None
     batches = _Batches(source_columns(raw.columns), preset, _headers_by_file(raw, files), where=where)
     batches.add(raw)
     batches.add_structural(getattr(extract_result, "rejects", None))
-    return batches.finish(files, detection)
+    return batches.finish(files, detection, lambda ids: raw.filter(pl.col(ROW_ID).is_in(ids.implode())))
 
 
 class _Batches:
@@ -227,13 +227,7 @@ class _Batches:
 
     def add(self, raw: pl.DataFrame) -> None:
         """Validate one batch of raw rows (PROVENANCE + any of the source columns), in row_id order."""
-        for other, kept in self.same.items():
-            if other in raw.columns:
-                merged = pl.coalesce(column(kept), column(other)) if kept in raw.columns else column(other)
-                raw = raw.with_columns(merged.alias(kept)).drop(other)
-        missing = [c for c in self.columns if c not in raw.columns]
-        if missing:
-            raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+        raw = self._unified(raw)
         self.rows += raw.height
         found = canonical_rows(raw, self.plan, self.preset, self.headers, self.date_orders)
         self.consent.append(found.consent_values)
@@ -273,16 +267,37 @@ class _Batches:
         if frame.height:
             self.structural.append(frame)
 
-    def finish(self, files: tuple[Any, ...], detection: Any) -> ValidationResult:
-        """Collapse duplicates across every batch and account for every row."""
+    def _unified(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """``raw`` with one column per ``_one_spelling`` group and every known column present."""
+        for other, kept in self.same.items():
+            if other in raw.columns:
+                merged = pl.coalesce(column(kept), column(other)) if kept in raw.columns else column(other)
+                raw = raw.with_columns(merged.alias(kept)).drop(other)
+        missing = [c for c in self.columns if c not in raw.columns]
+        if missing:
+            raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+        return raw
+
+    def finish(
+        self,
+        files: tuple[Any, ...],
+        detection: Any,
+        fetch: Callable[[pl.Series], pl.DataFrame] | None = None,
+    ) -> ValidationResult:
+        """Collapse duplicates across every batch and account for every row. ``fetch`` (row ids → those
+        raw rows, in row order) gives the original cells of rows rejected only now (held persons), for
+        rejects.csv: the batches kept cells of the rows they rejected, not of every row."""
         structural = pl.concat(self.structural) if self.structural else _structural(None)
         problems = _concat(self.problems) if self.problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
         rows_read = self.rows + structural.height
-        rejected_raw = _with_structural(self.rejected, structural, self.src)
         suppressors = problems.filter(~pl.col(REASON_CODE).is_in(_KEY_UNUSABLE)).select(KEY, STATUS)
         box = [_concat(self.valid)]
         merged = collapse_owned(box, self.labels, suppressors)  # frees each column once filtered
         canonical, held = _hold_unclear(merged.canonical, problems)
+        if held.height and fetch is not None:
+            cells = self._unified(fetch(held.get_column(ROW_ID)))
+            self.rejected.append(_rejected_raw(cells, held, self.src))
+        rejected_raw = _with_structural(self.rejected, structural, self.src)
         not_valid = _not_valid(merged.losers, _concat([problems, held]), structural)
         counts = _count(canonical, not_valid, rows_read)
         return ValidationResult(
@@ -564,8 +579,18 @@ def validate_sources(
             batches.add(_concat(pending, "diagonal") if pending else _empty_raw(columns))
         return batches, stream.files, detection
 
+    def again(ids: pl.Series) -> pl.DataFrame:
+        """The rows ``ids`` as read: one more streamed pass, made only when some person was held."""
+        wanted = ids.implode()
+
+        def pick(stream: SourceStream, counter: Callable[[int], None] | None) -> pl.DataFrame:
+            parts = [b.frame.filter(pl.col(ROW_ID).is_in(wanted)) for b in stream.batches(counter)]
+            return _concat([p for p in parts if p.height] or [_empty_raw(stream.columns)], "diagonal")
+
+        return stream_sources([str(p) for p in paths], pick, None, options)
+
     batches, files, detection = stream_sources([str(p) for p in paths], consume, progress, options)
-    return batches.finish(files, detection)
+    return batches.finish(files, detection, again)
 
 
 def _empty_raw(columns: Sequence[str]) -> pl.DataFrame:
