@@ -41,7 +41,7 @@ from etl.config import TargetSettings
 from etl.errors import Paused, VerificationFailed
 from etl.load.decide import POLICIES
 from etl.load.dryrun import dry_run_lines
-from etl.load.ledger import LEDGER_NAME, Ledger, file_digest
+from etl.load.ledger import Ledger, file_digest, ledger_errors
 from etl.load.loader import Progress
 from etl.load.migrate import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.load.pacing import Pacer
@@ -349,9 +349,8 @@ def _paused(
         return
     run_id, before = started
     total = before
-    if (settings.state_dir / LEDGER_NAME).exists():
-        with Ledger.open(settings.state_dir, lock=False) as ledger:
-            total = sum(ledger.request_counts(run_id).values())
+    with Ledger.open(settings.state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
+        total = sum(ledger.request_counts(run_id).values()) or before
     out_dir = report_dir or Path("reports") / run_id
     doc: dict[str, Any] = {}
     if (out_dir / "report.json").exists():

@@ -24,7 +24,7 @@ from etl.errors import ConsentUnclear, Paused
 from etl.extract.legacy_api import OnPage
 from etl.load.client import BenchmarkClient
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
-from etl.load.ledger import Ledger, file_digest, fingerprint
+from etl.load.ledger import Ledger, file_digest, fingerprint, ledger_errors
 from etl.load.loader import LoadSummary, Progress
 from etl.load.pacing import Pacer
 from etl.load.report import load_section, write_migration_report
@@ -224,7 +224,7 @@ def migrate(
             run_id, "dry_run", files, doc, plan=plan, validation=result, warnings=read.warnings
         )
 
-    with Ledger.open(state_dir) as ledger:
+    with Ledger.open(state_dir) as ledger, ledger_errors(ledger.path):
         plan_of_run: list[TransformResult] = []  # set once the run's plan is known
 
         def report(state: str) -> tuple[ReportFiles, dict[str, Any]]:
