@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from etl.atomic import writable_dir
 from etl.commands.common import (
     api_key_file_option,
     chosen_consent,
@@ -240,6 +241,7 @@ def command(
     )
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     settings = target(state_dir, api_key_file)
+    writable_dir(report_dir or Path("reports"))  # before extraction and the first request, not after the load
     if settings.embedded:  # a rehearsal in the local sandbox: create whatever the export needs
         create_fields = create_lists = create_tags = True
     resume = _resume_command(click.get_current_context())

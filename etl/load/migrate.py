@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import polars as pl
 
+from etl.atomic import writable_dir
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import ConsentUnclear, Paused
@@ -186,6 +187,7 @@ def migrate(
     run_id = run_fingerprint(opts, base_url, read.identity)
     now = datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds")
     out_dir = opts.report_dir or Path("reports") / run_id
+    writable_dir(out_dir)  # before the first request: a run must not find out after loading every contact
     resolve_opts = ResolveOptions(
         structure_id=opts.structure_id,
         create_fields=opts.create_fields,

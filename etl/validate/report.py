@@ -12,11 +12,12 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
 from etl import __version__
+from etl.atomic import Writer, text_writer, write_atomically
 from etl.model import (
     KEY,
     REASON,
@@ -196,12 +197,12 @@ def neutralise(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.str.contains(FORMULA_START)).then(pl.lit("'") + expr).otherwise(expr)
 
 
-def write_rejects_csv(result: ValidationResult, path: Path) -> int:
-    """Rejected rows in their original columns + REJECTS_EXTRA, UTF-8 with BOM. Returns the row count."""
+def rejects_frame(result: ValidationResult) -> pl.DataFrame:
+    """Rejected rows in their original columns + REJECTS_EXTRA, formula-neutralised: rejects.csv's rows."""
     rr = result.rejected_raw
     cols = [c for c in result.source_columns if c in rr.columns]
     has_raw = RAW in rr.columns and rr.get_column(RAW).null_count() < rr.height
-    out = rr.select(
+    return rr.select(
         *[neutralise(column(c).cast(pl.String)).alias(c) for c in cols],
         pl.col(REASON_CODE),
         pl.col(REASON),
@@ -209,22 +210,49 @@ def write_rejects_csv(result: ValidationResult, path: Path) -> int:
         pl.col(SOURCE_LINE),
         *([neutralise(pl.col(RAW)).alias(REJECTS_RAW)] if has_raw else []),
     )
-    out.write_csv(path, include_bom=True)
+
+
+def csv_writer(frame: pl.DataFrame) -> Writer:
+    """A ``Writer`` of ``frame`` as CSV, UTF-8 with BOM (what spreadsheets need to read UTF-8)."""
+
+    def write(fh: BinaryIO) -> None:
+        frame.write_csv(fh, include_bom=True)
+
+    return write
+
+
+def write_rejects_csv(result: ValidationResult, path: Path) -> int:
+    """Rejected rows in their original columns + REJECTS_EXTRA, UTF-8 with BOM, replaced whole or not at
+    all. Returns the row count."""
+    out = rejects_frame(result)
+    write_atomically([(path, csv_writer(out))])
     return out.height
+
+
+def report_writers(
+    files: ReportFiles, doc: dict[str, Any], page: str, rejects: pl.DataFrame
+) -> list[tuple[Path, Writer]]:
+    """The three report files as one group for ``write_atomically``: all new or all as they were."""
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return [
+        (files.json, text_writer(text)),
+        (files.html, text_writer(page)),
+        (files.rejects, csv_writer(rejects)),
+    ]
 
 
 def write_report(
     result: ValidationResult, out_dir: Path, *, generated_at: str, mapping: dict[str, Any] | None = None
 ) -> tuple[ReportFiles, dict[str, Any]]:
-    """Write the three report files into ``out_dir`` (created) and return their paths and the JSON doc."""
+    """Write the three report files into ``out_dir`` (created) and return their paths and the JSON doc.
+
+    Written atomically as a group (``etl.atomic``): a full disk leaves the previous report whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = build_report(result, generated_at=generated_at, mapping=mapping)
     files = ReportFiles(
         json=out_dir / "report.json", html=out_dir / "report.html", rejects=out_dir / "rejects.csv"
     )
-    files.json.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    files.html.write_text(render_html(doc), encoding="utf-8")
-    write_rejects_csv(result, files.rejects)
+    write_atomically(report_writers(files, doc, render_html(doc), rejects_frame(result)))
     return files, doc
 
 
