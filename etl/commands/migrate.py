@@ -242,6 +242,8 @@ def command(
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     settings = target(state_dir, api_key_file)
     writable_dir(report_dir or Path("reports"))  # before extraction and the first request, not after the load
+    if not dry_run:  # a ledger that is not ours is refused before extraction, not after it
+        Ledger.open(settings.state_dir, readonly=True).close()
     if settings.embedded:  # a rehearsal in the local sandbox: create whatever the export needs
         create_fields = create_lists = create_tags = True
     resume = _resume_command(click.get_current_context())
