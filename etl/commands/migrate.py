@@ -354,7 +354,7 @@ def _paused(
     run_id, before = started
     total = before
     with Ledger.open(settings.state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
-        total = sum(ledger.request_counts(run_id).values()) or before
+        total = sum(ledger.request_counts(run_id).values())
     out_dir = report_dir or Path("reports") / run_id
     doc: dict[str, Any] = {}
     if (out_dir / "report.json").exists():

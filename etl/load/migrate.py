@@ -21,7 +21,7 @@ import polars as pl
 from etl.atomic import writable_dir
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
-from etl.errors import ConsentUnclear, Paused
+from etl.errors import ConfigError, ConsentUnclear, Paused
 from etl.extract.legacy_api import OnPage
 from etl.load.client import BenchmarkClient
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
@@ -234,18 +234,24 @@ def migrate(
             saved_mapping = ledger.get_meta(run_id, "mapping_report")
             if not plan_of_run and (saved := ledger.get_meta(run_id, "resolved_mapping")) is not None:
                 plan_of_run.append(_plan(result, resolve_opts, opts, None, saved=saved)[0][0])
-            return write_migration_report(
-                result,
-                out_dir,
-                generated_at=now,
-                run_id=run_id,
-                state=state,
-                section=section,
-                mapping=json.loads(saved_mapping) if saved_mapping else report_section(result),
-                later_rejects=_later_rejects(
-                    opts.sources, read, plan_of_run[0] if plan_of_run else None, ledger.failed_rows(run_id)
-                ),
+            later = _later_rejects(
+                opts.sources, read, plan_of_run[0] if plan_of_run else None, ledger.failed_rows(run_id)
             )
+            try:
+                return write_migration_report(
+                    result,
+                    out_dir,
+                    generated_at=now,
+                    run_id=run_id,
+                    state=state,
+                    section=section,
+                    mapping=json.loads(saved_mapping) if saved_mapping else report_section(result),
+                    later_rejects=later,
+                )
+            except ConfigError as exc:  # e.g. a full disk: the ledger holds the run, only the report is owed
+                raise ConfigError(
+                    f"{exc}; the run's ledger is intact: run the same command again to write the report"
+                ) from None
 
         def complete(summary: LoadSummary | None) -> MigrateResult:
             files, doc = report("complete")

@@ -330,3 +330,40 @@ def test_a_disk_that_fills_while_writing_a_report_keeps_the_previous_one(
     now = _snapshot(reports)
     assert set(now) == set(previous) and all(now[name] != previous[name] for name in now)
     assert json.loads(now["report.json"] or b"")["totals"]["rows_read"] == 401
+
+
+def test_a_full_disk_at_the_end_of_a_migration_loses_nothing_and_a_rerun_writes_the_report(
+    run, remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box, env = remote
+    state, reports = tmp_path / "state", tmp_path / "r"
+    args = [
+        "migrate",
+        str(_csv(tmp_path / "c.csv", 20)),
+        "--state-dir",
+        str(state),
+        "--report-dir",
+        str(reports),
+    ]
+
+    def full_disk(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full_disk)
+    failed = run([*args, "--no-verify"], env)
+    monkeypatch.undo()
+    assert failed.exit_code == 2, failed.output
+    line = _one_error_line(failed.err)
+    assert line.startswith(f"error: cannot write {reports / 'report.json'} (No space left on device)"), line
+    assert line.endswith("the run's ledger is intact: run the same command again to write the report"), line
+    assert list(reports.iterdir()) == []  # no half report, no temp file
+    assert len(account_contacts(box.app)) == 20
+    sent = sum(box.app.request_counts().values())
+
+    again = run([*args, "--no-verify"], env)
+    assert again.exit_code == 0, again.output
+    assert "already complete — nothing to send" in again.output
+    assert sum(box.app.request_counts().values()) == sent  # nothing sent twice
+    doc = json.loads((reports / "report.json").read_text())
+    assert doc["totals"]["created"] == 20 and doc["requests"]["total"] == sent
+    assert sorted(p.name for p in reports.iterdir()) == ["rejects.csv", "report.html", "report.json"]
