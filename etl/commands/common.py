@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from etl.atomic import writable_dir
 from etl.config import DEFAULT_STATE_DIR, ENV_STATE_DIR, Secret, TargetSettings, target_from_env
 from etl.errors import ConfigError
 from etl.extract.legacy_api import legacy_token_from_env
@@ -260,6 +261,7 @@ def run_verify(
         for line in plan_lines(plan):
             click.echo(line)
 
+    writable_dir(report_dir or Path("reports"))  # before the read-back spends its requests
     result = verify(
         settings.state_dir,
         url,

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from etl.atomic import writable_dir
 from etl.commands.common import (
     api_key_file_option,
     chosen_consent,
@@ -43,7 +44,7 @@ from etl.config import TargetSettings
 from etl.errors import InputError, Paused, VerificationFailed
 from etl.load.decide import POLICIES
 from etl.load.dryrun import dry_run_lines
-from etl.load.ledger import LEDGER_NAME, Ledger, file_digest
+from etl.load.ledger import Ledger, file_digest, ledger_errors
 from etl.load.loader import Progress
 from etl.load.migrate import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.load.pacing import Pacer
@@ -253,6 +254,9 @@ def command(
     )
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     settings = target(state_dir, api_key_file)
+    writable_dir(report_dir or Path("reports"))  # before extraction and the first request, not after the load
+    if not dry_run:  # a ledger that is not ours is refused before extraction, not after it
+        Ledger.open(settings.state_dir, readonly=True).close()
     if settings.embedded:  # a rehearsal in the local sandbox: create whatever the export needs
         create_fields = create_lists = create_tags = True
     resume = _resume_command(click.get_current_context())
@@ -375,9 +379,8 @@ def _paused(
         return
     run_id, before = started
     total = before
-    if (settings.state_dir / LEDGER_NAME).exists():
-        with Ledger.open(settings.state_dir, lock=False) as ledger:
-            total = sum(ledger.request_counts(run_id).values())
+    with Ledger.open(settings.state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
+        total = sum(ledger.request_counts(run_id).values())
     out_dir = report_dir or Path("reports") / run_id
     doc: dict[str, Any] = {}
     if (out_dir / "report.json").exists():

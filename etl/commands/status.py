@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from etl.commands.common import json_option, state_dir_option, target
-from etl.load.ledger import LEDGER_NAME, Ledger
+from etl.load.ledger import Ledger, ledger_errors, lock_holder
+
+INTERRUPTED = "interrupted"
 
 
 @click.command("status", short_help="Every run: rows by outcome, requests, how to resume.")
@@ -19,25 +21,31 @@ from etl.load.ledger import LEDGER_NAME, Ledger
 def command(state_dir: Path | None, as_json: bool) -> None:
     """Show each migration run: rows by outcome, requests used, pause reason and resume time.
 
-    Reads the ledger without taking the run lock, so it works while a migration is running.
+    Reads the ledger read-only without taking the run lock, so it works while a migration is running and
+    on a read-only state dir. A run the ledger says is running but whose process is gone (killed) is shown
+    as interrupted, with the command that resumes it.
 
     \b
     Example:
       bme-migrate status --state-dir .etl
     """
     sdir = target(state_dir).state_dir
-    if not (sdir / LEDGER_NAME).exists():
-        click.echo(f"no runs in {sdir}")
-        return
     runs: list[dict[str, Any]] = []
-    with Ledger.open(sdir, lock=False) as ledger:
-        for info in ledger.runs():
+    with Ledger.open(sdir, readonly=True) as ledger, ledger_errors(ledger.path):
+        held, pid = lock_holder(sdir)
+        infos = ledger.runs()
+        live = next((i.run_id for i in infos if i.state == "running"), None) if held else None
+        for info in infos:
             rows = ledger.row_totals(info.run_id)
             requests = ledger.request_counts(info.run_id)
+            state = info.state
+            if state == "running" and info.run_id != live:
+                state = INTERRUPTED  # its process is gone: the kernel released its lock
             runs.append(
                 {
                     "run_id": info.run_id,
-                    "state": info.state,
+                    "state": state,
+                    "pid": pid if info.run_id == live else None,
                     "sources": info.label,
                     "updated_at": datetime.fromtimestamp(info.updated_at, UTC).isoformat(timespec="seconds"),
                     "rows": rows,
@@ -50,11 +58,19 @@ def command(state_dir: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"state_dir": str(sdir), "runs": runs}, indent=2))
         return
+    if not runs:
+        click.echo(f"no runs yet in {sdir}")
+        return
     for run in runs:
         total = sum(run["rows"].values())
         settled = total - run["rows"].get("pending", 0)
+        shown = {INTERRUPTED: f"{INTERRUPTED} (no process holds its lock)", "running": "running"}.get(
+            run["state"], run["state"]
+        )
+        if run["pid"]:
+            shown += f" (pid {run['pid']})"
         click.echo(
-            f"run {run['run_id']}  {run['state']}  {settled:,}/{total:,} rows settled  "
+            f"run {run['run_id']}  {shown}  {settled:,}/{total:,} rows settled  "
             f"{run['requests']:,} requests  (updated {run['updated_at']})"
         )
         if run["sources"]:
@@ -66,3 +82,5 @@ def command(state_dir: Path | None, as_json: bool) -> None:
             click.echo(f"  resume after: {run['resume_after']} (UTC)")
         if run["state"] != "complete" and run["resume_command"]:
             click.echo(f"  resume with: {run['resume_command']}")
+        elif run["state"] == INTERRUPTED:
+            click.echo("  resume with: the same command again")

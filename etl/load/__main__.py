@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from etl.atomic import write_text_atomically
 from etl.config import target_from_env
 from etl.errors import ConfigError, MigrationError
 from etl.load.ledger import plan_from_json, plan_to_json
@@ -24,7 +25,7 @@ from etl.model import PlannedContact
 
 
 def write_plan_file(plans: Sequence[PlannedContact], path: str | Path) -> None:
-    Path(path).write_text("".join(plan_to_json(p) + "\n" for p in plans), encoding="utf-8")
+    write_text_atomically(Path(path), "".join(plan_to_json(p) + "\n" for p in plans))
 
 
 def read_plan_file(path: str | Path) -> list[PlannedContact]:

@@ -13,8 +13,14 @@ The loader commits the intents of its next creates together (``INTENT_BATCH`` in
 crash leaves at most that many contacts ``in_flight``; the loader resolves them by one batched search
 before anything is re-sent. One commit per batch of contacts (a trigger settles a contact's rows in the
 same statement) keeps the ledger's cost per contact far below a request's.
-Request counts are buffered in memory and written every ``FLUSH_EVERY`` requests and at every stop, so the
-ledger's totals equal the server's except for the last few requests before a kill.
+Request counts are written *before* each request goes out (``count_request``: one autocommit upsert, no
+fsync in WAL with ``synchronous=NORMAL``), as intents are: a kill between the send and anything else cannot
+lose one, so the ledger's total is never below the server's, and above it only by requests killed in flight.
+
+A ledger that is not ours — a directory, random bytes, a truncated file, another application's SQLite file
+— is refused at ``open`` with a ``ConfigError`` naming its path (never migrated into); a 0-byte file is a
+new, empty ledger (SQLite's own reading of it). ``open(readonly=True)`` reads without writing anything
+(``mode=ro``), so ``status`` works on a read-only state dir.
 
 An exclusive ``fcntl`` lock on ``ledger.lock`` keeps two runs off one state dir. The API key is never
 written here: runs store the base URL and structure id only.
@@ -108,7 +114,6 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
     ("0003_contacts_by_seq", _m3_contacts_by_seq),
 )
 CHUNK = 5_000  # contacts read at a time: memory holds a chunk of a run's plan, not the plan
-FLUSH_EVERY = 25  # request counts are written with the next commit after this many (and at every stop)
 SETTLE_BATCH = 100  # settles waiting for a commit at most (a run with no writes still commits this often)
 
 
@@ -185,6 +190,133 @@ def plan_from_json(text: str, field_ids: Sequence[str] = ()) -> PlannedContact:
     )
 
 
+# --- the state dir's files: refuse what is not ours, say what to do ----------------------------------------
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _refuse(path: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"{path} is not a bme-migrate ledger ({why}): move it aside or use another --state-dir"
+    )
+
+
+def check_ledger_file(path: Path) -> None:
+    """Refuse, before SQLite sees it, a ledger path that cannot be ours: a directory, a file without the
+    SQLite header, or one shorter than its header says (truncated). A missing or 0-byte file is a new ledger.
+    """
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_dir():
+        raise _refuse(path, "it is a directory")
+    if not path.is_file():
+        raise _refuse(path, "not a regular file")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read ledger {path} ({exc.strerror or exc}): check its permissions or use another --state-dir"
+        ) from None
+    if size == 0:
+        return
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        raise _refuse(path, "file is not a database")
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    try:
+        wal_size = path.with_name(path.name + "-wal").stat().st_size
+    except OSError:
+        wal_size = 0
+    if wal_size:
+        return  # a writer may be checkpointing (header first, file extended after): SQLite's reads will tell
+    if head[24:28] == head[92:96] and pages and size < pages * page_size:  # the header's size is valid
+        raise _refuse(path, f"file is truncated: {size:,} of {pages * page_size:,} bytes")
+
+
+def _check_schema(db: sqlite3.Connection, path: Path) -> bool:
+    """``True`` if the file holds our schema, ``False`` if it is empty (a new ledger); refuses another
+    application's SQLite file (never migrated into) and one written by a newer bme-migrate."""
+    try:
+        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise
+        raise _refuse(path, str(exc)) from None
+    if not tables:
+        return False
+    if "_migrations" not in tables:
+        shown = ", ".join(sorted(tables)[:3]) + (", …" if len(tables) > 3 else "")
+        raise _refuse(path, f"an SQLite file of another application, with tables {shown}")
+    applied = {n for (n,) in db.execute("SELECT name FROM _migrations")}
+    unknown = applied - {name for name, _ in MIGRATIONS}
+    if unknown:
+        raise ConfigError(
+            f"{path} was written by a newer bme-migrate (schema {sorted(unknown)[-1]}): upgrade bme-migrate "
+            "or use another --state-dir"
+        )
+    return "runs" in tables
+
+
+@contextmanager
+def ledger_errors(path: Path) -> Iterator[None]:
+    """SQLite's errors about the ledger file as one line naming it (the CLI prints ``ConfigError``s)."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise ConfigError(
+            f"cannot use ledger {path} ({exc}): check the state dir's permissions and free space, "
+            "or use another --state-dir"
+        ) from None
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:  # integrity and programming errors are bugs: not hidden
+            raise
+        raise _refuse(path, str(exc)) from None
+
+
+def _take_lock(sdir: Path) -> IO[str]:
+    """The exclusive run lock, holding our pid (``lock_holder`` reads it)."""
+    try:
+        fh = open(sdir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held for the ledger's life
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot lock state dir {sdir} ({exc.strerror or exc}): use a writable --state-dir"
+        ) from None
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip()
+        fh.close()
+        raise ConfigError(
+            f"another bme-migrate run is using state dir {sdir}"
+            + (f" (pid {holder})" if holder else "")
+            + "; wait for it to finish or use another --state-dir"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+def lock_holder(state_dir: str | Path) -> tuple[bool, str | None]:
+    """(is the run lock held by a live process, the pid it wrote). The kernel drops a dead process's
+    ``flock``, so a held lock means a live run; opened read-only, so this works on a read-only state dir."""
+    try:
+        fh = open(Path(state_dir) / LOCK_NAME, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        return False, None
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True, fh.read().strip() or None
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False, fh.read().strip() or None
+
+
 @runtime_checkable
 class PlanDocuments(Protocol):
     """A plan that can hand itself over as stored documents (``etl.mapping.transform.PlannedContacts``)."""
@@ -228,9 +360,9 @@ class Ledger:
         self._db = db
         self._lock = lock
         self.path = path
-        self._pending_requests: dict[tuple[str, str], int] = {}
         self._deferred: list[tuple[str, tuple[Any, ...]]] = []  # settles not yet written (see settle)
         self._field_ids: dict[str, list[str]] = {}  # run id → its plan's field ids (``_plan_fields``)
+        self._empty = False  # read-only and no schema: reads as a ledger with no runs
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -241,34 +373,64 @@ class Ledger:
         return self._db
 
     @classmethod
-    def open(cls, state_dir: str | Path, *, lock: bool = True) -> Ledger:
+    def open(cls, state_dir: str | Path, *, lock: bool = True, readonly: bool = False) -> Ledger:
+        """The state dir's ledger, created if absent (unless ``readonly``: then nothing is written, no lock
+        is taken, and a missing ledger reads as one with no runs). A file that is not a bme-migrate ledger
+        is refused with a ``ConfigError`` naming it."""
         sdir = Path(state_dir)
-        sdir.mkdir(parents=True, exist_ok=True)
-        fh: IO[str] | None = None
-        if lock:
-            fh = open(sdir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held for the ledger's life
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                holder = fh.read().strip()
-                fh.close()
-                raise ConfigError(
-                    f"another bme-migrate run is using state dir {sdir}"
-                    + (f" (pid {holder})" if holder else "")
-                    + "; wait for it to finish or use another --state-dir"
-                ) from None
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
         path = sdir / LEDGER_NAME
-        db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process, which is what we face
-        ledger = cls(db, fh, path)
-        ledger._migrate()
+        check_ledger_file(path)
+        if readonly:
+            return cls._open_readonly(path)
+        try:
+            sdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot use state dir {sdir} ({exc.strerror or exc}): use another --state-dir"
+            ) from None
+        fh = _take_lock(sdir) if lock else None
+        db: sqlite3.Connection | None = None
+        try:
+            with ledger_errors(path):
+                db = sqlite3.connect(path, isolation_level=None, timeout=30)
+                ledger = cls(db, fh, path)
+                _check_schema(db, path)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process: what we face
+                ledger._migrate()
+        except BaseException:
+            if db is not None:
+                db.close()
+            if fh is not None:
+                fh.close()
+            raise
         return ledger
+
+    @classmethod
+    def _open_readonly(cls, path: Path) -> Ledger:
+        """``mode=ro``: no journal switch, no migration, no lock. A WAL ledger in a read-only dir whose
+        ``-wal``/``-shm`` files are gone (it was closed cleanly) opens only as ``immutable``: then nobody can
+        be writing it, since a writer would need those files."""
+        if not path.exists() or path.stat().st_size == 0:
+            db = sqlite3.connect(":memory:", isolation_level=None)
+            ledger = cls(db, None, path)
+            ledger._empty = True
+            return ledger
+        uri = path.resolve().as_uri()
+        with ledger_errors(path):
+            try:
+                db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=30)
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            ledger = cls(db, None, path)
+            ledger._empty = not _check_schema(db, path)
+        return ledger
+
+    @property
+    def empty(self) -> bool:
+        """No run was ever recorded here (a read-only open of a missing or 0-byte ledger)."""
+        return self._empty or not self.runs()
 
     def close(self) -> None:
         self.flush()
@@ -296,15 +458,13 @@ class Ledger:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """One transaction; deferred settles and buffered request counts ride along, so they are never
-        lost on a clean path."""
+        """One transaction; deferred settles ride along, so they are never lost on a clean path."""
         deferred, self._deferred = self._deferred, []
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for statement in deferred:
                 self._db.execute(*statement)
             yield self._db
-            self._flush_requests()
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -336,6 +496,8 @@ class Ledger:
         return info
 
     def run(self, run_id: str) -> RunInfo | None:
+        if self._empty:
+            return None
         row = self.db.execute(
             "SELECT run_id, state, created_at, updated_at, base_url, structure_id, label, pause_reason,"
             " resume_after, resume_command FROM runs WHERE run_id=?",
@@ -344,6 +506,8 @@ class Ledger:
         return RunInfo(*row) if row else None
 
     def runs(self) -> list[RunInfo]:
+        if self._empty:
+            return []
         rows = self.db.execute(
             "SELECT run_id, state, created_at, updated_at, base_url, structure_id, label, pause_reason,"
             " resume_after, resume_command FROM runs ORDER BY updated_at DESC"
@@ -468,7 +632,7 @@ class Ledger:
 
     def intents(self, run_id: str, keys: Sequence[str], op: str, *, ours: bool = False) -> None:
         """Commit ``in_flight`` for ``keys`` before their write requests go out, in one transaction with the
-        settles deferred since the last commit and the buffered request counts.
+        settles deferred since the last commit.
 
         Durable when it returns (WAL). The loader commits its next creates so, a batch at a time: one commit
         per batch instead of two per contact; a kill leaves at most a batch in flight.
@@ -478,10 +642,10 @@ class Ledger:
             " state='in_flight', op=?, attempts=attempts+1, ours=MAX(ours, ?) WHERE run_id=? AND key=?"
         )
         args = [(op, int(ours), run_id, key) for key in keys]
-        if not self._deferred and len(args) == 1 and sum(self._pending_requests.values()) < FLUSH_EVERY:
+        if not self._deferred and len(args) == 1:
             self._db.execute(sql, args[0])  # one autocommit statement
             return
-        with self.tx() as db:  # writes the deferred settles first, the request counts last
+        with self.tx() as db:  # writes the deferred settles first
             db.executemany(sql, args)
 
     def revert_intent(self, run_id: str, key: str, *, ours: bool = False) -> None:
@@ -548,32 +712,25 @@ class Ledger:
 
     # --- requests and totals ------------------------------------------------------------------------------
     def count_request(self, run_id: str, endpoint: str) -> None:
-        k = (run_id, endpoint)
-        self._pending_requests[k] = self._pending_requests.get(k, 0) + 1
-
-    def _flush_requests(self) -> None:
-        if self._pending_requests:
-            self.db.executemany(
-                "INSERT INTO requests VALUES (?, ?, ?) ON CONFLICT(run_id, endpoint)"
-                " DO UPDATE SET count = count + excluded.count",
-                ((r, e, n) for (r, e), n in self._pending_requests.items()),
-            )
-            self._pending_requests.clear()
+        """Count one request *before* it is sent: written at once (inside the open transaction, if any), so
+        a kill after the send cannot lose it. Autocommit in WAL without fsync: far below a request's cost."""
+        self._db.execute(
+            "INSERT INTO requests VALUES (?, ?, 1) ON CONFLICT(run_id, endpoint) DO UPDATE SET count = count + 1",
+            (run_id, endpoint),
+        )
 
     def flush(self) -> None:
-        """Write what is buffered: a deferred settle and the request counts."""
-        if self._pending_requests or self._deferred:
+        """Write the deferred settles."""
+        if self._deferred:
             with self.tx():
                 pass
 
     def request_counts(self, run_id: str) -> dict[str, int]:
-        counts = dict(
+        if self._empty:
+            return {}
+        return dict(
             self.db.execute("SELECT endpoint, count FROM requests WHERE run_id=?", (run_id,)).fetchall()
         )
-        for (r, e), n in self._pending_requests.items():
-            if r == run_id:
-                counts[e] = counts.get(e, 0) + n
-        return counts
 
     def row_totals(self, run_id: str) -> dict[str, int]:
         return dict(

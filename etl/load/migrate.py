@@ -18,15 +18,16 @@ from typing import Any
 import httpx
 import polars as pl
 
+from etl.atomic import writable_dir
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
-from etl.errors import ConsentUnclear, Paused
+from etl.errors import ConfigError, ConsentUnclear, Paused
 from etl.extract.legacy_api import OnPage
 from etl.extract.options import ReadOptions
 from etl.load.client import BenchmarkClient
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
 from etl.load.guard import stop_reason
-from etl.load.ledger import Ledger, file_digest, fingerprint
+from etl.load.ledger import Ledger, file_digest, fingerprint, ledger_errors
 from etl.load.loader import LoadSummary, Progress
 from etl.load.pacing import Pacer
 from etl.load.report import load_section, write_migration_report
@@ -204,6 +205,7 @@ def migrate(
     run_id = run_fingerprint(opts, base_url, read.identity)
     now = datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds")
     out_dir = opts.report_dir or Path("reports") / run_id
+    writable_dir(out_dir)  # before the first request: a run must not find out after loading every contact
     resolve_opts = ResolveOptions(
         structure_id=opts.structure_id,
         create_fields=opts.create_fields,
@@ -257,7 +259,7 @@ def migrate(
             stop_reason=stop,
         )
 
-    with Ledger.open(state_dir) as ledger:
+    with Ledger.open(state_dir) as ledger, ledger_errors(ledger.path):
         plan_of_run: list[TransformResult] = []  # set once the run's plan is known
 
         def report(state: str) -> tuple[ReportFiles, dict[str, Any]]:
@@ -268,18 +270,23 @@ def migrate(
             later, later_fields = _later_rejects(
                 opts.sources, read, plan_of_run[0] if plan_of_run else None, ledger.failed_rows(run_id)
             )
-            return write_migration_report(
-                result,
-                out_dir,
-                generated_at=now,
-                run_id=run_id,
-                state=state,
-                section=section,
-                mapping=json.loads(saved_mapping) if saved_mapping else report_section(result),
-                later_rejects=later,
-                later_field_problems=later_fields,
-                extra={"stop_reason": stop} if state == "stopped" else None,
-            )
+            try:
+                return write_migration_report(
+                    result,
+                    out_dir,
+                    generated_at=now,
+                    run_id=run_id,
+                    state=state,
+                    section=section,
+                    mapping=json.loads(saved_mapping) if saved_mapping else report_section(result),
+                    later_rejects=later,
+                    later_field_problems=later_fields,
+                    extra={"stop_reason": stop} if state == "stopped" else None,
+                )
+            except ConfigError as exc:  # e.g. a full disk: the ledger holds the run, only the report is owed
+                raise ConfigError(
+                    f"{exc}; the run's ledger is intact: run the same command again to write the report"
+                ) from None
 
         def complete(summary: LoadSummary | None) -> MigrateResult:
             files, doc = report("complete")

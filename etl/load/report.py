@@ -11,18 +11,18 @@ pause reason, resume command, the first failures) and, for a dry run, ``dry_run`
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from etl.atomic import write_atomically
 from etl.load.ledger import Ledger
 from etl.model import ROW_ID
 from etl.validate.core import ValidationResult
 from etl.validate.html import render_html
-from etl.validate.report import ReportFiles, build_report, write_rejects_csv
+from etl.validate.report import ReportFiles, build_report, report_writers
 
 LOAD_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed", "pending")
 MAX_FAILURES = 200
@@ -93,12 +93,11 @@ def write_migration_report(
     files = ReportFiles(
         json=out_dir / "report.json", html=out_dir / "report.html", rejects=out_dir / "rejects.csv"
     )
-    files.json.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    files.html.write_text(_with_migration(render_html(doc), doc), encoding="utf-8")
     if later_rejects is not None and later_rejects.height:
         rejected = pl.concat([result.rejected_raw, later_rejects], how="diagonal_relaxed").sort(ROW_ID)
         result = replace(result, rejected_raw=rejected)
-    write_rejects_csv(result, files.rejects)
+    page = _with_migration(render_html(doc), doc)
+    write_atomically(report_writers(files, doc, page, result))  # all three or none
     return files, doc
 
 

@@ -26,7 +26,7 @@ from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import ConfigError
 from etl.load.client import BenchmarkClient, InvalidRequest, NotFound
-from etl.load.ledger import LEDGER_NAME, Ledger
+from etl.load.ledger import Ledger, ledger_errors
 from etl.load.pacing import Pacer
 from etl.load.verify_check import (
     KINDS,
@@ -127,9 +127,9 @@ def verify(
     """Check a run against the account; ``on_plan`` sees the request bill before the read-back spends it."""
     if opts.sample is not None and opts.sample < 1:
         raise ConfigError("--sample must be at least 1")
-    if not (Path(state_dir) / LEDGER_NAME).exists():
-        raise ConfigError(f"no runs in {state_dir}: run `bme-migrate migrate` first")
-    with Ledger.open(state_dir, lock=False) as ledger:
+    with Ledger.open(state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
+        if ledger.empty:
+            raise ConfigError(f"no runs in {state_dir}: run `bme-migrate migrate` first")
         run = find_run(ledger, opts.run)
         check_target(run, base_url, embedded=opts.embedded)
         assert run.structure_id is not None

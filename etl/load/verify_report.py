@@ -15,6 +15,7 @@ import json
 import re
 from pathlib import Path
 
+from etl.atomic import write_text_atomically
 from etl.load.verify import VerifyResult
 from etl.load.verify_check import describe
 from etl.load.verify_read import ReadPlan
@@ -79,7 +80,7 @@ def summary_lines(result: VerifyResult) -> list[str]:
 def write_verify_json(result: VerifyResult, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "verify.json"
-    path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text_atomically(path, json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 
@@ -131,5 +132,5 @@ def append_to_report(report_html: Path, section: str) -> bool:
         page = page.replace("</body>", section + "</body>", 1)
     else:
         page += section
-    report_html.write_text(page, encoding="utf-8")
+    write_text_atomically(report_html, page)
     return True

@@ -14,11 +14,12 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
 from etl import __version__
+from etl.atomic import Writer, text_writer, write_atomically
 from etl.model import (
     KEY,
     REASON,
@@ -272,17 +273,16 @@ def original_headers(result: ValidationResult) -> dict[str, str]:
     return out
 
 
-def write_rejects_csv(result: ValidationResult, path: Path) -> int:
-    """Rejected rows, then rows that arrived without some fields (``field`` names them), in row order, in
-    their original columns + REJECTS_EXTRA, UTF-8 with BOM. The header is written as the files had it (a
-    repeated header stays repeated: read back, it is renamed the same way). Returns the line count."""
+def rejects_frame(result: ValidationResult) -> pl.DataFrame:
+    """rejects.csv's rows: rejected rows, then rows that arrived without some fields (``field`` names
+    them), in row order, in their original columns + REJECTS_EXTRA, formula-neutralised."""
     fields = _field_rows(result)
     rr = result.rejected_raw
     if fields.height:
         rr = pl.concat([rr, fields], how="diagonal_relaxed").sort(ROW_ID, maintain_order=True)
     cols = [c for c in result.source_columns if c in rr.columns]
     has_raw = RAW in rr.columns and rr.get_column(RAW).null_count() < rr.height
-    out = rr.select(
+    return rr.select(
         *[neutralise(column(c).cast(pl.String)).alias(c) for c in cols],
         pl.col(REASON_CODE),
         pl.col(REASON),
@@ -293,27 +293,53 @@ def write_rejects_csv(result: ValidationResult, path: Path) -> int:
         ),
         *([neutralise(pl.col(RAW)).alias(REJECTS_RAW)] if has_raw else []),
     )
+
+
+def rejects_writer(result: ValidationResult, frame: pl.DataFrame) -> Writer:
+    """A ``Writer`` of rejects.csv: UTF-8 with BOM (what spreadsheets need to read UTF-8), the header as the
+    files had it (a repeated header stays repeated: read back, it is renamed the same way)."""
     names = {**original_headers(result), _FIELD_COLUMN: FIELD}
     head = io.StringIO()
-    csv.writer(head, lineterminator="\n").writerow([names.get(c, c) for c in out.columns])
-    with path.open("wb") as fh:
+    csv.writer(head, lineterminator="\n").writerow([names.get(c, c) for c in frame.columns])
+
+    def write(fh: BinaryIO) -> None:
         fh.write(("\ufeff" + head.getvalue()).encode("utf-8"))
-        out.write_csv(fh, include_header=False)
+        frame.write_csv(fh, include_header=False)
+
+    return write
+
+
+def write_rejects_csv(result: ValidationResult, path: Path) -> int:
+    """rejects.csv alone, replaced whole or not at all. Returns the line count."""
+    out = rejects_frame(result)
+    write_atomically([(path, rejects_writer(result, out))])
     return out.height
+
+
+def report_writers(
+    files: ReportFiles, doc: dict[str, Any], page: str, result: ValidationResult
+) -> list[tuple[Path, Writer]]:
+    """The three report files as one group for ``write_atomically``: all new or all as they were."""
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return [
+        (files.json, text_writer(text)),
+        (files.html, text_writer(page)),
+        (files.rejects, rejects_writer(result, rejects_frame(result))),
+    ]
 
 
 def write_report(
     result: ValidationResult, out_dir: Path, *, generated_at: str, mapping: dict[str, Any] | None = None
 ) -> tuple[ReportFiles, dict[str, Any]]:
-    """Write the three report files into ``out_dir`` (created) and return their paths and the JSON doc."""
+    """Write the three report files into ``out_dir`` (created) and return their paths and the JSON doc.
+
+    Written atomically as a group (``etl.atomic``): a full disk leaves the previous report whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = build_report(result, generated_at=generated_at, mapping=mapping)
     files = ReportFiles(
         json=out_dir / "report.json", html=out_dir / "report.html", rejects=out_dir / "rejects.csv"
     )
-    files.json.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    files.html.write_text(render_html(doc), encoding="utf-8")
-    write_rejects_csv(result, files.rejects)
+    write_atomically(report_writers(files, doc, render_html(doc), result))
     return files, doc
 
 

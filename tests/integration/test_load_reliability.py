@@ -2,7 +2,8 @@
 
 10% of requests answer 500, 5% of writes are applied and their response dropped, and the process is killed
 about ten times; after the last (uninterrupted) run every key must be present exactly once, with the right
-fields, lists, tags and status, nobody unsubscribed Active, and the ledger's rows all settled.
+fields, lists, tags and status, nobody unsubscribed Active, and the ledger's rows all settled. The ledger's
+request total is at least the server's count and above it by no more than one request per kill.
 """
 
 from __future__ import annotations
@@ -94,4 +95,11 @@ def test_sigkill_at_random_moments_still_loads_everything_exactly_once(
         run_id = summary["run_id"]
         assert sum(ledger.row_totals(run_id).values()) == N
         assert ledger.contact_totals(run_id) == {"created": N, "pending": 0}
+        by_endpoint = ledger.request_counts(run_id)
+    counted = sum(by_endpoint.values())
+    # requests are counted before they are sent: every one the server saw is in the ledger, and the ledger
+    # has more only by the request each kill caught in flight (counted, never arrived)
+    served = sum(box.app.request_counts().values())
+    assert served <= counted <= served + killed, (served, counted, killed)
+    assert summary["requests"] == by_endpoint  # what the run reported is the ledger's count
     assert box.api_key.encode() not in b"".join(p.read_bytes() for p in state.rglob("*") if p.is_file())
