@@ -267,8 +267,8 @@ def _handler_for(app: App, max_body: int) -> type[BaseHTTPRequestHandler]:
                 self.send_response_only(HTTPStatus.CONTINUE)
                 self.end_headers()
             body = self.rfile.read(length) if length else b""
-            if len(body) < length:  # the client closed mid-body: no request to answer
-                return Response.dropped(), True
+            if len(body) < length:  # the client stopped sending (half-closed): it may still read this
+                raise _Refused(400, f"The body ended after {len(body)} of {length} bytes (Content-Length)")
             return app.handle(make_request(self.command, self.path, headers, body)), False
 
         def _send(self, response: Response, *, close: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections import Counter
 from typing import Any
 
@@ -223,3 +224,81 @@ def test_a_thousand_malformed_requests_all_get_an_answer(caplog: pytest.LogCaptu
     assert {400, 401, 404} <= set(statuses), statuses  # the fuzz reached auth, routing and validation
     assert statuses[500] == 0, "a route raised an unexpected exception (see the log)"
     assert not [rec for rec in caplog.records if rec.name.startswith("etl.sandbox")], caplog.text
+
+
+def _raw_answer(box: LocalSandbox, data: bytes) -> tuple[int, bytes]:
+    """Send ``data`` on a fresh connection and read one HTTP/1.x response (status, body)."""
+    host, port = box.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)  # whatever Content-Length said, this is all the body there is
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed without an answer to {data[:200]!r}"
+            buf += chunk
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        assert lines[0].startswith("HTTP/1."), lines[0]
+        length = next(
+            (int(ln.split(":", 1)[1]) for ln in lines[1:] if ln.lower().startswith("content-length:")), 0
+        )
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            assert chunk, "closed mid-answer"
+            rest += chunk
+        return int(lines[0].split()[1]), rest[:length]
+
+
+FRAMING = st.fixed_dictionaries(
+    {
+        "method": st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        "path": st.sampled_from(["/api/contact", "/api/contact/search", "/api/contact-structure", "/x"]),
+        "key": st.sampled_from(["bme_sandbox_key", "bad", None]),
+        "lengths": st.lists(
+            st.one_of(
+                st.sampled_from(
+                    ["abc", "-5", "", " ", "1e3", "0x10", "+3", "3 3", "²", "99999999999999999999999"]
+                ),
+                st.integers(min_value=0, max_value=2 * 1024 * 1024 * 1024).map(str),
+                JUNK_TEXT,
+            ),
+            max_size=2,
+        ),
+        "chunked": st.booleans(),
+        "body": st.binary(max_size=32),
+    }
+)
+
+
+def test_junk_framing_over_a_raw_socket_always_gets_an_http_answer() -> None:
+    statuses: Counter[int] = Counter()
+    with LocalSandbox(":memory:", Knobs(hourly_limit=1_000_000, monthly_limit=1_000_000)) as box:
+
+        @settings(
+            max_examples=200,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(req=FRAMING)
+        def one(req: dict[str, Any]) -> None:
+            lines = [f"{req['method']} {req['path']} HTTP/1.1", "Host: sandbox"]
+            if req["key"] is not None:
+                lines.append(f"X-API-Key: {req['key']}")
+            lines += [f"Content-Length: {value}" for value in req["lengths"]]
+            if req["chunked"]:
+                lines.append("Transfer-Encoding: chunked")
+            data = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + req["body"]
+            status, body = _raw_answer(box, data)
+            statuses[status] += 1
+            assert status in DOCUMENTED, status
+            if status >= 400:
+                doc = json.loads(body)
+                assert list(doc) == ["errors"] and isinstance(doc["errors"][0]["errorType"], str), doc
+
+        one()
+        with client_for(box) as c:
+            assert default_structure(c)["label"] == "Default Contacts"
+    assert {400, 411} <= set(statuses), statuses

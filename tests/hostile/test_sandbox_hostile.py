@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -148,6 +149,16 @@ def test_a_body_method_without_a_length_is_a_411(box: LocalSandbox, extra: tuple
     envelope(body, "LengthRequiredError")
     raw.close()
     still_serves(box)
+
+
+def test_a_body_shorter_than_its_length_is_a_400_once_the_client_stops(box: LocalSandbox) -> None:
+    raw = Raw(box)
+    raw.send(head("POST", "/api/contact", f"X-API-Key: {KEY}", "Content-Length: 100") + b'{"key":')
+    raw.sock.shutdown(socket.SHUT_WR)  # the client is done sending but still reads
+    status, headers, body = raw.response()
+    assert status == 400 and headers["connection"] == "close"
+    assert "Content-Length" in envelope(body, "ValidationError")["message"]
+    raw.close()
 
 
 def test_a_get_without_a_length_is_fine_and_keeps_the_connection(box: LocalSandbox) -> None:
@@ -426,3 +437,23 @@ def test_ctrl_c_during_start_up_is_interrupted_130() -> None:
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, (out, err)
     assert err.strip() == "interrupted" and "listening" not in out
+
+
+def test_a_route_that_fails_unexpectedly_is_a_500_counted_and_logged_once(
+    sandbox_factory: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database damaged under a running server (a table dropped from outside): the route's own failure."""
+    box = sandbox_factory(db=tmp_path / "sandbox.db")
+    with client_for(box) as c:
+        sid = default_structure(c)["_id"]
+        outside = sqlite3.connect(tmp_path / "sandbox.db")
+        outside.execute("DROP TABLE lists")
+        outside.commit()
+        outside.close()
+        caplog.set_level(logging.WARNING)
+        check(c.get(f"/api/contact-structure/{sid}/lists/all"), 500, "InternalServerError")
+        records = [r for r in caplog.records if r.name.startswith("etl.sandbox")]
+        assert len(records) == 1 and records[0].exc_info is None, records
+        assert "GET /api/contact-structure/{contactStructureId}/lists/all" in records[0].getMessage()
+        assert box.app.request_counts()["GET /api/contact-structure/{contactStructureId}/lists/all"] == 1
+        assert c.get("/api/contact").status_code == 200  # the rest still works
