@@ -8,9 +8,16 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from etl.allocator import configure
+    import sys
 
-    configure()
-    from etl.cli import main as cli_main
+    try:
+        from etl.allocator import configure
 
+        configure()
+        # Importing the CLI (polars, httpx, every command) takes a second or more: Ctrl-C in that window
+        # is an interruption like any other, not a traceback through importlib.
+        from etl.cli import main as cli_main
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     cli_main()

@@ -1,8 +1,14 @@
-"""``bme-migrate sandbox``: run the local Benchmark-compatible server in the foreground until Ctrl-C."""
+"""``bme-migrate sandbox``: run the local Benchmark-compatible server in the foreground until Ctrl-C.
+
+The sandbox's keys are public (printed below, written in the README), so binding anything but loopback
+exposes a full-access API to the network: that is allowed (a container, a VM) but never silent.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,9 +21,18 @@ from etl.sandbox.knobs import READONLY_KEY, Knobs, load_knobs
 
 @click.command(name="sandbox", short_help="Run the local Benchmark-compatible API server.")
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Interface to bind (keep it on loopback)."
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind (keep it on loopback: any other address warns that the public keys are exposed).",
 )
-@click.option("--port", default=8765, show_default=True, type=int, help="TCP port; 0 picks a free one.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port; 0 picks a free one.",
+)
 @click.option(
     "--db",
     "db",
@@ -88,22 +103,34 @@ def command(
       bme-migrate sandbox --port 8765 --hourly-limit 100000
       BME_BASE_URL=http://127.0.0.1:8765 BME_API_KEY=bme_sandbox_key bme-migrate migrate export.csv
     """
+    overrides: dict[str, Any] = {
+        "hourly_limit": hourly_limit,
+        "window_seconds": window_seconds,
+        "monthly_limit": monthly_limit,
+        "max_page_size": max_page_size,
+        "key_match": key_match,
+        "unique_match": unique_match,
+        "fail_rate": fail_rate,
+        "lost_response_rate": lost_response_rate,
+        "latency_ms": latency_ms,
+        "seed": seed,
+    }
+    try:
+        _serve(host, port, db, knobs_file, overrides)
+    except KeyboardInterrupt:  # Ctrl-C before the server was up (reading knobs, opening the database)
+        click.echo("interrupted", err=True)
+        raise click.exceptions.Exit(130) from None
+
+
+def _serve(host: str, port: int, db: str, knobs_file: str | None, overrides: dict[str, Any]) -> None:
     knobs = load_knobs(knobs_file) if knobs_file else Knobs()
-    knobs = knobs.with_overrides(
-        hourly_limit=hourly_limit,
-        window_seconds=window_seconds,
-        monthly_limit=monthly_limit,
-        max_page_size=max_page_size,
-        key_match=key_match,
-        unique_match=unique_match,
-        fail_rate=fail_rate,
-        lost_response_rate=lost_response_rate,
-        latency_ms=latency_ms,
-        seed=seed,
-    )
+    knobs = knobs.with_overrides(**overrides)
     app = create_app(db, knobs)
 
     def ready(url: str) -> None:
+        bound = url.removeprefix("http://").rsplit(":", 1)[0]
+        if not is_loopback(bound):
+            click.echo(exposure_warning(bound), err=True)
         click.echo(f"Benchmark sandbox listening on {url} (database {db})")
         if SANDBOX_KEY in knobs.api_keys:  # a public, fixed test key: printing it is the point
             extra = f"  (read-only key: {READONLY_KEY})" if READONLY_KEY in knobs.api_keys else ""
@@ -120,3 +147,21 @@ def command(
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     finally:
         app.close()
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``; the wildcard 0.0.0.0 and every other address are not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str) -> str:
+    return (
+        f"WARNING: the sandbox is bound to {host}, not loopback: anyone who can reach this machine can use "
+        f"its well-known API keys ({SANDBOX_KEY}, {READONLY_KEY}) to read and change its data. "
+        "Use --host 127.0.0.1 unless you mean it."
+    )

@@ -73,6 +73,31 @@ def unauthorized(message: str = "Invalid API key") -> ApiError:
     return ApiError(401, "UnauthorizedError", message)
 
 
+# Errors the HTTP layer answers itself (framing, size) or that no route raises on purpose.
+_HTTP_ERROR_TYPES = {
+    400: "ValidationError",
+    404: "RecordNotFound",
+    405: "MethodNotAllowedError",
+    411: "LengthRequiredError",
+    413: "PayloadTooLargeError",
+    414: "UriTooLongError",
+    415: "UnsupportedMediaTypeError",
+    431: "HeadersTooLargeError",
+    500: "InternalServerError",
+    501: "NotImplementedError",
+    505: "HttpVersionNotSupportedError",
+}
+
+
+def http_error(status: int, message: str) -> ApiError:
+    """An error of the HTTP layer; ``errorType`` by status (the reference names only the API's own)."""
+    return ApiError(status, _HTTP_ERROR_TYPES.get(status, "HttpError"), message)
+
+
+def internal_error(message: str = "Internal server error") -> ApiError:
+    return ApiError(500, "InternalServerError", message)
+
+
 def is_object_id(value: object) -> bool:
     return isinstance(value, str) and bool(_OBJECT_ID.match(value))
 

@@ -3,7 +3,8 @@
 Every ``/api`` request goes through the same pipeline, in this order (the order *is* the contract):
 
 1. route match (unknown route → 404, before anything else, and not counted against the budget);
-2. authentication by ``X-API-Key`` (401, not counted: it never reached the account);
+2. authentication by ``X-API-Key`` (401, not counted: it never reached the account) — steps 1 and 2 are
+   ``precheck``, which the HTTP layer runs on the headers before it reads (or caps, 413) the body;
 3. request counting by route template (``request_counts()``, for comparing a client's own report);
 4. injected latency (outside the lock, so it delays without serialising other requests);
 5. hourly/monthly budget (429, not charged), then the request is charged;
@@ -11,11 +12,15 @@ Every ``/api`` request goes through the same pipeline, in this order (the order 
 7. a successful write may be applied and then have its response lost (``Response.dropped()``);
 8. failed requests are refunded when ``count_failed_requests`` is off; every 2xx gets the five headers.
 
+A route that raises anything but ``ApiError`` is a bug, yet the client still gets a 500 in the envelope
+(charged like any failed request) and the log one line, never a dropped connection.
+
 One lock serialises requests: the store has one SQLite connection and request handling is short.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections import Counter
@@ -26,13 +31,15 @@ from etl.sandbox import routes_contacts as contacts
 from etl.sandbox import routes_lists as lists
 from etl.sandbox import routes_search as search
 from etl.sandbox import routes_structures as structures
-from etl.sandbox.apierror import ApiError, forbidden, unauthorized
+from etl.sandbox.apierror import ApiError, forbidden, http_error, internal_error, unauthorized
 from etl.sandbox.faults import Faults
 from etl.sandbox.http import Request, Response
 from etl.sandbox.knobs import Knobs
 from etl.sandbox.ratelimit import RateLimiter
 from etl.sandbox.routing import Ctx, Route, find_route
 from etl.sandbox.store import Store
+
+_log = logging.getLogger(__name__)
 
 READ, WRITE = "contacts:read", "contacts:write"
 _LISTS = "/api/contact-structure/{contactStructureId}/lists"
@@ -88,17 +95,32 @@ class SandboxApp:
         self.store.close()
 
     # --- the pipeline -------------------------------------------------------------------------------------
-    def handle(self, request: Request) -> Response:
+    def precheck(self, request: Request) -> Response | None:
+        """Steps 1–2 on the headers alone: the 404/401 answer, or None when the request may go on."""
         found = find_route(ROUTES, request.method, request.path)
         if found is None:
             return ApiError(404, "RecordNotFound", f"No route {request.method} {request.path}").response()
-        route, params = found
         key = request.header("X-API-Key")
         api_key = self.knobs.api_keys.get(key) if key else None
         if api_key is None:
             return unauthorized().response()
         if api_key.expires_at is not None and self.clock.now() >= api_key.expires_at:
             return unauthorized("API key expired").response()
+        return None
+
+    def error_response(self, status: int, message: str) -> Response:
+        """Errors of the HTTP layer (bad framing 400, 411, 413, 500) in the Benchmark envelope."""
+        return http_error(status, message).response()
+
+    def handle(self, request: Request) -> Response:
+        refused = self.precheck(request)
+        if refused is not None:
+            return refused
+        found = find_route(ROUTES, request.method, request.path)
+        key = request.header("X-API-Key")
+        api_key = self.knobs.api_keys.get(key) if key else None
+        assert found is not None and api_key is not None  # precheck said so
+        route, params = found
         with self._counts_lock:
             self._counts[route.name] += 1
         if self.faults.active:
@@ -130,6 +152,9 @@ class SandboxApp:
             return route.handler(Ctx(request, params, self.store, self.knobs, now))
         except ApiError as exc:
             return exc.response()
+        except Exception as exc:  # a bug in a route: still an answer in the envelope, and one log line
+            _log.error("sandbox: %s failed: %s: %s", route.name, type(exc).__name__, exc)
+            return internal_error().response()
 
 
 def create_app(

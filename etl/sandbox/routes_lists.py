@@ -12,7 +12,7 @@ from etl.sandbox.apierror import not_found, require_object_id, validation
 from etl.sandbox.http import Response
 from etl.sandbox.render import list_doc
 from etl.sandbox.routes_contacts import check_version
-from etl.sandbox.routing import Ctx
+from etl.sandbox.routing import MAX_PAGING_INT, Ctx
 from etl.sandbox.store import ListRow, StructureRow, iso
 
 MAX_NAME = 1000
@@ -50,8 +50,9 @@ def _int_query(ctx: Ctx, name: str, default: int) -> int:
     raw = ctx.request.query_one(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise validation(f"{name} must be an integer >= 1", field=name)
+    # ASCII digits only ("²".isdigit() is True), judged by length before int() so 10**5000 stays cheap.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= MAX_PAGING_INT:
+        raise validation(f"{name} must be an integer from 1 to {MAX_PAGING_INT}", field=name)
     return int(raw)
 
 
@@ -152,6 +153,7 @@ def duplicate(ctx: Ctx) -> Response:
     body = ctx.body() or {}
     if not isinstance(body, dict):
         raise validation("Request body must be a JSON object")
-    row = ctx.store.create_list(s.id, _name(body.get("name", f"{source.name} (copy)")[:MAX_NAME]), ctx.now)
+    name = body.get("name", f"{source.name} (copy)"[:MAX_NAME])
+    row = ctx.store.create_list(s.id, _name(name), ctx.now)
     ctx.store.copy_members([source.id], row.id)
     return Response.json(201, list_doc(ctx.store.get_list(s.id, row.id) or row))

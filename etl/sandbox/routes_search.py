@@ -11,7 +11,7 @@ from typing import Any
 
 from etl.sandbox.apierror import is_object_id, require_object_id, validation
 from etl.sandbox.http import Response
-from etl.sandbox.routing import Ctx
+from etl.sandbox.routing import MAX_PAGING_INT, Ctx
 from etl.sandbox.store import ContactRow, StructureRow
 
 SOURCES = (
@@ -129,7 +129,7 @@ def search(ctx: Ctx) -> Response:
     structure = ctx.store.structure(sid)
     if structure is None:
         raise validation(f"Unknown contact structure {sid}", field="contactStructureId", field_id=sid)
-    page = _positive_int(body, "page")
+    page = _positive_int(body, "page", MAX_PAGING_INT)
     size = _positive_int(body, "pageSize", ctx.knobs.max_page_size)
     source = _source(body["source"])
     groups = _groups(body["contactSpecification"], structure, ctx.knobs.eq_multi_values)

@@ -56,6 +56,8 @@ def _items(raw: Any, name: str, existing: frozenset[str], ctx: Ctx, build: Any) 
         if not isinstance(item, dict):
             raise validation(f"each item of {name} must be an object", field=name)
         ident = item.get("_id")
+        if ident is not None and not isinstance(ident, str):
+            raise validation(f"{name[:-1]} _id must be a string", field=name)
         if ident is None:
             ident = ctx.store.ids.new(ctx.now)
         elif ident not in existing or ident in seen:

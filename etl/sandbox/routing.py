@@ -15,6 +15,9 @@ from etl.sandbox.http import Request, Response
 from etl.sandbox.knobs import Knobs
 from etl.sandbox.store import Store
 
+# Page numbers and sizes (query or body) above this are a 400: offsets stay far inside SQLite's 64 bits.
+MAX_PAGING_INT = 2**31 - 1
+
 
 @dataclass
 class Ctx:
@@ -27,8 +30,8 @@ class Ctx:
     def body(self) -> Any:
         try:
             return self.request.json()
-        except (ValueError, UnicodeDecodeError):
-            raise validation("Request body must be valid JSON") from None
+        except ValueError as exc:  # BadJson: malformed, not UTF-8, too deep, huge numbers, lone surrogates
+            raise validation(f"Request body must be valid JSON: {exc}") from None
 
     def body_object(self) -> dict[str, Any]:
         body = self.body()
