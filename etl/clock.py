@@ -9,6 +9,8 @@ import threading
 import time
 from typing import Protocol
 
+from etl.errors import Paused
+
 
 class Clock(Protocol):
     def now(self) -> float:
@@ -30,6 +32,36 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+
+class StoppableClock:
+    """A clock whose every wait ends within ``slice`` seconds of ``stop`` being set, by raising ``Paused``.
+
+    ``time.sleep`` resumes after a signal handler returns (PEP 475), so a pacing wait of minutes would
+    swallow Ctrl-C; waiting in short slices that check the event the handler sets keeps every wait
+    (pacing, retry backoff, quota waits, legacy paging backoff) interruptible without touching callers.
+    """
+
+    def __init__(self, inner: Clock, stop: threading.Event, *, slice: float = 0.1) -> None:
+        self.inner = inner
+        self.stop = stop
+        self.slice = slice
+
+    def now(self) -> float:
+        return self.inner.now()
+
+    def monotonic(self) -> float:
+        return self.inner.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        end = self.inner.monotonic() + seconds
+        while True:
+            if self.stop.is_set():
+                raise Paused("interrupted; run the same command again to resume")
+            left = end - self.inner.monotonic()
+            if left <= 0:
+                return
+            self.inner.sleep(min(left, self.slice))
 
 
 class FakeClock:

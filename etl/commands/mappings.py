@@ -210,9 +210,10 @@ def plan_cmd(
 
     Example: bme-migrate mappings plan export.csv --create-fields --create-tags --list Imported
     """
-    import httpx
-
+    from etl.clock import SystemClock
     from etl.commands.target import open_target
+    from etl.load.client import BenchmarkClient
+    from etl.load.pacing import Pacer
     from etl.mapping.plan import mapping_report, plan_lines, plan_validation
     from etl.mapping.resolve import ResolveOptions
     from etl.validate.core import validate_sources
@@ -226,9 +227,11 @@ def plan_cmd(
         plan, planned = plan_validation(result)
     else:
         opts = ResolveOptions(structure_id, create_fields, create_lists, create_tags, tuple(extra_lists))
+        clock = SystemClock()
         with (
             open_target(target(state_dir), to_stderr) as (url, key),
-            httpx.Client(base_url=url, headers={"X-API-Key": key.reveal()}, timeout=30) as client,
+            # paced and retried like a load: a 5xx or a lost answer does not end the plan
+            BenchmarkClient(url, key, clock=clock, pacer=Pacer(clock)) as client,
         ):
             plan, planned = plan_validation(result, client, opts, import_unconfirmed=import_unconfirmed)
     if as_json:

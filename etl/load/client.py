@@ -137,10 +137,18 @@ def classify(response: httpx.Response, *, now: float, endpoint: str = "") -> Mig
     if status == 429:
         retry_after = _retry_after(response.headers.get("retry-after"), now)
         monthly_left = _int(response.headers.get("x-monthly-remaining"))
-        if "monthly" in message.lower() or monthly_left == 0 or (retry_after or 0) > HOUR:
-            resume = utc_iso(now + retry_after) if retry_after is not None else None
+        resume = utc_iso(now + retry_after) if retry_after is not None else None
+        # "monthly" only when the server says so: a long Retry-After alone is not a spent month
+        if "monthly" in message.lower() or monthly_left == 0:
             when = f"; resets at {resume}" if resume else ""
             return Paused(f"monthly API quota exhausted{when}", resume_after=resume)
+        if retry_after is not None and retry_after > HOUR:
+            left = f"; {monthly_left:,} requests are left this month" if monthly_left is not None else ""
+            return Paused(
+                f"{where}rate limited ({detail}) with Retry-After {retry_after:,.0f}s, longer than an hourly "
+                f"window; run again after {resume}{left}",
+                resume_after=resume,
+            )
         return RetriableLoadError(f"{where}hourly rate limit ({detail})", retry_after=retry_after, **kw)
     if status >= 500:
         return RetriableLoadError(
@@ -240,11 +248,29 @@ class BenchmarkClient:
         base = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return base / 2 + self.rng.random() * base / 2
 
-    def request(self, method: str, path: str, *, endpoint: str, json: Any = None) -> Any:
-        """Send until a definitive answer; return the decoded JSON body (``None`` when empty)."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        json: Any = None,
+        recheck: Callable[[], Any] | None = None,
+    ) -> Any:
+        """Send until a definitive answer; return the decoded JSON body (``None`` when empty).
+
+        ``recheck`` makes a write that is not safe to repeat (a list POST) safe: before it is sent again
+        after an ambiguous attempt (sent, no answer), ``recheck()`` looks for its effect and, when it
+        returns something other than ``None``, that is the answer and nothing is re-sent.
+        """
         self.ambiguous = False
         failures = throttles = 0
         while True:
+            if recheck is not None and self.ambiguous:
+                found = recheck()  # its own requests reset ``ambiguous``; this one stays ambiguous
+                self.ambiguous = True
+                if found is not None:
+                    return found
             if self.pacer is not None:
                 self.pacer.before_request()
             if self.on_request is not None:

@@ -8,7 +8,6 @@ run id already pins the sources' content, the mapping and the target.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,9 +41,6 @@ from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
 from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
 from etl.validate.rows import FIELD
-
-_IDS = re.compile(r"/(contact-structure|lists|contact)/([0-9a-f]{24})")
-_TEMPLATE = {"contact-structure": "{structureId}", "lists": "{listId}", "contact": "{contactId}"}
 
 
 @dataclass(frozen=True)
@@ -138,11 +134,6 @@ def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str]
     )
 
 
-def _template(request: httpx.Request) -> str:
-    path = _IDS.sub(lambda m: f"/{m.group(1)}/{_TEMPLATE[m.group(1)]}", request.url.path)
-    return f"{request.method} {path}"
-
-
 def _raw_variants(result: ValidationResult) -> dict[str, list[str]]:
     """key → the address as the export spelled it and, for a non-ASCII domain, its punycode spelling, where
     they differ from the key (for the account's key searches, which compare strings)."""
@@ -220,8 +211,8 @@ def migrate(
     )
     if opts.dry_run:
         simulated = SimulatedWrites(httpx.HTTPTransport())
-        with httpx.Client(
-            base_url=base_url, headers={"X-API-Key": api_key.reveal()}, timeout=30, transport=simulated
+        with BenchmarkClient(
+            base_url, api_key, transport=simulated, clock=clock, pacer=Pacer(clock, reserve=opts.reserve)
         ) as http:
             (preview, preview_structure), _, mapping_doc = _plan(result, resolve_opts, opts, http, saved=None)
         with BenchmarkClient(
@@ -315,13 +306,13 @@ def migrate(
             return MigrateResult(
                 run_id, "stopped", files, doc, validation=result, warnings=read.warnings, stop_reason=stop
             )
-        count = lambda r: ledger.count_request(run_id, _template(r))  # noqa: E731 - an event hook
-        with httpx.Client(
-            base_url=base_url,
-            headers={"X-API-Key": api_key.reveal()},
-            timeout=30,
-            trust_env=False,
-            event_hooks={"request": [count]},
+        # resolution's requests are paced, retried and counted (before they are sent) like the load's
+        with BenchmarkClient(
+            base_url,
+            api_key,
+            clock=clock,
+            pacer=Pacer(clock, reserve=opts.reserve, on_wait=hooks.on_wait),
+            on_request=lambda endpoint: ledger.count_request(run_id, endpoint),
         ) as http:
             (planned, structure_id), fresh, mapping_doc = _plan(
                 result, resolve_opts, opts, http, saved=ledger.get_meta(run_id, "resolved_mapping")
@@ -377,7 +368,7 @@ def _plan(
     result: ValidationResult,
     resolve_opts: ResolveOptions,
     opts: MigrateOptions,
-    http: httpx.Client | None,
+    http: BenchmarkClient | None,
     saved: str | None,
 ) -> tuple[tuple[TransformResult, str], str | None, dict[str, Any] | None]:
     """Resolve (or reuse the run's saved resolution: then ``http`` is not used) and transform.

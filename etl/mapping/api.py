@@ -1,27 +1,48 @@
 """The few Benchmark calls resolution makes, with the error taxonomy of ``etl.errors`` and a request count.
 
-Resolution runs once per run and costs 2-3 requests, so there is no pacing or retry here: a 429 or 5xx is a
-``RetriableLoadError`` the caller reports ("try again later"), a 401/403 an ``AuthError`` naming the scope.
+Given a ``BenchmarkClient`` (what ``migrate`` and ``mappings plan`` pass), every call is paced, counted and
+retried like the load's: 5xx, network errors and hourly 429s are waited out, and a list POST whose answer
+was lost is re-sent only after the lists were searched for it by name. Given a bare ``httpx.Client`` (tests,
+benches) a call is sent once: a 429 or 5xx is a ``RetriableLoadError`` the caller reports. Either way a
+401/403 is an ``AuthError`` naming the scope and any other 4xx a ``FatalLoadError`` with its ``errorType``.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from etl.errors import AuthError, FatalLoadError, RetriableLoadError
+from etl.errors import AuthError, FatalLoadError, RecordRejected, RetriableLoadError
+from etl.load.client import BenchmarkClient
+
+_IDS = re.compile(r"/(contact-structure|lists|contact)/([0-9a-f]{24})")
+_TEMPLATE = {"contact-structure": "{structureId}", "lists": "{listId}", "contact": "{contactId}"}
+_SCOPE_HINT = " (contact-structure changes need the contacts:write scope)"
+
+
+def endpoint_template(path: str) -> str:
+    """``/api/contact-structure/65f…/lists`` → ``/api/contact-structure/{structureId}/lists`` (the ledger's
+    request counts are kept by template, like the server's)."""
+    return _IDS.sub(lambda m: f"/{m.group(1)}/{_TEMPLATE[m.group(1)]}", path)
 
 
 @dataclass
 class StructureApi:
     """The few calls resolution needs, with the error taxonomy of etl.errors and a request counter."""
 
-    client: httpx.Client
+    client: httpx.Client | BenchmarkClient
     requests: int = 0
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(
+        self, method: str, path: str, body: Any = None, *, recheck: Callable[[], Any] | None = None
+    ) -> Any:
+        """One logical call; ``recheck`` (see ``BenchmarkClient.request``) guards a write unsafe to repeat."""
+        if isinstance(self.client, BenchmarkClient):
+            return self._call_retrying(self.client, method, path, body, recheck)
         self.requests += 1
         try:
             resp = (
@@ -40,7 +61,7 @@ class StructureApi:
         text = f"{method} {path}: HTTP {code} {etype or ''} {msg}".rstrip()
         if code in (401, 403):
             raise AuthError(
-                text + " (contact-structure changes need the contacts:write scope)",
+                text + _SCOPE_HINT,
                 status=code,
                 error_type=etype,
                 method=method,
@@ -57,6 +78,35 @@ class StructureApi:
                 path=path,
             )
         raise FatalLoadError(text, status=code, error_type=etype, method=method, path=path)
+
+    def _call_retrying(
+        self,
+        client: BenchmarkClient,
+        method: str,
+        path: str,
+        body: Any,
+        recheck: Callable[[], Any] | None,
+    ) -> Any:
+        count = client.on_request
+
+        def counted(endpoint: str) -> None:
+            self.requests += 1
+            if count is not None:
+                count(endpoint)
+
+        client.on_request = counted
+        try:
+            return client.request(method, path, endpoint=endpoint_template(path), json=body, recheck=recheck)
+        except AuthError as exc:
+            raise AuthError(
+                f"{exc}{_SCOPE_HINT}", status=exc.status, error_type=exc.error_type, method=method, path=path
+            ) from None
+        except RecordRejected as exc:  # 400/404 mean the same to resolution as to a bare client
+            raise FatalLoadError(
+                str(exc), status=exc.status, error_type=exc.error_type, method=method, path=path
+            ) from None
+        finally:
+            client.on_request = count
 
 
 def error_of(resp: httpx.Response) -> tuple[str | None, str]:

@@ -191,8 +191,8 @@ def mapping_report(plan: MappingPlan) -> dict[str, Any]:
 def plan_validation(
     result: Any, client: Any = None, options: Any = None, *, import_unconfirmed: bool = False
 ) -> tuple[MappingPlan, Any]:
-    """Map a ``ValidationResult``: resolve against the account through ``client`` (an ``httpx.Client``
-    with base URL and key set) and plan the contacts; with ``client=None`` only the offline routes.
+    """Map a ``ValidationResult``: resolve against the account through ``client`` (a ``BenchmarkClient``,
+    or an ``httpx.Client`` with base URL and key set) and plan the contacts; with ``client=None`` only the offline routes.
 
     Returns the plan and the ``TransformResult`` (None offline). Raises ``MappingError`` for missing
     targets (see resolve) before anything is written.

@@ -11,8 +11,11 @@ Contract (what load and the CLI rely on):
   or structure write.
 * The structure ``PUT`` carries the ``__v`` just read and the complete field and tag arrays (existing
   entries unchanged, new ones without ``_id``), because the API deletes whatever a PUT omits. On a stale
-  ``__v`` (400 ``ConcurrencyError``) the structure is read again and the PUT retried once, so a field
-  another client added meanwhile is kept.
+  ``__v`` (400 ``ConcurrencyError``) the structure is read again, re-planned and the PUT retried (up to
+  ``PUT_ROUNDS`` times), so a field another client added meanwhile is kept, and a PUT of ours that was
+  applied but whose answer was lost (its retry then meets its own new ``__v``) ends as "nothing left to add".
+* Given a ``BenchmarkClient`` every request is paced, counted and retried (``etl.mapping.api``); a list
+  ``POST`` whose answer was lost is re-sent only after ``…/lists/all`` shows no list of that name.
 * Type policy: an existing field's ``dataType`` is never changed. When it differs from the column's type
   the column is *coerced* to the account's type by transform (values that cannot be coerced reject their
   row, naming the column); new fields are created with the column's type.
@@ -28,11 +31,13 @@ from typing import Any
 import httpx
 
 from etl.errors import FatalLoadError, MappingError
+from etl.load.client import BenchmarkClient
 from etl.mapping.api import StructureApi, records
 from etl.mapping.presets import norm_header
 from etl.model import FieldColumn, ResolvedMapping
 
 STRUCTURES = "/api/contact-structure"
+PUT_ROUNDS = 3  # structure PUTs per resolution: the first, then re-plans after a stale __v
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,7 @@ def _put_structure(
 
 
 def resolve_mapping(
-    client: httpx.Client,
+    client: httpx.Client | BenchmarkClient,
     field_columns: Sequence[FieldColumn],
     *,
     list_names: Iterable[str] = (),
@@ -170,7 +175,8 @@ def resolve_mapping(
 ) -> Resolution:
     """Resolve every field column, list name and tag label to an id, creating what the flags allow.
 
-    ``client`` has ``base_url`` and the ``X-API-Key`` header set by the caller. ``list_names`` and
+    ``client`` is a ``BenchmarkClient`` (retrying, paced, counted) or an ``httpx.Client`` with ``base_url``
+    and the ``X-API-Key`` header set by the caller (each call sent once). ``list_names`` and
     ``tag_labels`` are the distinct names the canonical frame uses (``distinct_names`` gives them).
     """
     opts = options or ResolveOptions()
@@ -203,7 +209,7 @@ def resolve_mapping(
         structure = _create_in_structure(api, structure, missing_fields, missing_tags, plan)
     created: dict[str, dict[str, Any]] = {}  # folded name → the list POST created
     for name in _one_per_fold(missing_lists):
-        created[_fold(name)] = api.call("POST", f"{STRUCTURES}/{structure['_id']}/lists", {"name": name})
+        created[_fold(name)] = _create_list(api, str(structure["_id"]), name)
     created_lists = {n: created[_fold(n)] for n in missing_lists}
     return _assemble(
         structure,
@@ -217,6 +223,21 @@ def resolve_mapping(
         opts,
         api.requests,
     )
+
+
+def _create_list(api: StructureApi, structure_id: str, name: str) -> dict[str, Any]:
+    """POST one list; a repeat after a lost answer first looks the name up, so a list is never made twice."""
+    path = f"{STRUCTURES}/{structure_id}/lists"
+
+    def find() -> dict[str, Any] | None:
+        return _lookup([name], records(api.call("GET", f"{path}/all")), "name").get(name)
+
+    doc = api.call("POST", path, {"name": name}, recheck=find)
+    if not isinstance(doc, dict) or not doc.get("_id"):
+        doc = find()
+        if doc is None:
+            raise MappingError(f"list {name!r} is still missing from contact structure {structure_id}")
+    return doc
 
 
 def _one_per_fold(names: Sequence[str]) -> list[str]:
@@ -249,25 +270,21 @@ def _create_in_structure(
     new_tags: list[str],
     plan: Callable[[dict[str, Any]], tuple[list[FieldColumn], list[str]]],
 ) -> dict[str, Any]:
-    """One PUT with everything new; on a stale ``__v`` re-read, re-plan and retry exactly once."""
-    try:
-        return _put_structure(api, structure, new_fields, _one_per_fold(new_tags))
-    except FatalLoadError as exc:
-        if exc.error_type != "ConcurrencyError":
-            raise
-    structure = _get_structure(api, str(structure["_id"]))
-    new_fields, new_tags = plan(structure)
-    if not new_fields and not new_tags:
-        return structure
-    try:
-        return _put_structure(api, structure, new_fields, _one_per_fold(new_tags))
-    except FatalLoadError as again:
-        if again.error_type != "ConcurrencyError":
-            raise
-        raise MappingError(
-            "the contact structure kept changing while fields/tags were being added "
-            "(ConcurrencyError twice); run the command again"
-        ) from None
+    """One PUT with everything new; on a stale ``__v`` re-read, re-plan and retry (``PUT_ROUNDS`` in all)."""
+    for _ in range(PUT_ROUNDS):
+        try:
+            return _put_structure(api, structure, new_fields, _one_per_fold(new_tags))
+        except FatalLoadError as exc:
+            if exc.error_type != "ConcurrencyError":
+                raise
+        structure = _get_structure(api, str(structure["_id"]))
+        new_fields, new_tags = plan(structure)
+        if not new_fields and not new_tags:  # someone (maybe our own lost PUT) added them all
+            return structure
+    raise MappingError(
+        "the contact structure kept changing while fields/tags were being added "
+        f"(ConcurrencyError {PUT_ROUNDS} times); run the command again"
+    )
 
 
 def _assemble(
