@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from etl.errors import ConfigError
 
@@ -58,15 +59,50 @@ class TargetSettings:
         return self.state_dir / SANDBOX_DB_NAME
 
 
+MAX_KEY_LENGTH = 512  # Benchmark keys are far shorter; anything longer is not a key
+MAX_KEY_FILE_BYTES = 4096  # a key file is read no further: /dev/zero or a video is refused, not slurped
+KEY_FILE_ORIGIN = "the file given by --api-key-file / BME_API_KEY_FILE"
+
+
+def check_key(key: str, origin: str) -> str:
+    """``key`` if it can travel in an ``X-API-Key`` header: printable ASCII, no whitespace, bounded.
+
+    The message names where the key came from and what is wrong, never the value: a key pasted where a
+    path belongs, or a file with the wrong bytes, must not reach a terminal, a log or CI output.
+    """
+    if not key:
+        raise ConfigError(f"the API key in {origin} is empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ConfigError(f"the API key in {origin} is longer than {MAX_KEY_LENGTH} characters")
+    if any(c.isspace() for c in key):
+        raise ConfigError(f"the API key in {origin} contains whitespace (a space, tab or line break)")
+    if not all(" " < c < "\x7f" for c in key):
+        raise ConfigError(f"the API key in {origin} has characters other than printable ASCII")
+    return key
+
+
 def read_key_file(path: str | Path) -> str:
-    p = Path(path)
+    """The key on the first line of ``path`` (surrounding blank space trimmed), read no further than
+    ``MAX_KEY_FILE_BYTES``; neither the path (it may be a key pasted in the wrong place) nor the content
+    appears in an error."""
     try:
-        text = p.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read API key file {p}: {exc.strerror or exc}") from None
-    if not text:
-        raise ConfigError(f"API key file {p} is empty")
-    return text.splitlines()[0].strip()
+        with Path(path).open("rb") as f:
+            raw = f.read(MAX_KEY_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a readable file"
+        raise ConfigError(f"cannot read {KEY_FILE_ORIGIN}: {why}") from None
+    if len(raw) > MAX_KEY_FILE_BYTES:
+        raise ConfigError(f"{KEY_FILE_ORIGIN} is larger than {MAX_KEY_FILE_BYTES:,} bytes: not a key file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{KEY_FILE_ORIGIN} is not text (binary or not UTF-8)") from None
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if not lines:
+        raise ConfigError(f"{KEY_FILE_ORIGIN} is empty")
+    if len(lines) > 1:
+        raise ConfigError(f"{KEY_FILE_ORIGIN} has more than one line; put only the API key in it")
+    return check_key(lines[0], KEY_FILE_ORIGIN)
 
 
 def target_from_env(
@@ -82,7 +118,7 @@ def target_from_env(
     if key_file:
         key = read_key_file(key_file)
     elif env.get(ENV_API_KEY):
-        key = env[ENV_API_KEY].strip()
+        key = check_key(env[ENV_API_KEY].strip(), ENV_API_KEY)
     elif env.get(ENV_API_KEY_FILE):
         key = read_key_file(env[ENV_API_KEY_FILE])
     base_url = (env.get(ENV_BASE_URL) or "").strip().rstrip("/") or None
@@ -98,4 +134,17 @@ def target_from_env(
         )
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{ENV_BASE_URL} must start with http:// or https://")
+    try:
+        parts = urlsplit(base_url)
+        has_userinfo = bool(parts.username or parts.password) or "@" in parts.netloc
+        host = parts.hostname
+    except ValueError:
+        raise ConfigError(f"{ENV_BASE_URL} is not a valid URL") from None
+    if has_userinfo:  # never echoed: the part before @ is a credential
+        raise ConfigError(
+            f"{ENV_BASE_URL} must not carry credentials (user:password@); the key goes in "
+            f"{ENV_API_KEY} or {ENV_API_KEY_FILE}"
+        )
+    if not host:
+        raise ConfigError(f"{ENV_BASE_URL} has no host")
     return TargetSettings(base_url=base_url, api_key=Secret(key), embedded=False, state_dir=sdir)

@@ -70,9 +70,10 @@ def json_option(help_text: str) -> Callable[[F], F]:
 def api_key_file_option() -> Callable[[F], F]:
     return click.option(
         "--api-key-file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        # no click checks: click's messages would echo the value, which may be a key pasted here
+        type=click.Path(path_type=Path),
         default=None,
-        help="File whose first line is the API key (overrides BME_API_KEY).",
+        help="File holding the API key on one line (overrides BME_API_KEY).",
     )
 
 

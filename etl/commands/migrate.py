@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from etl.atomic import writable_dir
+from etl.clock import StoppableClock, SystemClock
 from etl.commands.common import (
     api_key_file_option,
     chosen_consent,
@@ -297,8 +298,10 @@ def command(
                 on_page=echo_page,
                 on_run=lambda run_id, before: started.update(run=(run_id, before)),
             )
+            # every wait (pacing, retry backoff, legacy paging backoff) ends when a signal sets ``stop``
+            clock = StoppableClock(SystemClock(), stop)
             try:
-                result = migrate(opts, url, key, settings.state_dir, hooks=hooks)
+                result = migrate(opts, url, key, settings.state_dir, hooks=hooks, clock=clock)
             finally:
                 bar.close()
             for warning in result.warnings:
@@ -311,6 +314,9 @@ def command(
     except Paused as exc:
         _paused(exc, started.get("run"), settings, report_dir, resume)
         raise click.exceptions.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:  # a second Ctrl-C: out now (130), but still say where the run stands
+        _paused(Paused("interrupted twice"), started.get("run"), settings, report_dir, resume)
+        raise click.exceptions.Exit(130) from None
     if result.plan is not None:
         for line in dry_run_lines(result.plan):
             click.echo(line)

@@ -42,6 +42,8 @@ from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
 from etl.validate.rows import FIELD
 
+SETUP_REQUESTS = 8  # what resolution may send: reads, one structure PUT, a list POST or two
+
 
 @dataclass(frozen=True)
 class MigrateOptions:
@@ -307,11 +309,13 @@ def migrate(
                 run_id, "stopped", files, doc, validation=result, warnings=read.warnings, stop_reason=stop
             )
         # resolution's requests are paced, retried and counted (before they are sent) like the load's
+        setup_pacer = Pacer(clock, reserve=opts.reserve, on_wait=hooks.on_wait)
+        setup_pacer.expect(SETUP_REQUESTS)  # a handful: sent at once unless the window is nearly spent
         with BenchmarkClient(
             base_url,
             api_key,
             clock=clock,
-            pacer=Pacer(clock, reserve=opts.reserve, on_wait=hooks.on_wait),
+            pacer=setup_pacer,
             on_request=lambda endpoint: ledger.count_request(run_id, endpoint),
         ) as http:
             (planned, structure_id), fresh, mapping_doc = _plan(

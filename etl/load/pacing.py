@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from etl.clock import Clock
-from etl.errors import Paused
+from etl.errors import ConfigError, Paused
 from etl.load.client import RateState
 
 THROTTLE_CAP = 300.0  # seconds; the documented cap for repeated 429s
@@ -55,6 +55,7 @@ class Pacer:
         self.waited = 0.0
         self._last_sent: float | None = None
         self.expected: int | None = None  # requests the caller still plans to send (None: unknown)
+        self._limit_seen = False  # has a response told the account's hourly limit
 
     def expect(self, requests: int) -> None:
         """The caller's estimate of the requests still to come (lets a small run skip the smoothing)."""
@@ -72,6 +73,11 @@ class Pacer:
         """Block until one more request fits; ``Paused`` once ``max_requests`` have gone out."""
         if self.max_requests is not None and self.sent >= self.max_requests:
             raise Paused(f"--max-requests {self.max_requests} reached")
+        if self._limit_seen and self.reserve >= self.limit:  # would wait for a window that never comes
+            raise ConfigError(
+                f"--reserve {self.reserve} is not below the account's hourly limit of {self.limit:,} "
+                "requests, so no request could ever be sent; use a smaller --reserve"
+            )
         now = self.clock.now()
         if self.reset is not None and now >= self.reset:
             self._roll_window()
@@ -103,6 +109,7 @@ class Pacer:
         """Re-sync with what the server said (other integrations may have spent part of the budget)."""
         if state.limit is not None:
             self.limit = state.limit
+            self._limit_seen = True
         if state.reset is not None:
             if self.reset is not None and state.reset > self.reset + 0.5:
                 self.window = min(self.window, state.reset - self.reset)

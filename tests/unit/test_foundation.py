@@ -40,7 +40,7 @@ def test_key_from_env_or_file(tmp_path) -> None:
 
 
 def test_missing_key_file_is_config_error(tmp_path) -> None:
-    with pytest.raises(ConfigError, match="cannot read API key file"):
+    with pytest.raises(ConfigError, match="cannot read the file given by --api-key-file"):
         target_from_env({"BME_API_KEY_FILE": str(tmp_path / "nope")})
 
 
