@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -284,23 +285,30 @@ def rejects_frame(result: ValidationResult) -> pl.DataFrame:
     has_raw = RAW in rr.columns and rr.get_column(RAW).null_count() < rr.height
     return rr.select(
         *[neutralise(column(c).cast(pl.String)).alias(c) for c in cols],
-        pl.col(REASON_CODE),
-        pl.col(REASON),
-        pl.col(SOURCE_FILE),
+        # ours too: a reason quotes cells, a file may be named ``=cmd.csv``, a field label comes from a header
+        neutralise(pl.col(REASON_CODE).cast(pl.String)).alias(REASON_CODE),
+        neutralise(pl.col(REASON).cast(pl.String)).alias(REASON),
+        neutralise(pl.col(SOURCE_FILE).cast(pl.String)).alias(SOURCE_FILE),
         pl.col(SOURCE_LINE),
-        (pl.col(_FIELD_COLUMN) if _FIELD_COLUMN in rr.columns else pl.lit(None, dtype=pl.String)).alias(
-            _FIELD_COLUMN
-        ),
+        neutralise(
+            pl.col(_FIELD_COLUMN).cast(pl.String)
+            if _FIELD_COLUMN in rr.columns
+            else pl.lit(None, dtype=pl.String)
+        ).alias(_FIELD_COLUMN),
         *([neutralise(pl.col(RAW)).alias(REJECTS_RAW)] if has_raw else []),
     )
 
 
 def rejects_writer(result: ValidationResult, frame: pl.DataFrame) -> Writer:
     """A ``Writer`` of rejects.csv: UTF-8 with BOM (what spreadsheets need to read UTF-8), the header as the
-    files had it (a repeated header stays repeated: read back, it is renamed the same way)."""
+    files had it (a repeated header stays repeated: read back, it is renamed the same way) except that a
+    header cell a spreadsheet would run as a formula gets the same leading ``'`` as a data cell."""
     names = {**original_headers(result), _FIELD_COLUMN: FIELD}
     head = io.StringIO()
-    csv.writer(head, lineterminator="\n").writerow([names.get(c, c) for c in frame.columns])
+    cells = [names.get(c, c) for c in frame.columns]
+    csv.writer(head, lineterminator="\n").writerow(
+        ["'" + c if re.match(FORMULA_START, c) else c for c in cells]
+    )
 
     def write(fh: BinaryIO) -> None:
         fh.write(("\ufeff" + head.getvalue()).encode("utf-8"))
