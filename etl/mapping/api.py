@@ -36,6 +36,7 @@ class StructureApi:
 
     client: httpx.Client | BenchmarkClient
     requests: int = 0
+    _counting: int = 0  # calls in progress through a BenchmarkClient (rechecks nest)
 
     def call(
         self, method: str, path: str, body: Any = None, *, recheck: Callable[[], Any] | None = None
@@ -88,13 +89,15 @@ class StructureApi:
         recheck: Callable[[], Any] | None,
     ) -> Any:
         count = client.on_request
+        if not self._counting:  # a recheck's calls nest inside this one: count them once
 
-        def counted(endpoint: str) -> None:
-            self.requests += 1
-            if count is not None:
-                count(endpoint)
+            def counted(endpoint: str) -> None:
+                self.requests += 1
+                if count is not None:
+                    count(endpoint)
 
-        client.on_request = counted
+            client.on_request = counted
+        self._counting += 1
         try:
             return client.request(method, path, endpoint=endpoint_template(path), json=body, recheck=recheck)
         except AuthError as exc:
@@ -106,6 +109,7 @@ class StructureApi:
                 str(exc), status=exc.status, error_type=exc.error_type, method=method, path=path
             ) from None
         finally:
+            self._counting -= 1
             client.on_request = count
 
 
