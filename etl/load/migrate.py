@@ -321,6 +321,7 @@ def migrate(
             (planned, structure_id), fresh, mapping_doc = _plan(
                 result, resolve_opts, opts, http, saved=ledger.get_meta(run_id, "resolved_mapping")
             )
+        setup_pacer.check_reserve()  # an impossible --reserve stops here, before the run's first write
         plan_of_run.append(planned)
         if fresh is not None:
             ledger.start_run(

@@ -69,15 +69,20 @@ class Pacer:
         self.waited += seconds
         self.clock.sleep(seconds)
 
-    def before_request(self) -> None:
-        """Block until one more request fits; ``Paused`` once ``max_requests`` have gone out."""
-        if self.max_requests is not None and self.sent >= self.max_requests:
-            raise Paused(f"--max-requests {self.max_requests} reached")
-        if self._limit_seen and self.reserve >= self.limit:  # would wait for a window that never comes
+    def check_reserve(self) -> None:
+        """``ConfigError`` once a response showed an hourly limit the reserve leaves nothing of: the pacer
+        would otherwise wait for a window that never comes, silently."""
+        if self._limit_seen and self.reserve >= self.limit:
             raise ConfigError(
                 f"--reserve {self.reserve} is not below the account's hourly limit of {self.limit:,} "
                 "requests, so no request could ever be sent; use a smaller --reserve"
             )
+
+    def before_request(self) -> None:
+        """Block until one more request fits; ``Paused`` once ``max_requests`` have gone out."""
+        if self.max_requests is not None and self.sent >= self.max_requests:
+            raise Paused(f"--max-requests {self.max_requests} reached")
+        self.check_reserve()
         now = self.clock.now()
         if self.reset is not None and now >= self.reset:
             self._roll_window()
