@@ -36,7 +36,7 @@ from etl.model import (
     Status,
 )
 from etl.names import col as column
-from etl.validate.canonical import is_bookkeeping, plan_columns, source_columns
+from etl.validate.canonical import bookkeeping_columns, plan_columns, source_columns
 from etl.validate.consent_findings import ConsentFindings
 from etl.validate.dedup import collapse_owned
 from etl.validate.rows import FIELD_PROBLEM_SCHEMA, REJECT_COLUMN, REJECT_VALUE, canonical_rows
@@ -211,7 +211,8 @@ class _Batches:
         self.columns = [c for c in columns if c not in self.same]
         self.plan = plan_columns([*PROVENANCE, *self.columns], preset, where=where)
         self.headers = {f: {self.same.get(c, c) for c in cols} for f, cols in headers.items()}
-        self.src = tuple(c for c in self.columns if not is_bookkeeping(c, self.columns))
+        ours = bookkeeping_columns(self.columns)
+        self.src = tuple(c for c in self.columns if c not in ours)
         self.labels = [f.label for f in self.plan.fields]
         self.field_values = field_values
         self.valid: list[pl.DataFrame] = []
@@ -380,8 +381,9 @@ def _one_spelling(columns: Sequence[str], headers: Mapping[str, Collection[str]]
     ``email`` in a suppression file): each other spelling → the first one, so a rule that finds one finds
     the rows of every file. Spellings that share a file are different columns and stay apart."""
     by_norm: dict[str, list[str]] = {}
+    ours = bookkeeping_columns(columns)
     for c in columns:
-        if not is_bookkeeping(c, columns) and norm_header(c):
+        if c not in ours and norm_header(c):
             by_norm.setdefault(norm_header(c), []).append(c)
     out: dict[str, str] = {}
     for names in by_norm.values():
