@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
+from etl.terminal import printable
 from tests.load_support import account_contacts
 
 HOSTILE_HEADERS = [
@@ -84,3 +86,50 @@ def test_a_fixed_rejects_file_fed_back_drops_only_its_own_bookkeeping(run: Any, 
     # the export's own "reason" column is data; rejects.csv's reason_code/reason/source_*/field are not
     assert sorted(routes) == ["Name", "email", "reason (2)"]
     assert routes["reason (2)"]["kind"] == "field"
+
+
+TITLE = "\x1b]0;pwned\x07"  # an OSC sequence: retitles the terminal window
+RED = "\x1b[31m"
+
+
+def _no_raw_controls(text: str) -> None:
+    assert not any(ch in text for ch in ("\x1b", "\x07", "\x9b", "\x7f")), repr(text)
+
+
+def test_printable_escapes_c0_c1_and_del_and_keeps_unicode() -> None:
+    assert printable(f"a{TITLE}b") == "a\\x1b]0;pwned\\x07b"
+    assert printable("\x9b2J\x7f\x00\n") == "\\x9b2J\\x7f\\x00\\x0a"
+    assert printable("Müller 日本 ✓") == "Müller 日本 ✓"
+
+
+def test_control_sequences_in_names_and_cells_are_printed_escaped(run: Any, tmp_path: Path) -> None:
+    src = tmp_path / f"export{TITLE}.csv"
+    src.write_text(
+        f"email,{RED}Name,{RED}Newsletter\na@example.com,{RED}Ann,maybe\nbad{RED},x,yes\n", encoding="utf-8"
+    )
+    done = run(["validate", str(src), "--preset", "generic", "--report-dir", str(tmp_path / "r")])
+    assert done.exit_code == 0, done.output
+    _no_raw_controls(done.out + done.err)
+    # the header is still named, escaped, in the summary's consent warning
+    assert '"\\x1b[31mNewsletter"' in done.output
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["totals"]["rows_read"] == 2 and doc["totals"]["valid"] + doc["totals"]["rejected"] == 2
+
+
+def test_a_zip_member_named_with_an_escape_sequence_is_named_escaped(run: Any, tmp_path: Path) -> None:
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"members{TITLE}.csv", f"name,{RED}col\nAnn,x\n")
+    done = run(["validate", str(archive), "--preset", "generic", "--report-dir", str(tmp_path / "r")])
+    assert done.exit_code == 2, done.output
+    _no_raw_controls(done.out + done.err)
+    assert done.out == "" and done.err.count("\n") == 1
+    assert "members\\x1b]0;pwned\\x07.csv" in done.err and "no email column" in done.err
+    assert not (tmp_path / "r" / "report.json").exists()
+
+
+def test_a_missing_file_named_with_an_escape_sequence_is_named_escaped(run: Any, tmp_path: Path) -> None:
+    done = run(["validate", str(tmp_path / f"gone{TITLE}.csv"), "--preset", "generic"])
+    assert done.exit_code == 2, done.output
+    _no_raw_controls(done.out + done.err)
+    assert "gone\\x1b]0;pwned\\x07.csv" in done.err
