@@ -14,6 +14,7 @@ import click
 
 from etl import __version__
 from etl.errors import EXIT_UNEXPECTED, MigrationError
+from etl.terminal import printable, say
 
 # Sub-command modules; each exposes ``command`` (a click.Command or Group).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -58,24 +59,24 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="bme-migrate", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        say("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        # e.g. click's "File '…' does not exist." names the path; ``message`` is Final only in the stubs
+        object.__setattr__(exc, "message", printable(exc.message))
         exc.show()
         sys.exit(exc.exit_code)
     except MigrationError as exc:
-        click.echo(f"error: {exc}", err=True)
+        say(f"error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        say("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # the last line of defence: one line, no traceback unless asked
         if os.environ.get("BME_DEBUG"):
             raise
-        click.echo(
-            f"unexpected error: {type(exc).__name__}: {exc} (set BME_DEBUG=1 for a traceback)", err=True
-        )
+        say(f"unexpected error: {type(exc).__name__}: {exc} (set BME_DEBUG=1 for a traceback)", err=True)
         sys.exit(EXIT_UNEXPECTED)
     sys.exit(rv if isinstance(rv, int) else 0)

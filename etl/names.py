@@ -13,6 +13,12 @@ import re
 import polars as pl
 
 
+def positions(frame: pl.DataFrame) -> dict[str, int]:
+    """Each column's index, for ``pl.nth``: one ``frame.columns`` call (it copies every name), not one per
+    column looked up — a file can have 10,000 columns (issue #15 item 15)."""
+    return {c: i for i, c in enumerate(frame.columns)}
+
+
 def col(name: str) -> pl.Expr:
     """``pl.col(name)`` that selects the column called ``name``, whatever characters it holds."""
     if name == "*" or (name.startswith("^") and name.endswith("$")):

@@ -29,6 +29,7 @@ from etl.load.verify_report import append_to_report, plan_lines, section_html, w
 from etl.mapping.consent import parse_status
 from etl.mapping.presets import ConsentChoices, Preset, load_preset, preset_names
 from etl.model import Status
+from etl.terminal import say
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -213,7 +214,7 @@ def state_path(state_dir: Path | None) -> Path:
 
 
 def to_stderr(message: str) -> None:
-    click.echo(message, err=True)
+    say(message, err=True)
 
 
 def legacy_from(sources: Sequence[str], status: str | None, fresh: bool) -> LegacyOptions:
@@ -260,7 +261,7 @@ def run_verify(
 
     def show_plan(plan: ReadPlan) -> None:
         for line in plan_lines(plan):
-            click.echo(line)
+            say(line)
 
     writable_dir(report_dir or Path("reports"))  # before the read-back spends its requests
     result = verify(

@@ -23,6 +23,7 @@ from etl.commands.common import (
 from etl.mapping.detect import GENERIC, MIN_CONFIDENCE, detect_platform
 from etl.mapping.headers import read_headers
 from etl.mapping.presets import Preset, load_all, load_preset
+from etl.terminal import say
 
 
 def _table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> list[str]:
@@ -115,10 +116,10 @@ def list_cmd(as_json: bool) -> None:
     """
     presets = load_all()
     if as_json:
-        click.echo(json.dumps([{"name": p.name, "title": p.title} for p in presets]))
+        say(json.dumps([{"name": p.name, "title": p.title} for p in presets]))
         return
     for line in _table([[p.name, p.title] for p in presets], ["preset", "platform export"]):
-        click.echo(line)
+        say(line)
 
 
 @command.command("show")
@@ -129,7 +130,7 @@ def show_cmd(preset: str) -> None:
     Example: bme-migrate mappings show hubspot
     """
     for line in preset_lines(load_preset(preset)):
-        click.echo(line)
+        say(line)
 
 
 @command.command("detect")
@@ -143,19 +144,17 @@ def detect_cmd(sources: tuple[str, ...], encoding: str | None, delimiter: str | 
     """
     found = detect_platform(read_headers(list(sources), chosen_read(encoding, delimiter)))
     if as_json:
-        click.echo(json.dumps(found.to_dict()))
+        say(json.dumps(found.to_dict()))
         return
-    click.echo(f"platform: {found.platform}")
+    say(f"platform: {found.platform}")
     if found.platform == GENERIC:  # the confidence is the closest preset's, which was not enough
-        click.echo(
-            f"confidence: {found.confidence:.2f} (closest preset; {MIN_CONFIDENCE:.2f} needed to apply one)"
-        )
-        click.echo(f"note: {found.message}")
+        say(f"confidence: {found.confidence:.2f} (closest preset; {MIN_CONFIDENCE:.2f} needed to apply one)")
+        say(f"note: {found.message}")
     else:
-        click.echo(f"confidence: {found.confidence:.2f}")
-    click.echo("evidence:")
+        say(f"confidence: {found.confidence:.2f}")
+    say("evidence:")
     for e in found.evidence:
-        click.echo(f"  - {e}")
+        say(f"  - {e}")
 
 
 @command.command("plan")
@@ -235,7 +234,7 @@ def plan_cmd(
         ):
             plan, planned = plan_validation(result, client, opts, import_unconfirmed=import_unconfirmed)
     if as_json:
-        click.echo(json.dumps(mapping_report(plan)))
+        say(json.dumps(mapping_report(plan)))
         return
     for line in plan_lines(plan, planned):
-        click.echo(line)
+        say(line)

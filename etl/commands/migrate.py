@@ -51,6 +51,7 @@ from etl.load.migrate import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.load.pacing import Pacer
 from etl.load.verify import VerifyResult
 from etl.load.verify_report import summary_lines as verify_lines
+from etl.terminal import say
 
 
 @contextmanager
@@ -307,10 +308,10 @@ def command(
             for warning in result.warnings:
                 to_stderr(f"warning: {warning}")
             if result.state == "complete" and not result.already_complete and not no_verify:
-                click.echo(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
+                say(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
                 checked, _, _ = run_verify(settings, url, key, result.run_id, report_dir=report_dir)
                 for line in verify_lines(checked):
-                    click.echo("  " + line)
+                    say("  " + line)
     except Paused as exc:
         _paused(exc, started.get("run"), settings, report_dir, resume)
         raise click.exceptions.Exit(exc.exit_code) from None
@@ -319,11 +320,11 @@ def command(
         raise click.exceptions.Exit(130) from None
     if result.plan is not None:
         for line in dry_run_lines(result.plan):
-            click.echo(line)
+            say(line)
         if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
             to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
     for line in summary_lines(_summary(result, checked, no_verify)):
-        click.echo(line)
+        say(line)
     if result.state == "stopped":
         raise InputError(f"stopped before writing anything: {result.stop_reason} {_ALLOW}")
     if checked is not None and not checked.clean:
@@ -404,4 +405,4 @@ def _paused(
         resume_command=resume,
     )
     for line in summary_lines(summary):
-        click.echo(line, err=True)
+        say(line, err=True)

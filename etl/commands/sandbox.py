@@ -17,6 +17,7 @@ from etl.errors import ConfigError
 from etl.sandbox.app import create_app
 from etl.sandbox.http import serve_forever
 from etl.sandbox.knobs import READONLY_KEY, Knobs, load_knobs
+from etl.terminal import say
 
 
 @click.command(name="sandbox", short_help="Run the local Benchmark-compatible API server.")
@@ -118,7 +119,7 @@ def command(
     try:
         _serve(host, port, db, knobs_file, overrides)
     except KeyboardInterrupt:  # Ctrl-C before the server was up (reading knobs, opening the database)
-        click.echo("interrupted", err=True)
+        say("interrupted", err=True)
         raise click.exceptions.Exit(130) from None
 
 
@@ -130,19 +131,19 @@ def _serve(host: str, port: int, db: str, knobs_file: str | None, overrides: dic
     def ready(url: str) -> None:
         bound = url.removeprefix("http://").rsplit(":", 1)[0]
         if not is_loopback(bound):
-            click.echo(exposure_warning(bound), err=True)
-        click.echo(f"Benchmark sandbox listening on {url} (database {db})")
+            say(exposure_warning(bound), err=True)
+        say(f"Benchmark sandbox listening on {url} (database {db})")
         if SANDBOX_KEY in knobs.api_keys:  # a public, fixed test key: printing it is the point
             extra = f"  (read-only key: {READONLY_KEY})" if READONLY_KEY in knobs.api_keys else ""
-            click.echo(f"API key: {SANDBOX_KEY}{extra}")
+            say(f"API key: {SANDBOX_KEY}{extra}")
         else:
-            click.echo(f"API keys: as configured in {knobs_file}")
-        click.echo("Press Ctrl-C to stop.")
+            say(f"API keys: as configured in {knobs_file}")
+        say("Press Ctrl-C to stop.")
 
     try:
         serve_forever(app, host, port, on_ready=ready)
     except KeyboardInterrupt:
-        click.echo("sandbox stopped")
+        say("sandbox stopped")
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     finally:

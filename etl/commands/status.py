@@ -11,6 +11,7 @@ import click
 
 from etl.commands.common import json_option, state_dir_option, target
 from etl.load.ledger import Ledger, ledger_errors, lock_holder
+from etl.terminal import say
 
 INTERRUPTED = "interrupted"
 
@@ -56,10 +57,10 @@ def command(state_dir: Path | None, as_json: bool) -> None:
                 }
             )
     if as_json:
-        click.echo(json.dumps({"state_dir": str(sdir), "runs": runs}, indent=2))
+        say(json.dumps({"state_dir": str(sdir), "runs": runs}, indent=2))
         return
     if not runs:
-        click.echo(f"no runs yet in {sdir}")
+        say(f"no runs yet in {sdir}")
         return
     for run in runs:
         total = sum(run["rows"].values())
@@ -69,18 +70,18 @@ def command(state_dir: Path | None, as_json: bool) -> None:
         )
         if run["pid"]:
             shown += f" (pid {run['pid']})"
-        click.echo(
+        say(
             f"run {run['run_id']}  {shown}  {settled:,}/{total:,} rows settled  "
             f"{run['requests']:,} requests  (updated {run['updated_at']})"
         )
         if run["sources"]:
-            click.echo(f"  sources: {run['sources']}")
-        click.echo("  rows: " + ", ".join(f"{k} {v:,}" for k, v in sorted(run["rows"].items())))
+            say(f"  sources: {run['sources']}")
+        say("  rows: " + ", ".join(f"{k} {v:,}" for k, v in sorted(run["rows"].items())))
         if run["state"] in ("paused", "failed") and run["pause_reason"]:
-            click.echo(f"  {run['state']}: {run['pause_reason']}")
+            say(f"  {run['state']}: {run['pause_reason']}")
         if run["resume_after"]:
-            click.echo(f"  resume after: {run['resume_after']} (UTC)")
+            say(f"  resume after: {run['resume_after']} (UTC)")
         if run["state"] != "complete" and run["resume_command"]:
-            click.echo(f"  resume with: {run['resume_command']}")
+            say(f"  resume with: {run['resume_command']}")
         elif run["state"] == INTERRUPTED:
-            click.echo("  resume with: the same command again")
+            say("  resume with: the same command again")

@@ -29,6 +29,7 @@ from etl.commands.common import (
 from etl.errors import ValidationBlocked
 from etl.load.sources import read_sources
 from etl.mapping.plan import report_section
+from etl.terminal import say
 from etl.validate.report import summary_lines, write_report
 
 
@@ -103,8 +104,8 @@ def command(
         result, out_dir, generated_at=now.isoformat(timespec="seconds"), mapping=report_section(result)
     )
     for line in summary_lines(doc):
-        click.echo(line)
-    click.echo(f"report: {files.html} · {files.json.name} · {files.rejects.name}")
+        say(line)
+    say(f"report: {files.html} · {files.json.name} · {files.rejects.name}")
     if result.consent.unclear:  # migrate would stop here: say so now, in the same words
         to_stderr(
             "warning: " + result.consent.stop_message().replace("nothing was written", "migrate will stop")

@@ -17,6 +17,7 @@ from etl.commands.common import (
 from etl.commands.target import open_target
 from etl.errors import VerificationFailed
 from etl.load.verify_report import summary_lines
+from etl.terminal import say
 
 
 @click.command("verify", short_help="Read a run back from the account; compare with the ledger.")
@@ -59,8 +60,8 @@ def command(
     with open_target(settings, to_stderr) as (url, key):
         result, json_path, note = run_verify(settings, url, key, run, sample=sample, report_dir=report_dir)
     for line in summary_lines(result):
-        click.echo(line)
-    click.echo(f"verify report: {note}")
+        say(line)
+    say(f"verify report: {note}")
     if not result.clean:
         raise VerificationFailed(
             f"{len(result.mismatches):,} mismatch(es) in run {result.run_id}; details in {json_path}"

@@ -184,7 +184,7 @@ class DelimitedSource:
             raise self._not_utf8() from None
 
     def parts(self) -> Iterator[Part]:
-        """The file's records, one ``Part`` per block, ``_rec`` numbered across the whole file."""
+        """The file's records, one ``Part`` per block, ``REC`` numbered across the whole file."""
         rows = 0
         for part in self._parts():
             rows += part.info.rows

@@ -9,8 +9,11 @@ Naming contract (downstream stages rely on it):
   for the associated company) — a value is never silently overwritten, and the name says to a person
   which column it is (the report, a custom field's label, ``rejects.csv``, which writes the header back
   as the file had it: ``renamed_headers``);
-- a header cell equal to a provenance column (``row_id``, ``source_file``, ``source_line``) is suffixed the
-  same way, so provenance can never be spoofed by the export.
+- a header cell equal to a provenance column (``row_id``, ``source_file``, ``source_line``) or to a column
+  validate carries beside the source columns (``reason_code``, ``reason``, ``raw_line``: ``RESERVED_NAMES``)
+  is suffixed the same way, so provenance can never be spoofed by the export and its values are kept;
+- a header starting with ``__bme_`` (the prefix of the tool's working columns, ``INTERNAL_PREFIX``) gets
+  one more leading ``_`` (``___bme_x``), so no source column can collide with one (issue #15 item 3).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ CANDIDATES: tuple[str, ...] = (",", ";", "\t", "|")
 # The stdlib csv module refuses a field over 131,072 characters by default; an export's notes cell can be
 # megabytes. 2**31 - 1 is the largest limit every platform's C long accepts (sys.maxsize is not on Windows).
 FIELD_LIMIT = 2**31 - 1
+# names frames give the tool's own columns next to the source columns (etl/validate/core.py rejected_raw)
+RESERVED_NAMES = (*PROVENANCE, "reason_code", "reason", "raw_line")
+INTERNAL_PREFIX = "__bme_"  # working columns of extract and validate; never the name of a source column
 
 
 def csv_reader(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
@@ -71,11 +77,13 @@ def sniff_delimiter(header: str, sample: Sequence[str], preferred: str | None = 
 def column_names(raw: Sequence[str]) -> list[str]:
     """Apply the naming contract in the module docstring to raw header cells."""
     names: list[str] = []
-    seen: set[str] = set(PROVENANCE)
+    seen: set[str] = set(RESERVED_NAMES)
     for i, cell in enumerate(raw, start=1):
         name = cell.removeprefix("\ufeff") if i == 1 else cell
         if name == "":
             name = f"column_{i}"
+        if name.startswith(INTERNAL_PREFIX):
+            name = "_" + name
         if name in seen:
             k = 2
             while repeated(name, k) in seen:

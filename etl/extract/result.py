@@ -21,7 +21,9 @@ import polars as pl
 
 from etl.model import ROW_ID, SOURCE_FILE, SOURCE_LINE
 
-REC = "_rec"  # internal: 0-based record index inside one source, turned into row_id when sources combine
+# internal: 0-based record index inside one source, turned into row_id when sources combine; in the
+# ``__bme_`` namespace no source column can have (extract/dialect.py)
+REC = "__bme_rec"
 
 REJECT_SCHEMA = pl.Schema(
     {
@@ -69,8 +71,8 @@ class ExtractResult:
 class Part:
     """One source after reading, before row ids exist.
 
-    ``frame`` holds the source columns plus ``source_line`` and ``_rec``; ``rejects`` follows
-    ``PART_REJECT_SCHEMA``. ``_rec`` numbers the source's records 0..rows-1 in file order across both.
+    ``frame`` holds the source columns plus ``source_line`` and ``REC``; ``rejects`` follows
+    ``PART_REJECT_SCHEMA``. ``REC`` numbers the source's records 0..rows-1 in file order across both.
     """
 
     frame: pl.DataFrame

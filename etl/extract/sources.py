@@ -93,7 +93,7 @@ class SourceStream:
 
     def batches(self, progress: Callable[[int], None] | None = None) -> Iterator[Batch]:
         """Stream every source in order; ``progress`` gets each batch's record count."""
-        offset = 0  # row ids before this source; a part's ``_rec`` already counts from the source's start
+        offset = 0  # row ids before this source; a part's ``REC`` already counts from the source's start
         for opened in self._opened:
             for part in opened.parts():
                 if progress is not None:
@@ -289,7 +289,7 @@ def _open_zip(
 
 
 def _numbered(part: Part, offset: int) -> Batch:
-    """A part with global row ids (``_rec`` + ``offset``) and its source label; provenance first."""
+    """A part with global row ids (``REC`` + ``offset``) and its source label; provenance first."""
     ids = (pl.col(REC) + offset).cast(pl.Int64).alias(ROW_ID)
     # the label gets the frame's chunk layout: a frame whose columns' layouts differ is rechunked
     # (every string copied) by polars' filters, and validate filters this frame's columns

@@ -33,14 +33,24 @@ from etl.model import (
     FieldColumn,
 )
 
-# Columns our rejects.csv adds next to the original ones; never proposed as custom fields. (Extract renames
-# a ``source_file``/``source_line`` header to ``source_file (2)`` …, see etl/extract/dialect.py.) Its
-# ``field`` column is bookkeeping only beside ``reason_code`` and ``reason`` (a rejects.csv read back), and
-# only the last column so named (``field (2)`` when the export had its own "field", which stays data).
+# Columns our rejects.csv adds after the original ones: ``reason_code, reason, source_file, source_line,
+# field`` and, when extract rejected unparseable records, ``raw_line``. Read back, extract names the two
+# provenance ones ``source_file (2)`` … (see etl/extract/dialect.py), and a name the export already had
+# gets `` (2)``. They are bookkeeping (dropped, never data) only as that whole run of columns, in that
+# order: a lone ``reason`` or ``source_file`` column of an export is data like any other (issue #15 item 3).
 REJECT_EXTRA_COLUMNS = (REASON_CODE, REASON, "raw_line")
 REJECT_FIELD_COLUMN = "field"
-_FIELD_LIKE = re.compile(rf"^{REJECT_FIELD_COLUMN}(?: \(\d+\))?$")
-_RENAMED_PROVENANCE = re.compile(r"^(?:row_id|source_file|source_line) \(\d+\)$")
+_SIGNATURE = tuple(
+    re.compile(p)
+    for p in (
+        r"^reason_code(?: \(\d+\))?$",
+        r"^reason(?: \(\d+\))?$",
+        r"^source_file \(\d+\)$",
+        r"^source_line \(\d+\)$",
+        rf"^{REJECT_FIELD_COLUMN}(?: \(\d+\))?$",
+    )
+)
+_RAW_LINE = re.compile(r"^raw_line(?: \(\d+\))?$")
 RESERVED = frozenset(
     norm_header(c)
     for c in (*PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, OUTCOME, REASON_CODE, REASON)
@@ -73,14 +83,25 @@ def source_columns(columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c not in PROVENANCE]
 
 
+def bookkeeping_columns(columns: Sequence[str]) -> frozenset[str]:
+    """The columns our own rejects.csv added (fed back after fixing): replaced, never data.
+
+    Recognised by the run of names rejects.csv writes after the original columns (the last such run:
+    an export's own ``reason`` or ``field`` column, written first, stays data)."""
+    cols = list(columns)
+    n = len(_SIGNATURE)
+    for start in range(len(cols) - n, -1, -1):
+        if all(p.match(cols[start + k]) for k, p in enumerate(_SIGNATURE)):
+            found = cols[start : start + n]
+            if start + n < len(cols) and _RAW_LINE.match(cols[start + n]):
+                found.append(cols[start + n])
+            return frozenset(found)
+    return frozenset()
+
+
 def is_bookkeeping(column: str, columns: Sequence[str] = ()) -> bool:
-    """A column our own rejects.csv added (fed back after fixing): replaced, never data. ``columns`` (the
-    export's columns) tells whether ``field`` is rejects.csv's (it is when ``reason_code`` and ``reason``
-    are there too)."""
-    if _FIELD_LIKE.match(column) and REASON_CODE in columns and REASON in columns:
-        # ours is written last: an export's own "field" column, read back first, stays data
-        return column == [c for c in columns if _FIELD_LIKE.match(c)][-1]
-    return column in REJECT_EXTRA_COLUMNS or bool(_RENAMED_PROVENANCE.match(column))
+    """``column`` is one our own rejects.csv added (``bookkeeping_columns`` of the export's ``columns``)."""
+    return column in bookkeeping_columns(columns)
 
 
 def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = None) -> ColumnPlan:
@@ -127,13 +148,14 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
         formats.append(tuple(dict.fromkeys((*rule.formats, *preset.date_formats))))
 
     ignored_norms = {norm_header(c) for c in preset.ignore}
-    skip = {norm_header(c) for c in (*preset.ignore, *REJECT_EXTRA_COLUMNS)} | alias_norms
+    skip = {norm_header(c) for c in preset.ignore} | alias_norms
+    ours = bookkeeping_columns(headers)
     not_consent = {norm_header(c) for c in preset.not_consent}
     consent: list[tuple[str, ConsentShape]] = []
     watch: list[str] = []
     for h in headers:
         # event_time columns date rows but may be an unsubscribe date as well: they are read here too
-        if (h in consumed and h not in event_time) or norm_header(h) in skip or is_bookkeeping(h, headers):
+        if (h in consumed and h not in event_time) or norm_header(h) in skip or h in ours:
             continue
         shape = None if norm_header(h) in not_consent else classify_header(h)
         if shape is not None:

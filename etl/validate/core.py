@@ -36,7 +36,8 @@ from etl.model import (
     Status,
 )
 from etl.names import col as column
-from etl.validate.canonical import is_bookkeeping, plan_columns, source_columns
+from etl.names import positions
+from etl.validate.canonical import bookkeeping_columns, plan_columns, source_columns
 from etl.validate.consent_findings import ConsentFindings
 from etl.validate.dedup import collapse_owned
 from etl.validate.rows import FIELD_PROBLEM_SCHEMA, REJECT_COLUMN, REJECT_VALUE, canonical_rows
@@ -211,7 +212,8 @@ class _Batches:
         self.columns = [c for c in columns if c not in self.same]
         self.plan = plan_columns([*PROVENANCE, *self.columns], preset, where=where)
         self.headers = {f: {self.same.get(c, c) for c in cols} for f, cols in headers.items()}
-        self.src = tuple(c for c in self.columns if not is_bookkeeping(c, self.columns))
+        ours = bookkeeping_columns(self.columns)
+        self.src = tuple(c for c in self.columns if c not in ours)
         self.labels = [f.label for f in self.plan.fields]
         self.field_values = field_values
         self.valid: list[pl.DataFrame] = []
@@ -245,8 +247,9 @@ class _Batches:
             self._add_field_problems(raw, found.field_problems, full.get_column(ROW_ID).filter(passed))
         del raw, found
         if not self.field_values:
+            at = positions(full)
             full = full.with_columns(
-                pl.when(pl.nth(full.columns.index(c)).is_not_null()).then(True).alias(c) for c in self.labels
+                pl.when(pl.nth(at[c]).is_not_null()).then(True).alias(c) for c in self.labels
             )
         self.valid.append(full if all_passed else full.filter(passed))
 
@@ -257,7 +260,8 @@ class _Batches:
         if not cells.height:
             return
         ids = cells.get_column(ROW_ID).unique().implode()
-        keep = [raw.columns.index(c) for c in (*PROVENANCE, *self.src)]  # pl.nth: see _rejected_raw
+        at = positions(raw)
+        keep = [at[c] for c in (*PROVENANCE, *self.src)]  # pl.nth: see _rejected_raw
         self.field_raw.append(_compact(raw.filter(pl.col(ROW_ID).is_in(ids)).select(pl.nth(keep))))
         self.field_problems.append(_compact(cells))
 
@@ -273,7 +277,8 @@ class _Batches:
             if other in raw.columns:
                 merged = pl.coalesce(column(kept), column(other)) if kept in raw.columns else column(other)
                 raw = raw.with_columns(merged.alias(kept)).drop(other)
-        missing = [c for c in self.columns if c not in raw.columns]
+        have = set(raw.columns)
+        missing = [c for c in self.columns if c not in have]
         if missing:
             raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
         return raw
@@ -380,8 +385,9 @@ def _one_spelling(columns: Sequence[str], headers: Mapping[str, Collection[str]]
     ``email`` in a suppression file): each other spelling → the first one, so a rule that finds one finds
     the rows of every file. Spellings that share a file are different columns and stay apart."""
     by_norm: dict[str, list[str]] = {}
+    ours = bookkeeping_columns(columns)
     for c in columns:
-        if not is_bookkeeping(c, columns) and norm_header(c):
+        if c not in ours and norm_header(c):
             by_norm.setdefault(norm_header(c), []).append(c)
     out: dict[str, str] = {}
     for names in by_norm.values():
@@ -472,7 +478,8 @@ def _rejected_raw(raw: pl.DataFrame, problems: pl.DataFrame, src: tuple[str, ...
     if raw.height != problems.height:
         raise RuntimeError("rejected rows and their problems differ (a bug in validate)")
     # pl.nth, never pl.col(name): a source header may be "*" or "^…$", which pl.col reads as a pattern
-    keep = [raw.columns.index(c) for c in (*PROVENANCE, *src)]
+    at = positions(raw)
+    keep = [at[c] for c in (*PROVENANCE, *src)]
     return raw.select(pl.nth(keep)).with_columns(
         problems.get_column(REASON_CODE),
         problems.get_column(REASON),
@@ -487,12 +494,14 @@ def _with_structural(
     frames = [*parts, structural.select(*PROVENANCE, REASON_CODE, REASON, RAW)]
     out = pl.concat(frames, how="diagonal_relaxed").sort(ROW_ID)
     parts.clear()
-    missing = [c for c in src if c not in out.columns]  # no rejected row had cells: the columns still exist
+    have = set(out.columns)
+    missing = [c for c in src if c not in have]  # no rejected row had cells: the columns still exist
     if missing:
         out = out.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
     # pl.nth, never pl.col(name): a source header may be "*" or "^…$", which pl.col reads as a pattern
     order = [*PROVENANCE, *src, REASON_CODE, REASON, RAW]
-    return out.select(pl.nth([out.columns.index(c) for c in order]))
+    at = positions(out)
+    return out.select(pl.nth([at[c] for c in order]))
 
 
 def _merge_by_row_id(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:

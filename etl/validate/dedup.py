@@ -38,6 +38,7 @@ from etl.model import (
     Status,
 )
 from etl.names import col as column
+from etl.names import positions
 
 DUPLICATE_CODE = "duplicate"
 _SUPPRESSED = [Status.UNSUBSCRIBED.value, Status.CLEANED.value]
@@ -140,9 +141,10 @@ def collapse_owned(
     # a group's row id, file, line, address and key are its winner's own (the group's last row): only the
     # merged columns can differ from the winner's cells
     own = {ROW_ID, SOURCE_FILE, SOURCE_LINE, EMAIL_RAW, KEY}
-    merged = [grouped.columns.index(c) for c in columns if c not in own]
+    at = positions(grouped)
+    merged = [at[c] for c in columns if c not in own]
     # pl.nth, never names: a field label may be "*" or "^…$", which polars reads as a pattern
-    canonical = patch_rows(canonical, grouped.select(pl.nth([grouped.columns.index(ROW_ID), *merged])))
+    canonical = patch_rows(canonical, grouped.select(pl.nth([at[ROW_ID], *merged])))
     grouped = grouped.filter(pl.col("_n") > 1)
     status_fix = _suppressed_by(canonical, suppressors)
     if status_fix.height:
@@ -220,7 +222,8 @@ def patch_rows(frame: pl.DataFrame, patch: pl.DataFrame) -> pl.DataFrame:
     pos = frame.get_column(ROW_ID).is_in(patch.get_column(ROW_ID).implode()).arg_true()
     if pos.len() != patch.height:
         raise RuntimeError("patch rows missing from the canonical frame (a bug in validate)")
-    old = frame.select(pl.nth([frame.columns.index(c) for c in patch.columns]))[pos]
+    at_col = positions(frame)
+    old = frame.select(pl.nth([at_col[c] for c in patch.columns]))[pos]
     # Series methods run as expressions on the series' name: a label like "*" must not name one
     changed = [
         c
@@ -230,10 +233,11 @@ def patch_rows(frame: pl.DataFrame, patch: pl.DataFrame) -> pl.DataFrame:
     if not changed:
         return frame
     like = frame.get_column(ROW_ID)
+    schema = frame.schema
     flat = {
         c: aligned(frame.get_column(c).alias("v").scatter(pos, patch.get_column(c)), like).alias(c)
         for c in changed
-        if not frame.schema[c].is_nested()
+        if not schema[c].is_nested()
     }
     nested = [c for c in changed if c not in flat]
     if nested:  # Series.scatter has no list kernel: a when/then over the whole column
@@ -242,10 +246,7 @@ def patch_rows(frame: pl.DataFrame, patch: pl.DataFrame) -> pl.DataFrame:
         hit = at.is_not_null()
         # pl.nth, never pl.col(name): a field label may be "*" or "^…$", which pl.col reads as a pattern
         frame = frame.with_columns(
-            pl.when(hit)
-            .then(pl.lit(patch.get_column(c)).gather(at))
-            .otherwise(pl.nth(frame.columns.index(c)))
-            .alias(c)
+            pl.when(hit).then(pl.lit(patch.get_column(c)).gather(at)).otherwise(pl.nth(at_col[c])).alias(c)
             for c in nested
         )
     return frame.with_columns(flat.values()) if flat else frame

@@ -71,8 +71,9 @@ def plan_estimate(result: ValidationResult) -> dict[str, Any]:
         else 0
     )
     has_tags = bool(canon.height) and bool(canon.get_column("tags").list.len().sum())
-    custom = sum(1 for f in result.fields if f.custom)
-    setup = (2 + lists + custom + (1 if has_tags else 0)) if to_load else 0
+    # new custom fields and tags go to the account in one structure update (mapping/resolve.py), however many
+    custom = any(f.custom for f in result.fields)
+    setup = (2 + lists + (1 if custom or has_tags else 0)) if to_load else 0
     requests = to_load + searches + setup
     return {
         "requests": requests,
@@ -86,7 +87,7 @@ def plan_estimate(result: ValidationResult) -> dict[str, Any]:
             "about 1 request per contact to create (subscribed, unsubscribed, cleaned); "
             "pending and no_consent rows are skipped by default",
             f"1 dedup search per {SEARCH_BATCH} contacts; setup = structure + lists read, "
-            "one request per list and custom field to create, one for tags",
+            "one request per list to create, one structure update for all new custom fields and tags",
             f"hours at {REQUESTS_PER_SECOND:g} request/s sustained; contacts already in the account cost less",
         ],
     }
@@ -281,7 +282,8 @@ def rejects_frame(result: ValidationResult) -> pl.DataFrame:
     rr = result.rejected_raw
     if fields.height:
         rr = pl.concat([rr, fields], how="diagonal_relaxed").sort(ROW_ID, maintain_order=True)
-    cols = [c for c in result.source_columns if c in rr.columns]
+    have = set(rr.columns)
+    cols = [c for c in result.source_columns if c in have]
     has_raw = RAW in rr.columns and rr.get_column(RAW).null_count() < rr.height
     return rr.select(
         *[neutralise(column(c).cast(pl.String)).alias(c) for c in cols],

@@ -395,7 +395,8 @@ def _checked_fields(first: pl.DataFrame, plan: ColumnPlan) -> list[int]:
         first.select(column(plan.fields[i].label).str.len_bytes().max() for i in text).row(0) if text else ()
     )
     long = {i for i, n in zip(text, longest, strict=True) if n is not None and n > rules.MAX_TEXT_LENGTH}
-    return [i for i in range(len(plan.fields)) if i not in text or i in long]
+    plain = set(text)
+    return [i for i in range(len(plan.fields)) if i not in plain or i in long]
 
 
 def _chain(checks: list[_Check], pick: Callable[[_Check], pl.Expr]) -> pl.Expr:

@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 import pandera.polars as pa
 import polars as pl
 
 from etl.model import REASON, REASON_CODE, ROW_ID, FieldColumn, Status
+from etl.names import positions
 from etl.validate.rules import MAX_TEXT_LENGTH
 
 KEY_PATTERN = r"^[^\s@]+@[^\s@]+\.?[^\s@]*$"  # the shape only: the grammar was checked by email-validator
@@ -82,6 +84,12 @@ def _shared_schema(fields: tuple[FieldColumn, ...]) -> pa.DataFrameSchema:
     return contract_schema(fields)
 
 
+@lru_cache(maxsize=1)
+def _base_columns() -> dict[str, tuple[Any, bool]]:
+    """``CanonicalRows``' columns: name → (polars dtype, nullable), as pandera checks them."""
+    return {n: (c.dtype.type, c.nullable) for n, c in CanonicalRows.to_schema().columns.items()}
+
+
 def _field_ok(fc: FieldColumn, v: pl.Expr, *, quick: bool = False) -> pl.Expr:
     """``contract_schema``'s check of one field column ``v`` as one expression (null passes: nullable).
 
@@ -108,9 +116,13 @@ def screen(frame: pl.DataFrame, fields: Sequence[FieldColumn], only: pl.Series |
     Two stages: sufficient conditions that cost no pass over the text where they can (``_PLAIN_KEY``,
     lengths in bytes) on every row, then the exact checks on the rows those did not clear.
     """
-    columns = _shared_schema(tuple(fields)).columns  # dtypes and nullability as pandera will check them
+    # dtypes and nullability as pandera will check them; every field column is a nullable str. Not read
+    # from ``contract_schema``: pandera builds it one deep copy per column, seconds for 10,000 fields
+    base = _base_columns()
     schema = frame.schema
-    if any(schema.get(name) != column.dtype.type for name, column in columns.items()):
+    if any(schema.get(name) != dtype for name, (dtype, _) in base.items()):
+        return False
+    if any(schema.get(fc.label) != pl.String for fc in fields):
         return False
     if frame.height == 0:
         return True
@@ -126,15 +138,16 @@ def screen(frame: pl.DataFrame, fields: Sequence[FieldColumn], only: pl.Series |
             if quick
             else key.str.contains(KEY_PATTERN) & (key == key.str.to_lowercase().str.strip_chars())
         )
+        at = positions(frame)
         return pl.all_horizontal(
             # pl.nth, never pl.col(label): a label may be "*" or "^…$", which pl.col reads as a pattern
-            *(pl.nth(frame.columns.index(n)).is_not_null() for n, c in columns.items() if not c.nullable),
+            *(pl.nth(at[n]).is_not_null() for n, (_, nullable) in base.items() if not nullable),
             pl.col("source_file").str.len_chars() >= 1,
             pl.col("source_line") >= 1,
             key_ok,
             key.str.len_chars().is_between(3, 254),
             pl.col("status").is_in([s.value for s in Status]),
-            *(_field_ok(fc, pl.nth(frame.columns.index(fc.label)), quick=quick) for fc in fields),
+            *(_field_ok(fc, pl.nth(at[fc.label]), quick=quick) for fc in fields),
         ).fill_null(False)
 
     cleared = frame.select(ok(True)).to_series()

@@ -213,9 +213,9 @@ def consent_values(
         )
     if plan.watch:
         variants = _variants()
-        hits = raw.select(
-            column(c).is_in(variants).any().alias(str(i)) for i, c in enumerate(plan.watch)
-        ).row(0)
+        at = {c: i for i, c in enumerate(raw.columns)}
+        # one multi-column expression, not one per column (a file can have 10,000 watched columns)
+        hits = raw.select(pl.nth([at[c] for c in plan.watch]).is_in(variants).any()).row(0)
         for col, hit in zip(plan.watch, hits, strict=True):
             if not hit:
                 continue
