@@ -42,7 +42,7 @@ from etl.commands.common import (
 from etl.commands.summary import Summary, summary_lines, verify_phrase
 from etl.commands.target import open_target
 from etl.config import TargetSettings
-from etl.errors import InputError, Paused, VerificationFailed
+from etl.errors import ConfigError, InputError, Paused, VerificationFailed
 from etl.load.decide import POLICIES
 from etl.load.dryrun import dry_run_lines
 from etl.load.ledger import Ledger, file_digest, ledger_errors
@@ -249,6 +249,8 @@ def command(
       bme-migrate migrate a.csv --list "Imported 2026" --max-requests 3000 --reserve 200
       LEGACY_API_TOKEN=… bme-migrate migrate legacy+https://legacy.example.com --legacy-status subscribed
     """
+    if any(not name.strip() for name in lists):  # refused before any work, not as an HTTP 400 after setup
+        raise ConfigError("--list needs a list name; an empty one was given")
     chosen = chosen_preset(preset, mapping_file)
     read_opts = chosen_read(encoding, delimiter)
     mapping_id = (

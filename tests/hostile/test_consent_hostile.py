@@ -91,3 +91,17 @@ def test_an_unreadable_status_row_holds_the_person_instead_of_their_subscribed_r
     t = doc["totals"]
     assert t["rejected"] == 3 and t["created"] == 6 and t["rows_read"] == 9
     assert sum(t[k] for k in ("created", "updated", "unchanged", "skipped", "failed", "rejected")) == 9
+
+
+def test_item13_an_empty_list_name_is_a_usage_error_before_any_request(
+    run, sandbox_factory, tmp_path: Path
+) -> None:
+    box = sandbox_factory()
+    src = tmp_path / "export.csv"
+    src.write_text("email\nann@example.com\n", encoding="utf-8")
+    env = {"BME_BASE_URL": box.url, "BME_API_KEY": box.api_key}
+    done = run(["migrate", str(src), "--list", " ", "--state-dir", str(tmp_path / "s")], env)
+    assert (
+        done.exit_code == 2 and done.err.strip() == "error: --list needs a list name; an empty one was given"
+    )
+    assert sum(box.app.request_counts().values()) == 0
