@@ -209,6 +209,8 @@ def command(
     ignore_columns: tuple[str, ...],
     encoding: str | None,
     delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
     lists: tuple[str, ...],
     create_fields: bool,
     create_lists: bool,
@@ -248,7 +250,7 @@ def command(
       LEGACY_API_TOKEN=… bme-migrate migrate legacy+https://legacy.example.com --legacy-status subscribed
     """
     chosen = chosen_preset(preset, mapping_file)
-    read_opts = chosen_read(encoding, delimiter)
+    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
     mapping_id = (
         f"file:{file_digest(mapping_file)}" if mapping_file else f"preset:{preset}" if preset else "detected"
     )
