@@ -126,8 +126,8 @@ def consent_options() -> Callable[[F], F]:
 
 
 def read_flags() -> Callable[[F], F]:
-    """``--encoding NAME`` and ``--delimiter CHAR``: override detection for every text file of the run
-    (turned into ``ReadOptions`` by ``chosen_read``, which refuses unknown values in one line)."""
+    """``--encoding NAME`` and ``--delimiter CHAR``: override detection for every text file of the run;
+    ``--max-archive-size`` / ``--max-archive-ratio``: the ZIP expansion caps (all turned into ``ReadOptions`` by ``chosen_read``, which refuses unknown values in one line)."""
     return _bundle(
         click.option(
             "--encoding",
@@ -141,6 +141,20 @@ def read_flags() -> Callable[[F], F]:
             metavar="CHAR",
             default=None,
             help="Delimiter of every CSV/TSV/TXT file: , ; | or tab [default: detected per file].",
+        ),
+        click.option(
+            "--max-archive-size",
+            metavar="BYTES",
+            default=None,
+            help="Stop when ZIP members expand past this many bytes in all, e.g. 8G "
+            "[default: $BME_MAX_ARCHIVE_SIZE or 2G].",
+        ),
+        click.option(
+            "--max-archive-ratio",
+            metavar="N",
+            default=None,
+            help="Stop when a ZIP member expands more than N times its compressed size "
+            "[default: $BME_MAX_ARCHIVE_RATIO or 200].",
         ),
     )
 
@@ -161,9 +175,15 @@ def chosen_consent(
     return ConsentChoices(status_column, MappingProxyType(values), tuple(ignore_columns))
 
 
-def chosen_read(encoding: str | None, delimiter: str | None) -> ReadOptions:
-    """``ReadOptions`` from ``--encoding`` / ``--delimiter``; ``ConfigError`` (exit 2) for an unknown one."""
-    return read_options(encoding, delimiter)
+def chosen_read(
+    encoding: str | None,
+    delimiter: str | None,
+    max_archive_size: str | None = None,
+    max_archive_ratio: str | None = None,
+) -> ReadOptions:
+    """``ReadOptions`` from ``--encoding`` / ``--delimiter`` / the archive caps; ``ConfigError`` (exit 2)
+    for an unknown or malformed one."""
+    return read_options(encoding, delimiter, max_archive_size, max_archive_ratio)
 
 
 def create_options(

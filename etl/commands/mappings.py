@@ -137,12 +137,20 @@ def show_cmd(preset: str) -> None:
 @sources_argument()
 @read_flags()
 @json_option('Print exactly {"platform": …, "confidence": …, "evidence": […]}.')
-def detect_cmd(sources: tuple[str, ...], encoding: str | None, delimiter: str | None, as_json: bool) -> None:
+def detect_cmd(
+    sources: tuple[str, ...],
+    encoding: str | None,
+    delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
+    as_json: bool,
+) -> None:
     """Guess which platform wrote an export, from its headers and file names (reads headers only).
 
     Example: bme-migrate mappings detect subscribed.csv unsubscribed.csv --json
     """
-    found = detect_platform(read_headers(list(sources), chosen_read(encoding, delimiter)))
+    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
+    found = detect_platform(read_headers(list(sources), read_opts))
     if as_json:
         say(json.dumps(found.to_dict()))
         return
@@ -192,6 +200,8 @@ def plan_cmd(
     mapping_file: Path | None,
     encoding: str | None,
     delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
     structure_id: str | None,
     create_fields: bool,
     create_lists: bool,
@@ -217,7 +227,8 @@ def plan_cmd(
     from etl.mapping.resolve import ResolveOptions
     from etl.validate.core import validate_sources
 
-    chosen, read_opts = chosen_preset(preset, mapping_file), chosen_read(encoding, delimiter)
+    chosen = chosen_preset(preset, mapping_file)
+    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
     result = validate_sources(list(sources), preset=chosen, options=read_opts)
     for f in result.files:
         for note in getattr(f, "notes", ()):

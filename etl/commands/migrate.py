@@ -211,6 +211,8 @@ def command(
     ignore_columns: tuple[str, ...],
     encoding: str | None,
     delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
     lists: tuple[str, ...],
     create_fields: bool,
     create_lists: bool,
@@ -252,7 +254,7 @@ def command(
     if any(not name.strip() for name in lists):  # refused before any work, not as an HTTP 400 after setup
         raise ConfigError("--list needs a list name; an empty one was given")
     chosen = chosen_preset(preset, mapping_file)
-    read_opts = chosen_read(encoding, delimiter)
+    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
     mapping_id = (
         f"file:{file_digest(mapping_file)}" if mapping_file else f"preset:{preset}" if preset else "detected"
     )

@@ -58,6 +58,8 @@ def command(
     ignore_columns: tuple[str, ...],
     encoding: str | None,
     delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
     report_dir: Path | None,
     fail_on_rejects: bool,
     legacy_status: str | None,
@@ -80,7 +82,7 @@ def command(
       LEGACY_API_TOKEN=… bme-migrate validate legacy+https://legacy.example.com --legacy-status subscribed
     """
     chosen = chosen_preset(preset, mapping_file)
-    read_opts = chosen_read(encoding, delimiter)
+    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     now = datetime.fromtimestamp(SystemClock().now(), UTC)
     out_dir = report_dir or Path("reports") / f"validate-{now:%Y%m%dT%H%M%SZ}"

@@ -8,7 +8,9 @@ Public interface::
     read_sources(paths, *, progress=None, options=None) -> ExtractResult   # everything in one frame
     ExtractResult(frame, rejects, files)    # contract in etl.extract.result
     FileInfo(path, encoding, delimiter, kind, rows, header, bom, notes)  # notes: detected encodings
-    ReadOptions(encoding, delimiter)        # --encoding / --delimiter: override detection (etl.extract.options)
+    ReadOptions(encoding, delimiter, max_archive_size, max_archive_ratio)
+                                            # --encoding / --delimiter: override detection; the ZIP caps
+                                            # (--max-archive-size 2 GiB, --max-archive-ratio 200; etl.extract.options)
 
 Delimited files are read in 16 MiB blocks (``etl.extract.linescan``), so a caller that consumes the
 batches as they come (``etl.validate.validate_sources``) never holds the whole file.

@@ -13,7 +13,10 @@ Policy (the order matters):
    sample: the lines holding non-ASCII bytes in the first 256 KiB (at most 64 KiB of them) and the lines
    around the first invalid byte, wherever it is. Sure enough → that encoding, reported with how sure
    (``Choice.note``). Not sure → ``InputError`` naming the line and the first suspicious bytes, and asking
-   for ``--encoding``: a wrong code page would corrupt every name silently.
+   for ``--encoding``: a wrong code page would corrupt every name silently. A file whose sampled
+   accented lines are mostly UTF-8 but not all (a UTF-8 export with one line pasted from a cp1252 file) is
+   *mixed*: refused, naming the first line that is not UTF-8 — read as one code page, every UTF-8 accent
+   would turn into ``Ã©``.
    For delimited files the first validation is done by polars while the line scan reads each block
    (``etl.extract.linescan``); ``scan_encoding`` only runs when that fails, to locate and classify.
 4. ``--encoding NAME`` (``given``) replaces all of this for every file of the run; a UTF-8 or UTF-16 BOM
@@ -279,12 +282,42 @@ def detect_legacy(path: Path, label: str, bad: int) -> Choice:
     """The legacy code page of a file whose first invalid UTF-8 byte is at offset ``bad``; ``InputError``
     (naming that line and its bytes, suggesting ``--encoding``) when the detector is not sure."""
     sample, suspicious = detection_sample(path, bad)
+    if mixed(sample):
+        line, col = position(path, bad)
+        raise InputError(
+            f"mixed encodings: most accented lines are UTF-8, but this one is not (bytes "
+            f"{suspicious[:4].hex(' ')} at byte offset {bad}); reading the file in one legacy code page "
+            "would garble every UTF-8 accent. Fix that line (re-save the file as UTF-8), or pass "
+            "--encoding NAME to read every line in one encoding",
+            path=label,
+            line=line,
+            column=col,
+        )
     guess = guess_encoding(sample)
     if guess.sure:
         return Choice(guess.encoding, "detected", guess.confidence, guess.runner_up)
     line, col = position(path, bad)
     message = unsure_message(bad, suspicious, guess.encoding, guess.confidence, guess.runner_up)
     raise InputError(message, path=label, line=line, column=col)
+
+
+MIXED_SHARE = 0.25  # UTF-8 lines among the accented lines sampled from which a file is "mixed"
+
+
+def mixed(sample: bytes) -> bool:
+    """Whether the detector's sample (its lines holding non-ASCII bytes) is UTF-8 text with a few lines in
+    another encoding: at least two lines, and a quarter of them, decode as UTF-8. A file wholly in a
+    legacy code page is valid UTF-8 on a non-ASCII line only by chance (a byte pair like ``Ã©`` or two
+    half-width katakana), far below that share, so only files that really mix are refused."""
+    lines = [line for line in sample.split(b"\n") if not line.isascii()]
+    utf8 = 0
+    for line in lines:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        utf8 += 1
+    return utf8 >= 2 and utf8 >= MIXED_SHARE * len(lines) and utf8 < len(lines)
 
 
 def unsure_message(

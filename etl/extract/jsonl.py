@@ -9,8 +9,11 @@ in the array (a JSON document has no useful line per item). A top-level object w
 array of objects (``{"contacts": [...]}``) is read like that array.
 
 Structural rejects: an array item or NDJSON line that is not an object (``not_an_object``) and an NDJSON
-line that is not JSON (``invalid_json``). A ``.json`` file that does not parse at all is an
-``InputError`` with line and column — unless it is really NDJSON, which is then read as such.
+line that is not JSON (``invalid_json``) — including JSON Python cannot hold: nesting deeper than its
+recursion limit, an integer past its 4,300-digit limit, and a string with a lone surrogate escape
+(``"\\ud800"``, which no UTF-8 output can carry; for a JSON array that item is the ``invalid_json``
+reject). A ``.json`` file that does not parse at all is an ``InputError`` (one line, with line and
+column when the parser gives them) — unless it is really NDJSON, which is then read as such.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ def read_json(path: Path, label: str, workdir: Path, given: str | None = None) -
             raise InputError(
                 f"not valid JSON: {exc.msg}", path=label, line=exc.lineno, column=exc.colno
             ) from None
+        except (RecursionError, ValueError) as exc:
+            raise InputError(f"JSON this tool cannot read: {_unreadable(exc)}", path=label) from None
         del text
     items = _items(doc, label)
     return _build(((i + 1, item, None) for i, item in enumerate(items)), label, "json", encoding, bom_len > 0)
@@ -88,11 +93,53 @@ def _ndjson(path: Path, label: str, encoding: str, bom: bool) -> Part:
                 if not stripped:
                     continue
                 try:
-                    yield lineno, json.loads(stripped), None
+                    value = json.loads(stripped)
                 except json.JSONDecodeError as exc:
                     yield lineno, stripped, f"line {lineno}: not JSON ({exc.msg} at column {exc.colno})"
+                    continue
+                except (RecursionError, ValueError) as exc:
+                    yield lineno, stripped, f"line {lineno}: JSON this tool cannot read ({_unreadable(exc)})"
+                    continue
+                # only a \\u escape makes a lone surrogate, only deep brackets a value too deep to write
+                if "\\u" in stripped or stripped.count("[") + stripped.count("{") > DEEP:
+                    problem = _unwritable(value)
+                    if problem is not None:
+                        yield lineno, stripped, f"line {lineno}: JSON this tool cannot read ({problem})"
+                        continue
+                yield lineno, value, None
 
     return _build(records(), label, "ndjson", encoding, bom)
+
+
+RAW_CHARS = 1000  # a reject's raw text when it is rebuilt from a parsed item
+
+
+def _safe_text(text: str) -> str:
+    """``text`` with lone surrogates escaped, so it can be written as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+DEEP = 64  # brackets on one NDJSON line past which its value is checked for being writable
+
+
+def _unreadable(exc: BaseException) -> str:
+    """What Python's JSON parser could not hold, in words."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if "digits" in str(exc):
+        return "an integer with more than 4,300 digits"
+    return str(exc)
+
+
+def _unwritable(value: Any) -> str | None:
+    """Why a parsed value cannot be written out as UTF-8 JSON (a lone surrogate, nesting too deep)."""
+    try:
+        json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return "a lone surrogate escape, not a character"
+    except (RecursionError, ValueError) as exc:
+        return _unreadable(exc)
+    return None
 
 
 def _build(
@@ -106,8 +153,12 @@ def _build(
     rejects: list[tuple[int, int, str, str, str]] = []
     rec = -1
     for rec, (line, value, error) in enumerate(records):
+        problem = None if error is not None or kind != "json" else _unwritable(value)
+        if problem is not None:
+            error = f"item {line}: JSON this tool cannot read ({problem})"
+            value = json.dumps(value)[:RAW_CHARS] if problem != "nested too deeply" else "(nested too deeply)"
         if error is not None:
-            rejects.append((rec, line, "invalid_json", error, str(value)))
+            rejects.append((rec, line, "invalid_json", error, _safe_text(str(value))))
         elif not isinstance(value, dict):
             where = f"line {line}" if kind == "ndjson" else f"item {line}"
             rejects.append(
@@ -116,7 +167,7 @@ def _build(
                     line,
                     "not_an_object",
                     f"{where}: expected an object, found {type(value).__name__}",
-                    json.dumps(value, ensure_ascii=False),
+                    _safe_text(json.dumps(value, ensure_ascii=False)),
                 )
             )
         else:

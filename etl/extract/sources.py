@@ -11,15 +11,24 @@ folder inside the archive) or, for a folder, the member's own path. Members are 
 temporary directory when the sources are opened (every header is known before any row is read) and
 removed when reading ends.
 
+Archives are hostile until proven otherwise: a member is streamed to a file named by a counter and its
+extension (its own name never reaches the file system), counting every byte against the run's caps
+(``--max-archive-size``, default 2 GiB in all; ``--max-archive-ratio``, default 200 — ``ReadOptions``),
+and the run stops with one line (exit 2) the moment one is passed. A member whose name leaves the archive
+(``../``, ``..\\``, ``/abs``, ``C:``), a hidden file or a file of another type is skipped and named with why
+(a warning the commands print); a ZIP inside the ZIP is read one level deep (``outer.zip::inner.zip::a.csv``)
+and a third level is skipped by name. A corrupt stream, a bad CRC or an encrypted member is one line
+naming the archive and the member.
+
 ``open_sources`` is the streaming interface (``SourceStream``: headers first, then ``Batch``es with global
 row ids); ``read_sources`` collects it into one ``ExtractResult`` for callers that want the whole frame.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -124,7 +133,8 @@ def open_sources(
         workdir = Path(tmp)
         known = dict(encodings or {})
         opts = options or ReadOptions()
-        opened = [o for p in paths for o in _open_path(Path(p), workdir, stack, known, opts)]
+        budget = _Budget(opts)
+        opened = [o for p in paths for o in _open_path(Path(p), workdir, stack, known, opts, budget)]
         yield SourceStream(opened)
 
 
@@ -187,7 +197,12 @@ def read_sources(
 
 
 def _open_path(
-    path: Path, workdir: Path, stack: ExitStack, encodings: Mapping[str, Choice], options: ReadOptions
+    path: Path,
+    workdir: Path,
+    stack: ExitStack,
+    encodings: Mapping[str, Choice],
+    options: ReadOptions,
+    budget: _Budget,
 ) -> Iterator[_Opened]:
     if not path.exists():
         raise InputError("file not found", path=str(path))
@@ -201,7 +216,7 @@ def _open_path(
             yield _open_file(member, str(member), workdir, stack, encodings, options)
         return
     if _is_zip(path) and not _is_workbook(path):
-        yield from _open_zip(path, workdir, stack, encodings, options)
+        yield from _open_zip(path, workdir, stack, encodings, options, budget)
     else:
         yield _open_file(path, str(path), workdir, stack, encodings, options)
 
@@ -263,29 +278,169 @@ def _open_file(
 
 
 def _open_zip(
-    path: Path, workdir: Path, stack: ExitStack, encodings: Mapping[str, Choice], options: ReadOptions
+    path: Path,
+    workdir: Path,
+    stack: ExitStack,
+    encodings: Mapping[str, Choice],
+    options: ReadOptions,
+    budget: _Budget,
+    label: str | None = None,
+    nested: bool = False,
 ) -> Iterator[_Opened]:
-    """Unpack every wanted member (to disk, one at a time) and open it; members stay until the end."""
+    """Unpack every wanted member (streamed to disk under a name of our own, one at a time, within
+    ``budget``) and open it; members stay until the end. A ZIP inside the ZIP is read the same way, one
+    level deep; every member left out is named, with why, in the first opened member's notes."""
+    label = label or str(path)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"not a readable ZIP archive ({exc})", path=str(path)) from None
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(f"not a readable ZIP archive ({exc})", path=label) from None
     with zf:
-        members = sorted(
-            (i for i in zf.infolist() if not i.is_dir() and _wanted(PurePosixPath(i.filename).parts)),
-            key=lambda i: i.filename,
-        )
+        members: list[zipfile.ZipInfo] = []
+        skipped: list[str] = []
+        for info in sorted(infos, key=lambda i: i.filename):
+            why = _skip_reason(info, nested)
+            if why is None:
+                members.append(info)
+            elif why:
+                skipped.append(f"{label}: skipped member {shown(info.filename)} ({why})")
         if not members:
-            raise InputError("ZIP archive holds no CSV/TSV/TXT/JSON/XLSX member", path=str(path))
-        for n, info in enumerate(members):
-            label = f"{path}::{info.filename}"
-            dst = workdir / f"{n}_{PurePosixPath(info.filename).name}"
-            try:
-                with zf.open(info) as src, dst.open("wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
-                raise InputError(f"cannot extract member ({exc})", path=label) from None
-            yield _open_file(dst, label, workdir, stack, encodings, options, kind="zip-member")
+            why = (
+                "; skipped " + "; ".join(n.split(": skipped member ", 1)[1] for n in skipped[:5])
+                if skipped
+                else ""
+            )
+            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            raise InputError(f"ZIP archive holds no CSV/TSV/TXT/JSON/XLSX member{why}{more}", path=label)
+        first = True
+        for info in members:
+            member_label = f"{label}::{shown(info.filename)}"
+            dst = workdir / f"{budget.next_id()}{_safe_suffix(info.filename)}"
+            _extract(zf, info, dst, member_label, budget)
+            if PurePosixPath(info.filename).suffix.lower() == ".zip":
+                inner = _open_zip(dst, workdir, stack, encodings, options, budget, member_label, nested=True)
+                opened_inner = list(inner)
+                if first and skipped and opened_inner:
+                    opened_inner[0] = _Noted(opened_inner[0], tuple(skipped))
+                    first = False
+                yield from opened_inner
+                continue
+            opened = _open_file(dst, member_label, workdir, stack, encodings, options, kind="zip-member")
+            if first and skipped:
+                opened = _Noted(opened, tuple(skipped))
+            first = False
+            yield opened
+
+
+def _skip_reason(info: zipfile.ZipInfo, nested: bool) -> str | None:
+    """Why a member is not read ("" for folders and macOS debris, left out without a word), or ``None``."""
+    name = info.filename
+    if info.is_dir():
+        return ""
+    parts = [p for p in name.replace("\\", "/").split("/")]
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+        return "its name points outside the archive"
+    if any(p == "__MACOSX" for p in parts) or PurePosixPath(parts[-1]).name.startswith("._"):
+        return ""
+    if any(p.startswith(".") for p in parts if p):
+        return "hidden file"
+    suffix = PurePosixPath(parts[-1]).suffix.lower()
+    if suffix == ".zip":
+        return "an archive inside an archive inside an archive is not read" if nested else None
+    if suffix not in MEMBER_EXT:
+        return "not an export file type (" + " ".join(sorted(MEMBER_EXT)) + ")"
+    return None
+
+
+def _safe_suffix(name: str) -> str:
+    """The member's extension, if it is one we read: the only part of a member name used on disk."""
+    suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
+    return suffix if suffix in MEMBER_EXT | {".zip"} else ""
+
+
+def shown(name: str) -> str:
+    """A member name fit for a terminal line: control characters escaped (an ESC must not retitle it)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
+
+
+class _Budget:
+    """What the archives of one run may still expand to (``--max-archive-size``/``--max-archive-ratio``)."""
+
+    def __init__(self, options: ReadOptions) -> None:
+        self.limit = options.max_archive_size
+        self.ratio = options.max_archive_ratio
+        self.used = 0
+        self._ids = 0
+
+    def next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def spend(self, n: int, member_out: int, member_in: int, label: str) -> None:
+        """Count ``n`` more bytes written; ``InputError`` as soon as a cap is passed."""
+        self.used += n
+        if self.used > self.limit:
+            raise InputError(
+                f"archive expands past {_size(self.limit)} (--max-archive-size, $BME_MAX_ARCHIVE_SIZE): "
+                "stopped; raise the cap if the export is really that large, or unzip it yourself",
+                path=label,
+            )
+        if member_out > 1 << 20 and member_out > self.ratio * max(member_in, 1):
+            raise InputError(
+                f"member expands more than {self.ratio:g} times its compressed size "
+                f"({member_in} bytes compressed; --max-archive-ratio, $BME_MAX_ARCHIVE_RATIO): stopped, "
+                "it looks like a ZIP bomb; raise the cap if the export is genuine",
+                path=label,
+            )
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n} bytes"
+
+
+def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dst: Path, label: str, budget: _Budget) -> None:
+    """Stream one member to ``dst``, counting every byte against ``budget``; one line for any failure."""
+    if info.flag_bits & 0x1:
+        raise InputError(
+            "member is encrypted (password-protected): unzip it yourself and pass the files", path=label
+        )
+    written = 0
+    try:
+        with zf.open(info) as src, dst.open("wb") as out:
+            while block := src.read(1 << 20):
+                written += len(block)
+                budget.spend(len(block), written, info.compress_size, label)
+                out.write(block)
+    except zlib.error:
+        raise InputError(
+            "corrupt compressed data: the archive is damaged, export it again", path=label
+        ) from None
+    except NotImplementedError as exc:
+        raise InputError(f"cannot extract member: {exc}", path=label) from None
+    except (zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
+        raise InputError(f"corrupt archive member ({exc}): export it again", path=label) from None
+    except OSError as exc:
+        raise InputError(f"cannot extract member: {exc.strerror or exc}", path=label) from None
+
+
+class _Noted:
+    """An opened source whose ``info`` carries extra notes (the archive's skipped members)."""
+
+    def __init__(self, inner: _Opened, notes: tuple[str, ...]) -> None:
+        self._inner = inner
+        self._notes = notes
+
+    @property
+    def info(self) -> FileInfo:
+        info = self._inner.info
+        return replace(info, notes=self._notes + info.notes)
+
+    def parts(self) -> Iterator[Part]:
+        return self._inner.parts()
 
 
 def _numbered(part: Part, offset: int) -> Batch:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 from etl.errors import InputError
@@ -21,6 +22,7 @@ from etl.extract.charsets import guess_encoding
 from etl.extract.dialect import column_names, sniff_delimiter, split_record
 from etl.extract.encoding import detect_bom, non_ascii_lines, unsure_message, utf16_without_bom
 from etl.extract.options import ReadOptions
+from etl.extract.sources import shown
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
@@ -153,10 +155,20 @@ def _zip_headers(path: Path, options: ReadOptions) -> dict[str, list[str]]:
                     continue
                 if Path(name).suffix.lower() not in (*TEXT_SUFFIXES, *JSON_SUFFIXES):
                     continue
-                with zf.open(info) as fh:
-                    head = fh.read(HEAD_BYTES)
+                label = f"{path}::{shown(name)}"
+                if info.flag_bits & 0x1:
+                    raise InputError(
+                        "member is encrypted (password-protected): unzip it yourself", path=label
+                    )
+                try:
+                    with zf.open(info) as fh:
+                        head = fh.read(HEAD_BYTES)
+                except zlib.error:
+                    raise InputError("corrupt compressed data: the archive is damaged", path=label) from None
+                except (zipfile.BadZipFile, RuntimeError, EOFError, ValueError, NotImplementedError) as exc:
+                    raise InputError(f"corrupt archive member ({exc})", path=label) from None
                 out[f"{path}::{name}"] = _one(head, name, f"{path}::{name}", options)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise InputError("not a readable ZIP archive", path=str(path)) from None
     if not out:
         raise InputError("ZIP holds no CSV/TSV/TXT/JSON member", path=str(path))

@@ -40,7 +40,13 @@ from etl.names import positions
 from etl.validate.canonical import bookkeeping_columns, plan_columns, source_columns
 from etl.validate.consent_findings import ConsentFindings
 from etl.validate.dedup import collapse_owned
-from etl.validate.rows import FIELD_PROBLEM_SCHEMA, REJECT_COLUMN, REJECT_VALUE, canonical_rows
+from etl.validate.rows import (
+    FIELD_PROBLEM_SCHEMA,
+    FIELD_VALUE_CHARS,
+    REJECT_COLUMN,
+    REJECT_VALUE,
+    canonical_rows,
+)
 from etl.validate.schemas import contract_rejects
 
 if TYPE_CHECKING:
@@ -430,7 +436,11 @@ def _not_valid(losers: pl.DataFrame, problems: pl.DataFrame, structural: pl.Data
     parts = [
         _outcome_rows(losers, Outcome.MERGED_DUPLICATE),
         _outcome_rows(problems, Outcome.REJECTED),
-        _outcome_rows(structural, Outcome.REJECTED, **{KEY: none, REJECT_VALUE: pl.col(RAW)}),
+        _outcome_rows(
+            structural,
+            Outcome.REJECTED,
+            **{KEY: none, REJECT_VALUE: pl.col(RAW).str.slice(0, FIELD_VALUE_CHARS)},
+        ),
     ]
     return pl.concat(parts).sort(ROW_ID)
 

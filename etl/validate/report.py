@@ -49,6 +49,9 @@ REJECTS_EXTRA = (REASON_CODE, REASON, SOURCE_FILE, SOURCE_LINE, FIELD)
 _FIELD_COLUMN = "__bme_field"  # ``field`` while the frame is built: an export may have a "field" column
 FIELD_SEPARATOR = "; "  # joins a row's field problems in one rejects.csv line (field, reason_code, reason)
 REJECTS_RAW = "raw_line"  # only present when extract rejected unparseable records
+# raw_line keeps at most this many characters, then says how long the record was: the record is in the
+# source file at source_line, and a 1 GB unparseable line must not be copied into rejects.csv
+RAW_LINE_CHARS = 10_000
 FORMULA_START = r"^[=+\-@\t\r]"
 
 
@@ -275,6 +278,20 @@ def original_headers(result: ValidationResult) -> dict[str, str]:
     return out
 
 
+def _cut(raw: pl.Expr) -> pl.Expr:
+    """``raw`` past ``RAW_LINE_CHARS`` characters: its start, then ``… [cut: N characters in all]``."""
+    n = raw.str.len_chars()
+    cut = pl.concat_str(
+        [
+            raw.str.slice(0, RAW_LINE_CHARS),
+            pl.lit("… [cut: "),
+            n.cast(pl.String),
+            pl.lit(" characters in all]"),
+        ]
+    )
+    return pl.when(n > RAW_LINE_CHARS).then(cut).otherwise(raw)
+
+
 def rejects_frame(result: ValidationResult) -> pl.DataFrame:
     """rejects.csv's rows: rejected rows, then rows that arrived without some fields (``field`` names
     them), in row order, in their original columns + REJECTS_EXTRA, formula-neutralised."""
@@ -297,7 +314,7 @@ def rejects_frame(result: ValidationResult) -> pl.DataFrame:
             if _FIELD_COLUMN in rr.columns
             else pl.lit(None, dtype=pl.String)
         ).alias(_FIELD_COLUMN),
-        *([neutralise(pl.col(RAW)).alias(REJECTS_RAW)] if has_raw else []),
+        *([neutralise(_cut(pl.col(RAW))).alias(REJECTS_RAW)] if has_raw else []),
     )
 
 

@@ -44,7 +44,9 @@ from etl.validate.canonical import ColumnPlan
 REJECT_COLUMN = "reject_column"
 REJECT_VALUE = "reject_value"
 FIELD = "field"  # a field problem's field label (the field left out of the contact)
-FIELD_VALUE_CHARS = 200  # a field problem keeps at most this many characters of the value
+# a reject or field problem keeps at most this many characters of the value (``reject_value``, the
+# report's samples): a 1 GB cell must not become a 1 GB report
+FIELD_VALUE_CHARS = 200
 TEMP = "__bme_"  # prefix of this module's working columns (canonical.py keeps field labels off it)
 _VALUE_IN_MESSAGE = 80  # longest value quoted inside a reason message
 
@@ -332,7 +334,7 @@ def canonical_rows(
         _chain(checks, lambda c: pl.lit(c.code)).alias(REASON_CODE),
         _chain(checks, lambda c: c.message).alias(REASON),
         _chain(checks, lambda c: pl.lit(c.column)).alias(REJECT_COLUMN),
-        _chain(checks, lambda c: c.value).alias(REJECT_VALUE),
+        _chain(checks, lambda c: c.value).str.slice(0, FIELD_VALUE_CHARS).alias(REJECT_VALUE),
     )
     found = consent.consent_values(raw, plan, headers_by_file)
     sources = consent.status_sources(first, ~rejected)

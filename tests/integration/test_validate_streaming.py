@@ -128,10 +128,10 @@ def _late_cp1252(tmp_path: Path, head: str, bom: bytes = b"") -> Path:
     return path
 
 
-@pytest.mark.parametrize("head", ["Ana", "Zoë"])  # ASCII before the bad byte, or valid UTF-8 non-ASCII
 def test_a_file_found_not_utf8_late_is_read_again_whole_as_cp1252(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    head = "Ana"  # ASCII before the bad byte (UTF-8 accents before it make the file mixed: see below)
     path = _late_cp1252(tmp_path, head)
     monkeypatch.setattr(linescan, "BLOCK", 256)  # the bad byte is many blocks past the first
     shown: list[int] = []
@@ -144,6 +144,20 @@ def test_a_file_found_not_utf8_late_is_read_again_whole_as_cp1252(
     assert names[0] == head.encode("utf-8").decode("cp1252") + "0"  # the whole file is one encoding
     extracted = read_sources([path])
     assert extracted.files[0].encoding == "cp1252" and extracted.frame.height == 201
+
+
+def test_a_utf8_file_with_a_late_cp1252_line_is_refused_as_mixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 UTF-8 "Zoë" lines, then one cp1252 "René": read as cp1252 every "Zoë" would become "ZoÃ«", so
+    the restart that finds the bad byte refuses the file naming that line (issue #15 item 4)."""
+    from etl.errors import InputError
+
+    path = _late_cp1252(tmp_path, "Zoë")
+    monkeypatch.setattr(linescan, "BLOCK", 256)
+    with pytest.raises(InputError, match="mixed encodings") as err:
+        validate_sources([path], preset=None, batch_rows=7)
+    assert str(err.value).startswith(f"{path}:202:")
 
 
 def test_a_utf8_bom_file_with_a_late_invalid_byte_names_the_line(
