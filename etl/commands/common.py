@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from etl.atomic import writable_dir
+from etl.clock import Clock
 from etl.config import DEFAULT_STATE_DIR, ENV_STATE_DIR, Secret, TargetSettings, target_from_env
 from etl.errors import ConfigError
 from etl.extract.legacy_api import legacy_token_from_env
@@ -273,8 +274,10 @@ def run_verify(
     *,
     sample: int | None = None,
     report_dir: Path | None = None,
+    clock: Clock | None = None,
 ) -> tuple[VerifyResult, Path, str]:
-    """Read a run back (printing the bill first), write verify.json and the report section.
+    """Read a run back (printing the bill first), write verify.json and the report section. ``clock``:
+    migrate passes its interruptible clock, so a signal ends the read-back's waits too.
 
     Returns the result, the verify.json path and a note naming where it went.
     """
@@ -289,6 +292,7 @@ def run_verify(
         url,
         key,
         VerifyOptions(run=run, sample=sample, embedded=settings.embedded),
+        clock=clock,
         on_plan=show_plan,
     )
     out_dir = report_dir or Path("reports") / result.run_id

@@ -313,7 +313,9 @@ def command(
                 to_stderr(f"warning: {warning}")
             if result.state == "complete" and not result.already_complete and not no_verify:
                 say(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
-                checked, _, _ = run_verify(settings, url, key, result.run_id, report_dir=report_dir)
+                checked, _, _ = run_verify(
+                    settings, url, key, result.run_id, report_dir=report_dir, clock=clock
+                )
                 for line in verify_lines(checked):
                     say("  " + line)
     except Paused as exc:

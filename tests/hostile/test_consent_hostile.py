@@ -105,3 +105,14 @@ def test_item13_an_empty_list_name_is_a_usage_error_before_any_request(
         done.exit_code == 2 and done.err.strip() == "error: --list needs a list name; an empty one was given"
     )
     assert sum(box.app.request_counts().values()) == 0
+
+
+def test_item6_a_cell_over_the_csv_field_limit_in_the_first_lines_is_read(run, tmp_path: Path) -> None:
+    """The stdlib csv's 131,072-character field limit (delimiter sniffing reads the first lines) used to
+    end in "unexpected error"; the cell now reaches validate, whose length rule leaves it out of the contact."""
+    src = tmp_path / "notes.csv"
+    src.write_text(f"Email;Notes\nann@example.com;{'x' * 200_000}\nbob@example.com;short\n", encoding="utf-8")
+    done = run(["validate", str(src), "--report-dir", str(tmp_path / "r")])
+    assert done.exit_code == 0, done.output
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert doc["totals"]["valid"] == 2 and doc["field_problems"]["cells"] == 1
