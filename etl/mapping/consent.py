@@ -296,7 +296,7 @@ class ConsentShape:
         return self.kind != "event"
 
 
-_DATE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+_DATE = re.compile(r"^\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}")  # (normalised: "-" reads as " ")
 
 
 def classify_header(header: str) -> ConsentShape | None:

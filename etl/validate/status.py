@@ -48,7 +48,7 @@ CONSENT_SCHEMA = pl.Schema(
     {"column": pl.String, "kind": pl.String, "value": pl.String, "reading": pl.String, "n": pl.Int64}
 )
 SOURCES_SCHEMA = pl.Schema({"by": pl.String, "value": pl.String, STATUS: pl.String, "n": pl.Int64})
-_DATE_LIKE = r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+_DATE_LIKE = r"^\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}"  # (normalised: "-" reads as " ")
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ _CELLS = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(shape=st.sampled_from(_SHAPES), cells=st.lists(_CELLS, min_size=1, max_size=12))
 def test_vectorised_reading_agrees_with_the_reference(shape: ConsentShape, cells: list[str]) -> None:
     frame = pl.DataFrame(
@@ -270,7 +270,7 @@ def _case(draw: st.DrawFn) -> tuple[str, dict[str, str | None], str, str]:
     return preset, row, draw(st.sampled_from(names)), draw(st.sampled_from(values))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(case=_case())
 def test_adding_an_opt_out_column_never_makes_the_outcome_active(case: tuple[str, dict, str, str]) -> None:
     from etl.mapping.presets import norm_header
@@ -282,8 +282,9 @@ def test_adding_an_opt_out_column_never_makes_the_outcome_active(case: tuple[str
     documented = {norm_header(s) for rule in p.fields for s in rule.sources} | {
         norm_header(c) for c in p.ignore
     }
-    if norm_header(name) in documented and normalise_value(value) not in VOCABULARY:
-        return  # a column the platform's own documentation gives another meaning (the preset cites it)
+    suppression = VOCABULARY.get(normalise_value(value)) in ("unsubscribed", "cleaned")
+    if norm_header(name) in documented and not suppression:
+        return  # a column the platform's documentation gives another meaning speaks only in suppression words
     res = run([{**row, name: value}], preset)
     active = res.canonical.filter(pl.col(STATUS) == Status.SUBSCRIBED.value).height > 0
     assert not active or res.consent.unclear, (preset, name, value, res.consent)
