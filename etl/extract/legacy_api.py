@@ -270,12 +270,16 @@ class _Pager:
     def retries(self) -> int:
         return self._fetcher.retries if self._fetcher is not None else 0
 
-    def read(self, fp: str, source: str) -> _Read:
+    def _state(self, fp: str, source: str) -> tuple[int, int | None, int | None, bool]:
+        """The snapshot's progress for ``fp`` (next offset, first and last total, done), started if new."""
         state = self._snap.load(fp)
         if state is None:
             self._snap.start(fp, source, self._status)
             state = (0, None, None, False)
-        next_offset, first_total, total, done = state
+        return state
+
+    def read(self, fp: str, source: str) -> _Read:
+        next_offset, first_total, total, done = self._state(fp, source)
         was_done = done
         reused = self._snap.page_count(fp)
         fetched = 0
@@ -298,11 +302,7 @@ class _Pager:
 
     def look_up(self, fp: str, source: str, ids: Sequence[str]) -> _Read:
         """Fetch ``ids`` one by one, each answer checkpointed as a page at its index (none for a 404)."""
-        state = self._snap.load(fp)
-        if state is None:
-            self._snap.start(fp, source, self._status)
-            state = (0, None, None, False)
-        index, _, _, done = state
+        index, _, _, done = self._state(fp, source)
         was_done = done
         reused = self._snap.page_count(fp)
         fetched = 0

@@ -296,7 +296,9 @@ class ConsentShape:
         return self.kind != "event"
 
 
-_DATE = re.compile(r"^\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}")  # (normalised: "-" reads as " ")
+# a cell that starts like a date, once normalised ("-" reads as " "); validate's vectorised reading uses it too
+DATE_LIKE = r"^\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}"
+_DATE = re.compile(DATE_LIKE)
 
 
 def classify_header(header: str) -> ConsentShape | None:

@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from etl.mapping.consent import (
+    DATE_LIKE,
     INVISIBLE,
     NO_SIGNAL,
     RANK,
@@ -48,7 +49,6 @@ CONSENT_SCHEMA = pl.Schema(
     {"column": pl.String, "kind": pl.String, "value": pl.String, "reading": pl.String, "n": pl.Int64}
 )
 SOURCES_SCHEMA = pl.Schema({"by": pl.String, "value": pl.String, STATUS: pl.String, "n": pl.Int64})
-_DATE_LIKE = r"^\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}"  # (normalised: "-" reads as " ")
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def reading(col: str, shape: ConsentShape, headers_by_file: Mapping[str, Collect
     if shape.kind == "event":
         other = pl.lit(shape.status)
     elif shape.kind == "negative":
-        other = pl.when(v.str.contains(_DATE_LIKE)).then(pl.lit(shape.status)).otherwise(pl.lit(UNREADABLE))
+        other = pl.when(v.str.contains(DATE_LIKE)).then(pl.lit(shape.status)).otherwise(pl.lit(UNREADABLE))
     elif shape.kind == "value":
         other = pl.lit(NO_SIGNAL)
     else:
