@@ -13,7 +13,7 @@ import sys
 import click
 
 from etl import __version__
-from etl.errors import EXIT_UNEXPECTED, MigrationError
+from etl.errors import EXIT_UNEXPECTED, ConsentUnclear, MigrationError
 from etl.terminal import printable, say
 
 # Sub-command modules; each exposes ``command`` (a click.Command or Group).
@@ -56,6 +56,10 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the group, map our errors to exit codes, hide tracebacks."""
+    for stream in (sys.stdout, sys.stderr):  # a cp1252 console cannot show "→" or a Chinese name: escape,
+        reconfigure = getattr(stream, "reconfigure", None)  # never end in UnicodeEncodeError
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         rv = cli.main(args=argv, prog_name="bme-migrate", standalone_mode=False)
     except click.exceptions.Abort:
@@ -67,7 +71,9 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except MigrationError as exc:
-        say(f"error: {printable(str(exc))}", err=True)
+        # one line, data escaped; a ConsentUnclear names one column a line (its data escaped where it is built)
+        lines = str(exc).split("\n") if isinstance(exc, ConsentUnclear) else [str(exc)]
+        say("error: " + "\n".join(printable(line) for line in lines), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -232,7 +232,7 @@ _STATUS_NAMES = re.compile(
     r"subscription state|permission)$"
 )
 _WEAK_WORDS = re.compile(
-    r"\b(newsletters?|marketing|mailing( list)?|e ?mail (preferences?|list)|communications?)\b"
+    r"\b(newsletters?|marketing|mailing list|e ?mail (preferences?|list)|communications?)\b"
 )
 # Evidence *about* a consent (when, where, how it was given) is not a signal itself.
 _METADATA = re.compile(

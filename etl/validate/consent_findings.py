@@ -15,6 +15,7 @@ import polars as pl
 
 from etl.mapping.consent import NO_SIGNAL, UNREADABLE, VOCABULARY, normalise_value
 from etl.model import STATUS, Status
+from etl.terminal import printable
 from etl.validate.canonical import ColumnPlan
 from etl.validate.status import CONSENT_SCHEMA, SOURCES_SCHEMA
 
@@ -40,7 +41,11 @@ class ConsentColumn:
         return any(r == UNREADABLE for _, r, _ in self.values)
 
     def question(self) -> str:
-        """One line: the column, its values and the flags that settle it."""
+        """One line: the column, its values and the flags that settle it (data escaped: a newline or an
+        escape sequence in a header or a cell cannot break the line or reach the terminal)."""
+        return printable(self._question())
+
+    def _question(self) -> str:
         shown = ", ".join(f'"{_short(v)}" {n:,}' for v, _, n in self.values[:_SHOWN_VALUES])
         more = f" and {len(self.values) - _SHOWN_VALUES} more" if len(self.values) > _SHOWN_VALUES else ""
         unread = [v for v, r, _ in self.values if r == UNREADABLE]

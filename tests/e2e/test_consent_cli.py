@@ -73,8 +73,9 @@ def test_an_unreadable_consent_column_stops_before_any_write(run, sandbox_factor
     ]
     stopped = run(base, env)
     assert stopped.exit_code == 2, stopped.output
-    first = stopped.err.strip().splitlines()[0]
+    first, column_line = stopped.err.strip().splitlines()
     assert first.startswith("error: consent is unclear in 1 column; nothing was written")
+    assert column_line.strip().startswith('column "Newsletter" may carry consent')  # its own line
     assert 'column "Newsletter"' in stopped.err and '"no thanks" 1' in stopped.err
     assert "--ignore-column" in stopped.err and "Traceback" not in stopped.output
     assert account_contacts(box.app) == {}
@@ -110,3 +111,32 @@ def test_validate_lists_the_unclear_column_and_a_bad_status_value_is_a_usage_err
     assert "Migrate will stop before writing" in html
     bad = run(["validate", str(src), "--status-value", "sometimes=maybe"])
     assert bad.exit_code == 2 and "--status-value 'sometimes=maybe'" in bad.err
+
+
+def test_a_cp1252_console_gets_escapes_not_a_crash(tmp_path: Path) -> None:
+    """A Windows console (cp1252) cannot show "→" in the "status decided by" lines or a Chinese name:
+    the CLI writes escapes instead of ending in "unexpected error: UnicodeEncodeError", piped too."""
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "salesforce_contacts.csv"
+    src.write_text(
+        '"First Name","Email","Email Opt Out","Mailing Country"\n'
+        '"José","jose@example.com","0","España"\n"Li","li@example.com","1","中国"\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BME_")}
+    env["PYTHONIOENCODING"] = "cp1252"
+    code = "import sys; from etl.cli import main; main(sys.argv[1:])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "validate", str(src), "--report-dir", str(tmp_path / "r")],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    out, err = done.stdout.decode("cp1252"), done.stderr.decode("cp1252")
+    assert done.returncode == 0, err
+    assert "unexpected error" not in err and "\\u2192" in out  # the arrow, escaped
+    assert 'column "Email Opt Out" = "1"' in out  # read as consent; Mailing Country is not a question
+    assert "may carry consent" not in err

@@ -79,6 +79,8 @@ def test_consent_shapes_are_recognised_by_name(header: str, kind: str, status: s
         "$consent_method",
         "Accepts SMS Marketing",
         "UNSUB_CAMPAIGN_TITLE",
+        "Mailing Country",
+        "Mailing Street",
         "Lead Status",
         "created_at",
         "active_subscription",
