@@ -9,8 +9,6 @@ import time
 import httpx
 import polars as pl
 
-from etl.mapping.detect import detect_platform
-from etl.mapping.presets import load_all
 from etl.mapping.resolve import ResolveOptions, resolve_mapping
 from etl.mapping.transform import PlannedContacts, distinct_names, plan_contacts
 from etl.model import (
@@ -25,6 +23,8 @@ from etl.model import (
     TAGS,
     FieldColumn,
 )
+from etl.presets.detect import detect_platform
+from etl.presets.preset import load_all
 from etl.sandbox.app import create_app
 from etl.sandbox.http import AppTransport
 

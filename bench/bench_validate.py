@@ -69,7 +69,7 @@ def _child(mode: str, path: str) -> None:
     if mode != "bare":
         from etl.cli import main
         from etl.extract import read_sources
-        from etl.mapping.presets import load_preset
+        from etl.presets.preset import load_preset
         from etl.validate.core import validate_sources
 
     out: dict[str, float | int] = {"base_mib": peak_rss_mib()}

@@ -23,14 +23,14 @@ from etl.config import DEFAULT_STATE_DIR, ENV_STATE_DIR, Secret, TargetSettings,
 from etl.errors import ConfigError
 from etl.extract.legacy_api import legacy_token_from_env
 from etl.extract.options import ReadOptions, read_options
-from etl.load.sources import LegacyOptions, has_legacy_source
-from etl.load.verify import VerifyOptions, VerifyResult, verify
-from etl.load.verify_read import ReadPlan
-from etl.load.verify_report import append_to_report, plan_lines, section_html, write_verify_json
-from etl.mapping.consent import parse_status
-from etl.mapping.presets import ConsentChoices, Preset, load_preset, preset_names
 from etl.model import Status
+from etl.pipeline.inputs import LegacyOptions, has_legacy_source
+from etl.presets.consent import parse_status
+from etl.presets.preset import ConsentChoices, Preset, load_preset, preset_names
 from etl.terminal import say
+from etl.verify.output import append_to_report, plan_lines, section_html, write_verify_json
+from etl.verify.readback import ReadPlan
+from etl.verify.verifier import VerifyOptions, VerifyResult, verify
 
 F = TypeVar("F", bound=Callable[..., Any])
 

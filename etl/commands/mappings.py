@@ -20,9 +20,9 @@ from etl.commands.common import (
     target,
     to_stderr,
 )
-from etl.mapping.detect import GENERIC, MIN_CONFIDENCE, detect_platform
 from etl.mapping.headers import read_headers
-from etl.mapping.presets import Preset, load_all, load_preset
+from etl.presets.detect import GENERIC, MIN_CONFIDENCE, detect_platform
+from etl.presets.preset import Preset, load_all, load_preset
 from etl.terminal import say
 
 
@@ -219,10 +219,10 @@ def plan_cmd(
 
     Example: bme-migrate mappings plan export.csv --create-fields --create-tags --list Imported
     """
+    from etl.benchmark.client import BenchmarkClient
+    from etl.benchmark.pacing import Pacer
     from etl.clock import SystemClock
     from etl.commands.target import open_target
-    from etl.load.client import BenchmarkClient
-    from etl.load.pacing import Pacer
     from etl.mapping.plan import mapping_report, plan_lines, plan_validation
     from etl.mapping.resolve import ResolveOptions
     from etl.validate.core import validate_sources

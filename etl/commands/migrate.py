@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from etl.atomic import writable_dir
+from etl.benchmark.pacing import Pacer
 from etl.clock import StoppableClock, SystemClock
 from etl.commands.common import (
     api_key_file_option,
@@ -47,11 +48,10 @@ from etl.load.decide import POLICIES
 from etl.load.dryrun import dry_run_lines
 from etl.load.ledger import Ledger, file_digest, ledger_errors
 from etl.load.loader import Progress
-from etl.load.migrate import Hooks, MigrateOptions, MigrateResult, migrate
-from etl.load.pacing import Pacer
-from etl.load.verify import VerifyResult
-from etl.load.verify_report import summary_lines as verify_lines
+from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.terminal import say
+from etl.verify.output import summary_lines as verify_lines
+from etl.verify.verifier import VerifyResult
 
 
 @contextmanager

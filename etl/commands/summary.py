@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from etl.load.verify import VerifyResult
+from etl.verify.verifier import VerifyResult
 
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "rejected", "failed")
 

@@ -27,8 +27,8 @@ from etl.commands.common import (
     to_stderr,
 )
 from etl.errors import ValidationBlocked
-from etl.load.sources import read_sources
 from etl.mapping.plan import report_section
+from etl.pipeline.inputs import read_inputs
 from etl.terminal import say
 from etl.validate.report import summary_lines, write_report
 
@@ -88,7 +88,7 @@ def command(
     out_dir = report_dir or Path("reports") / f"validate-{now:%Y%m%dT%H%M%SZ}"
     writable_dir(out_dir)  # before reading a byte: an unwritable report dir is found in a second, not an hour
     with rows_bar() as bar:
-        read = read_sources(
+        read = read_inputs(
             sources,
             preset=chosen,
             state_dir=state_path(state_dir),

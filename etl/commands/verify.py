@@ -16,8 +16,8 @@ from etl.commands.common import (
 )
 from etl.commands.target import open_target
 from etl.errors import VerificationFailed
-from etl.load.verify_report import summary_lines
 from etl.terminal import say
+from etl.verify.output import summary_lines
 
 
 @click.command("verify", short_help="Read a run back from the account; compare with the ledger.")

@@ -47,6 +47,7 @@ from etl.extract.encoding import (
 from etl.extract.linescan import Header, NotUtf8
 from etl.extract.options import ReadOptions
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
+from etl.frames import aligned
 from etl.model import SOURCE_LINE
 
 R = TypeVar("R")
@@ -291,18 +292,6 @@ def assemble(data: pl.DataFrame, scan: pl.DataFrame, header: Header, info: FileI
         .cast(PART_REJECT_SCHEMA)
     )
     return Part(frame, rejects, replace(info, rows=scan.height))
-
-
-def aligned(values: pl.Series, like: pl.Series | None) -> pl.Series:
-    """``values`` re-sliced (zero-copy) into the same chunk lengths as ``like``."""
-    if like is None or like.n_chunks() == 1:
-        return values
-    values = values.rechunk()  # slices of one chunk: a slice across two chunks would be two chunks
-    parts, offset = [], 0
-    for length in like.chunk_lengths():
-        parts.append(values.slice(offset, length))
-        offset += length
-    return pl.concat(parts, rechunk=False)
 
 
 def _drop_columns(part: Part, drop: list[str]) -> Part:

@@ -38,12 +38,13 @@ from typing import Protocol, TypeVar
 import polars as pl
 
 from etl.errors import InputError
-from etl.extract.delimited import DelimitedSource, aligned, restarting
+from etl.extract.delimited import DelimitedSource, restarting
 from etl.extract.encoding import Choice
 from etl.extract.excel import read_excel
 from etl.extract.jsonl import read_json, read_ndjson
 from etl.extract.options import ReadOptions
 from etl.extract.result import REC, REJECT_SCHEMA, ExtractResult, FileInfo, Part
+from etl.frames import aligned
 from etl.model import PROVENANCE, ROW_ID, SOURCE_FILE, SOURCE_LINE
 
 TEXT_EXT = frozenset({".csv", ".tsv", ".txt", ".tab"})

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from etl.load.client import BenchmarkClient
+from etl.benchmark.client import BenchmarkClient
 from etl.load.decide import decide
 from etl.load.index import IndexBuilder
 from etl.mapping.transform import plan_keys

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from etl.load.client import BenchmarkClient, InvalidRequest
+from etl.benchmark.client import BenchmarkClient, InvalidRequest
 from etl.mailbox import mailbox_key
 
 SOURCE = ["_id", "key", "fields", "lists", "tags", "contactStatus", "contactSubStatus"]

@@ -30,12 +30,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from etl.benchmark.client import BenchmarkClient, DuplicateKey, InvalidRequest, StaleVersion
+from etl.benchmark.pacing import Pacer
 from etl.errors import AuthError, Paused, RecordRejected, RetriableLoadError
-from etl.load.client import BenchmarkClient, DuplicateKey, InvalidRequest, StaleVersion
 from etl.load.decide import decide, put_body
 from etl.load.index import IndexBuilder, compact
 from etl.load.ledger import DONE, IN_FLIGHT, PLANNED, STATUS_PENDING, ContactRow, Ledger
-from etl.load.pacing import Pacer
 from etl.model import BME_INACTIVE, Outcome, PlannedContact
 
 UNKNOWN, HONOURED, IGNORED, REJECTED = "unknown", "honoured", "ignored", "rejected"

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import httpx
 
+from etl.benchmark.client import BenchmarkClient
+from etl.benchmark.pacing import Pacer
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
-from etl.load.client import BenchmarkClient
 from etl.load.ledger import Ledger, fingerprint, plan_to_json
 from etl.load.loader import Loader, LoadSummary, Progress
-from etl.load.pacing import Pacer
 from etl.model import PlannedContact
 
 

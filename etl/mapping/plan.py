@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from etl.mapping.presets import FlagRule, Preset, find_column, norm_header
 from etl.mapping.resolve import Resolution
 from etl.model import FieldColumn
+from etl.presets.preset import FlagRule, Preset, find_column, norm_header
 
 KINDS = ("email", "field", "status", "status_flag", "consent", "tags", "lists", "event_time", "ignored")
 

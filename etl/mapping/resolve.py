@@ -14,7 +14,7 @@ Contract (what load and the CLI rely on):
   ``__v`` (400 ``ConcurrencyError``) the structure is read again, re-planned and the PUT retried (up to
   ``PUT_ROUNDS`` times), so a field another client added meanwhile is kept, and a PUT of ours that was
   applied but whose answer was lost (its retry then meets its own new ``__v``) ends as "nothing left to add".
-* Given a ``BenchmarkClient`` every request is paced, counted and retried (``etl.mapping.api``); a list
+* Given a ``BenchmarkClient`` every request is paced, counted and retried (``etl.benchmark.structure``); a list
   ``POST`` whose answer was lost is re-sent only after ``…/lists/all`` shows no list of that name.
 * Type policy: an existing field's ``dataType`` is never changed. When it differs from the column's type
   the column is *coerced* to the account's type by transform (values that cannot be coerced reject their
@@ -30,11 +30,11 @@ from typing import Any
 
 import httpx
 
+from etl.benchmark.client import BenchmarkClient
+from etl.benchmark.structure import StructureApi, records
 from etl.errors import FatalLoadError, MappingError
-from etl.load.client import BenchmarkClient
-from etl.mapping.api import StructureApi, records
-from etl.mapping.presets import norm_header
 from etl.model import FieldColumn, ResolvedMapping
+from etl.presets.preset import norm_header
 
 STRUCTURES = "/api/contact-structure"
 PUT_ROUNDS = 3  # structure PUTs per resolution: the first, then re-plans after a stale __v

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from etl.errors import InputError
-from etl.mapping.consent import ConsentShape, classify_header
-from etl.mapping.presets import FlagRule, Preset, find_column, norm_header
 from etl.model import (
     EMAIL_RAW,
     EVENT_TIME,
@@ -32,6 +30,8 @@ from etl.model import (
     TAGS,
     FieldColumn,
 )
+from etl.presets.consent import ConsentShape, classify_header
+from etl.presets.preset import FlagRule, Preset, find_column, norm_header
 
 # Columns our rejects.csv adds after the original ones: ``reason_code, reason, source_file, source_line,
 # field`` and, when extract rejected unparseable records, ``raw_line``. Read back, extract names the two
@@ -69,7 +69,7 @@ class ColumnPlan:
     tags: str | None
     lists: str | None
     event_time: tuple[str, ...]
-    # columns no preset rule claims whose name says they carry consent (etl/mapping/consent.py): read as
+    # columns no preset rule claims whose name says they carry consent (etl/presets/consent.py): read as
     # status signals, never stored as custom fields
     consent: tuple[tuple[str, ConsentShape], ...] = ()
     # the other unclaimed columns: watched for suppression words in their cells ("unsubscribed", "bounced")

@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from etl.mapping.consent import NO_SIGNAL, UNREADABLE, VOCABULARY, normalise_value
 from etl.model import STATUS, Status
+from etl.presets.consent import NO_SIGNAL, UNREADABLE, VOCABULARY, normalise_value
 from etl.terminal import printable
 from etl.validate.canonical import ColumnPlan
 from etl.validate.status import CONSENT_SCHEMA, SOURCES_SCHEMA
@@ -33,7 +33,7 @@ class ConsentColumn:
     first. ``reading`` is a status, ``-`` (no signal against consent) or ``?`` (unreadable)."""
 
     column: str
-    kind: str  # positive | negative | event | status | weak | value (etl/mapping/consent.py)
+    kind: str  # positive | negative | event | status | weak | value (etl/presets/consent.py)
     values: tuple[tuple[str, str, int], ...] = ()
 
     @property

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from etl.mapping.presets import ConsentChoices, Preset, load_preset, norm_header
 from etl.model import (
     EMAIL_RAW,
     EVENT_TIME,
@@ -37,6 +36,7 @@ from etl.model import (
 )
 from etl.names import col as column
 from etl.names import positions
+from etl.presets.preset import ConsentChoices, Preset, load_preset, norm_header
 from etl.validate.canonical import bookkeeping_columns, plan_columns, source_columns
 from etl.validate.consent_findings import ConsentFindings
 from etl.validate.dedup import collapse_owned
@@ -126,7 +126,7 @@ class ValidationResult:
     rejected_raw: pl.DataFrame = field(default_factory=pl.DataFrame)
     source_columns: tuple[str, ...] = ()
     consent_from_rejects: int = 0
-    detection: Any = None  # etl.mapping.detect.Detection when the preset was detected
+    detection: Any = None  # etl.presets.detect.Detection when the preset was detected
     field_values: bool = True  # False: field columns of ``canonical`` hold True/null (filled or not) only
     consent: ConsentFindings = field(default_factory=ConsentFindings)
     field_problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA))
@@ -548,7 +548,7 @@ def choose_preset(extract_result: Any) -> tuple[Preset, Any]:
 
 
 def _detect(files: Sequence[Any], columns: Sequence[str]) -> tuple[Preset, Any]:
-    from etl.mapping.detect import detect_platform
+    from etl.presets.detect import detect_platform
 
     headers = {str(f.path): list(f.header) for f in files if getattr(f, "header", None)}
     found = detect_platform(headers or {"export": list(columns)})

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from etl.extract.delimited import aligned
+from etl.frames import aligned
 from etl.model import (
     EMAIL_RAW,
     EVENT_TIME,

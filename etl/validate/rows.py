@@ -21,7 +21,6 @@ from typing import Any
 import polars as pl
 
 from etl.mailbox import with_mailbox_keys
-from etl.mapping.presets import Preset
 from etl.model import (
     EMAIL_RAW,
     EVENT_TIME,
@@ -37,6 +36,7 @@ from etl.model import (
 )
 from etl.model import PROVENANCE as PROV
 from etl.names import col as column
+from etl.presets.preset import Preset
 from etl.validate import rules
 from etl.validate import status as consent
 from etl.validate.canonical import ColumnPlan

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 import email_validator
 import polars as pl
 
-from etl.extract.delimited import aligned
+from etl.frames import aligned
 from etl.names import col as column
 
 MAX_TEXT_LENGTH = 255  # Benchmark text fields; longer values are rejected (``too_long``), never truncated

@@ -1,7 +1,7 @@
 """A row's consent status, from every signal the row carries: the most restrictive one wins.
 
 Signals, in the order they are named when they tie: the preset's status flags, its status column, the
-consent columns ``plan_columns`` recognised (``etl/mapping/consent.py``), the file name. Each gives a status
+consent columns ``plan_columns`` recognised (``etl/presets/consent.py``), the file name. Each gives a status
 or nothing; the row's status is the most restrictive given (``consent.RANK``: cleaned > unsubscribed >
 no_consent > pending > subscribed), and the preset's ``default`` only when no signal says anything. This is
 the "consent wins" rule of duplicate rows applied inside one row, so an opt-out in any column is never
@@ -20,7 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from etl.mapping.consent import (
+from etl.model import SOURCE_FILE, STATUS, Status
+from etl.names import col as column
+from etl.presets.consent import (
     DATE_LIKE,
     INVISIBLE,
     NO_SIGNAL,
@@ -32,9 +34,7 @@ from etl.mapping.consent import (
     ConsentShape,
     classify_header,
 )
-from etl.mapping.presets import FlagRule, Preset
-from etl.model import SOURCE_FILE, STATUS, Status
-from etl.names import col as column
+from etl.presets.preset import FlagRule, Preset
 from etl.validate import rules
 from etl.validate.canonical import ColumnPlan
 

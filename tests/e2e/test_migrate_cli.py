@@ -286,14 +286,14 @@ def test_rows_the_target_refused_are_read_again_as_they_were(tmp_path: Path) -> 
     gets those rows' cells by one more pass over the file (here over a ZIP of two exports)."""
     import zipfile
 
-    from etl.load.migrate import TARGET_REJECTED, _later_rejects
-    from etl.load.sources import read_sources
+    from etl.pipeline.inputs import read_inputs
+    from etl.pipeline.migration import TARGET_REJECTED, _later_rejects
 
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("subscribed_a.csv", "Email Address,First Name\na@x.com,Ann\nb@x.com,=Bob\n")
         zf.writestr("unsubscribed_a.csv", "Email Address,First Name\nc@x.com,Cy\n")
-    read = read_sources([str(archive)], preset=None, state_dir=tmp_path / "s")
+    read = read_inputs([str(archive)], preset=None, state_dir=tmp_path / "s")
     ids = dict(read.validation.canonical.select("key", "row_id").iter_rows())
     got, fields = _later_rejects(
         [str(archive)], read, None, [(ids["b@x.com"], "ValidationError: no"), (ids["c@x.com"], "x")]

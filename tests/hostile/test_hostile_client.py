@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 
+from etl.benchmark.client import BenchmarkClient, classify
+from etl.benchmark.pacing import Pacer
+from etl.benchmark.structure import records
 from etl.clock import FakeClock
 from etl.config import Secret
 from etl.errors import Paused
-from etl.load.client import BenchmarkClient, classify
-from etl.load.pacing import Pacer
-from etl.mapping.api import records
 from etl.mapping.resolve import ResolveOptions, resolve_mapping
 from etl.model import FieldColumn
 from etl.sandbox.knobs import Knobs

@@ -14,7 +14,7 @@ from etl.clock import FakeClock
 from etl.config import Secret
 from etl.errors import AuthError, ConfigError, InputError
 from etl.extract.legacy_api import CORE_COLUMNS, STATE_DB_NAME, LegacyExtract, extract_legacy
-from etl.mapping.presets import load_preset
+from etl.presets.preset import load_preset
 from etl.validate.core import ValidationResult, validate_frame
 from tests.fixtures.legacy import LegacyFactory, LegacyServer
 

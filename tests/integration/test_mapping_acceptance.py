@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from etl.extract import read_sources
-from etl.mapping.detect import detect_platform
 from etl.mapping.headers import read_headers
 from etl.mapping.plan import build_plan, mapping_report
-from etl.mapping.presets import load_preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping
 from etl.mapping.transform import distinct_names, plan_contacts
 from etl.model import KEY, STATUS, TAGS
+from etl.presets.detect import detect_platform
+from etl.presets.preset import load_preset
 from etl.validate.core import validate_frame
 from tests.unit.test_mapping_exports import EXPORTS
 

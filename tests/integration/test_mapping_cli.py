@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from etl.cli import cli
 from etl.errors import InputError
-from etl.mapping.presets import preset_names
+from etl.presets.preset import preset_names
 from tests.unit.test_mapping_exports import EXPORTS
 
 BIN = Path(sys.executable).with_name("bme-migrate")

@@ -11,11 +11,11 @@ import pytest
 
 from etl.config import Secret
 from etl.extract.legacy_api import extract_legacy
-from etl.mapping.detect import detect_platform
-from etl.mapping.presets import load_preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping
 from etl.mapping.transform import distinct_names, plan_contacts
 from etl.model import KEY, PROVENANCE, STATUS
+from etl.presets.detect import detect_platform
+from etl.presets.preset import load_preset
 from etl.validate.core import validate_frame
 
 

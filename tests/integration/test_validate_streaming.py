@@ -192,7 +192,7 @@ def test_a_late_central_european_byte_restarts_the_file_in_the_detected_code_pag
 ) -> None:
     """ASCII for many blocks, then Polish names in cp1250: the rows handed out are read again, the whole
     file as cp1250 (not cp1252's "Ma³gorzata"), and the choice is a warning of the read."""
-    from etl.load.sources import read_sources as read_run
+    from etl.pipeline.inputs import read_inputs as read_run
 
     names = ["Małgorzata Wiśniewska", "Łukasz Żółkiewski", "Paweł Kamiński", "Grzegorz Ślęzak"] * 5
     rows = [f"p{i}@example.com,Ann{i}" for i in range(200)]

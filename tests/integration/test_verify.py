@@ -14,14 +14,14 @@ import pytest
 from etl.clock import FakeClock
 from etl.config import Secret
 from etl.errors import ConfigError
-from etl.load.migrate import MigrateOptions, migrate
 from etl.load.run import LoadSettings, load
-from etl.load.verify import VerifyOptions, VerifyResult, verify
-from etl.load.verify_check import describe
-from etl.load.verify_read import ReadPlan
 from etl.model import BME_INACTIVE, BME_UNSUBSCRIBE, PlannedContact
+from etl.pipeline.migration import MigrateOptions, migrate
 from etl.sandbox.knobs import Knobs
 from etl.sandbox.server import LocalSandbox
+from etl.verify.compare import describe
+from etl.verify.readback import ReadPlan
+from etl.verify.verifier import VerifyOptions, VerifyResult, verify
 from tests.load_support import make_plans, setup_account
 
 ROOT = Path(__file__).resolve().parents[2]

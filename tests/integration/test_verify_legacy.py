@@ -19,14 +19,14 @@ from etl.config import Secret
 from etl.extract.legacy_api import extract_legacy
 from etl.load.ledger import Ledger
 from etl.load.run import LoadSettings, load, plan_run_id
-from etl.load.verify import VerifyOptions, verify
-from etl.load.verify_check import describe
-from etl.mapping.presets import load_preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_to_json
 from etl.mapping.transform import distinct_names, plan_contacts
 from etl.model import BME_INACTIVE
+from etl.presets.preset import load_preset
 from etl.sandbox.knobs import Knobs
 from etl.validate.core import validate_frame
+from etl.verify.compare import describe
+from etl.verify.verifier import VerifyOptions, verify
 
 
 def test_legacy_api_migration_verifies_clean_then_tampering_is_caught(

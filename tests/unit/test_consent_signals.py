@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl.mapping.consent import (
+from etl.model import STATUS, Status
+from etl.presets.consent import (
     FALSE_WORDS,
     NO_SIGNAL,
     TRUE_WORDS,
@@ -21,8 +22,7 @@ from etl.mapping.consent import (
     normalise_value,
     parse_status,
 )
-from etl.mapping.presets import ConsentChoices, load_all, load_preset
-from etl.model import STATUS, Status
+from etl.presets.preset import ConsentChoices, load_all, load_preset
 from etl.validate.core import ValidationResult, validate_frame
 from etl.validate.status import reading
 from tests.unit.test_validate_rules import make_raw
@@ -275,7 +275,7 @@ def _case(draw: st.DrawFn) -> tuple[str, dict[str, str | None], str, str]:
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(case=_case())
 def test_adding_an_opt_out_column_never_makes_the_outcome_active(case: tuple[str, dict, str, str]) -> None:
-    from etl.mapping.presets import norm_header
+    from etl.presets.preset import norm_header
 
     preset, row, name, value = case
     if norm_header(name) in {norm_header(c) for c in row}:

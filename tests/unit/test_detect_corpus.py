@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from etl.mapping.detect import GENERIC, MIN_CONFIDENCE, detect_platform
 from etl.mapping.headers import read_headers
-from etl.mapping.presets import preset_names
+from etl.presets.detect import GENERIC, MIN_CONFIDENCE, detect_platform
+from etl.presets.preset import preset_names
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 CASES = sorted(d for d in CORPUS.iterdir() if (d / "expected.toml").is_file()) if CORPUS.is_dir() else []

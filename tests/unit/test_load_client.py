@@ -9,10 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from etl.clock import FakeClock
-from etl.config import Secret
-from etl.errors import AuthError, FatalLoadError, Paused, RetriableLoadError
-from etl.load.client import (
+from etl.benchmark.client import (
     BenchmarkClient,
     DuplicateKey,
     InvalidRequest,
@@ -21,6 +18,9 @@ from etl.load.client import (
     StaleVersion,
     classify,
 )
+from etl.clock import FakeClock
+from etl.config import Secret
+from etl.errors import AuthError, FatalLoadError, Paused, RetriableLoadError
 
 KEY = "bme_us_SECRETSECRETSECRET0123456789abcdefghijklmn"
 NOW = 1_800_000_000.0

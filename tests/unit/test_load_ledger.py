@@ -153,7 +153,7 @@ def test_read_options_count_in_the_run_id_only_when_given() -> None:
     reads other contacts from the same bytes, so it is another run."""
     from etl.extract.options import ReadOptions, read_options
     from etl.load.ledger import fingerprint
-    from etl.load.migrate import MigrateOptions, run_fingerprint
+    from etl.pipeline.migration import MigrateOptions, run_fingerprint
 
     plain = MigrateOptions(sources=("x.csv",))
     flags = "lists=[];unconfirmed=False;on_existing=merge;create=False,False,False"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from etl.benchmark.client import RateState
+from etl.benchmark.pacing import Pacer
 from etl.clock import FakeClock
 from etl.errors import Paused
-from etl.load.client import RateState
-from etl.load.pacing import Pacer
 
 T0 = 1_800_000_000.0  # FakeClock's default start, a multiple of 3600
 

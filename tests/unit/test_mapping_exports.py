@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from etl.mapping.detect import detect_platform
-from etl.mapping.presets import load_all, preset_names
+from etl.presets.detect import detect_platform
+from etl.presets.preset import load_all, preset_names
 
 
 @dataclass(frozen=True)

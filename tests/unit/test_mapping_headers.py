@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from etl.errors import InputError
-from etl.mapping.detect import detect_platform
 from etl.mapping.headers import read_headers
+from etl.presets.detect import detect_platform
 
 
 def test_bom_semicolons_and_crlf(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from etl.mapping.plan import KINDS, build_plan, mapping_report, plan_lines
-from etl.mapping.presets import load_preset
 from etl.model import FieldColumn
+from etl.presets.preset import load_preset
 
 PRESET = """
 title = "Test"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from etl.errors import ConfigError
-from etl.mapping.presets import DEFAULT_DIR, FlagRule, load_all, load_preset, norm_header
 from etl.model import Status
+from etl.presets.preset import DEFAULT_DIR, FlagRule, load_all, load_preset, norm_header
 
 REQUIRED = {
     "mailchimp",

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl.mapping.presets import load_preset
 from etl.model import KEY, OUTCOME, ROW_ID, Status
+from etl.presets.preset import load_preset
 from etl.validate.core import validate_frame
 from etl.validate.schemas import contract_rejects
 

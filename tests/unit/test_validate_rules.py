@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from etl.errors import InputError
-from etl.mapping.presets import FlagRule, load_preset
 from etl.model import EVENT_TIME, KEY, LISTS, OUTCOME, REASON, REASON_CODE, STATUS, TAGS, Status
+from etl.presets.preset import FlagRule, load_preset
 from etl.validate import rows, rules
 from etl.validate.core import ValidationResult, validate_frame
 from etl.validate.status import fires as _fires

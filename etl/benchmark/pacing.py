@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from etl.benchmark.client import RateState
 from etl.clock import Clock
 from etl.errors import ConfigError, Paused
-from etl.load.client import RateState
 
 THROTTLE_CAP = 300.0  # seconds; the documented cap for repeated 429s
 MIN_SLEEP = 0.001  # shorter waits cost more than they smooth

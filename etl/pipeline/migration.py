@@ -18,26 +18,26 @@ import httpx
 import polars as pl
 
 from etl.atomic import writable_dir
+from etl.benchmark.client import BenchmarkClient
+from etl.benchmark.pacing import Pacer
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import ConfigError, ConsentUnclear, Paused
 from etl.extract.legacy_api import OnPage
 from etl.extract.options import ReadOptions
-from etl.load.client import BenchmarkClient
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
 from etl.load.guard import stop_reason
 from etl.load.ledger import Ledger, file_digest, fingerprint, ledger_errors
 from etl.load.loader import LoadSummary, Progress
-from etl.load.pacing import Pacer
-from etl.load.report import load_section, write_migration_report
 from etl.load.run import LoadSettings, load
-from etl.load.sources import LegacyOptions, SourceRead, raw_rows, read_sources
 from etl.mailbox import ascii_form
 from etl.mapping.plan import report_section
-from etl.mapping.presets import ConsentChoices, Preset
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
 from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
+from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
+from etl.pipeline.migration_report import load_section, write_migration_report
+from etl.presets.preset import ConsentChoices, Preset
 from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
 from etl.validate.rows import FIELD
@@ -181,7 +181,7 @@ def migrate(
 ) -> MigrateResult:
     hooks = hooks or Hooks()
     clock = clock or SystemClock()
-    read = read_sources(
+    read = read_inputs(
         opts.sources,
         preset=opts.preset,
         state_dir=state_dir,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import PurePosixPath
 
-from etl.mapping.presets import Preset, load_all, norm_header
+from etl.presets.preset import Preset, load_all, norm_header
 
 GENERIC = "generic"
 # Below this a preset is not applied: the export is read with `generic`. Chosen from the export corpus

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from etl.errors import ConfigError
 from etl.load.ledger import DONE, Ledger, RunInfo
-from etl.load.verify_check import CHECKED_OUTCOMES, Expected, Names, expected_state
 from etl.mapping.resolve import resolved_from_json
+from etl.verify.compare import CHECKED_OUTCOMES, Expected, Names, expected_state
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -4,9 +4,9 @@ The ledger is the source of truth for *what was intended*: each contact's plan, 
 run created it (``ours``), its ``_id``, and the pre-run state of the contacts that already existed (the
 run's dedup index). Only contacts the run left ``created``/``updated``/``unchanged`` are checked; skipped,
 failed, rejected and still-pending ones are counted, not checked. What "equal" means per policy is in
-``etl.load.verify_check``; how the read-back is bought, in ``etl.load.verify_read``.
+``etl.verify.compare``; how the read-back is bought, in ``etl.verify.readback``.
 
-Target identity (``etl.load.verify_ledger``): the base URL the run recorded, or for the embedded sandbox
+Target identity (``etl.verify.expected``): the base URL the run recorded, or for the embedded sandbox
 the state dir; a structure the target does not know is refused too (one line, exit 2).
 
 Verify never writes to the account (searches only) nor to the ledger (opened without the run lock, like
@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etl.benchmark.client import BenchmarkClient, InvalidRequest, NotFound
+from etl.benchmark.pacing import Pacer
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import ConfigError
-from etl.load.client import BenchmarkClient, InvalidRequest, NotFound
 from etl.load.ledger import Ledger, ledger_errors
-from etl.load.pacing import Pacer
-from etl.load.verify_check import (
+from etl.verify.compare import (
     KINDS,
     Expected,
     Mismatch,
@@ -36,8 +36,8 @@ from etl.load.verify_check import (
     compare,
     pick,
 )
-from etl.load.verify_ledger import check_target, expectations, find_run, run_names, run_policy
-from etl.load.verify_read import ReadBack, ReadPlan, budget_plan, by_key, costs
+from etl.verify.expected import check_target, expectations, find_run, run_names, run_policy
+from etl.verify.readback import ReadBack, ReadPlan, budget_plan, by_key, costs
 
 
 @dataclass(frozen=True)

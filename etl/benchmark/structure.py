@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from etl.benchmark.client import BenchmarkClient
 from etl.errors import AuthError, FatalLoadError, RecordRejected, RetriableLoadError
-from etl.load.client import BenchmarkClient
 
 _IDS = re.compile(r"/(contact-structure|lists|contact)/([0-9a-f]{24})")
 _TEMPLATE = {"contact-structure": "{structureId}", "lists": "{listId}", "contact": "{contactId}"}

@@ -128,7 +128,7 @@ class Preset:
     detect_files: tuple[str, ...] = ()  # glob patterns of file names that are evidence
     detect_strong: tuple[str, ...] = ()  # headers (also evidence) that almost only this platform writes
     extends: str | None = None
-    not_consent: tuple[str, ...] = ()  # columns a person said carry no consent (see etl/mapping/consent.py)
+    not_consent: tuple[str, ...] = ()  # columns a person said carry no consent (see etl/presets/consent.py)
 
 
 @dataclass(frozen=True)

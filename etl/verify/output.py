@@ -16,9 +16,9 @@ import re
 from pathlib import Path
 
 from etl.atomic import write_text_atomically
-from etl.load.verify import VerifyResult
-from etl.load.verify_check import describe
-from etl.load.verify_read import ReadPlan
+from etl.verify.compare import describe
+from etl.verify.readback import ReadPlan
+from etl.verify.verifier import VerifyResult
 
 SHOWN = 10  # mismatches listed in the terminal and the HTML section
 START, END = "<!-- bme-verify:start -->", "<!-- bme-verify:end -->"

@@ -36,8 +36,8 @@ from etl.extract.legacy_api import (
 )
 from etl.extract.options import ReadOptions
 from etl.load.ledger import file_digest
-from etl.mapping.presets import ConsentChoices, Preset, load_preset
 from etl.model import ROW_ID
+from etl.presets.preset import ConsentChoices, Preset, load_preset
 from etl.validate.core import ValidationResult, validate_frame, validate_sources
 
 LEGACY_PRESET = "legacy_api"
@@ -65,7 +65,7 @@ def has_legacy_source(sources: Sequence[str]) -> bool:
     return any(is_legacy_source(str(s)) for s in sources)
 
 
-def read_sources(
+def read_inputs(
     sources: Sequence[str],
     *,
     preset: Preset | None,

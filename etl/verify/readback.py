@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from etl.load.client import BenchmarkClient, InvalidRequest
+from etl.benchmark.client import BenchmarkClient, InvalidRequest
 from etl.load.index import SOURCE, IndexBuilder, compact
 from etl.mailbox import mailbox_key
 

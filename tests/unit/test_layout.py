@@ -1,0 +1,103 @@
+"""The package layout is part of the design: stages import only what stands before them in the data flow.
+
+extract → validate → mapping → load → verify, with ``pipeline`` composing them and ``commands``/``cli`` on
+top. Below every stage: the shared vocabulary (``etl/*.py``) and the shared packages ``presets`` (what the
+platforms' exports look like) and ``benchmark`` (the one client for the target API). The sandbox is a
+server of its own: it may use the shared vocabulary only, and only the pipeline and the commands start it.
+Read from the source with ``ast`` (nothing is imported), imports inside functions included, so a lazy
+import can't dodge the rule.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ETL = Path(__file__).resolve().parents[2] / "etl"
+
+STAGES = ("extract", "validate", "mapping", "load", "verify", "pipeline", "commands", "cli")
+SHARED = ("presets", "benchmark")
+BASE = "base"  # a top-level module of etl/ other than the entry points
+
+
+def _part(module: str) -> str:
+    """The layer a dotted ``etl.…`` module belongs to."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return BASE
+    top = parts[1]
+    if (ETL / top).is_dir():
+        return top
+    return "cli" if top in ("cli", "launch") else BASE
+
+
+def _allowed(part: str) -> set[str]:
+    if part in (BASE, *SHARED, "sandbox"):
+        return {BASE, part}
+    rank = STAGES.index(part)
+    allowed = {BASE, *SHARED, *STAGES[: rank + 1]}
+    if rank >= STAGES.index("pipeline"):
+        allowed.add("sandbox")
+    return allowed
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+    return [(line, name) for line, name in found if name == "etl" or name.startswith("etl.")]
+
+
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(ETL.parent).with_suffix("").parts)
+
+
+def _violations() -> list[str]:
+    out = []
+    for path in sorted(ETL.rglob("*.py")):
+        part = _part(_module(path))
+        for line, name in _imports(path):
+            target = _part(name)
+            if target not in _allowed(part):
+                out.append(f"{path.relative_to(ETL.parent)}:{line} ({part}) imports {name} ({target})")
+    return out
+
+
+def test_no_stage_imports_a_later_one() -> None:
+    assert _violations() == []
+
+
+def test_every_package_is_placed() -> None:
+    """A new package must be given its place in the order here, not slip in unchecked."""
+    packages = {p.name for p in ETL.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages == set(STAGES[:-1]) | set(SHARED) | {"sandbox"}
+
+
+@pytest.mark.parametrize(
+    ("part", "target", "ok"),
+    [
+        ("validate", "mapping", False),
+        ("mapping", "validate", True),
+        ("load", "verify", False),
+        ("verify", "load", True),
+        ("presets", "validate", False),
+        ("benchmark", "load", False),
+        ("sandbox", "presets", False),
+        ("extract", "benchmark", True),
+        ("commands", "sandbox", True),
+        ("load", "sandbox", False),
+    ],
+)
+def test_the_rule_itself(part: str, target: str, ok: bool) -> None:
+    assert (target in _allowed(part)) is ok
+
+
+def test_load_holds_only_the_load() -> None:
+    """Verify and the whole-pipeline runner have packages of their own; nothing about them stays in load."""
+    names = {p.stem for p in (ETL / "load").glob("*.py")}
+    assert not {n for n in names if n.startswith(("verify", "migrat", "report", "sources"))}
