@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 SOURCE ?=
 ARGS   ?=
 
@@ -16,24 +17,29 @@ help:
 	@echo "make bench                   print throughput and request-count figures"
 	@echo "make lint                    ruff + mypy"
 
-$(STAMP): pyproject.toml
+# Two stamps: `make migrate` needs only the runtime dependencies; tests, lint and bench add the dev tools.
+$(RUNTIME): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
-migrate: $(STAMP)
+migrate: $(RUNTIME)
 	@test -n "$(SOURCE)" || { echo "usage: make migrate SOURCE=<export file>"; exit 2; }
 	$(BIN)/bme-migrate migrate $(SOURCE) $(ARGS)
 
-validate: $(STAMP)
+validate: $(RUNTIME)
 	@test -n "$(SOURCE)" || { echo "usage: make validate SOURCE=<export file>"; exit 2; }
 	$(BIN)/bme-migrate validate $(SOURCE) $(ARGS)
 
-sandbox: $(STAMP)
+sandbox: $(RUNTIME)
 	$(BIN)/bme-migrate sandbox $(ARGS)
 
 bench: $(STAMP)
