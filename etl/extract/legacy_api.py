@@ -1,4 +1,4 @@
-"""Extract contacts straight from a legacy platform's REST API (seeds/003, legacy-formats.md §3.14).
+"""Extract contacts straight from a legacy platform's REST API (docs/reference/legacy-contacts-api.md, docs/reference/legacy-formats.md §3.14).
 
 ``extract_legacy`` pages through ``GET /api/v1/contacts`` with ``limit``/``offset`` and returns the same
 hand-off as file extraction (``LegacyExtract.result`` is an ``etl.extract.result.ExtractResult``), so

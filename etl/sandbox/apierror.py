@@ -90,7 +90,7 @@ _HTTP_ERROR_TYPES = {
 
 
 def http_error(status: int, message: str) -> ApiError:
-    """An error of the HTTP layer; ``errorType`` by status (the reference names only the API's own)."""
+    """An error of the HTTP layer; ``errorType`` by status (docs/reference/benchmark-api.md names only the API's own)."""
     return ApiError(status, _HTTP_ERROR_TYPES.get(status, "HttpError"), message)
 
 

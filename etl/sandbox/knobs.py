@@ -1,6 +1,6 @@
 """Every undocumented corner of the Benchmark API as a named setting, with the adversarial reading as default.
 
-The reference (§13) lists what the provider leaves open: case rules of key matching, whether create accepts a
+docs/reference/benchmark-api.md §13 lists what the provider leaves open: case rules of key matching, whether create accepts a
 status, the maximum page size, how the hourly window moves … The sandbox must pick *one* behaviour per run,
 and tests must be able to pick the other one, so each ambiguity is a field here rather than a branch hidden
 in a route. Defaults are the strictest documented-or-plausible reading, so a client that passes against the

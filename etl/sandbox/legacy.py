@@ -1,9 +1,9 @@
-"""An emulator of the legacy platform's contacts API (seeds/003, legacy-formats.md §3.14).
+"""An emulator of the legacy platform's contacts API (docs/reference/legacy-contacts-api.md, docs/reference/legacy-formats.md §3.14).
 
 It is the test double for ``etl.extract.legacy_api`` and a demo source: serve it with
 ``RunningServer(LegacyApp(...))``. State is in memory, guarded by one lock (the HTTP server is threaded).
 
-Wire contract, where seeds/003 is silent this module decides, and the extractor relies on it:
+Wire contract, where docs/reference/legacy-contacts-api.md is silent this module decides, and the extractor relies on it:
 
 * Auth: ``Authorization: Bearer <token>``; each token belongs to one workspace (``tokens`` maps token →
   workspace). Contacts of another workspace are invisible (404, never 403).

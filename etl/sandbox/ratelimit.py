@@ -1,4 +1,4 @@
-"""Account-level hourly and monthly budgets, as the reference's emulator guidance (§4.7) reads the docs.
+"""Account-level hourly and monthly budgets, as docs/reference/benchmark-api.md's emulator guidance (§4.7) reads the docs.
 
 The hourly window is fixed and aligned to its length (``window_seconds``, 3600 → clock hours), so the
 documented ``X-RateLimit-Reset`` is a boundary and ``Retry-After`` is the time left to it. The monthly budget

@@ -1,4 +1,4 @@
-"""``/api/contact``: create, read, full replacement, status change, delete (reference §6).
+"""``/api/contact``: create, read, full replacement, status change, delete (docs/reference/benchmark-api.md §6).
 
 Policy decided here: statuses are case-sensitive (``Active``, ``Inactive`` + ``Unsubscribe``); Inactive is
 terminal through the API; unknown body properties are rejected so a client that sends ``listIds`` or

@@ -1,7 +1,7 @@
-"""``/api/contact-structure/{id}/lists`` (reference §9.2): lists live under a structure; members on contacts.
+"""``/api/contact-structure/{id}/lists`` (docs/reference/benchmark-api.md §9.2): lists live under a structure; members on contacts.
 
 Merge, duplicate and delete-many have undocumented bodies; they accept ``{"listIds": [...]}`` (or ``ids``)
-and an optional ``name`` as the reference suggests, and a client should not depend on them.
+and an optional ``name`` as docs/reference/benchmark-api.md suggests, and a client should not depend on them.
 """
 
 from __future__ import annotations

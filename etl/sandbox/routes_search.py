@@ -1,4 +1,4 @@
-"""``POST /api/contact/search`` (reference §7): strict body, OR of groups, AND of criteria, EQ only.
+"""``POST /api/contact/search`` (docs/reference/benchmark-api.md §7): strict body, OR of groups, AND of criteria, EQ only.
 
 The strictness is the point: all five properties are required, ``source`` values are checked case by case,
 unknown operators and multi-value EQ (unless the knob allows it) are 400s, so a client cannot come to rely

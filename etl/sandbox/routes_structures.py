@@ -1,4 +1,4 @@
-"""``/api/contact-structure`` (reference §9.1): read, and full replacement by PUT; creation is refused.
+"""``/api/contact-structure`` (docs/reference/benchmark-api.md §9.1): read, and full replacement by PUT; creation is refused.
 
 A PUT carries the complete ``fields`` array: existing fields keep their ``_id``, new ones come without and
 get one, omitted ones are deleted. That is how a migration adds its custom fields, so the rules are strict:

@@ -1,7 +1,7 @@
 """Route templates, matching, and the per-request context handed to route functions.
 
 Templates are matched segment by segment in declaration order, so literal routes (``/lists/all``,
-``/api/contact/search``) declared before parameter routes win, as the reference (§1) requires.
+``/api/contact/search``) declared before parameter routes win, as docs/reference/benchmark-api.md §1 requires.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The legacy REST API (seeds/003) end to end: emulator → extract → detection → validate → resolution
+"""The legacy REST API (docs/reference/legacy-contacts-api.md) end to end: emulator → extract → detection → validate → resolution
 against the sandbox → planned contacts, all over real HTTP on loopback."""
 
 from __future__ import annotations

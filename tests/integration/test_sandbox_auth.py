@@ -1,4 +1,4 @@
-"""Sandbox contract: authentication, scopes, routing and the error envelope (reference §2, §3, §11)."""
+"""Sandbox contract: authentication, scopes, routing and the error envelope (docs/reference/benchmark-api.md §2, §3, §11)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sandbox contract: ``/api/contact`` create, read, PUT, PATCH, DELETE (reference §5.2, §6)."""
+"""Sandbox contract: ``/api/contact`` create, read, PUT, PATCH, DELETE (docs/reference/benchmark-api.md §5.2, §6)."""
 
 from __future__ import annotations
 

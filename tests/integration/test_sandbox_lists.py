@@ -1,4 +1,4 @@
-"""Sandbox contract: lists under a contact structure (reference §5.3, §9.2)."""
+"""Sandbox contract: lists under a contact structure (docs/reference/benchmark-api.md §5.3, §9.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sandbox contract: hourly window, monthly quota, the five headers and the 429s (reference §4)."""
+"""Sandbox contract: hourly window, monthly quota, the five headers and the 429s (docs/reference/benchmark-api.md §4)."""
 
 from __future__ import annotations
 

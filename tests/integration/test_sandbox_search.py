@@ -1,4 +1,4 @@
-"""Sandbox contract: ``POST /api/contact/search`` (reference §7)."""
+"""Sandbox contract: ``POST /api/contact/search`` (docs/reference/benchmark-api.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sandbox contract: contact structures (reference §5.1, §9.1)."""
+"""Sandbox contract: contact structures (docs/reference/benchmark-api.md §5.1, §9.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One small export per platform, with that platform's real header (legacy-formats.md §3), and detection.
+"""One small export per platform, with that platform's real header (docs/reference/legacy-formats.md §3), and detection.
 
 ``EXPORTS`` is shared with the acceptance tests in tests/integration/test_mapping_acceptance.py, which
 write these files to disk and run them through detection, resolution against the sandbox and
