@@ -1,4 +1,4 @@
-"""Every flag the README shows must exist: a flag renamed in code but not in the docs fails here."""
+"""Every flag the README and docs/*.md show must exist: a flag renamed in code but not in the docs fails here."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import re
 from pathlib import Path
 
 import click
+import pytest
 
 from etl.cli import cli
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*[a-z](?![\w*-])")  # `--create-*` is a pattern
-OTHER_TOOLS = ("python -m", "pytest", "ruff", "pip ")  # lines about other programs' flags
+# lines about other programs' flags (the sample generator's --large is not bme-migrate's)
+OTHER_TOOLS = ("python -m", "pytest", "ruff", "pip ", "generate.py")
 
 
 def _options(command: click.Command) -> set[str]:
@@ -40,21 +43,30 @@ def _command_on(line: str) -> click.Command | None:
     return cmd
 
 
-def _readme_lines() -> list[str]:
-    return [line for line in README.splitlines() if not any(t in line for t in OTHER_TOOLS)]
+def _doc_lines(doc: Path) -> list[str]:
+    text = doc.read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if not any(t in line for t in OTHER_TOOLS)]
 
 
-def test_every_flag_in_the_readme_exists_somewhere() -> None:
+def test_the_docs_pages_are_checked() -> None:
+    assert len(DOCS) > 5 and all(d.is_file() for d in DOCS)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.relative_to(ROOT).as_posix())
+def test_every_flag_in_the_docs_exists_somewhere(doc: Path) -> None:
     known = _all_options(cli)
-    named = {flag for line in _readme_lines() for flag in FLAG.findall(line)}
-    assert named, "the README names no flag at all?"
+    named = {flag for line in _doc_lines(doc) for flag in FLAG.findall(line)}
     assert sorted(named - known) == []
 
 
-def _code_lines() -> list[str]:
+def test_the_readme_names_flags() -> None:
+    assert FLAG.findall((ROOT / "README.md").read_text(encoding="utf-8")), "the README names no flag at all?"
+
+
+def _code_lines(doc: Path) -> list[str]:
     """Lines inside fenced blocks: commands as a user would type them (prose may name several commands)."""
     out, fenced = [], False
-    for line in _readme_lines():
+    for line in _doc_lines(doc):
         if line.startswith("```"):
             fenced = not fenced
         elif fenced:
@@ -62,9 +74,10 @@ def _code_lines() -> list[str]:
     return out
 
 
-def test_a_flag_on_a_command_line_belongs_to_that_command() -> None:
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.relative_to(ROOT).as_posix())
+def test_a_flag_on_a_command_line_belongs_to_that_command(doc: Path) -> None:
     wrong = []
-    for line in _code_lines():
+    for line in _code_lines(doc):
         cmd = _command_on(line)
         if cmd is not None and line.lstrip().startswith(("bme-migrate", "LEGACY_API_TOKEN", "BME_")):
             after = line.split("bme-migrate", 1)[1]
