@@ -27,7 +27,16 @@ DATA_TYPES = ("text", "number", "date", "boolean", "recurrent_date")
 TAG_FORMATS = ("comma", "semicolon", "pipe", "mailchimp", "brackets_pipe")
 LIST_MODES = ("none", "fixed", "per_file", "column")
 UNMAPPED_POLICIES = ("ignore", "custom_text")
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "mappings"
+
+
+def _catalog() -> Path:
+    """Where the presets are: ``mappings/`` in a checkout (where users edit them), else the copy an installed
+    wheel carries as ``etl/presets/catalog`` (pyproject maps that package to ``mappings/``)."""
+    checkout = Path(__file__).resolve().parents[2] / "mappings"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "catalog"
+
+
+DEFAULT_DIR = _catalog()
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 

@@ -101,3 +101,16 @@ def test_load_holds_only_the_load() -> None:
     """Verify and the whole-pipeline runner have packages of their own; nothing about them stays in load."""
     names = {p.stem for p in (ETL / "load").glob("*.py")}
     assert not {n for n in names if n.startswith(("verify", "migrat", "report", "sources"))}
+
+
+def test_the_wheel_lists_every_package() -> None:
+    """pyproject lists the packages by hand (the presets ride along as etl.presets.catalog): none may be missed."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ETL.parent / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    found = {_module(p.parent) for p in ETL.rglob("__init__.py")} | {"etl.presets.catalog"}
+    assert listed == found

@@ -1,0 +1,251 @@
+"""``bme-migrate mappings``: list and show presets, detect an export's platform, plan a mapping against the account."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from etl.commands.common import (
+    chosen_preset,
+    chosen_read,
+    create_options,
+    json_option,
+    preset_options,
+    read_flags,
+    sources_argument,
+    state_dir_option,
+    target,
+    to_stderr,
+)
+from etl.mapping.headers import read_headers
+from etl.presets.detect import GENERIC, MIN_CONFIDENCE, detect_platform
+from etl.presets.preset import Preset, load_all, load_preset
+from etl.terminal import say
+
+
+def _table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [
+        fmt.format(*head).rstrip(),
+        fmt.format(*("-" * w for w in widths)).rstrip(),
+        *(fmt.format(*map(str, r)).rstrip() for r in rows),
+    ]
+
+
+def preset_lines(p: Preset) -> list[str]:
+    """Human-readable description of a preset (what `mappings show` prints)."""
+    out = [f"{p.name}: {p.title}" + (f" (extends {p.extends})" if p.extends else ""), ""]
+    rows = [[" | ".join(p.email), "key (email)", "", "contact key, trimmed and lower-cased"]]
+    for r in p.fields:
+        target = r.target + (f" [{r.predefined}]" if r.predefined else "")
+        notes = "; ".join(
+            x for x in [f"formats {', '.join(r.formats)}" if r.formats else "", r.note or ""] if x
+        )
+        rows.append([" | ".join(r.sources), target, r.data_type, notes])
+    out += _table(rows, ["source column(s)", "target field", "type", "notes"])
+    st = p.status
+    out += [
+        "",
+        f"status (default {st.default.value}; unknown value → "
+        f"{st.unknown.value if st.unknown else 'row rejected'}):",
+    ]
+    if st.columns:
+        out.append(
+            f"  column {' | '.join(st.columns)}: "
+            + ", ".join(f"{k} → {v.value}" for k, v in st.values.items())
+        )
+    for prefix, s in st.files.items():
+        out.append(f"  file name starting {prefix!r} → {s.value}")
+    for f in st.flags:
+        test = (
+            "non-empty"
+            if not f.values
+            else f"{'contains' if f.match == 'contains' else 'is'} " + " / ".join(repr(v) for v in f.values)
+        )
+        out.append(
+            f"  flag {' | '.join(f.column)}: {'unless' if f.absent else 'when'} {test} → {f.status.value}"
+        )
+    out.append("")
+    out.append(f"tags: {' | '.join(p.tags.columns)} ({p.tags.format})" if p.tags.columns else "tags: none")
+    ls = p.lists
+    desc = {
+        "none": "none",
+        "fixed": f"every contact joins {ls.name!r}",
+        "per_file": "one list per file (named after it)",
+        "column": f"column {' | '.join(ls.columns)} ({ls.format or 'separator ' + repr(ls.separator)}"
+        + (f", prefix {ls.prefix!r}" if ls.prefix else "")
+        + ")",
+    }[ls.mode]
+    out.append(f"lists: {desc}")
+    out.append(f"ignored: {', '.join(p.ignore) or 'none'}")
+    out.append(
+        "other columns: " + ("proposed as custom text fields" if p.unmapped == "custom_text" else "ignored")
+    )
+    if p.event_time:
+        out.append(f"event time (latest row wins): {', '.join(p.event_time)}")
+    out.append(
+        f"detect: headers {len(p.detect_headers)}, strong {', '.join(p.detect_strong) or 'none'}; "
+        f"files {', '.join(p.detect_files) or 'none'}"
+    )
+    return out
+
+
+@click.group("mappings", short_help="Presets: list, show, detect a platform, plan the mapping.")
+def command() -> None:
+    """Platform presets: list them, show one, detect an export's platform, plan the mapping.
+
+    \b
+    Examples:
+      bme-migrate mappings list
+      bme-migrate mappings show mailchimp
+      bme-migrate mappings detect audience_export.zip --json
+      bme-migrate mappings plan audience_export.zip --create-fields --list "Imported 2026"
+    """
+
+
+@command.command("list")
+@json_option("Print a JSON array of {name, title}.")
+def list_cmd(as_json: bool) -> None:
+    """List the installed presets (the names --preset accepts).
+
+    Example: bme-migrate mappings list --json
+    """
+    presets = load_all()
+    if as_json:
+        say(json.dumps([{"name": p.name, "title": p.title} for p in presets]))
+        return
+    for line in _table([[p.name, p.title] for p in presets], ["preset", "platform export"]):
+        say(line)
+
+
+@command.command("show")
+@click.argument("preset", metavar="PRESET")
+def show_cmd(preset: str) -> None:
+    """Show what a preset (name, or a mapping TOML file) does with each column.
+
+    Example: bme-migrate mappings show hubspot
+    """
+    for line in preset_lines(load_preset(preset)):
+        say(line)
+
+
+@command.command("detect")
+@sources_argument()
+@read_flags()
+@json_option('Print exactly {"platform": …, "confidence": …, "evidence": […]}.')
+def detect_cmd(
+    sources: tuple[str, ...],
+    encoding: str | None,
+    delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
+    as_json: bool,
+) -> None:
+    """Guess which platform wrote an export, from its headers and file names (reads headers only).
+
+    Example: bme-migrate mappings detect subscribed.csv unsubscribed.csv --json
+    """
+    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
+    found = detect_platform(read_headers(list(sources), read_opts))
+    if as_json:
+        say(json.dumps(found.to_dict()))
+        return
+    say(f"platform: {found.platform}")
+    if found.platform == GENERIC:  # the confidence is the closest preset's, which was not enough
+        say(f"confidence: {found.confidence:.2f} (closest preset; {MIN_CONFIDENCE:.2f} needed to apply one)")
+        say(f"note: {found.message}")
+    else:
+        say(f"confidence: {found.confidence:.2f}")
+    say("evidence:")
+    for e in found.evidence:
+        say(f"  - {e}")
+
+
+@command.command("plan")
+@sources_argument()
+@preset_options(
+    preset_help="Preset to read the export with (default: detected); see `mappings list`.",
+    mapping_help='Your own mapping TOML (may `extends = "mailchimp"`); replaces --preset.',
+)
+@read_flags()
+@click.option(
+    "--structure",
+    "structure_id",
+    metavar="ID",
+    help="Contact structure _id to map into (default: the account's first structure).",
+)
+@create_options(fields_help="Create missing fields in the contact structure.")
+@click.option(
+    "--list",
+    "extra_lists",
+    multiple=True,
+    metavar="NAME",
+    help="Also put every contact in this list (repeatable).",
+)
+@click.option(
+    "--import-unconfirmed",
+    is_flag=True,
+    help="Count pending / no-consent rows as imported (as Inactive), like `migrate --import-unconfirmed`.",
+)
+@click.option("--offline", is_flag=True, help="Do not contact the account: show column routes by label only.")
+@state_dir_option("State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].")
+@json_option("Print the report's mapping section as JSON.")
+def plan_cmd(
+    sources: tuple[str, ...],
+    preset: str | None,
+    mapping_file: Path | None,
+    encoding: str | None,
+    delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
+    structure_id: str | None,
+    create_fields: bool,
+    create_lists: bool,
+    create_tags: bool,
+    extra_lists: tuple[str, ...],
+    import_unconfirmed: bool,
+    offline: bool,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Resolve an export's columns, lists and tags against the account and show where each goes.
+
+    Without --create-* flags nothing is written: a missing field, list or tag is an error that names
+    them all and the flag that creates them.
+
+    Example: bme-migrate mappings plan export.csv --create-fields --create-tags --list Imported
+    """
+    from etl.benchmark.client import BenchmarkClient
+    from etl.benchmark.pacing import Pacer
+    from etl.clock import SystemClock
+    from etl.commands.target import open_target
+    from etl.mapping.plan import mapping_report, plan_lines, plan_validation
+    from etl.mapping.resolve import ResolveOptions
+    from etl.validate.core import validate_sources
+
+    chosen = chosen_preset(preset, mapping_file)
+    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
+    result = validate_sources(list(sources), preset=chosen, options=read_opts)
+    for f in result.files:
+        for note in getattr(f, "notes", ()):
+            to_stderr(f"warning: {note}")
+    if offline:
+        plan, planned = plan_validation(result)
+    else:
+        opts = ResolveOptions(structure_id, create_fields, create_lists, create_tags, tuple(extra_lists))
+        clock = SystemClock()
+        with (
+            open_target(target(state_dir), to_stderr) as (url, key),
+            # paced and retried like a load: a 5xx or a lost answer does not end the plan
+            BenchmarkClient(url, key, clock=clock, pacer=Pacer(clock)) as client,
+        ):
+            plan, planned = plan_validation(result, client, opts, import_unconfirmed=import_unconfirmed)
+    if as_json:
+        say(json.dumps(mapping_report(plan)))
+        return
+    for line in plan_lines(plan, planned):
+        say(line)

@@ -1,0 +1,414 @@
+"""``bme-migrate migrate``: extract → validate → resolve → transform → load → verify, resumable, with a report.
+
+The command ends with one summary block (``etl.commands.summary``) whatever happened: complete, already
+complete (nothing sent), paused (when and how to resume) or dry run.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from etl.atomic import writable_dir
+from etl.benchmark.pacing import Pacer
+from etl.clock import StoppableClock, SystemClock
+from etl.commands.common import (
+    api_key_file_option,
+    chosen_consent,
+    chosen_preset,
+    chosen_read,
+    consent_options,
+    create_options,
+    echo_page,
+    legacy_from,
+    legacy_options,
+    preset_options,
+    read_flags,
+    report_dir_option,
+    run_verify,
+    sources_argument,
+    state_dir_option,
+    target,
+    to_stderr,
+)
+from etl.commands.summary import Summary, summary_lines, verify_phrase
+from etl.commands.target import open_target
+from etl.config import TargetSettings
+from etl.errors import ConfigError, InputError, Paused, VerificationFailed
+from etl.load.decide import POLICIES
+from etl.load.dryrun import dry_run_lines
+from etl.load.ledger import Ledger, file_digest, ledger_errors
+from etl.load.loader import Progress
+from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
+from etl.terminal import say
+from etl.verify.output import summary_lines as verify_lines
+from etl.verify.verifier import VerifyResult
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM set a flag: the request in flight finishes, the loader checkpoints and pauses (75)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():  # a second Ctrl-C: the user really wants out
+            signal.default_int_handler(signum, frame)
+        stop.set()
+
+    for s in previous:
+        signal.signal(s, handler)
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+class _Bar:
+    """tqdm bar: contacts done, counts by outcome, requests left this hour and month, ETA."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=0,
+            unit=" contacts",
+            desc="migrating",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=not sys.stderr.isatty(),
+        )
+        self.pacer: Pacer | None = None
+
+    def start(self, loader: Any, pacer: Pacer) -> None:
+        self.pacer = pacer
+
+    def total(self, n: int) -> None:
+        self.bar.reset(total=n)
+
+    def progress(self, p: Progress) -> None:
+        self.bar.n = p.done
+        post = {k: v for k, v in sorted(p.counts.items()) if v}
+        if self.pacer is not None:
+            post["requests"] = self.pacer.sent
+            if self.pacer.remaining is not None:
+                post["hour left"] = self.pacer.remaining
+            if self.pacer.monthly_remaining is not None:
+                post["month left"] = self.pacer.monthly_remaining
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.set_description("migrating", refresh=False)
+        self.bar.refresh()
+
+    def wait(self, seconds: float, reason: str) -> None:
+        if seconds >= 1:
+            self.bar.set_description(f"waiting {seconds:.0f}s ({reason})")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _resume_command(ctx: click.Context) -> str:
+    """The same command, rebuilt from what click parsed (the key is never a flag, so it cannot leak)."""
+    words = ["bme-migrate", "migrate", *ctx.params["sources"]]
+    for param in ctx.command.params:
+        # a resumed legacy run must reuse its snapshot, so --legacy-fresh is not repeated
+        if not isinstance(param, click.Option) or param.name in (None, "sources", "legacy_fresh"):
+            continue
+        value = ctx.params.get(param.name)
+        flag = param.opts[0]
+        if param.is_flag:
+            words += [flag] if value else []
+        elif param.multiple:
+            for v in value or ():
+                words += [flag, str(v)]
+        elif value is not None and value != param.default:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+@click.command("migrate", short_help="Load contacts into Benchmark: resumable, then verified.")
+@sources_argument()
+@preset_options()
+@consent_options()
+@read_flags()
+@click.option(
+    "--list", "lists", multiple=True, metavar="NAME", help="Add every contact to this list too (repeatable)."
+)
+@create_options()
+@click.option(
+    "--on-existing",
+    type=click.Choice(POLICIES),
+    default="merge",
+    show_default=True,
+    help="Contacts already in the account: merge (add lists/tags, fill empty fields), overwrite "
+    "(our non-empty values win) or skip. Unsubscribes always apply; Inactive is never reactivated.",
+)
+@click.option(
+    "--import-unconfirmed",
+    is_flag=True,
+    help="Import pending/no-consent contacts as Inactive instead of skipping them.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read the account (read-only requests) and report the exact create/update/unchanged/skip "
+    "split and the request bill; write nothing.",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop cleanly (exit 75) after this many API requests; run again to continue.",
+)
+@click.option(
+    "--reserve",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Requests per hourly window left unused for other integrations on the account.",
+)
+@click.option(
+    "--allow-mostly-rejected",
+    is_flag=True,
+    help="Load even when no contact would be written or more than half of the rows with an address "
+    "were rejected (by default such a run stops before its first write request, exit 2).",
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Skip the read-back that follows a complete migration (run `bme-migrate verify` later).",
+)
+@legacy_options()
+@state_dir_option()
+@report_dir_option("Where report.json, report.html and rejects.csv go [default: reports/<run id>].")
+@click.option(
+    "--structure",
+    "structure_id",
+    metavar="ID",
+    default=None,
+    help="Target contact structure _id [default: the account's default structure].",
+)
+@api_key_file_option()
+def command(
+    sources: tuple[str, ...],
+    preset: str | None,
+    mapping_file: Path | None,
+    status_column: str | None,
+    status_values: tuple[str, ...],
+    ignore_columns: tuple[str, ...],
+    encoding: str | None,
+    delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
+    lists: tuple[str, ...],
+    create_fields: bool,
+    create_lists: bool,
+    create_tags: bool,
+    on_existing: str,
+    import_unconfirmed: bool,
+    dry_run: bool,
+    max_requests: int | None,
+    reserve: int,
+    allow_mostly_rejected: bool,
+    no_verify: bool,
+    legacy_status: str | None,
+    legacy_fresh: bool,
+    state_dir: Path | None,
+    report_dir: Path | None,
+    structure_id: str | None,
+    api_key_file: Path | None,
+) -> None:
+    """Migrate an export into Benchmark: resumable, rate-aware, about one request per contact.
+
+    Every row ends with one outcome (created, updated, unchanged, skipped, failed, rejected) in the
+    ledger and the report. Into the embedded sandbox (no BME_API_KEY), missing fields, lists and tags
+    are created as if --create-fields/--create-lists/--create-tags were given. Interrupted (Ctrl-C,
+    --max-requests, monthly quota)? Run the same command again: it resumes the same run and never
+    creates a contact twice. A complete migration is then read back (`bme-migrate verify`, priced to
+    fit 10% of the hourly requests left) unless --no-verify; a mismatch exits 5.
+
+    SOURCE may be a legacy platform's API instead of files: legacy+https://host/base, with the token
+    in LEGACY_API_TOKEN (never a flag). Its pages are snapshotted in the state dir, so a re-run reads
+    none again (--legacy-fresh to re-extract); the preset defaults to legacy_api.
+
+    \b
+    Examples:
+      bme-migrate migrate members_export.zip --dry-run
+      bme-migrate migrate contacts.csv --preset hubspot --create-fields --create-lists
+      bme-migrate migrate a.csv --list "Imported 2026" --max-requests 3000 --reserve 200
+      LEGACY_API_TOKEN=… bme-migrate migrate legacy+https://legacy.example.com --legacy-status subscribed
+    """
+    if any(not name.strip() for name in lists):  # refused before any work, not as an HTTP 400 after setup
+        raise ConfigError("--list needs a list name; an empty one was given")
+    chosen = chosen_preset(preset, mapping_file)
+    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
+    mapping_id = (
+        f"file:{file_digest(mapping_file)}" if mapping_file else f"preset:{preset}" if preset else "detected"
+    )
+    legacy = legacy_from(sources, legacy_status, legacy_fresh)
+    settings = target(state_dir, api_key_file)
+    writable_dir(report_dir or Path("reports"))  # before extraction and the first request, not after the load
+    if not dry_run:  # a ledger that is not ours is refused before extraction, not after it
+        Ledger.open(settings.state_dir, readonly=True).close()
+    if settings.embedded:  # a rehearsal in the local sandbox: create whatever the export needs
+        create_fields = create_lists = create_tags = True
+    resume = _resume_command(click.get_current_context())
+    opts = MigrateOptions(
+        sources=sources,
+        preset=chosen,
+        mapping_id=mapping_id,
+        lists=lists,
+        create_fields=create_fields,
+        create_lists=create_lists,
+        create_tags=create_tags,
+        on_existing=on_existing,
+        import_unconfirmed=import_unconfirmed,
+        dry_run=dry_run,
+        max_requests=max_requests,
+        reserve=reserve,
+        structure_id=structure_id,
+        report_dir=report_dir,
+        resume_command=resume,
+        # the embedded sandbox's port changes every run; its database does not
+        target_id=f"embedded:{settings.sandbox_db.resolve()}" if settings.embedded else None,
+        legacy=legacy,
+        consent=chosen_consent(status_column, status_values, ignore_columns),
+        allow_mostly_rejected=allow_mostly_rejected,
+        read=read_opts,
+    )
+    bar = _Bar()
+    started: dict[str, tuple[str, int]] = {}
+    checked: VerifyResult | None = None
+    try:
+        with _stop_on_signals() as stop, open_target(settings, to_stderr) as (url, key):
+            hooks = Hooks(
+                on_plan=bar.total,
+                on_progress=bar.progress,
+                on_wait=bar.wait,
+                on_start=bar.start,
+                should_stop=stop.is_set,
+                on_page=echo_page,
+                on_run=lambda run_id, before: started.update(run=(run_id, before)),
+            )
+            # every wait (pacing, retry backoff, legacy paging backoff) ends when a signal sets ``stop``
+            clock = StoppableClock(SystemClock(), stop)
+            try:
+                result = migrate(opts, url, key, settings.state_dir, hooks=hooks, clock=clock)
+            finally:
+                bar.close()
+            for warning in result.warnings:
+                to_stderr(f"warning: {warning}")
+            if result.state == "complete" and not result.already_complete and not no_verify:
+                say(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
+                checked, _, _ = run_verify(
+                    settings, url, key, result.run_id, report_dir=report_dir, clock=clock
+                )
+                for line in verify_lines(checked):
+                    say("  " + line)
+    except Paused as exc:
+        _paused(exc, started.get("run"), settings, report_dir, resume)
+        raise click.exceptions.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:  # a second Ctrl-C: out now (130), but still say where the run stands
+        _paused(Paused("interrupted twice"), started.get("run"), settings, report_dir, resume)
+        raise click.exceptions.Exit(130) from None
+    if result.plan is not None:
+        for line in dry_run_lines(result.plan):
+            say(line)
+        if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
+            to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
+    for line in summary_lines(_summary(result, checked, no_verify)):
+        say(line)
+    if result.state == "stopped":
+        raise InputError(f"stopped before writing anything: {result.stop_reason} {_ALLOW}")
+    if checked is not None and not checked.clean:
+        raise VerificationFailed(
+            f"{len(checked.mismatches):,} mismatch(es) in run {checked.run_id} after migrating; "
+            "see verify.json in the report dir"
+        )
+
+
+_ALLOW = "(--allow-mostly-rejected to load anyway)"
+
+
+def _reports(files: Any) -> str:
+    return f"{files.html} (also {files.json.name}, {files.rejects.name})" if files is not None else "none"
+
+
+def _summary(result: MigrateResult, checked: VerifyResult | None, no_verify: bool) -> Summary:
+    if checked is not None:
+        verified = verify_phrase(checked)
+    elif result.state == "dry_run":
+        verified = "not run (dry run)"
+    elif result.state == "stopped":
+        verified = "not run (nothing was written)"
+    elif result.already_complete:
+        verified = f"not repeated; run `bme-migrate verify {result.run_id}` to check again"
+    else:
+        verified = (
+            f"skipped (--no-verify); run `bme-migrate verify {result.run_id}`" if no_verify else "not run"
+        )
+    state = "already_complete" if result.already_complete else result.state
+    reports = _reports(result.files)
+    if result.files is not None and (result.files.json.parent / "verify.json").exists():
+        reports = reports[:-1] + ", verify.json)"
+    return Summary(
+        run_id=result.run_id,
+        state=state,
+        totals=result.report.get("totals", {}),
+        requests_now=None if result.state == "dry_run" else result.requests_total - result.requests_before,
+        pause_reason=result.stop_reason if result.state == "stopped" else None,
+        field_problems=result.report.get("field_problems"),
+        requests_total=result.plan.total_requests if result.plan is not None else result.requests_total,
+        verify=verified,
+        reports=reports,
+        verify_requests=sum(checked.requests.values()) if checked is not None else 0,
+    )
+
+
+def _paused(
+    exc: Paused,
+    started: tuple[str, int] | None,
+    settings: TargetSettings,
+    report_dir: Path | None,
+    resume: str,
+) -> None:
+    """The summary block of a paused run, from its ledger and the report it wrote before raising."""
+    if started is None:  # paused before the run began (cannot happen today; say the essentials)
+        to_stderr(f"paused: {exc}")
+        to_stderr(f"to resume, run: {resume}")
+        return
+    run_id, before = started
+    total = before
+    with Ledger.open(settings.state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
+        total = sum(ledger.request_counts(run_id).values())
+    out_dir = report_dir or Path("reports") / run_id
+    doc: dict[str, Any] = {}
+    if (out_dir / "report.json").exists():
+        doc = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    summary = Summary(
+        run_id=run_id,
+        state="paused",
+        totals=doc.get("totals", {}),
+        requests_now=total - before,
+        requests_total=total,
+        verify="not run (the run is not complete)",
+        reports=f"{out_dir / 'report.html'} (also report.json, rejects.csv)",
+        pause_reason=str(exc),
+        resume_after=exc.resume_after,
+        resume_command=resume,
+    )
+    for line in summary_lines(summary):
+        say(line, err=True)

@@ -1,0 +1,101 @@
+"""The one block ``bme-migrate migrate`` ends with: what state the run is in, where every row went, what
+this invocation spent, whether the read-back agreed, and where the reports are.
+
+It is the part of the output people read and scripts grep, so its labels are stable: ``state:``,
+``rows:``, ``requests:``, ``verify:``, ``reports:`` and, when paused, ``resume:``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from etl.verify.verifier import VerifyResult
+
+OUTCOMES = ("created", "updated", "unchanged", "skipped", "rejected", "failed")
+
+
+@dataclass(frozen=True)
+class Summary:
+    run_id: str
+    state: str  # complete | already_complete | paused | dry_run | stopped (pause_reason: why)
+    totals: Mapping[str, Any]  # report.json "totals"
+    requests_now: int | None  # None for a dry run (its reads are not ledgered)
+    requests_total: int | None
+    verify: str  # one phrase, e.g. "clean — 120 of 120 contacts checked"
+    reports: str
+    pause_reason: str | None = None
+    resume_after: str | None = None
+    resume_command: str | None = None
+    verify_requests: int = 0  # the read-back's searches (not part of the run's ledgered count)
+    field_problems: Mapping[str, Any] | None = None  # report.json "field_problems"
+
+
+def verify_phrase(result: VerifyResult) -> str:
+    checked = f"{result.checked:,} contacts checked" + (
+        f" (a seeded sample of {result.plan.population:,})" if result.sampled else ""
+    )
+    if result.clean:
+        return f"clean — {checked}, {sum(result.requests.values()):,} search request(s)"
+    return f"MISMATCH — {len(result.mismatches):,} difference(s) among {checked}"
+
+
+def _rows(t: Mapping[str, Any]) -> str:
+    parts = " + ".join(f"{k} {int(t.get(k, 0) or 0):,}" for k in OUTCOMES)
+    pending = int(t.get("pending", 0) or 0)
+    line = f"{int(t.get('rows_read', 0) or 0):,} read = {parts}"
+    if pending:
+        line += f" + pending {pending:,}"
+    merged = int(t.get("merged_duplicate", 0) or 0)
+    if merged:
+        line += f" ({merged:,} duplicate row(s) merged into another row with the same email)"
+    return line
+
+
+def summary_lines(s: Summary) -> list[str]:
+    state = {
+        "complete": "complete",
+        "already_complete": "already complete — nothing to send",
+        "paused": f"PAUSED — {s.pause_reason}" if s.pause_reason else "PAUSED",
+        "dry_run": "dry run — nothing was written",
+        "stopped": f"STOPPED before writing — {s.pause_reason}" if s.pause_reason else "STOPPED",
+    }[s.state]
+    if s.state == "dry_run":
+        t = s.totals
+        rows = (
+            f"{int(t.get('rows_read', 0) or 0):,} read = {int(t.get('valid', 0) or 0):,} valid + "
+            f"{int(t.get('rejected', 0) or 0):,} rejected + "
+            f"{int(t.get('merged_duplicate', 0) or 0):,} merged duplicate(s)"
+        )
+        requests = f"read-only; the migration itself needs {s.requests_total or 0:,} (bill above)"
+    else:
+        rows = _rows(s.totals)
+        verify = f" (+{s.verify_requests:,} read-only to verify)" if s.verify_requests else ""
+        requests = (
+            f"{s.requests_now or 0:,} this time{verify}, {s.requests_total or 0:,} in total for this run"
+        )
+    lines = [
+        f"── run {s.run_id} " + "─" * max(0, 60 - len(s.run_id)),
+        f"state:     {state}",
+        f"rows:      {rows}",
+        f"requests:  {requests}",
+        f"verify:    {s.verify}",
+        f"reports:   {s.reports}",
+    ]
+    fp = s.field_problems or {}
+    if fp.get("cells"):  # rows that arrived (or would) without a value they held: say which, how many
+        top = [f"{c['field']} {c['reason_code']} {c['cells']:,}" for c in fp.get("counts", [])]
+        shown = ", ".join(top[:4]) + (", …" if len(top) > 4 else "")
+        lines.insert(
+            3,
+            f"fields:    {fp['cells']:,} value(s) left out of {fp['rows']:,} row(s), which still count "
+            f"({shown}; listed in rejects.csv)",
+        )
+    if s.state == "paused":
+        if s.resume_after:
+            lines.append(f"resume:    resume after {s.resume_after} (UTC)")
+            lines.append(f"           to resume, run: {s.resume_command}")
+        else:
+            lines.append(f"resume:    to resume, run: {s.resume_command}")
+    return lines

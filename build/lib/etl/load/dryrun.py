@@ -1,0 +1,162 @@
+"""``migrate --dry-run``: the exact create/update/unchanged/skip split and the request bill, writing nothing.
+
+It builds the same dedup index the load would (read-only searches, priced the same way) and runs the same
+``decide`` policy, so its numbers are the load's numbers. What it cannot know before the first create is
+whether the account honours a status on create; the bill assumes it does and says what it costs if not.
+
+Fields, lists and tags the flags would create are *simulated* (``SimulatedWrites``): the mapping's structure
+PUT and list POSTs are answered locally with placeholder ids, so the plan is exact without a write — a
+placeholder id matches no existing contact's field, so existing contacts correctly show as updates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from etl.benchmark.client import BenchmarkClient
+from etl.load.decide import decide
+from etl.load.index import IndexBuilder
+from etl.mapping.transform import plan_keys
+from etl.model import BME_INACTIVE, PlannedContact
+
+
+@dataclass(frozen=True)
+class DryRunPlan:
+    contacts: dict[str, int]  # created / updated / unchanged / skipped (what *would* happen)
+    requests: dict[str, int]  # index, create, put (GET + PUT), status_patch
+    total_requests: int
+    if_status_ignored: int  # extra PATCHes if the account ignores status on create
+    index_strategy: str
+    existing_in_account: int
+    hourly_limit: int
+    monthly_remaining: int | None
+    hours: float
+    fits_this_period: bool | None
+    would_create: dict[str, list[str]] = field(default_factory=dict)  # fields/lists/tags the flags create
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SimulatedWrites(httpx.BaseTransport):
+    """Reads go to the account; the mapping's writes (structure PUT, list POST) are answered locally.
+
+    ``created`` records what would be created, by kind. Anything else that is not a read is refused, so a
+    dry run can never write by accident.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.created: dict[str, list[str]] = {"fields": [], "lists": [], "tags": []}
+        self._ids = (f"d{n:023x}" for n in itertools.count(1))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" or path.endswith("/api/contact/search"):
+            return self.inner.handle_request(request)
+        body = json.loads(request.read() or b"{}")
+        if request.method == "PUT" and "/api/contact-structure/" in path and not path.endswith("/lists"):
+            for kind in ("fields", "tags"):
+                for item in body.get(kind, []):
+                    if "_id" not in item:
+                        item["_id"] = next(self._ids)
+                        self.created[kind].append(str(item.get("label")))
+            body["_id"] = path.rsplit("/", 1)[-1]
+            body["__v"] = int(body.get("__v", 0)) + 1
+            return httpx.Response(200, json=body, request=request)
+        if request.method == "POST" and path.endswith("/lists"):
+            self.created["lists"].append(str(body.get("name")))
+            doc = {"_id": next(self._ids), "name": body.get("name"), "type": "static"}
+            return httpx.Response(201, json=doc, request=request)
+        raise httpx.UnsupportedProtocol(f"dry run: refusing to send {request.method} {path}", request=request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def dry_run(
+    client: BenchmarkClient,
+    structure_id: str,
+    plans: Sequence[PlannedContact],
+    *,
+    policy: str = "merge",
+    reserve: int = 0,
+    would_create: dict[str, list[str]] | None = None,
+) -> DryRunPlan:
+    index = IndexBuilder(client, structure_id).build(plan_keys(plans))
+    outcomes: Counter[str] = Counter()
+    creates = puts = patches = new_inactive = 0
+    for plan in plans:
+        d = decide(plan, index.docs.get(plan.key), policy)
+        outcomes[d.outcome.value] += 1
+        creates += d.create
+        puts += d.put
+        patches += d.patch
+        new_inactive += d.create and plan.status == BME_INACTIVE
+    made = would_create or {}
+    setup = int(bool(made.get("fields") or made.get("tags"))) + len(made.get("lists", []))
+    requests = {
+        "setup": setup,
+        "index": index.requests,
+        "create": creates,
+        "put": 2 * puts,
+        "status_patch": patches,
+    }
+    total = sum(requests.values())
+    limit = client.rate.limit or 3600
+    monthly = client.rate.monthly_remaining
+    per_hour = max(1, limit - reserve)
+    return DryRunPlan(
+        dict(outcomes),
+        requests,
+        total,
+        new_inactive,
+        index.strategy,
+        index.total,
+        limit,
+        monthly,
+        round(total / per_hour, 2),
+        None if monthly is None else total + new_inactive <= monthly,
+        {k: v for k, v in (would_create or {}).items() if v},
+    )
+
+
+def dry_run_lines(plan: DryRunPlan) -> list[str]:
+    c = plan.contacts
+    lines = [
+        "dry run (nothing written): "
+        + ", ".join(f"{k} {c.get(k, 0):,}" for k in ("created", "updated", "unchanged", "skipped")),
+        f"account: {plan.existing_in_account:,} contacts in the structure; index by {plan.index_strategy}",
+        "requests: "
+        + " + ".join(f"{k} {v:,}" for k, v in plan.requests.items())
+        + f" = {plan.total_requests:,} (≈ {plan.hours:.2f} h at {plan.hourly_limit:,}/h)",
+    ]
+    for kind, names in plan.would_create.items():
+        lines.append(
+            f"would create {len(names)} {kind}: "
+            + ", ".join(repr(n) for n in names[:10])
+            + (", …" if len(names) > 10 else "")
+        )
+    if plan.if_status_ignored:
+        lines.append(
+            f"  +{plan.if_status_ignored:,} status PATCHes if the account ignores a status on create"
+        )
+    if plan.monthly_remaining is not None:
+        verdict = "fits" if plan.fits_this_period else "does NOT fit"
+        lines.append(
+            f"monthly quota: {plan.monthly_remaining:,} requests left; this migration {verdict}"
+            + (
+                ""
+                if plan.fits_this_period
+                else f" — it will pause after ~{plan.monthly_remaining:,}"
+                " requests and resume when the period resets"
+            )
+        )
+    return lines

@@ -1,0 +1,765 @@
+"""The run ledger: what was planned, what was sent, what came back — the basis of exactly-once.
+
+One SQLite file (WAL) per state dir, ``ledger.db``, holds every run; a run is identified by a fingerprint of
+its sources' content, its mapping and its target, so running the same command again resumes the same run.
+
+Write protocol (the loader's side of exactly-once):
+
+1. ``intent(key, op)`` is committed *before* a write request goes out (state ``in_flight``);
+2. the outcome (``status_pending`` or ``done``) is committed with the next intents, in the same
+   transaction, or before any other use of the ledger.
+
+The loader commits the intents of its next creates together (``INTENT_BATCH`` in ``etl.load.loader``), so a
+crash leaves at most that many contacts ``in_flight``; the loader resolves them by one batched search
+before anything is re-sent. One commit per batch of contacts (a trigger settles a contact's rows in the
+same statement) keeps the ledger's cost per contact far below a request's.
+Request counts are written *before* each request goes out (``count_request``: one autocommit upsert, no
+fsync in WAL with ``synchronous=NORMAL``), as intents are: a kill between the send and anything else cannot
+lose one, so the ledger's total is never below the server's, and above it only by requests killed in flight.
+
+A ledger that is not ours — a directory, random bytes, a truncated file, another application's SQLite file
+— is refused at ``open`` with a ``ConfigError`` naming its path (never migrated into); a 0-byte file is a
+new, empty ledger (SQLite's own reading of it). ``open(readonly=True)`` reads without writing anything
+(``mode=ro``), so ``status`` works on a read-only state dir.
+
+An exclusive ``fcntl`` lock on ``ledger.lock`` keeps two runs off one state dir. The API key is never
+written here: runs store the base URL and structure id only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any, Protocol, TypeVar, runtime_checkable
+
+import polars as pl
+
+from etl.errors import ConfigError
+from etl.model import Outcome, PlannedContact
+
+LEDGER_NAME = "ledger.db"
+T = TypeVar("T")
+LOCK_NAME = "ledger.lock"
+
+# Contact states.
+PLANNED = "planned"
+IN_FLIGHT = "in_flight"
+STATUS_PENDING = "status_pending"
+DONE = "done"
+
+
+def _m1_initial(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'complete', 'failed')),
+            base_url TEXT, structure_id TEXT, label TEXT,
+            pause_reason TEXT, resume_after TEXT, resume_command TEXT);
+        CREATE TABLE meta (run_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT,
+            PRIMARY KEY (run_id, name));
+        CREATE TABLE contacts (
+            run_id TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, payload_hash TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('planned', 'in_flight', 'status_pending', 'done')),
+            op TEXT, prior_state TEXT, outcome TEXT, contact_id TEXT, ours INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0, error TEXT,
+            PRIMARY KEY (run_id, key));
+        CREATE TABLE rows (run_id TEXT NOT NULL, row_id INTEGER NOT NULL, key TEXT, outcome TEXT NOT NULL,
+            reason TEXT, PRIMARY KEY (run_id, row_id));
+        CREATE INDEX rows_key ON rows (run_id, key);
+        CREATE TABLE requests (run_id TEXT NOT NULL, endpoint TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (run_id, endpoint));
+        CREATE TABLE existing (run_id TEXT NOT NULL, lkey TEXT NOT NULL, doc TEXT NOT NULL,
+            PRIMARY KEY (run_id, lkey));
+        """,
+    )
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Statement by statement: ``executescript`` would COMMIT the migration's transaction half-way."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _m2_rows_follow_contacts(db: sqlite3.Connection) -> None:
+    """Rows settle with their contact inside the same statement, so a contact's commit is one write."""
+    db.execute(
+        "CREATE TRIGGER contacts_done AFTER UPDATE OF state ON contacts"
+        " WHEN NEW.state = 'done' AND NEW.outcome IS NOT NULL BEGIN"
+        " UPDATE rows SET outcome = NEW.outcome, reason = NEW.error"
+        " WHERE run_id = NEW.run_id AND key = NEW.key AND outcome = 'pending'; END"
+    )
+
+
+def _m3_contacts_by_seq(db: sqlite3.Connection) -> None:
+    """Contacts are read in plan order a chunk at a time (``iter_contacts``): each chunk is an index range."""
+    db.execute("CREATE INDEX contacts_seq ON contacts (run_id, seq)")
+
+
+MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
+    ("0001_initial", _m1_initial),
+    ("0002_rows_follow_contacts", _m2_rows_follow_contacts),
+    ("0003_contacts_by_seq", _m3_contacts_by_seq),
+)
+CHUNK = 5_000  # contacts read at a time: memory holds a chunk of a run's plan, not the plan
+SETTLE_BATCH = 100  # settles waiting for a commit at most (a run with no writes still commits this often)
+
+
+def fingerprint(*parts: str | bytes) -> str:
+    """A short stable digest of the given parts (order matters)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _digest(plan_json: str) -> str:
+    """The ``payload_hash`` column: a digest of the stored plan (for tools comparing two runs' plans)."""
+    return hashlib.sha256(plan_json.encode()).hexdigest()[:32]
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def plan_to_json(plan: PlannedContact) -> str:
+    return json.dumps(
+        [
+            plan.key,
+            list(plan.row_ids),
+            [list(f) for f in plan.fields],
+            list(plan.lists),
+            list(plan.tags),
+            plan.status,
+            plan.secondary,
+        ],
+        separators=(",", ":"),
+    )
+
+
+def plan_from_json(text: str, field_ids: Sequence[str] = ()) -> PlannedContact:
+    """A stored plan: a JSON array (``plan_to_json``) or a document (``PlannedContacts.documents``), whose
+    values stand for the run's ``field_ids`` in order (``Ledger`` keeps them per run)."""
+    if text.startswith("["):
+        key, row_ids, fields, lists, tags, status, secondary = json.loads(text)
+        return PlannedContact(
+            key=key,
+            row_ids=tuple(row_ids),
+            fields=tuple((a, b) for a, b in fields),
+            lists=tuple(lists),
+            tags=tuple(tags),
+            status=status,
+            secondary=secondary,
+        )
+    doc = json.loads(text)
+    values = doc["v"]
+    if len(values) != len(field_ids):
+        raise ValueError("a stored plan and its run's field ids differ (a damaged ledger)")
+    return PlannedContact(
+        key=doc["k"],
+        row_ids=tuple(doc["r"]),
+        fields=tuple((f, v) for f, v in zip(field_ids, values, strict=True) if v is not None),
+        lists=tuple(doc["l"]),
+        tags=tuple(doc["t"]),
+        status=doc["s"],
+        secondary=doc["x"],
+    )
+
+
+# --- the state dir's files: refuse what is not ours, say what to do ----------------------------------------
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _refuse(path: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"{path} is not a bme-migrate ledger ({why}): move it aside or use another --state-dir"
+    )
+
+
+def check_ledger_file(path: Path) -> None:
+    """Refuse, before SQLite sees it, a ledger path that cannot be ours: a directory, a file without the
+    SQLite header, or one shorter than its header says (truncated). A missing or 0-byte file is a new ledger.
+    """
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_dir():
+        raise _refuse(path, "it is a directory")
+    if not path.is_file():
+        raise _refuse(path, "not a regular file")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read ledger {path} ({exc.strerror or exc}): check its permissions or use another --state-dir"
+        ) from None
+    if size == 0:
+        return
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        raise _refuse(path, "file is not a database")
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    try:
+        wal_size = path.with_name(path.name + "-wal").stat().st_size
+    except OSError:
+        wal_size = 0
+    if wal_size:
+        return  # a writer may be checkpointing (header first, file extended after): SQLite's reads will tell
+    if head[24:28] == head[92:96] and pages and size < pages * page_size:  # the header's size is valid
+        raise _refuse(path, f"file is truncated: {size:,} of {pages * page_size:,} bytes")
+
+
+def _check_schema(db: sqlite3.Connection, path: Path) -> bool:
+    """``True`` if the file holds our schema, ``False`` if it is empty (a new ledger); refuses another
+    application's SQLite file (never migrated into) and one written by a newer bme-migrate."""
+    try:
+        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise
+        raise _refuse(path, str(exc)) from None
+    if not tables:
+        return False
+    if "_migrations" not in tables:
+        shown = ", ".join(sorted(tables)[:3]) + (", …" if len(tables) > 3 else "")
+        raise _refuse(path, f"an SQLite file of another application, with tables {shown}")
+    applied = {n for (n,) in db.execute("SELECT name FROM _migrations")}
+    unknown = applied - {name for name, _ in MIGRATIONS}
+    if unknown:
+        raise ConfigError(
+            f"{path} was written by a newer bme-migrate (schema {sorted(unknown)[-1]}): upgrade bme-migrate "
+            "or use another --state-dir"
+        )
+    return "runs" in tables
+
+
+@contextmanager
+def ledger_errors(path: Path) -> Iterator[None]:
+    """SQLite's errors about the ledger file as one line naming it (the CLI prints ``ConfigError``s)."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise ConfigError(
+            f"cannot use ledger {path} ({exc}): check the state dir's permissions and free space, "
+            "or use another --state-dir"
+        ) from None
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:  # integrity and programming errors are bugs: not hidden
+            raise
+        raise _refuse(path, str(exc)) from None
+
+
+def _take_lock(sdir: Path) -> IO[str]:
+    """The exclusive run lock, holding our pid (``lock_holder`` reads it)."""
+    try:
+        fh = open(sdir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held for the ledger's life
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot lock state dir {sdir} ({exc.strerror or exc}): use a writable --state-dir"
+        ) from None
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip()
+        fh.close()
+        raise ConfigError(
+            f"another bme-migrate run is using state dir {sdir}"
+            + (f" (pid {holder})" if holder else "")
+            + "; wait for it to finish or use another --state-dir"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+def lock_holder(state_dir: str | Path) -> tuple[bool, str | None]:
+    """(is the run lock held by a live process, the pid it wrote). The kernel drops a dead process's
+    ``flock``, so a held lock means a live run; opened read-only, so this works on a read-only state dir."""
+    try:
+        fh = open(Path(state_dir) / LOCK_NAME, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        return False, None
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True, fh.read().strip() or None
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False, fh.read().strip() or None
+
+
+@runtime_checkable
+class PlanDocuments(Protocol):
+    """A plan that can hand itself over as stored documents (``etl.mapping.transform.PlannedContacts``)."""
+
+    @property
+    def field_ids(self) -> list[str]: ...
+
+    def documents(self) -> Iterator[pl.DataFrame]: ...
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    seq: int
+    plan: PlannedContact
+    state: str
+    op: str | None
+    outcome: str | None
+    contact_id: str | None
+    ours: bool
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    state: str
+    created_at: float
+    updated_at: float
+    base_url: str | None
+    structure_id: str | None
+    label: str | None
+    pause_reason: str | None
+    resume_after: str | None
+    resume_command: str | None
+
+
+class Ledger:
+    """Open with ``Ledger.open(state_dir)``; close (or use as a context manager) to release the lock."""
+
+    def __init__(self, db: sqlite3.Connection, lock: IO[str] | None, path: Path) -> None:
+        self._db = db
+        self._lock = lock
+        self.path = path
+        self._deferred: list[tuple[str, tuple[Any, ...]]] = []  # settles not yet written (see settle)
+        self._field_ids: dict[str, list[str]] = {}  # run id → its plan's field ids (``_plan_fields``)
+        self._empty = False  # read-only and no schema: reads as a ledger with no runs
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, deferred settles written first: every other use of the ledger sees them."""
+        if self._deferred:
+            with self.tx():
+                pass
+        return self._db
+
+    @classmethod
+    def open(cls, state_dir: str | Path, *, lock: bool = True, readonly: bool = False) -> Ledger:
+        """The state dir's ledger, created if absent (unless ``readonly``: then nothing is written, no lock
+        is taken, and a missing ledger reads as one with no runs). A file that is not a bme-migrate ledger
+        is refused with a ``ConfigError`` naming it."""
+        sdir = Path(state_dir)
+        path = sdir / LEDGER_NAME
+        check_ledger_file(path)
+        if readonly:
+            return cls._open_readonly(path)
+        try:
+            sdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot use state dir {sdir} ({exc.strerror or exc}): use another --state-dir"
+            ) from None
+        fh = _take_lock(sdir) if lock else None
+        db: sqlite3.Connection | None = None
+        try:
+            with ledger_errors(path):
+                db = sqlite3.connect(path, isolation_level=None, timeout=30)
+                ledger = cls(db, fh, path)
+                _check_schema(db, path)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process: what we face
+                ledger._migrate()
+        except BaseException:
+            if db is not None:
+                db.close()
+            if fh is not None:
+                fh.close()
+            raise
+        return ledger
+
+    @classmethod
+    def _open_readonly(cls, path: Path) -> Ledger:
+        """``mode=ro``: no journal switch, no migration, no lock. A WAL ledger in a read-only dir whose
+        ``-wal``/``-shm`` files are gone (it was closed cleanly) opens only as ``immutable``: then nobody can
+        be writing it, since a writer would need those files."""
+        if not path.exists() or path.stat().st_size == 0:
+            db = sqlite3.connect(":memory:", isolation_level=None)
+            ledger = cls(db, None, path)
+            ledger._empty = True
+            return ledger
+        uri = path.resolve().as_uri()
+        with ledger_errors(path):
+            try:
+                db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=30)
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            ledger = cls(db, None, path)
+            ledger._empty = not _check_schema(db, path)
+        return ledger
+
+    @property
+    def empty(self) -> bool:
+        """No run was ever recorded here (a read-only open of a missing or 0-byte ledger)."""
+        return self._empty or not self.runs()
+
+    def close(self) -> None:
+        self.flush()
+        self.db.close()
+        if self._lock is not None:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        done = {r[0] for r in self.db.execute("SELECT name FROM _migrations")}
+        for name, fn in MIGRATIONS:
+            if name in done:
+                continue
+            with self.tx():
+                fn(self.db)
+                self.db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; deferred settles ride along, so they are never lost on a clean path."""
+        deferred, self._deferred = self._deferred, []
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in deferred:
+                self._db.execute(*statement)
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._deferred = deferred + self._deferred  # not written: still owed
+            raise
+
+    # --- runs --------------------------------------------------------------------------------------------
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        base_url: str | None,
+        structure_id: str | None,
+        label: str | None = None,
+        resume_command: str | None = None,
+    ) -> RunInfo:
+        now = time.time()
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, created_at, updated_at, state, base_url, structure_id, label,"
+                " resume_command) VALUES (?, ?, ?, 'running', ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
+                " updated_at=excluded.updated_at,"
+                " state=CASE WHEN runs.state='complete' THEN 'complete' ELSE 'running' END,"
+                " resume_command=COALESCE(excluded.resume_command, runs.resume_command)",
+                (run_id, now, now, base_url, structure_id, label, resume_command),
+            )
+        info = self.run(run_id)
+        assert info is not None
+        return info
+
+    def run(self, run_id: str) -> RunInfo | None:
+        if self._empty:
+            return None
+        row = self.db.execute(
+            "SELECT run_id, state, created_at, updated_at, base_url, structure_id, label, pause_reason,"
+            " resume_after, resume_command FROM runs WHERE run_id=?",
+            (run_id,),
+        ).fetchone()
+        return RunInfo(*row) if row else None
+
+    def runs(self) -> list[RunInfo]:
+        if self._empty:
+            return []
+        rows = self.db.execute(
+            "SELECT run_id, state, created_at, updated_at, base_url, structure_id, label, pause_reason,"
+            " resume_after, resume_command FROM runs ORDER BY updated_at DESC"
+        ).fetchall()
+        return [RunInfo(*r) for r in rows]
+
+    def set_run_state(
+        self, run_id: str, state: str, *, reason: str | None = None, resume_after: str | None = None
+    ) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE runs SET state=?, pause_reason=?, resume_after=?, updated_at=? WHERE run_id=?",
+                (state, reason, resume_after, time.time(), run_id),
+            )
+
+    # --- meta ----------------------------------------------------------------------------------------------
+    def get_meta(self, run_id: str, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE run_id=? AND name=?", (run_id, name)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, run_id: str, name: str, value: str | None) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?, ?)", (run_id, name, value))
+
+    # --- plan and contacts -----------------------------------------------------------------------------------
+    def add_plan(self, run_id: str, plans: Iterable[PlannedContact] | PlanDocuments) -> int:
+        """Record the planned contacts once; a resumed run keeps what is there. Returns how many were new.
+
+        One transaction (a kill leaves no half plan), fed a chunk at a time. A ``PlanDocuments`` (the
+        mapping stage's ``PlannedContacts``) hands its contacts as stored documents built by polars, with the
+        run's field ids written once beside them; other plans are encoded one by one (``plan_to_json``).
+        """
+        have = self.db.execute("SELECT COUNT(*) FROM contacts WHERE run_id=?", (run_id,)).fetchone()[0]
+        if have:
+            return 0
+        added = 0
+        with self.tx() as db:
+            if isinstance(plans, PlanDocuments):
+                fields = json.dumps(plans.field_ids)
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, 'plan_fields', ?)", (run_id, fields))
+                chunks: Iterable[list[tuple[str, list[int], str]]] = (
+                    list(part.select("key", "row_ids", "doc").iter_rows()) for part in plans.documents()
+                )
+            else:
+                chunks = (
+                    [(p.key, list(p.row_ids), plan_to_json(p)) for p in chunk]
+                    for chunk in _batches(plans, CHUNK)
+                )
+            for chunk in chunks:
+                db.executemany(
+                    "INSERT OR IGNORE INTO contacts (run_id, key, seq, payload_hash, plan, state)"
+                    " VALUES (?, ?, ?, ?, ?, 'planned')",
+                    ((run_id, key, added + i, _digest(doc), doc) for i, (key, _, doc) in enumerate(chunk)),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO rows (run_id, row_id, key, outcome) VALUES (?, ?, ?, ?)",
+                    ((run_id, rid, key, Outcome.PENDING.value) for key, rids, _ in chunk for rid in rids),
+                )
+                added += len(chunk)
+        self._field_ids.pop(run_id, None)
+        return added
+
+    def _plan_fields(self, run_id: str) -> list[str]:
+        """The field ids a run's stored documents' values stand for (none for ``plan_to_json`` plans)."""
+        if run_id not in self._field_ids:
+            saved = self.get_meta(run_id, "plan_fields")
+            self._field_ids[run_id] = json.loads(saved) if saved else []
+        return self._field_ids[run_id]
+
+    def keys(self, run_id: str) -> list[str]:
+        """Every planned key of the run, in plan order."""
+        return [
+            k for (k,) in self.db.execute("SELECT key FROM contacts WHERE run_id=? ORDER BY seq", (run_id,))
+        ]
+
+    def record_rows(self, run_id: str, outcomes: Iterable[tuple[int, str | None, str, str | None]]) -> None:
+        """Outcomes decided upstream (validate: rejected, merged_duplicate): (row_id, key, outcome, reason)."""
+        with self.tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO rows (run_id, row_id, key, outcome, reason) VALUES (?,?,?,?,?)",
+                ((run_id, rid, key, outcome, reason) for rid, key, outcome, reason in outcomes),
+            )
+
+    def contacts(self, run_id: str, states: Sequence[str]) -> list[ContactRow]:
+        """Every contact in one of ``states``, in plan order (for small sets: see ``iter_contacts``)."""
+        return list(self.iter_contacts(run_id, states))
+
+    def iter_contacts(
+        self, run_id: str, states: Sequence[str], *, chunk: int = CHUNK
+    ) -> Iterator[ContactRow]:
+        """The contacts in one of ``states``, in plan order, read ``chunk`` at a time: a run of millions of
+        contacts never holds its whole plan as objects. Each chunk is read when the previous one is used
+        up, so a contact's state is the one it has then (the loader changes only contacts it has passed).
+        """
+        marks = ",".join("?" * len(states))
+        sql = (
+            "SELECT seq, plan, state, op, outcome, contact_id, ours, attempts FROM contacts"
+            f" WHERE run_id=? AND seq>? AND state IN ({marks}) ORDER BY seq LIMIT ?"
+        )
+        last, fields = -1, self._plan_fields(run_id)
+        while True:
+            rows = self.db.execute(sql, (run_id, last, *states, chunk)).fetchall()
+            for seq, plan, state, op, outcome, cid, ours, attempts in rows:
+                yield ContactRow(
+                    seq, plan_from_json(plan, fields), state, op, outcome, cid, bool(ours), attempts
+                )
+            if len(rows) < chunk:
+                return
+            last = rows[-1][0]
+
+    def count_contacts(self, run_id: str, states: Sequence[str]) -> int:
+        marks = ",".join("?" * len(states))
+        return int(
+            self.db.execute(
+                f"SELECT COUNT(*) FROM contacts WHERE run_id=? AND state IN ({marks})", (run_id, *states)
+            ).fetchone()[0]
+        )
+
+    def intent(self, run_id: str, key: str, op: str, *, ours: bool = False) -> None:
+        """Commit ``in_flight`` before the write request goes out (``ours``: this run created the contact)."""
+        self.intents(run_id, [key], op, ours=ours)
+
+    def intents(self, run_id: str, keys: Sequence[str], op: str, *, ours: bool = False) -> None:
+        """Commit ``in_flight`` for ``keys`` before their write requests go out, in one transaction with the
+        settles deferred since the last commit.
+
+        Durable when it returns (WAL). The loader commits its next creates so, a batch at a time: one commit
+        per batch instead of two per contact; a kill leaves at most a batch in flight.
+        """
+        sql = (
+            "UPDATE contacts SET prior_state=CASE WHEN state='in_flight' THEN prior_state ELSE state END,"
+            " state='in_flight', op=?, attempts=attempts+1, ours=MAX(ours, ?) WHERE run_id=? AND key=?"
+        )
+        args = [(op, int(ours), run_id, key) for key in keys]
+        if not self._deferred and len(args) == 1:
+            self._db.execute(sql, args[0])  # one autocommit statement
+            return
+        with self.tx() as db:  # writes the deferred settles first
+            db.executemany(sql, args)
+
+    def revert_intent(self, run_id: str, key: str, *, ours: bool = False) -> None:
+        """The write certainly did not happen (refused before it reached the account): undo ``intent``.
+
+        ``ours``: an earlier write of this run created the contact (kept, so a resume counts it created).
+        """
+        with self.tx() as db:
+            db.execute(
+                "UPDATE contacts SET state=COALESCE(prior_state, 'planned'), op=NULL, attempts=attempts-1,"
+                " ours=MAX(ours, ?) WHERE run_id=? AND key=? AND state='in_flight'",
+                (int(ours), run_id, key),
+            )
+
+    def mark_ours(self, run_id: str, key: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE contacts SET ours=1 WHERE run_id=? AND key=?", (run_id, key))
+
+    def settle(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        state: str,
+        outcome: str | None = None,
+        contact_id: str | None = None,
+        ours: bool | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Where a contact stands after a response; a ``done`` outcome also settles its rows (trigger).
+
+        Written with the next ``intents`` (one commit for both), before any other use of the ledger, or
+        once ``SETTLE_BATCH`` are waiting, whichever comes first. A kill before that leaves these contacts
+        ``in_flight``, which a resume settles with one search, as it does for a kill between a request and
+        its answer.
+        """
+        self._deferred.append(
+            (
+                "UPDATE contacts SET state=?, op=NULL, prior_state=NULL, outcome=COALESCE(?, outcome),"
+                " contact_id=COALESCE(?, contact_id), ours=COALESCE(?, ours), error=? WHERE run_id=? AND key=?",
+                (state, outcome, contact_id, None if ours is None else int(ours), error, run_id, key),
+            )
+        )
+        if len(self._deferred) >= SETTLE_BATCH:
+            self.flush()
+
+    # --- dedup index -------------------------------------------------------------------------------------
+    def save_existing(self, run_id: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        with self.tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO existing VALUES (?, ?, ?)",
+                ((run_id, lkey, json.dumps(doc, separators=(",", ":"))) for lkey, doc in docs),
+            )
+
+    def drop_existing(self, run_id: str, lkeys: Iterable[str]) -> None:
+        with self.tx() as db:
+            db.executemany("DELETE FROM existing WHERE run_id=? AND lkey=?", ((run_id, k) for k in lkeys))
+
+    def existing(self, run_id: str) -> dict[str, dict[str, Any]]:
+        return {
+            lkey: json.loads(doc)
+            for lkey, doc in self.db.execute("SELECT lkey, doc FROM existing WHERE run_id=?", (run_id,))
+        }
+
+    # --- requests and totals ------------------------------------------------------------------------------
+    def count_request(self, run_id: str, endpoint: str) -> None:
+        """Count one request *before* it is sent: written at once (inside the open transaction, if any), so
+        a kill after the send cannot lose it. Autocommit in WAL without fsync: far below a request's cost."""
+        self._db.execute(
+            "INSERT INTO requests VALUES (?, ?, 1) ON CONFLICT(run_id, endpoint) DO UPDATE SET count = count + 1",
+            (run_id, endpoint),
+        )
+
+    def flush(self) -> None:
+        """Write the deferred settles."""
+        if self._deferred:
+            with self.tx():
+                pass
+
+    def request_counts(self, run_id: str) -> dict[str, int]:
+        if self._empty:
+            return {}
+        return dict(
+            self.db.execute("SELECT endpoint, count FROM requests WHERE run_id=?", (run_id,)).fetchall()
+        )
+
+    def row_totals(self, run_id: str) -> dict[str, int]:
+        return dict(
+            self.db.execute(
+                "SELECT outcome, COUNT(*) FROM rows WHERE run_id=? GROUP BY outcome", (run_id,)
+            ).fetchall()
+        )
+
+    def contact_totals(self, run_id: str) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT COALESCE(outcome, state), COUNT(*) FROM contacts WHERE run_id=?"
+            " AND state='done' GROUP BY outcome",
+            (run_id,),
+        ).fetchall()
+        out = dict(rows)
+        left = self.db.execute(
+            "SELECT COUNT(*) FROM contacts WHERE run_id=? AND state!='done'", (run_id,)
+        ).fetchone()[0]
+        out[Outcome.PENDING.value] = left
+        return out
+
+    def failed_rows(self, run_id: str) -> list[tuple[int, str | None]]:
+        """(row_id, reason) of the rows whose contact the target refused."""
+        return self.db.execute(
+            "SELECT row_id, reason FROM rows WHERE run_id=? AND outcome=? ORDER BY row_id",
+            (run_id, Outcome.FAILED.value),
+        ).fetchall()
+
+    def row_outcomes(self, run_id: str) -> list[tuple[int, str | None, str, str | None]]:
+        return self.db.execute(
+            "SELECT row_id, key, outcome, reason FROM rows WHERE run_id=? ORDER BY row_id", (run_id,)
+        ).fetchall()

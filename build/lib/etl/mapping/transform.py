@@ -1,0 +1,511 @@
+"""Canonical frame + resolved ids → ``PlannedContact``s: the desired state of each target contact.
+
+Policies (documented in README "Mapping"):
+
+* **Types**: every value is coerced to the *account field's* ``dataType`` (``ResolvedMapping.field_types``):
+  dates ``YYYY-MM-DD``, recurrent dates ``MM-DD``, ``true``/``false``, plain decimals; text as is. A value
+  that cannot be coerced is left out of the contact (never mangled) and recorded as a field problem
+  (``type_mismatch``, naming the column, the field and the value: ``TransformResult.field_problems``);
+  the contact still loads — only the key and consent can reject a row.
+* **Empty cells** are omitted, so an empty source cell never blanks a value already in the account.
+* **Status**: subscribed → Active; unsubscribed and cleaned → Inactive/Unsubscribe; pending and
+  no_consent are skipped (``unconfirmed`` / ``no_consent``) unless ``import_unconfirmed``, which imports
+  them as Inactive/Unsubscribe (never Active: there is no proof of consent).
+* **Lists**: the row's list names plus ``resolved.extra_lists``; **tags**: the row's tag labels; all as ids,
+  de-duplicated and sorted, like ``fields`` (sorted by field ``_id``).
+
+Work is vectorised in polars; ``PlannedContact`` objects are built in one pass at the end.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import overload
+
+import polars as pl
+
+from etl.errors import MappingError
+from etl.model import (
+    BME_ACTIVE,
+    BME_INACTIVE,
+    BME_UNSUBSCRIBE,
+    FIRST_NAME,
+    KEY,
+    LAST_NAME,
+    LISTS,
+    REASON,
+    REASON_CODE,
+    ROW_ID,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    STATUS,
+    TAGS,
+    FieldColumn,
+    PlannedContact,
+    ResolvedMapping,
+    Status,
+)
+from etl.names import col as column
+from etl.validate import rules
+from etl.validate.rows import FIELD, FIELD_PROBLEM_SCHEMA, FIELD_VALUE_CHARS, REJECT_COLUMN, REJECT_VALUE
+
+TYPE_MISMATCH = "type_mismatch"
+UNKNOWN_STATUS = "unknown_status"
+SKIP_REASONS = MappingProxyType(
+    {
+        Status.PENDING.value: (
+            "unconfirmed",
+            "unconfirmed (pending double opt-in): not imported without --import-unconfirmed",
+        ),
+        Status.NO_CONSENT.value: (
+            "no_consent",
+            "no marketing consent recorded: not imported without --import-unconfirmed",
+        ),
+    }
+)
+ISSUE_SCHEMA = MappingProxyType({ROW_ID: pl.Int64, KEY: pl.String, REASON_CODE: pl.String, REASON: pl.String})
+_TYPE_WORDS = MappingProxyType(
+    {
+        "number": "a number",
+        "date": "a date",
+        "recurrent_date": "a month-day date",
+        "boolean": "true/false",
+    }
+)
+
+
+CHUNK_ROWS = 50_000  # contacts built at a time when a plan is iterated
+
+
+class PlannedContacts(Sequence[PlannedContact]):
+    """The planned contacts, built a chunk of rows at a time as they are iterated.
+
+    What is kept is the plan's frame (key, row id, status, list and tag ids, coerced values: columns), not a
+    million ``PlannedContact`` objects: those cost ~2.4 KB each, ~2.4 GB for a million-contact run. Every
+    iteration builds them again; ``keys`` reads the key column without building any.
+    """
+
+    def __init__(self, frame: pl.DataFrame, fids: list[str], groups: dict[str, tuple[int, ...]]) -> None:
+        self._frame = frame
+        self._fids = fids
+        self._groups = groups
+
+    def __len__(self) -> int:
+        return self._frame.height
+
+    def __iter__(self) -> Iterator[PlannedContact]:
+        for start in range(0, self._frame.height, CHUNK_ROWS):
+            yield from _build(self._frame.slice(start, CHUNK_ROWS), self._fids, self._groups)
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedContact: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PlannedContact]: ...
+
+    def __getitem__(self, index: int | slice) -> PlannedContact | list[PlannedContact]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            return [self[i] for i in range(start, stop, step)]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("planned contact index out of range")
+        return _build(self._frame.slice(index, 1), self._fids, self._groups)[0]
+
+    def keys(self) -> list[str]:
+        return self._frame.get_column(KEY).to_list()
+
+    @property
+    def field_ids(self) -> list[str]:
+        """The field ids a document's ``v`` values stand for, in order (sorted)."""
+        return list(self._fids)
+
+    def documents(self) -> Iterator[pl.DataFrame]:
+        """The plan as the ledger stores it, ``CHUNK_ROWS`` contacts at a time, built by polars without one
+        Python object per contact: per contact (in plan order) ``key``, ``row_ids`` and ``doc``, the JSON
+        ``{"k": key, "r": row ids, "v": one value per ``field_ids`` entry (null: empty, omitted from the
+        request), "l": list ids, "t": tag ids, "s": status, "x": secondary status}``
+        (``etl.load.ledger.plan_from_json`` reads it).
+        """
+        for start in range(0, self._frame.height, CHUNK_ROWS):
+            yield self._documents(self._frame.slice(start, CHUNK_ROWS))
+
+    def _documents(self, f: pl.DataFrame) -> pl.DataFrame:
+        row_ids = pl.concat_list(pl.col(ROW_ID).cast(pl.Int64))
+        if self._groups:
+            merged = pl.DataFrame(
+                {KEY: list(self._groups), "_rids": [list(v) for v in self._groups.values()]},
+                schema={KEY: pl.String, "_rids": pl.List(pl.Int64)},
+            )
+            f = f.join(merged, on=KEY, how="left", maintain_order="left")
+            row_ids = pl.coalesce(pl.col("_rids"), row_ids)
+        values = (
+            pl.concat_list([pl.col(f"_v{i}") for i in range(len(self._fids))])
+            if self._fids
+            else pl.lit([], dtype=pl.List(pl.String))
+        )
+        active = pl.col(STATUS) == Status.SUBSCRIBED.value
+        doc = pl.struct(
+            k=pl.col(KEY),
+            r=row_ids,
+            v=values,
+            l=_id_list("_lists"),
+            t=_id_list("_tags"),
+            s=pl.when(active).then(pl.lit(BME_ACTIVE)).otherwise(pl.lit(BME_INACTIVE)),
+            x=pl.when(active).then(pl.lit(None, dtype=pl.String)).otherwise(pl.lit(BME_UNSUBSCRIBE)),
+        )
+        return f.select(
+            pl.col(KEY).alias("key"), row_ids.alias("row_ids"), doc.struct.json_encode().alias("doc")
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same contacts in the same order (a list, say)."""
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, like a list
+
+
+def _id_list(column: str) -> pl.Expr:
+    """A ``SEP``-joined id cell as a list of ids (an empty cell: no id), as ``_build`` reads it."""
+    c = pl.col(column)
+    return pl.when(c == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(c.str.split(SEP))
+
+
+def plan_keys(plans: Sequence[PlannedContact]) -> list[str]:
+    """The keys of ``plans``, without building the contacts when they are a ``PlannedContacts``."""
+    return plans.keys() if isinstance(plans, PlannedContacts) else [p.key for p in plans]
+
+
+@dataclass(frozen=True)
+class TransformResult:
+    """``rejected``/``skipped``: one row per source row id (merged duplicates included): ISSUE_SCHEMA.
+    ``contacts``: a ``PlannedContacts`` (built as iterated) or, from tests, a list. ``field_problems``:
+    one row per value left out because the account's field type cannot take it (``type_mismatch``), in
+    validate's ``FIELD_PROBLEM_SCHEMA`` (the contact's own row: the winner of merged duplicates)."""
+
+    contacts: Sequence[PlannedContact]
+    rejected: pl.DataFrame
+    skipped: pl.DataFrame
+    field_problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA))
+
+
+def distinct_names(frame: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """The list names and tag labels a canonical frame uses (what resolution must find or create)."""
+
+    def uniq(col: str) -> list[str]:
+        if col not in frame.columns or frame.height == 0:
+            return []
+        s = frame.get_column(col).explode().drop_nulls().unique(maintain_order=True)
+        return [x for x in s.to_list() if x]
+
+    return uniq(LISTS), uniq(TAGS)
+
+
+def _column_for(col: FieldColumn, columns: Sequence[str]) -> str:
+    if col.label in columns:
+        return col.label
+    fallback = {"firstName": FIRST_NAME, "lastName": LAST_NAME}.get(col.predefined or "")
+    if fallback and fallback in columns:
+        return fallback
+    raise MappingError(f"field column {col.label!r} is not in the canonical frame")
+
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_MONTH_DAY = r"^\d{2}-\d{2}$"
+
+
+def _fast(name: str, data_type: str) -> pl.Expr:
+    """The value in the target's type when it is already in normal form (the common case: validate
+    normalised it), else null; ``_finish`` settles the remaining values one distinct value at a time."""
+    c = rules.clean(column(name))
+    if data_type == "date":
+        ok = c.str.contains(_ISO_DATE) & c.str.to_date("%Y-%m-%d", strict=False).is_not_null()
+        return pl.when(ok).then(c)
+    if data_type == "recurrent_date":
+        ok = (
+            c.str.contains(_MONTH_DAY)
+            & (pl.lit("2000-") + c).str.to_date("%Y-%m-%d", strict=False).is_not_null()
+        )
+        return pl.when(ok).then(c)
+    if data_type == "boolean":
+        return pl.when(c.is_in(["true", "false"])).then(c)
+    if data_type == "number":
+        return rules.number_fast(c)
+    return c
+
+
+def _slow(values: list[str], data_type: str) -> list[str | None]:
+    if data_type == "number":
+        return [rules.normalise_number(v) for v in values]
+    series = pl.Series("v", values, dtype=pl.String)
+    if data_type == "boolean":
+        return series.to_frame().select(rules.parse_boolean(pl.col("v"))).to_series().to_list()
+    parse = {"date": rules.parse_date, "recurrent_date": rules.parse_recurrent}[data_type]
+    return parse(series).to_list()  # validate's parsers: the same formats validate accepts
+
+
+def _finish(df: pl.DataFrame, pairs: list[tuple[str, str, str]]) -> pl.DataFrame:
+    """Values the fast path left unsettled (``Yes``, ``2024-03-01T10:00:00Z``, ``1,234.5``): parsed once per
+    distinct value and joined back."""
+    for src, out, data_type in pairs:
+        if data_type == "text":
+            continue
+        pending = df.filter(column(out).is_null() & rules.clean(column(src)).is_not_null())
+        if pending.height == 0:
+            continue
+        values = pending.get_column(src).alias("v").str.strip_chars().unique().to_list()
+        fixed = dict(zip(values, _slow(values, data_type), strict=True))
+        df = df.with_columns(
+            pl.coalesce(
+                column(out),
+                column(src)
+                .str.strip_chars()
+                .replace_strict(list(fixed), list(fixed.values()), default=None, return_dtype=pl.String),
+            ).alias(out)
+        )
+    return df
+
+
+SEP = "\x1f"  # joins ids inside one cell; ids are hex ObjectIds, never containing it
+
+
+def _to_ids(df: pl.DataFrame, col: str, mapping: dict[str, str], extra: list[str], out: str) -> pl.DataFrame:
+    """Names → the row's sorted, de-duplicated ids (+ ``extra``), joined by ``SEP`` into one string.
+
+    Rows share few distinct name combinations, so each combination is resolved once in Python and the
+    column is mapped with one vectorised lookup (per-row list operations are far slower on big frames).
+    """
+    if col not in df.columns:
+        return df.with_columns(pl.lit(SEP.join(extra)).alias(out))
+    names = df.get_column(col).fill_null([]).list.join(SEP)
+    combos = names.unique().to_list()
+    ids = [
+        SEP.join(sorted({*(mapping[n] for n in c.split(SEP) if n in mapping), *extra}))
+        if c
+        else SEP.join(extra)
+        for c in combos
+    ]
+    return df.with_columns(names.replace_strict(combos, ids, return_dtype=pl.String).alias(out))
+
+
+def _check_names(frame: pl.DataFrame, resolved: ResolvedMapping) -> None:
+    lists, tags = distinct_names(frame)
+    lmap, tmap = dict(resolved.list_ids), dict(resolved.tag_ids)
+    miss = [f"list {n!r}" for n in lists if n not in lmap] + [f"tag {t!r}" for t in tags if t not in tmap]
+    miss += [f"list {n!r} (--list)" for n in resolved.extra_lists if n not in lmap]
+    if miss:
+        raise MappingError("the saved mapping does not cover " + ", ".join(miss[:20]) + " (resolve again)")
+
+
+def plan_contacts(
+    frame: pl.DataFrame,
+    field_columns: Sequence[FieldColumn],
+    resolved: ResolvedMapping,
+    *,
+    import_unconfirmed: bool = False,
+    duplicates: pl.DataFrame | None = None,
+) -> TransformResult:
+    """Plan one contact per row of the canonical frame (one row per key).
+
+    ``duplicates`` (validate's frame: ``key``, ``winner_row_id``, ``row_ids``) gives each contact all the
+    row ids that collapsed into it, winner first; without it a contact carries its own row id only.
+    """
+    fid_of = dict(resolved.field_ids)
+    types = dict(resolved.field_types)
+    targets = []
+    for col in field_columns:
+        if col.label not in fid_of:
+            raise MappingError(f"field column {col.label!r} has no resolved field id (resolve again)")
+        fid = fid_of[col.label]
+        targets.append((fid, _column_for(col, frame.columns), types.get(fid, col.data_type), col))
+    targets.sort(key=lambda t: t[0])
+    _check_names(frame, resolved)
+
+    lmap, tmap = dict(resolved.list_ids), dict(resolved.tag_ids)
+    extra_ids = sorted({lmap[n] for n in resolved.extra_lists})
+    where = [c for c in (SOURCE_FILE, SOURCE_LINE) if c in frame.columns]
+    df = frame.select(
+        pl.col(ROW_ID),
+        pl.col(KEY),
+        pl.col(STATUS),
+        *[pl.col(c) for c in where],
+        *[pl.col(c) for c in (LISTS, TAGS) if c in frame.columns],
+        *[column(src).alias(f"_s{i}") for i, (_, src, _, _) in enumerate(targets)],
+        *[_fast(src, dt).alias(f"_v{i}") for i, (_, src, dt, _) in enumerate(targets)],
+    )
+    df = _to_ids(df, LISTS, lmap, extra_ids, "_lists")
+    df = _to_ids(df, TAGS, tmap, [], "_tags")
+    df = _finish(df, [(f"_s{i}", f"_v{i}", t[2]) for i, t in enumerate(targets)])
+    groups = _groups(duplicates)
+
+    known = [s.value for s in Status]
+    df = df.with_columns((~pl.col(STATUS).is_in(known)).fill_null(True).alias("_sbad"))
+    is_bad = pl.col("_sbad")  # only consent rejects here; a value that did not coerce is left out
+    field_problems = _type_mismatches(df, targets)
+    rejected = _reasons(df.filter(is_bad))
+    ok = df.filter(~is_bad)
+    skip_states = [] if import_unconfirmed else list(SKIP_REASONS)
+    skipped = ok.filter(pl.col(STATUS).is_in(skip_states))
+    ok = ok.filter(~pl.col(STATUS).is_in(skip_states))
+
+    rejected_out = _issues(rejected, groups, pl.lit(UNKNOWN_STATUS), pl.col("_bad"))
+    skipped_out = _issues(
+        skipped,
+        groups,
+        pl.col(STATUS).replace_strict({k: v[0] for k, v in SKIP_REASONS.items()}),
+        pl.col(STATUS).replace_strict({k: v[1] for k, v in SKIP_REASONS.items()}),
+    )
+    keep = ok.select(KEY, ROW_ID, STATUS, "_lists", "_tags", *(f"_v{i}" for i in range(len(targets))))
+    return TransformResult(
+        PlannedContacts(keep, [t[0] for t in targets], groups), rejected_out, skipped_out, field_problems
+    )
+
+
+def _type_mismatches(df: pl.DataFrame, targets: list[tuple[str, str, str, FieldColumn]]) -> pl.DataFrame:
+    """One row per non-empty value that did not coerce to its field's type (rows kept by consent only),
+    built for those cells alone: one boolean pass finds the fields that have any."""
+    failed = {
+        i: rules.clean(pl.col(f"_s{i}")).is_not_null() & pl.col(f"_v{i}").is_null() & ~pl.col("_sbad")
+        for i in range(len(targets))
+    }
+    if not failed or df.height == 0:
+        return pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    hit = df.select(f.any().alias(str(i)) for i, f in failed.items()).row(0)
+    none = pl.lit(None, dtype=pl.String)
+    parts = []
+    for (i, f), h in zip(failed.items(), hit, strict=True):
+        if not h:
+            continue
+        _, _, dt, col = targets[i]
+        value = pl.col(f"_s{i}").str.strip_chars()
+        msg = pl.concat_str(
+            [
+                pl.lit(f"column {col.source!r}: value '"),
+                value.str.slice(0, 40),
+                pl.lit(f"' is not {_TYPE_WORDS.get(dt, dt)} (target field {col.label!r} is {dt})"),
+            ]
+        )
+        parts.append(
+            df.filter(f).select(
+                pl.col(ROW_ID).cast(pl.Int64),
+                (pl.col(SOURCE_FILE) if SOURCE_FILE in df.columns else none).alias(SOURCE_FILE),
+                (pl.col(SOURCE_LINE) if SOURCE_LINE in df.columns else none)
+                .cast(pl.Int64)
+                .alias(SOURCE_LINE),
+                pl.col(KEY),
+                pl.lit(col.source, dtype=pl.String).alias(REJECT_COLUMN),
+                pl.lit(col.label, dtype=pl.String).alias(FIELD),
+                pl.lit(TYPE_MISMATCH, dtype=pl.String).alias(REASON_CODE),
+                msg.alias(REASON),
+                value.str.slice(0, FIELD_VALUE_CHARS).alias(REJECT_VALUE),
+                pl.lit(i, dtype=pl.Int32).alias("_order"),
+            )
+        )
+    if not parts:
+        return pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    return pl.concat(parts).sort(ROW_ID, "_order").select(list(FIELD_PROBLEM_SCHEMA))
+
+
+def _reasons(bad: pl.DataFrame) -> pl.DataFrame:
+    """``_bad``: why each rejected row was rejected (an unknown status: the only reject left here)."""
+    status_msg = pl.concat_str(
+        [pl.lit("status "), pl.col(STATUS).fill_null("(none)"), pl.lit(" is not known")]
+    )
+    return bad.with_columns(status_msg.alias("_bad"))
+
+
+def _groups(duplicates: pl.DataFrame | None) -> dict[str, tuple[int, ...]]:
+    """key → all its row ids, winner first then the others in merge order (only keys with duplicates)."""
+    if duplicates is None or duplicates.height == 0 or "row_ids" not in duplicates.columns:
+        return {}
+    winners = (
+        duplicates.get_column("winner_row_id").to_list()
+        if "winner_row_id" in duplicates.columns
+        else [ids[0] for ids in duplicates.get_column("row_ids").to_list()]
+    )
+    out = {}
+    for key, win, ids in zip(
+        duplicates.get_column(KEY).to_list(), winners, duplicates.get_column("row_ids").to_list(), strict=True
+    ):
+        out[key] = (int(win), *(int(i) for i in ids if i != win))
+    return out
+
+
+def _issues(
+    df: pl.DataFrame, groups: dict[str, tuple[int, ...]], code: pl.Expr, reason: pl.Expr
+) -> pl.DataFrame:
+    if df.height == 0:
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    base = df.select(
+        pl.col(ROW_ID).cast(pl.Int64), pl.col(KEY), code.alias(REASON_CODE), reason.alias(REASON)
+    )
+    if not groups:
+        return base.select(list(ISSUE_SCHEMA))
+    rows = [(rid, key, c, r) for own, key, c, r in base.iter_rows() for rid in groups.get(key, (own,))]
+    return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
+
+
+def _build(df: pl.DataFrame, fids: list[str], groups: dict[str, tuple[int, ...]]) -> list[PlannedContact]:
+    """The one Python pass: columns to lists once, distinct id combinations to tuples once."""
+    combos: dict[str, tuple[str, ...]] = {"": ()}
+
+    def ids(joined: str) -> tuple[str, ...]:
+        hit = combos.get(joined)
+        if hit is None:
+            hit = combos[joined] = tuple(joined.split(SEP))
+        return hit
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # a million new tuples would trigger repeated full collections that find no garbage
+    try:
+        return _build_rows(df, fids, groups, ids)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build_rows(
+    df: pl.DataFrame,
+    fids: list[str],
+    groups: dict[str, tuple[int, ...]],
+    ids: Callable[[str], tuple[str, ...]],
+) -> list[PlannedContact]:
+    active = (df.get_column(STATUS) == Status.SUBSCRIBED.value).to_list()
+    values = (
+        zip(*(df.get_column(f"_v{i}").to_list() for i in range(len(fids))), strict=True)
+        if fids
+        else iter(lambda: (), None)
+    )
+    out = []
+    for key, rid, lists, tags, act, row in zip(
+        df.get_column(KEY).to_list(),
+        df.get_column(ROW_ID).to_list(),
+        df.get_column("_lists").to_list(),
+        df.get_column("_tags").to_list(),
+        active,
+        values,
+        strict=False,
+    ):
+        fields = (
+            tuple(zip(fids, row, strict=True))
+            if None not in row
+            else tuple([(f, v) for f, v in zip(fids, row, strict=True) if v is not None])
+        )
+        out.append(
+            PlannedContact(
+                key=key,
+                row_ids=groups.get(key) or (rid,),
+                fields=fields,
+                lists=ids(lists),
+                tags=ids(tags),
+                status=BME_ACTIVE if act else BME_INACTIVE,
+                secondary=None if act else BME_UNSUBSCRIBE,
+            )
+        )
+    return out

@@ -1,0 +1,349 @@
+"""Consent signals in columns no preset names: recognised by name and by value, whatever the platform.
+
+Why this exists: on real exports, people who had opted out arrived Active whenever their opt-out sat in a
+column the preset did not know (Ghost ``subscribed_to_emails=false``, Substack ``email_disabled=true``,
+beehiiv ``unsubscribed_at`` filled while ``status`` said active, Shopify ``Accepts Marketing=no``). So every
+column that no preset rule claims is read here first, and only a column that carries no consent signal
+may become a plain custom field.
+
+A column's *shape* is decided from its name (``classify_header``):
+
+* ``positive`` — a consent that can be withdrawn: "subscribed", "opted in", "accepts (email) marketing",
+  "consent", "marketing consent" … A false/no/0 cell is an opt-out.
+* ``negative`` — a suppression flag: "email disabled", "do not email", "opted out", "unsubscribed",
+  "bounced", "blocklisted", "suppressed", "global unsubscribe" … A true/yes/1 cell (or a date) is an opt-out.
+* ``event`` — a suppression that happened: an unsubscribe/bounce/clean *date*, *time* or *reason*. Any
+  filled cell is an opt-out.
+* ``status`` — a status word column ("status", "email status", "subscription", "marketing status" …):
+  cells read with the status vocabulary (``VOCABULARY``).
+* ``weak`` — a name that may be about consent ("newsletter", "marketing", "mailing list" …): only
+  affirmative cells pass; anything else needs a person's decision.
+* ``value`` — no consent word in the name, but a cell holds a suppression word of the vocabulary
+  ("unsubscribed", "bounced" …) — decided by validate from the data.
+
+A cell is read as a status, as "no signal" (affirmative or empty), or as *unreadable*. A column with an
+unreadable cell, and every ``weak``/``value`` column with a non-affirmative cell, *needs a decision*: the
+run stops before its first write, naming the column, its values and the flags that settle it
+(``--status-column`` with ``--status-value``, or ``--ignore-column``). Readable signals always apply, and
+when signals disagree the most restrictive wins (``RANK``), the same rule as for duplicate rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from etl.model import Status
+
+# Most restrictive last. A person's status is the highest-ranked status any signal gives.
+RANK: Mapping[str, int] = MappingProxyType(
+    {
+        Status.SUBSCRIBED.value: 0,
+        Status.PENDING.value: 1,
+        Status.NO_CONSENT.value: 2,
+        Status.UNSUBSCRIBED.value: 3,
+        Status.CLEANED.value: 4,
+    }
+)
+NO_SIGNAL = "-"  # a cell that says nothing against consent (affirmative or empty)
+UNREADABLE = "?"  # a cell that cannot be read with confidence
+
+_S, _U, _C, _P, _N = (s.value for s in Status)
+
+TRUE_WORDS = ("true", "yes", "y", "1", "t", "on", "x", "checked", "ja", "oui", "si", "sí")
+FALSE_WORDS = ("false", "no", "n", "0", "f", "off", "unchecked", "nein", "non")
+
+# Status words of the platforms (normalised: lower case, runs of space/_/- as one space).
+VOCABULARY: Mapping[str, str] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            (
+                "subscribed",
+                "active",
+                "confirmed",
+                "opted in",
+                "opt in",
+                "optin",
+                "enabled",
+                "subscriber",
+                "explicit",
+                "implicit",
+                "express",
+                "implied",
+                "single opt in",
+                "double opt in",
+                "accepted",
+            ),
+            _S,
+        ),
+        **dict.fromkeys(
+            (
+                "unsubscribed",
+                "unsubscribe",
+                "unsubscribed from all",
+                "opted out",
+                "opt out",
+                "optout",
+                "cancelled",
+                "canceled",
+                "inactive",
+                "archived",
+                "deleted",
+                "disabled",
+                "removed",
+                "do not contact",
+                "do not email",
+                "blocklisted",
+                "blacklisted",
+                "blocked",
+                "blocklist",
+                "suppressed",
+                "global unsubscribe",
+                "revoked",
+                "withdrawn",
+                "declined",
+                "not subscribed anymore",
+            ),
+            _U,
+        ),
+        **dict.fromkeys(
+            (
+                "cleaned",
+                "bounced",
+                "bounce",
+                "hard bounce",
+                "hard bounced",
+                "hardbounce",
+                "complained",
+                "complaint",
+                "spam",
+                "spam complaint",
+                "marked as spam",
+                "reported spam",
+                "unreachable",
+                "invalid",
+                "invalid email",
+                "undeliverable",
+                "quarantined",
+                "junk",
+            ),
+            _C,
+        ),
+        **dict.fromkeys(
+            (
+                "pending",
+                "unconfirmed",
+                "not confirmed",
+                "awaiting confirmation",
+                "pending confirmation",
+                "waiting for confirmation",
+                "double opt in pending",
+                "temp hold",
+            ),
+            _P,
+        ),
+        **dict.fromkeys(
+            (
+                "non subscribed",
+                "nonsubscribed",
+                "never subscribed",
+                "not subscribed",
+                "no permissions set",
+                "no permission",
+                "not set",
+                "no consent",
+                "no_consent",
+                "transactional",
+                "none",
+            ),
+            _N,
+        ),
+    }
+)
+# The words that make a column with no consent word in its name worth a question: unambiguous suppression
+# words only ("cancelled", "archived", "inactive" are just as often an order's or an account's state).
+SUPPRESSION_WORDS = (
+    "unsubscribed",
+    "unsubscribe",
+    "opted out",
+    "opt out",
+    "optout",
+    "bounced",
+    "hard bounce",
+    "hard bounced",
+    "cleaned",
+    "complained",
+    "spam complaint",
+    "marked as spam",
+    "blocklisted",
+    "blacklisted",
+    "suppressed",
+    "do not contact",
+    "do not email",
+    "global unsubscribe",
+    "unreachable",
+    "undeliverable",
+    "quarantined",
+)
+
+
+# Unicode White_Space, which polars' (Rust's) whitespace handling uses; Python's ``str.isspace`` also takes
+# the separators \x1c–\x1f, so both sides name the set explicitly to read a cell alike.
+WHITESPACE = " \t\n\x0b\x0c\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+SEPARATORS = "[" + WHITESPACE + "_\\-]+"  # (no character of WHITESPACE is special inside a class)
+
+
+INVISIBLE = "[\u00ad\u200b\u200c\u200d\u2060\ufeff]"  # soft hyphen, zero-width characters, BOM
+
+
+def normalise_value(value: str) -> str:
+    """The form cells are compared in: invisible characters dropped, lower case, runs of space, ``_`` and
+    ``-`` as one space (``Unsubscribed`` with a zero-width space pasted after it is still unsubscribed)."""
+    return re.sub(SEPARATORS, " ", re.sub(INVISIBLE, "", value).lower()).strip(" ")
+
+
+def words(header: str) -> list[str]:
+    """A header as lower-case words: ``HasOptedOutOfEmail`` → has opted out of email, ``unsub_time`` →
+    unsub time, ``Accepts Email Marketing`` → accepts email marketing."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", header.replace("\ufeff", ""))
+    return [w for w in re.split(r"[^0-9a-zA-Z\u00c0-\uffff]+", spaced.casefold()) if w]
+
+
+_CLEAN_WORDS = re.compile(
+    r"\b(hard ?bounced?|bounced?|bounces|complain(ed|t|ts)?|spam|quarantined|unreachable|undeliverable|"
+    r"invalid (email|address)|clean(ed)?)\b"
+)
+_UNSUB_WORDS = re.compile(
+    r"\b(unsubscribed?|unsubscribes|unsub|opted ?out|opt ?out|optout|do ?not ?(e ?mail|contact|mail|send)|"
+    r"donotemail|dnc|e ?mail disabled|disabled|blocklisted|blocklist|blacklisted|blacklist|blocked|"
+    r"suppress(ed|ion)?|no (e ?mail|marketing))\b"
+)
+_POSITIVE_WORDS = re.compile(
+    r"\b(subscribed|opted ?in|opt ?in|optin|accepts?( e ?mail)? marketing|marketing (consent|opt ?in|ok)|"
+    r"consent(ed|s)?|gdpr|marketable|can e ?mail|allow(s)? e ?mail|receive e ?mails?|wants? e ?mails?|"
+    r"e ?mail marketing|subscribed to e ?mails?)\b"
+)
+_EVENT_WORDS = re.compile(r"\b(at|date|time|timestamp|on|when|datetime|since|reason|dt|ts)\b")
+_STATUS_NAMES = re.compile(
+    r"^((e ?mail|subscription|subscriber|member|contact|marketing|consent|opt ?in|optin|newsletter|list|"
+    r"e ?mail marketing|e ?mail permission|permission|mailing) (status|state)|status|state|subscription|"
+    r"subscription state|permission)$"
+)
+_WEAK_WORDS = re.compile(
+    r"\b(newsletters?|marketing|mailing list|e ?mail (preferences?|list)|communications?)\b"
+)
+# Evidence *about* a consent (when, where, how it was given) is not a signal itself.
+_METADATA = re.compile(
+    r"\b(ip|source|method|form|id|version|level|type|campaign|title|url|link|count|updated|modified|changed|"
+    r"created|language|timezone|channel|medium|referrer|page|score|rating|sms|whatsapp|push|phone|text ?message|"
+    r"other)\b"
+)
+_POSITIVE_EVENT = re.compile(
+    r"\b(opted ?in|opt ?in|optin|subscribed|consent(ed)?|confirm(ed)?|signup|joined)\b"
+)
+
+
+@dataclass(frozen=True)
+class ConsentShape:
+    """How one column carries consent: ``kind`` (see the module doc) and the status an opt-out gives."""
+
+    kind: str  # positive | negative | event | status | weak | value
+    status: str  # the status a firing cell gives (for status/value: the vocabulary decides)
+
+    def read(self, value: str | None) -> str:
+        """One normalised cell → a status, ``NO_SIGNAL`` or ``UNREADABLE`` (the reference semantics;
+        validate's vectorised reading uses ``value_table`` and must agree)."""
+        if value is None or not value:
+            return NO_SIGNAL
+        return self.value_table().get(value, self.default_reading(value))
+
+    def value_table(self) -> dict[str, str]:
+        """Known cells → their reading. Cells not in the table read as ``default_reading``."""
+        if self.kind == "event":
+            return dict.fromkeys(("false", "no", "n", "0", "never", "none", "null", "nil"), NO_SIGNAL)
+        table = {w: (NO_SIGNAL if s == _S else s) for w, s in VOCABULARY.items()}
+        if self.kind == "positive":
+            table.update(dict.fromkeys(TRUE_WORDS, NO_SIGNAL))
+            table.update(dict.fromkeys(FALSE_WORDS, self.status))
+        elif self.kind == "negative":
+            table.update(dict.fromkeys(TRUE_WORDS, self.status))
+            table.update(dict.fromkeys(FALSE_WORDS, NO_SIGNAL))
+            # in a suppression flag, "active"/"subscribed" mean the flag is off, not a consent word
+        elif self.kind == "weak":
+            table = {w: (NO_SIGNAL if s == _S else UNREADABLE) for w, s in VOCABULARY.items()}
+            table.update(dict.fromkeys(TRUE_WORDS, NO_SIGNAL))
+            table.update(dict.fromkeys(FALSE_WORDS, UNREADABLE))
+        elif self.kind == "value":
+            table = dict.fromkeys(SUPPRESSION_WORDS, UNREADABLE)
+        return table
+
+    def default_reading(self, value: str) -> str:
+        """A cell outside the table: a filled event (or a date in a flag) fires; a ``value`` column's
+        other cells are ordinary data; anything else is unreadable."""
+        if self.kind == "event":
+            return self.status
+        if self.kind == "negative" and _DATE.match(value):
+            return self.status
+        if self.kind == "value":
+            return NO_SIGNAL
+        return UNREADABLE
+
+    @property
+    def needs_all_values(self) -> bool:
+        """Whether a column's distinct values are worth listing (an event column's are timestamps)."""
+        return self.kind != "event"
+
+
+# a cell that starts like a date, once normalised ("-" reads as " "); validate's vectorised reading uses it too
+DATE_LIKE = r"^\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}"
+_DATE = re.compile(DATE_LIKE)
+
+
+def classify_header(header: str) -> ConsentShape | None:
+    """The consent shape a column's name suggests, or None when the name says nothing about consent."""
+    joined = " ".join(words(header))
+    if not joined:
+        return None
+    clean = bool(_CLEAN_WORDS.search(joined))
+    unsub = bool(_UNSUB_WORDS.search(joined))
+    opt_out = _C if clean else _U
+    if clean or unsub:
+        if _EVENT_WORDS.search(joined):
+            return None if _METADATA.search(joined) else ConsentShape("event", opt_out)
+        if _METADATA.search(joined):
+            return None
+        if re.search(r"\b(status|state)\b", joined):
+            return ConsentShape("status", opt_out)
+        return ConsentShape("negative", opt_out)
+    if _STATUS_NAMES.match(joined):
+        return ConsentShape("status", _U)
+    if _POSITIVE_WORDS.search(joined):
+        if _METADATA.search(joined) or (_EVENT_WORDS.search(joined) and _POSITIVE_EVENT.search(joined)):
+            return None  # when/where/how a consent was given: evidence, not a signal
+        if re.search(r"\b(status|state)\b", joined):
+            return ConsentShape("status", _U)
+        # "subscribed = false" is an unsubscribe; "accepts marketing = no" / "opted in = no" never consented
+        gave = re.search(
+            r"\b(accepts?|consent(ed|s)?|gdpr|marketable|allow(s)?|can|wants?|receive|opted ?in|opt ?in|optin)\b",
+            joined,
+        )
+        return ConsentShape("positive", _N if gave else _U)
+    if _WEAK_WORDS.search(joined) and not _METADATA.search(joined):
+        return ConsentShape("weak", _U)
+    return None
+
+
+VALUE_SHAPE = ConsentShape("value", _U)
+
+
+def parse_status(word: str) -> Status:
+    """A ``--status-value`` right-hand side: a Status, or a vocabulary word naming one."""
+    w = normalise_value(word)
+    for s in Status:
+        if w == s.value or w == s.value.replace("_", " "):
+            return s
+    if w in VOCABULARY:
+        return Status(VOCABULARY[w])
+    raise ValueError(f"{word!r} is not a status ({', '.join(s.value for s in Status)})")

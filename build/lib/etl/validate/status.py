@@ -1,0 +1,258 @@
+"""A row's consent status, from every signal the row carries: the most restrictive one wins.
+
+Signals, in the order they are named when they tie: the preset's status flags, its status column, the
+consent columns ``plan_columns`` recognised (``etl/presets/consent.py``), the file name. Each gives a status
+or nothing; the row's status is the most restrictive given (``consent.RANK``: cleaned > unsubscribed >
+no_consent > pending > subscribed), and the preset's ``default`` only when no signal says anything. This is
+the "consent wins" rule of duplicate rows applied inside one row, so an opt-out in any column is never
+outvoted by an "active" elsewhere.
+
+Besides STATUS, the expressions name which signal decided (``BY``) and the cell that did (``VALUE``), for the
+report's "status decided by" table, and the raw status word and whether it is unknown (for the
+``unknown_status`` reject).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from etl.model import SOURCE_FILE, STATUS, Status
+from etl.names import col as column
+from etl.presets.consent import (
+    DATE_LIKE,
+    INVISIBLE,
+    NO_SIGNAL,
+    RANK,
+    SEPARATORS,
+    SUPPRESSION_WORDS,
+    UNREADABLE,
+    VOCABULARY,
+    ConsentShape,
+    classify_header,
+)
+from etl.presets.preset import FlagRule, Preset
+from etl.validate import rules
+from etl.validate.canonical import ColumnPlan
+
+BY = "__bme_status_by"
+VALUE = "__bme_status_val"
+WORD = "__bme_status_word"
+UNKNOWN = "__bme_status_unknown"
+FILLED = "(filled)"
+DEFAULT = "default"
+FILE_NAME = "file name"
+CONSENT_SCHEMA = pl.Schema(
+    {"column": pl.String, "kind": pl.String, "value": pl.String, "reading": pl.String, "n": pl.Int64}
+)
+SOURCES_SCHEMA = pl.Schema({"by": pl.String, "value": pl.String, STATUS: pl.String, "n": pl.Int64})
+
+
+@dataclass(frozen=True)
+class _Signal:
+    by: str  # who speaks: 'column "X"' or "file name"
+    status: pl.Expr  # a Status value, or null when this signal says nothing
+    value: pl.Expr  # the cell that spoke, for the report
+
+
+def lookup(expr: pl.Expr, mapping: Mapping[str, str]) -> pl.Expr:
+    """``expr`` through ``mapping``; anything else (and null) → null."""
+    if not mapping:
+        return pl.lit(None, dtype=pl.String)
+    return expr.replace_strict(list(mapping), list(mapping.values()), default=None, return_dtype=pl.String)
+
+
+def normalised(expr: pl.Expr) -> pl.Expr:
+    """``consent.normalise_value`` as an expression: lower case, runs of space/_/- as one space."""
+    v = (
+        expr.str.replace_all(INVISIBLE, "")
+        .str.to_lowercase()
+        .str.replace_all(SEPARATORS, " ")
+        .str.strip_chars(" ")
+    )
+    return pl.when(v.str.len_bytes() > 0).then(v)  # a cell of separators only says nothing
+
+
+def fires(col: str, rule: FlagRule, headers_by_file: Mapping[str, Collection[str]] | None) -> pl.Expr:
+    """Vectorised ``FlagRule.fires``; a file whose header lacks the column never fires (even when absent)."""
+    v = rules.clean(column(col)).str.to_lowercase()
+    if not rule.values:
+        hit = v.is_not_null()
+    elif rule.match == "contains":
+        hit = pl.any_horizontal(*[v.str.contains(x, literal=True) for x in rule.values])
+    else:
+        hit = v.is_in(list(rule.values))
+    hit = hit.fill_null(False)
+    fired = ~hit if rule.absent else hit
+    return fired & _in_files_having(col, headers_by_file)
+
+
+def _in_files_having(col: str, headers_by_file: Mapping[str, Collection[str]] | None) -> pl.Expr:
+    if headers_by_file is None:
+        return pl.lit(True)
+    return pl.col(SOURCE_FILE).is_in([f for f, cols in headers_by_file.items() if col in cols])
+
+
+def reading(col: str, shape: ConsentShape, headers_by_file: Mapping[str, Collection[str]] | None) -> pl.Expr:
+    """Each cell of a consent column read as a status, ``NO_SIGNAL`` or ``UNREADABLE`` (null when empty):
+    the vectorised ``ConsentShape.read``."""
+    v = normalised(rules.clean(column(col)))
+    mapped = lookup(v, shape.value_table())
+    if shape.kind == "event":
+        other = pl.lit(shape.status)
+    elif shape.kind == "negative":
+        other = pl.when(v.str.contains(DATE_LIKE)).then(pl.lit(shape.status)).otherwise(pl.lit(UNREADABLE))
+    elif shape.kind == "value":
+        other = pl.lit(NO_SIGNAL)
+    else:
+        other = pl.lit(UNREADABLE)
+    out = pl.when(mapped.is_not_null()).then(mapped).when(v.is_not_null()).then(other)
+    return pl.when(_in_files_having(col, headers_by_file)).then(out)
+
+
+def _own_words(col: str, headers_by_file: Mapping[str, Collection[str]] | None, *, by_name: bool) -> pl.Expr:
+    """An opt-out that a column a preset claims states in its own words, whatever values the preset
+    expected there: a suppression word ("unsubscribed", "bounced") in a flag or in a field named like a
+    consent; and, for a flag (``by_name``), a "no" in a column named like a consent. Only opt-outs: a cell
+    this reading cannot place says nothing (the preset reads it). A field's booleans and dates keep the
+    meaning its preset documents (Sendy's "GDPR: No" is a sign-up form, not an opt-out)."""
+    suppressing = {w: s for w, s in VOCABULARY.items() if RANK[s] >= RANK[Status.UNSUBSCRIBED.value]}
+    word = normalised(rules.clean(column(col)))
+    said: pl.Expr = pl.when(_in_files_having(col, headers_by_file)).then(lookup(word, suppressing))
+    shape = classify_header(col) if by_name else None
+    if shape is not None:
+        read = reading(col, shape, headers_by_file)
+        said = pl.coalesce(said, pl.when(read.is_in([s for s in RANK if RANK[s] > 0])).then(read))
+    return said
+
+
+def status_exprs(
+    plan: ColumnPlan,
+    preset: Preset,
+    files: Mapping[str, str],
+    headers_by_file: Mapping[str, Collection[str]] | None,
+) -> list[pl.Expr]:
+    """STATUS, BY, VALUE, WORD and UNKNOWN for every row (see the module doc)."""
+    signals: list[_Signal] = []
+    fired = pl.lit(False)
+    for col, rule in plan.flags:
+        cond = fires(col, rule, headers_by_file)
+        word_in_flag = normalised(rules.clean(column(col)))
+        cell = pl.lit(FILLED) if not rule.values else word_in_flag.fill_null("")
+        signals.append(_Signal(f'column "{col}"', pl.when(cond).then(pl.lit(rule.status.value)), cell))
+        said = _own_words(col, headers_by_file, by_name=True)
+        signals.append(_Signal(f'column "{col}"', said, word_in_flag))
+        fired = fired | cond | said.is_not_null()
+    claimed = [fc.source for fc in plan.fields if not fc.custom] + list(plan.ignored)
+    for col in claimed:
+        if classify_header(col) is not None:
+            said = _own_words(col, headers_by_file, by_name=False)
+            signals.append(_Signal(f'column "{col}"', said, normalised(rules.clean(column(col)))))
+            fired = fired | said.is_not_null()
+    word = pl.lit(None, dtype=pl.String)
+    unknown = pl.lit(False)
+    if plan.status is not None:
+        word = column(plan.status)
+        own = {k: v.value for k, v in preset.status.values.items()}
+        looked = pl.coalesce(lookup(word.str.to_lowercase(), own), lookup(normalised(word), VOCABULARY))
+        is_unknown = word.is_not_null() & looked.is_null()
+        if preset.status.unknown is not None:
+            looked = pl.when(is_unknown).then(pl.lit(preset.status.unknown.value)).otherwise(looked)
+        else:
+            unknown = is_unknown
+        signals.append(_Signal(f'column "{plan.status}"', looked, normalised(word)))
+    for col, shape in plan.consent:
+        r = reading(col, shape, headers_by_file)
+        said = pl.when(r.is_in(list(RANK))).then(r)
+        cell = pl.lit(FILLED) if shape.kind == "event" else normalised(rules.clean(column(col)))
+        signals.append(_Signal(f'column "{col}"', said, cell))
+        fired = fired | (said.is_not_null() & (said != "subscribed"))
+    signals.append(_Signal(FILE_NAME, lookup(pl.col(SOURCE_FILE), files), pl.lit(None, dtype=pl.String)))
+
+    ranks = [lookup(s.status, {k: str(v) for k, v in RANK.items()}).cast(pl.Int8) for s in signals]
+    top = pl.max_horizontal(ranks)
+    back = {str(v): k for k, v in RANK.items()}
+    status = (
+        pl.when(top.is_null())
+        .then(pl.lit(preset.status.default.value))
+        .otherwise(lookup(top.cast(pl.String), back))
+    )
+    by: Any = pl.when(top.is_null()).then(pl.lit(DEFAULT))
+    value: Any = pl.when(top.is_null()).then(pl.lit(None, dtype=pl.String))
+    for s, rank in zip(signals, ranks, strict=True):
+        by = by.when(rank == top).then(pl.lit(s.by))
+        value = value.when(rank == top).then(s.value)
+    return [
+        status.alias(STATUS),
+        by.alias(BY),
+        value.alias(VALUE),
+        word.alias(WORD),
+        (unknown & ~fired).alias(UNKNOWN),
+    ]
+
+
+def consent_values(
+    raw: pl.DataFrame, plan: ColumnPlan, headers_by_file: Mapping[str, Collection[str]] | None
+) -> pl.DataFrame:
+    """How many rows held each value of each consent column, and how it was read (CONSENT_SCHEMA);
+    and, for a watched column, its cells that are suppression words (read ``UNREADABLE``: a person must say
+    whether that column is consent). Small: consent columns have few distinct values, and an event
+    column's cells (timestamps) are counted as one ``(filled)`` value."""
+    parts = []
+    for col, shape in plan.consent:
+        cell = pl.lit(FILLED) if shape.kind == "event" else normalised(rules.clean(column(col)))
+        parts.append(
+            raw.select(cell.alias("value"), reading(col, shape, headers_by_file).alias("reading"))
+            .filter(pl.col("reading").is_not_null())
+            .group_by("value", "reading")
+            .agg(pl.len().cast(pl.Int64).alias("n"))
+            .select(pl.lit(col).alias("column"), pl.lit(shape.kind).alias("kind"), "value", "reading", "n")
+        )
+    if plan.watch:
+        variants = _variants()
+        at = {c: i for i, c in enumerate(raw.columns)}
+        # one multi-column expression, not one per column (a file can have 10,000 watched columns)
+        hits = raw.select(pl.nth([at[c] for c in plan.watch]).is_in(variants).any()).row(0)
+        for col, hit in zip(plan.watch, hits, strict=True):
+            if not hit:
+                continue
+            parts.append(
+                raw.select(column(col).alias("value"))
+                .filter(pl.col("value").is_in(variants))
+                .group_by("value")
+                .agg(pl.len().cast(pl.Int64).alias("n"))
+                .select(
+                    pl.lit(col).alias("column"),
+                    pl.lit("value").alias("kind"),
+                    normalised(pl.col("value")).alias("value"),
+                    pl.lit(UNREADABLE).alias("reading"),
+                    "n",
+                )
+            )
+    if not parts:
+        return pl.DataFrame(schema=CONSENT_SCHEMA)
+    return pl.concat(parts).cast(dict(CONSENT_SCHEMA))  # type: ignore[arg-type]
+
+
+def _variants() -> list[str]:
+    """The spellings of suppression words a watched cell is compared with, without lower-casing every
+    cell of every column (a pass over all the text): as written, Capitalised, Title Case, UPPER, and with
+    ``_``/``-`` for spaces."""
+    out: set[str] = set()
+    for w in SUPPRESSION_WORDS:
+        for form in (w, w.capitalize(), w.title(), w.upper()):
+            out.update({form, form.replace(" ", "_"), form.replace(" ", "-")})
+    return sorted(out)
+
+
+def status_sources(first: pl.DataFrame, keep: pl.Series) -> pl.DataFrame:
+    """Rows per (deciding signal, its value, status), over the rows kept (SOURCES_SCHEMA)."""
+    return (
+        first.filter(keep)
+        .group_by(pl.col(BY).alias("by"), pl.col(VALUE).alias("value"), STATUS)
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+        .cast(dict(SOURCES_SCHEMA))  # type: ignore[arg-type]
+    )

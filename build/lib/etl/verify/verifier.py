@@ -1,0 +1,287 @@
+"""``verify``: read back what a run wrote and compare it with the ledger — read-only, priced, capped.
+
+The ledger is the source of truth for *what was intended*: each contact's plan, its outcome, whether the
+run created it (``ours``), its ``_id``, and the pre-run state of the contacts that already existed (the
+run's dedup index). Only contacts the run left ``created``/``updated``/``unchanged`` are checked; skipped,
+failed, rejected and still-pending ones are counted, not checked. What "equal" means per policy is in
+``etl.verify.compare``; how the read-back is bought, in ``etl.verify.readback``.
+
+Target identity (``etl.verify.expected``): the base URL the run recorded, or for the embedded sandbox
+the state dir; a structure the target does not know is refused too (one line, exit 2).
+
+Verify never writes to the account (searches only) nor to the ledger (opened without the run lock, like
+``status``), so it can run while another run loads, and its requests are not added to the run's counts.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from etl.benchmark.client import BenchmarkClient, InvalidRequest, NotFound
+from etl.benchmark.pacing import Pacer
+from etl.clock import Clock, SystemClock
+from etl.config import Secret
+from etl.errors import ConfigError
+from etl.load.ledger import Ledger, ledger_errors
+from etl.verify.compare import (
+    KINDS,
+    Expected,
+    Mismatch,
+    Names,
+    compare,
+    pick,
+)
+from etl.verify.expected import check_target, expectations, find_run, run_names, run_policy
+from etl.verify.readback import ReadBack, ReadPlan, budget_plan, by_key, costs
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    run: str | None = None  # run id or unique prefix; None → the most recently updated run
+    sample: int | None = None  # check a seeded random sample of this many keys
+    embedded: bool = False  # the target is the embedded sandbox of this state dir
+
+
+@dataclass
+class ListCheck:
+    list_id: str
+    name: str
+    expected: int  # checked contacts whose plan puts them in the list
+    actual: int  # of those, how many the read-back shows in it
+    total_records: int | None  # members of the list in the whole account
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "list_id": self.list_id,
+            "name": self.name,
+            "expected": self.expected,
+            "actual": self.actual,
+            "total_records": self.total_records,
+        }
+
+
+@dataclass
+class VerifyResult:
+    run_id: str
+    run_state: str
+    structure_id: str
+    policy: str
+    plan: ReadPlan
+    checked: int
+    sampled: bool
+    ok: int
+    mismatches: list[Mismatch]
+    lists: list[ListCheck]
+    not_checked: dict[str, int]
+    requests: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.mismatches and all(x.expected == x.actual for x in self.lists)
+
+    def by_kind(self) -> dict[str, int]:
+        counts = Counter(m.kind for m in self.mismatches)
+        return {k: counts[k] for k in KINDS if counts[k]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "run_state": self.run_state,
+            "structure_id": self.structure_id,
+            "policy": self.policy,
+            "checked": self.checked,
+            "sampled": self.sampled,
+            "population": self.plan.population,
+            "ok": self.ok,
+            "clean": self.clean,
+            "mismatches_by_kind": self.by_kind(),
+            "mismatches": [m.to_dict() for m in self.mismatches],
+            "lists": [x.to_dict() for x in self.lists],
+            "not_checked": self.not_checked,
+            "notes": self.notes,
+            "requests": {
+                "total": sum(self.requests.values()),
+                "planned": self.plan.total,
+                "by_endpoint": dict(sorted(self.requests.items())),
+                "plan": self.plan.to_dict(),
+            },
+        }
+
+
+# --- the verification ---------------------------------------------------------------------------------------
+def verify(
+    state_dir: Path,
+    base_url: str,
+    api_key: Secret,
+    opts: VerifyOptions,
+    *,
+    clock: Clock | None = None,
+    on_plan: Callable[[ReadPlan], None] | None = None,
+) -> VerifyResult:
+    """Check a run against the account; ``on_plan`` sees the request bill before the read-back spends it."""
+    if opts.sample is not None and opts.sample < 1:
+        raise ConfigError("--sample must be at least 1")
+    with Ledger.open(state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
+        if ledger.empty:
+            raise ConfigError(f"no runs in {state_dir}: run `bme-migrate migrate` first")
+        run = find_run(ledger, opts.run)
+        check_target(run, base_url, embedded=opts.embedded)
+        assert run.structure_id is not None
+        policy = run_policy(ledger, run)
+        names = run_names(ledger, run.run_id)
+        before = ledger.existing(run.run_id)
+        population, not_checked = expectations(ledger, run.run_id, policy, before)
+        page_size = ledger.get_meta(run.run_id, "page_size")
+    counts: Counter[str] = Counter()
+    clock = clock or SystemClock()
+    pacer = Pacer(clock)
+    with BenchmarkClient(
+        base_url, api_key, clock=clock, pacer=pacer, on_request=lambda ep: counts.update((ep,))
+    ) as client:
+        reader = ReadBack(client, run.structure_id, page_size=int(page_size) if page_size else None)
+        try:
+            total = reader.probe()
+        except (InvalidRequest, NotFound) as exc:
+            if isinstance(exc, NotFound) or getattr(exc, "field", None) == "contactStructureId":
+                raise ConfigError(
+                    f"run {run.run_id}'s contact structure {run.structure_id} is not in the target at "
+                    f"{base_url}: verify needs the account the run was loaded into"
+                ) from None
+            raise
+        probe_cost = sum(counts.values())
+        plan, chosen, lookups = _plan(
+            population, before, opts.sample, run.run_id, reader, total, probe_cost, client.rate.remaining
+        )
+        pacer.expect(plan.reads + plan.list_counts)
+        if on_plan is not None:
+            on_plan(plan)
+        ok, mismatches, notes, lists = _check(reader, plan, chosen, lookups, names)
+    result = VerifyResult(
+        run_id=run.run_id,
+        run_state=run.state,
+        structure_id=run.structure_id,
+        policy=policy,
+        plan=plan,
+        checked=len(chosen),
+        sampled=plan.sampled,
+        ok=ok,
+        mismatches=mismatches,
+        lists=lists,
+        not_checked=not_checked,
+        requests=dict(counts),
+        notes=notes,
+    )
+    if run.state != "complete":
+        result.notes.insert(
+            0,
+            f"run {run.run_id} is {run.state}: only contacts it has finished are checked "
+            f"({not_checked.get('pending', 0):,} still pending)",
+        )
+    if plan.strategy == "batched":
+        result.notes.append(
+            "read back by KEY search: a duplicate spelled in another case shows only if the account's key "
+            "search ignores case (paging the structure always shows it)"
+        )
+    return result
+
+
+def _lookups(chosen: Sequence[Expected], before: dict[str, dict[str, Any]]) -> list[str]:
+    """Our keys, plus the spelling an already existing contact had (its key may not be lower-case)."""
+    out = [e.key for e in chosen]
+    out += [
+        str(before[e.key]["key"]) for e in chosen if e.key in before and before[e.key].get("key") != e.key
+    ]
+    return list(dict.fromkeys(out))
+
+
+def _plan(
+    population: list[Expected],
+    before: dict[str, dict[str, Any]],
+    sample: int | None,
+    run_id: str,
+    reader: ReadBack,
+    total: int,
+    probe_cost: int,
+    remaining: int | None,
+) -> tuple[ReadPlan, list[Expected], list[str]]:
+    list_ids = sorted({lid for e in population for lid in e.lists})
+    all_lookups = _lookups(population, before)
+    per_key = len(all_lookups) / len(population) if population else 1.0
+    n, sampled, reason = budget_plan(
+        population=len(population),
+        lookups_per_key=per_key,
+        total=total,
+        first_page=len(reader.first),
+        page_size=reader.page_size,
+        lists=len(list_ids),
+        remaining=remaining,
+        sample=sample,
+    )
+    chosen = population
+    if n < len(population):
+        picked = set(random.Random(run_id).sample(range(len(population)), n))  # seeded: re-runs agree
+        chosen = [e for i, e in enumerate(population) if i in picked]
+    lookups = _lookups(chosen, before)
+    chosen_lists = sorted({lid for e in chosen for lid in e.lists})
+    paging, batched = costs(total, len(reader.first), reader.page_size, len(lookups), len(chosen_lists))
+    strategy = "paging" if paging <= batched else "batched"
+    plan = ReadPlan(
+        strategy=strategy,
+        probe=probe_cost,
+        reads=paging if strategy == "paging" else batched - len(chosen_lists),
+        list_counts=0 if strategy == "paging" else len(chosen_lists),
+        paging_cost=paging,
+        batched_cost=batched,
+        page_size=reader.page_size,
+        structure_total=total,
+        keys=len(chosen),
+        population=len(population),
+        sampled=sampled,
+        remaining=remaining,
+        reason=reason,
+    )
+    return plan, chosen, lookups
+
+
+def _check(
+    reader: ReadBack, plan: ReadPlan, chosen: list[Expected], lookups: list[str], names: Names
+) -> tuple[int, list[Mismatch], list[str], list[ListCheck]]:
+    """Read back (as planned), compare every chosen key, count list members: (ok, mismatches, notes, lists)."""
+    list_ids = sorted({lid for e in chosen for lid in e.lists})
+    totals: dict[str, int] = {}
+    if plan.strategy == "paging":
+        docs = reader.page_all()
+        for lid in list_ids:  # the whole structure is at hand: no LIST_ID search needed
+            totals[lid] = sum(1 for d in docs if lid in (d.get("lists") or ()))
+    else:
+        docs = reader.search_keys(lookups)
+        for lid in list_ids:
+            totals[lid] = reader.list_total(lid)
+    wanted = {e.key for e in chosen}
+    found = {k: v for k, v in by_key(docs).items() if k in wanted}
+    mismatches: list[Mismatch] = []
+    notes: list[str] = []
+    ok = 0
+    members: Counter[str] = Counter()
+    for exp in chosen:
+        group = found.get(exp.key, [])
+        bad, said = compare(exp, group, names)
+        mismatches += bad
+        notes += said
+        ok += not bad
+        if group:
+            have = set(pick(group, exp).get("lists") or ())
+            members.update(lid for lid in exp.lists if lid in have)
+    lists = [
+        ListCheck(
+            lid, names.list(lid), sum(1 for e in chosen if lid in e.lists), members[lid], totals.get(lid)
+        )
+        for lid in list_ids
+    ]
+    return ok, mismatches, notes, lists
