@@ -49,6 +49,7 @@ from etl.extract.options import ReadOptions
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
 from etl.frames import aligned
 from etl.model import SOURCE_LINE
+from etl.reasons import RejectReason
 
 R = TypeVar("R")
 
@@ -283,7 +284,7 @@ def assemble(data: pl.DataFrame, scan: pl.DataFrame, header: Header, info: FileI
         .select(
             REC,
             (pl.col("ln") + 1).cast(pl.Int64).alias(SOURCE_LINE),
-            pl.lit("ragged_row").alias("reason_code"),
+            pl.lit(RejectReason.RAGGED_ROW.value).alias("reason_code"),
             pl.format("line {}: {} cells, header has {}", pl.col("ln") + 1, pl.col("cells"), pl.lit(n)).alias(
                 "reason"
             ),

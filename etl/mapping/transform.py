@@ -49,19 +49,18 @@ from etl.model import (
     Status,
 )
 from etl.names import col as column
+from etl.reasons import RejectReason
 from etl.validate import rules
 from etl.validate.rows import FIELD, FIELD_PROBLEM_SCHEMA, FIELD_VALUE_CHARS, REJECT_COLUMN, REJECT_VALUE
 
-TYPE_MISMATCH = "type_mismatch"
-UNKNOWN_STATUS = "unknown_status"
 SKIP_REASONS = MappingProxyType(
     {
         Status.PENDING.value: (
-            "unconfirmed",
+            RejectReason.UNCONFIRMED.value,
             "unconfirmed (pending double opt-in): not imported without --import-unconfirmed",
         ),
         Status.NO_CONSENT.value: (
-            "no_consent",
+            RejectReason.NO_CONSENT.value,
             "no marketing consent recorded: not imported without --import-unconfirmed",
         ),
     }
@@ -354,7 +353,7 @@ def plan_contacts(
     skipped = ok.filter(pl.col(STATUS).is_in(skip_states))
     ok = ok.filter(~pl.col(STATUS).is_in(skip_states))
 
-    rejected_out = _issues(rejected, groups, pl.lit(UNKNOWN_STATUS), pl.col("_bad"))
+    rejected_out = _issues(rejected, groups, pl.lit(RejectReason.UNKNOWN_STATUS.value), pl.col("_bad"))
     skipped_out = _issues(
         skipped,
         groups,
@@ -401,7 +400,7 @@ def _type_mismatches(df: pl.DataFrame, targets: list[tuple[str, str, str, FieldC
                 pl.col(KEY),
                 pl.lit(col.source, dtype=pl.String).alias(REJECT_COLUMN),
                 pl.lit(col.label, dtype=pl.String).alias(FIELD),
-                pl.lit(TYPE_MISMATCH, dtype=pl.String).alias(REASON_CODE),
+                pl.lit(RejectReason.TYPE_MISMATCH.value, dtype=pl.String).alias(REASON_CODE),
                 msg.alias(REASON),
                 value.str.slice(0, FIELD_VALUE_CHARS).alias(REJECT_VALUE),
                 pl.lit(i, dtype=pl.Int32).alias("_order"),

@@ -38,6 +38,7 @@ from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
 from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
 from etl.pipeline.migration_report import load_section, write_migration_report
 from etl.presets.preset import ConsentChoices, Preset
+from etl.reasons import RejectReason
 from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
 from etl.validate.rows import FIELD
@@ -405,9 +406,6 @@ def _plan(
     return (planned, mapping.structure_id), fresh, section
 
 
-TARGET_REJECTED = "target_rejected"
-
-
 def _later_rejects(
     sources: Sequence[str],
     read: SourceRead,
@@ -421,7 +419,7 @@ def _later_rejects(
     reasons = (
         [] if planned is None else list(planned.rejected.select(ROW_ID, REASON_CODE, REASON).iter_rows())
     )
-    reasons += [(rid, TARGET_REJECTED, why) for rid, why in failed]
+    reasons += [(rid, RejectReason.TARGET_REJECTED.value, why) for rid, why in failed]
     fields = None if planned is None or not planned.field_problems.height else planned.field_problems
     if not reasons and fields is None:
         return None, None
