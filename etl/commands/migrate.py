@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from etl import paths
 from etl.atomic import writable_dir
 from etl.benchmark.pacing import Pacer
 from etl.clock import StoppableClock, SystemClock
@@ -260,7 +261,8 @@ def command(
     )
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     settings = target(state_dir, api_key_file)
-    writable_dir(report_dir or Path("reports"))  # before extraction and the first request, not after the load
+    # before extraction and the first request, not after the load
+    writable_dir(paths.reports_root(report_dir))
     if not dry_run:  # a ledger that is not ours is refused before extraction, not after it
         Ledger.open(settings.state_dir, readonly=True).close()
     if settings.embedded:  # a rehearsal in the local sandbox: create whatever the export needs
@@ -394,7 +396,7 @@ def _paused(
     total = before
     with Ledger.open(settings.state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
         total = sum(ledger.request_counts(run_id).values())
-    out_dir = report_dir or Path("reports") / run_id
+    out_dir = paths.report_dir(report_dir, run_id)
     doc: dict[str, Any] = {}
     if (out_dir / "report.json").exists():
         doc = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from etl import paths
 from etl.atomic import writable_dir
 from etl.clock import SystemClock
 from etl.commands.common import (
@@ -85,7 +86,7 @@ def command(
     read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     now = datetime.fromtimestamp(SystemClock().now(), UTC)
-    out_dir = report_dir or Path("reports") / f"validate-{now:%Y%m%dT%H%M%SZ}"
+    out_dir = paths.report_dir(report_dir, f"validate-{now:%Y%m%dT%H%M%SZ}")
     writable_dir(out_dir)  # before reading a byte: an unwritable report dir is found in a second, not an hour
     with rows_bar() as bar:
         read = read_inputs(

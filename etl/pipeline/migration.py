@@ -35,6 +35,7 @@ from etl.mapping.plan import report_section
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
 from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
+from etl.paths import report_dir
 from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
 from etl.pipeline.migration_report import load_section, write_migration_report
 from etl.presets.preset import ConsentChoices, Preset
@@ -198,7 +199,7 @@ def migrate(
         raise ConsentUnclear(result.consent.stop_message())
     run_id = run_fingerprint(opts, base_url, read.identity)
     now = datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds")
-    out_dir = opts.report_dir or Path("reports") / run_id
+    out_dir = report_dir(opts.report_dir, run_id)
     writable_dir(out_dir)  # before the first request: a run must not find out after loading every contact
     resolve_opts = ResolveOptions(
         structure_id=opts.structure_id,
