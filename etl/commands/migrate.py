@@ -395,7 +395,7 @@ def _paused(
     run_id, before = started
     total = before
     with Ledger.open(settings.state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
-        total = sum(ledger.request_counts(run_id).values())
+        total = sum(ledger.run(run_id).request_counts().values())
     out_dir = paths.report_dir(report_dir, run_id)
     doc: dict[str, Any] = {}
     if (out_dir / "report.json").exists():

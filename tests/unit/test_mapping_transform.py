@@ -227,12 +227,12 @@ def test_a_plan_is_built_a_chunk_at_a_time_and_equals_the_whole(
     assert transform.plan_keys(lazy) == [p.key for p in whole]
     monkeypatch.setattr(ledger_module, "CHUNK", 3)
     with Ledger.open(tmp_path) as ledger:
-        ledger.start_run("r", base_url=None, structure_id=None)
-        assert ledger.add_plan("r", lazy) == 6  # stored as documents polars built
-        assert [r.plan for r in ledger.contacts("r", ["planned"])] == whole
-        assert ledger.keys("r") == [p.key for p in whole]
-        assert ledger.row_totals("r") == {"pending": 7}
-        ledger.start_run("objects", base_url=None, structure_id=None)
-        assert ledger.add_plan("objects", whole) == 6  # stored one by one (plan_to_json)
-        assert [r.plan for r in ledger.contacts("objects", ["planned"])] == whole
+        ledger.run("r").start(base_url=None, structure_id=None)
+        assert ledger.run("r").add_plan(lazy) == 6  # stored as documents polars built
+        assert [r.plan for r in ledger.run("r").contacts(["planned"])] == whole
+        assert ledger.run("r").keys() == [p.key for p in whole]
+        assert ledger.run("r").row_totals() == {"pending": 7}
+        ledger.run("objects").start(base_url=None, structure_id=None)
+        assert ledger.run("objects").add_plan(whole) == 6  # stored one by one (plan_to_json)
+        assert [r.plan for r in ledger.run("objects").contacts(["planned"])] == whole
     assert whole[-1].status == "Inactive" and whole[-1].fields[0][1] == 'Zoë "Z"\n\\'
