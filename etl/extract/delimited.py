@@ -103,6 +103,7 @@ class DelimitedSource:
         self._path = path
         self._preferred = "\t" if path.suffix.lower() == ".tsv" else None
         self._delimiter = options.delimiter
+        self._block = options.block
         self._recheck: tuple[Path, str | None, int] | None = None
         if options.encoding is not None:  # --encoding: no detection at all
             codec, bom_len = given_encoding(path, options.encoding)
@@ -180,7 +181,7 @@ class DelimitedSource:
     def _stream(self) -> tuple[Header, Generator[linescan.Block, None, None]]:
         try:
             return linescan.stream(
-                self._src.path, self._label, self._preferred, linescan.BLOCK, delimiter=self._delimiter
+                self._src.path, self._label, self._preferred, self._block, delimiter=self._delimiter
             )
         except NotUtf8:
             raise self._not_utf8() from None

@@ -44,7 +44,7 @@ from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 import polars as pl
 
 from etl.errors import ConfigError
-from etl.model import Outcome, PlannedContact
+from etl.model import PLAN_COLUMNS, Outcome, PlannedContact
 
 LEDGER_NAME = "ledger.db"
 T = TypeVar("T")
@@ -161,9 +161,19 @@ def plan_to_json(plan: PlannedContact) -> str:
     )
 
 
+def plan_documents(frame: pl.DataFrame) -> pl.DataFrame:
+    """A plan given as columns (``PLAN_COLUMNS``) as the ledger stores it, encoded by polars without one
+    Python object per contact: per contact ``key``, ``row_ids`` and ``doc``, the JSON ``{"k": key, "r": row
+    ids, "v": one value per field id of the run (null: empty, omitted from the request), "l": list ids,
+    "t": tag ids, "s": status, "x": secondary status}``. ``plan_from_json`` reads it back."""
+    key, row_ids, values, lists, tags, status, secondary = (pl.col(c) for c in PLAN_COLUMNS)
+    doc = pl.struct(k=key, r=row_ids, v=values, l=lists, t=tags, s=status, x=secondary)
+    return frame.select(key, row_ids, doc.struct.json_encode().alias("doc"))
+
+
 def plan_from_json(text: str, field_ids: Sequence[str] = ()) -> PlannedContact:
-    """A stored plan: a JSON array (``plan_to_json``) or a document (``PlannedContacts.documents``), whose
-    values stand for the run's ``field_ids`` in order (``Ledger`` keeps them per run)."""
+    """A stored plan: a JSON array (``plan_to_json``) or a document (``plan_documents``), whose values
+    stand for the run's ``field_ids`` in order (``Ledger`` keeps them per run)."""
     if text.startswith("["):
         key, row_ids, fields, lists, tags, status, secondary = json.loads(text)
         return PlannedContact(
@@ -318,13 +328,14 @@ def lock_holder(state_dir: str | Path) -> tuple[bool, str | None]:
 
 
 @runtime_checkable
-class PlanDocuments(Protocol):
-    """A plan that can hand itself over as stored documents (``etl.mapping.transform.PlannedContacts``)."""
+class PlanFrames(Protocol):
+    """A plan that hands itself over as columns (``etl.mapping.transform.PlannedContacts``): frames of
+    ``PLAN_COLUMNS`` whose ``values`` stand for ``field_ids`` in order."""
 
     @property
     def field_ids(self) -> list[str]: ...
 
-    def documents(self) -> Iterator[pl.DataFrame]: ...
+    def plan_frames(self) -> Iterator[pl.DataFrame]: ...
 
 
 @dataclass(frozen=True)
@@ -569,12 +580,12 @@ class RunLedger:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?, ?)", (self.run_id, name, value))
 
     # --- plan and contacts -----------------------------------------------------------------------------------
-    def add_plan(self, plans: Iterable[PlannedContact] | PlanDocuments) -> int:
+    def add_plan(self, plans: Iterable[PlannedContact] | PlanFrames) -> int:
         """Record the planned contacts once; a resumed run keeps what is there. Returns how many were new.
 
-        One transaction (a kill leaves no half plan), fed a chunk at a time. A ``PlanDocuments`` (the
-        mapping stage's ``PlannedContacts``) hands its contacts as stored documents built by polars, with the
-        run's field ids written once beside them; other plans are encoded one by one (``plan_to_json``).
+        One transaction (a kill leaves no half plan), fed a chunk at a time. ``PlanFrames`` (the mapping
+        stage's ``PlannedContacts``) are encoded by polars (``plan_documents``), with the run's field ids
+        written once beside them; other plans are encoded one by one (``plan_to_json``).
         """
         run_id = self.run_id
         have = self.ledger.db.execute("SELECT COUNT(*) FROM contacts WHERE run_id=?", (run_id,)).fetchone()[0]
@@ -582,11 +593,11 @@ class RunLedger:
             return 0
         added = 0
         with self.ledger.tx() as db:
-            if isinstance(plans, PlanDocuments):
+            if isinstance(plans, PlanFrames):
                 fields = json.dumps(plans.field_ids)
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, 'plan_fields', ?)", (run_id, fields))
                 chunks: Iterable[list[tuple[str, list[int], str]]] = (
-                    list(part.select("key", "row_ids", "doc").iter_rows()) for part in plans.documents()
+                    list(plan_documents(part).iter_rows()) for part in plans.plan_frames()
                 )
             else:
                 chunks = (
