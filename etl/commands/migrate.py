@@ -41,7 +41,7 @@ from etl.commands.common import (
     target,
     to_stderr,
 )
-from etl.commands.summary import Summary, summary_lines, verify_phrase
+from etl.commands.summary import Summary, migration_lines, verify_phrase
 from etl.commands.target import open_target
 from etl.config import TargetSettings
 from etl.errors import ConfigError, InputError, Paused, VerificationFailed
@@ -51,7 +51,7 @@ from etl.load.ledger import Ledger, file_digest, ledger_errors
 from etl.load.loader import Progress
 from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.terminal import say
-from etl.verify.output import summary_lines as verify_lines
+from etl.verify.output import verify_lines
 from etl.verify.verifier import VerifyResult
 
 
@@ -331,7 +331,7 @@ def command(
             say(line)
         if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
             to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
-    for line in summary_lines(_summary(result, checked, no_verify)):
+    for line in migration_lines(_summary(result, checked, no_verify)):
         say(line)
     if result.state == "stopped":
         raise InputError(f"stopped before writing anything: {result.stop_reason} {_ALLOW}")
@@ -412,5 +412,5 @@ def _paused(
         resume_after=exc.resume_after,
         resume_command=resume,
     )
-    for line in summary_lines(summary):
+    for line in migration_lines(summary):
         say(line, err=True)

@@ -31,7 +31,7 @@ from etl.errors import ValidationBlocked
 from etl.mapping.plan import report_section
 from etl.pipeline.inputs import read_inputs
 from etl.terminal import say
-from etl.validate.report import summary_lines, write_report
+from etl.validate.report import validation_lines, write_report
 
 
 @click.command("validate", short_help="Check an export and write its report; no Benchmark request.")
@@ -106,7 +106,7 @@ def command(
     files, doc = write_report(
         result, out_dir, generated_at=now.isoformat(timespec="seconds"), mapping=report_section(result)
     )
-    for line in summary_lines(doc):
+    for line in validation_lines(doc):
         say(line)
     say(f"report: {files.html} · {files.json.name} · {files.rejects.name}")
     if result.consent.unclear:  # migrate would stop here: say so now, in the same words

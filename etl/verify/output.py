@@ -48,7 +48,7 @@ def plan_lines(plan: ReadPlan) -> list[str]:
     return lines
 
 
-def summary_lines(result: VerifyResult) -> list[str]:
+def verify_lines(result: VerifyResult) -> list[str]:
     kinds = result.by_kind()
     skipped = ", ".join(f"{k} {v:,}" for k, v in result.not_checked.items())
     lines = [
