@@ -29,7 +29,7 @@ from etl.pipeline.inputs import LegacyOptions, has_legacy_source
 from etl.presets.consent import parse_status
 from etl.presets.preset import ConsentChoices, Preset, load_preset, preset_names
 from etl.terminal import say
-from etl.verify.output import append_to_report, plan_lines, section_html, write_verify_json
+from etl.verify.output import append_to_report, read_plan_lines, section_html, write_verify_json
 from etl.verify.readback import ReadPlan
 from etl.verify.verifier import VerifyOptions, VerifyResult, verify
 
@@ -284,7 +284,7 @@ def run_verify(
     """
 
     def show_plan(plan: ReadPlan) -> None:
-        for line in plan_lines(plan):
+        for line in read_plan_lines(plan):
             say(line)
 
     writable_dir(paths.reports_root(report_dir))  # before the read-back spends its requests

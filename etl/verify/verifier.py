@@ -29,7 +29,7 @@ from etl.config import Secret
 from etl.errors import ConfigError
 from etl.load.ledger import Ledger, ledger_errors
 from etl.verify.compare import (
-    KINDS,
+    DISCREPANCY_KINDS,
     Expected,
     Mismatch,
     Names,
@@ -87,7 +87,7 @@ class VerifyResult:
 
     def by_kind(self) -> dict[str, int]:
         counts = Counter(m.kind for m in self.mismatches)
-        return {k: counts[k] for k in KINDS if counts[k]}
+        return {k: counts[k] for k in DISCREPANCY_KINDS if counts[k]}
 
     def to_dict(self) -> dict[str, Any]:
         return {
