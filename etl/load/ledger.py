@@ -2,6 +2,8 @@
 
 One SQLite file (WAL) per state dir, ``ledger.db``, holds every run; a run is identified by a fingerprint of
 its sources' content, its mapping and its target, so running the same command again resumes the same run.
+``ledger.run(run_id)`` is the view of one run (``RunLedger``): every per-run read and write goes through it.
+The ledger also owns how a plan is stored (``plan_to_json``, ``plan_documents``, ``plan_from_json``).
 
 Write protocol (the loader's side of exactly-once):
 
