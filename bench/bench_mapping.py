@@ -9,6 +9,7 @@ import time
 import httpx
 import polars as pl
 
+from etl.load.ledger import plan_documents
 from etl.mapping.resolve import ResolveOptions, resolve_mapping
 from etl.mapping.transform import PlannedContacts, distinct_names, plan_contacts
 from etl.model import (
@@ -100,7 +101,7 @@ def run() -> None:
     built = sum(1 for _ in contacts)
     objects = time.perf_counter() - t0
     t0 = time.perf_counter()
-    docs = sum(part.height for part in contacts.documents())
+    docs = sum(plan_documents(part).height for part in contacts.plan_frames())
     documents = time.perf_counter() - t0
     print(
         f"   the plan walked: {built:,} PlannedContact objects in {objects:.2f}s, "

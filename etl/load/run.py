@@ -80,8 +80,8 @@ def load(
                 ledger=own,
             )
     clock = clock or SystemClock()
-    ledger.start_run(
-        settings.run_id,
+    run = ledger.run(settings.run_id)
+    run.start(
         base_url=settings.base_url,
         structure_id=settings.structure_id,
         label=settings.label,
@@ -97,13 +97,12 @@ def load(
         rng=rng,
         pacer=pacer,
         backoff_base=backoff_base,
-        on_request=lambda ep: ledger.count_request(settings.run_id, ep),
+        on_request=run.count_request,
     )
     with client:
         loader = Loader(
             client,
-            ledger,
-            settings.run_id,
+            run,
             settings.structure_id,
             on_existing=settings.on_existing,
             on_progress=on_progress,

@@ -287,7 +287,8 @@ def test_rows_the_target_refused_are_read_again_as_they_were(tmp_path: Path) -> 
     import zipfile
 
     from etl.pipeline.inputs import read_inputs
-    from etl.pipeline.migration import TARGET_REJECTED, _later_rejects
+    from etl.pipeline.migration import _later_rejects
+    from etl.reasons import RejectReason
 
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -302,8 +303,8 @@ def test_rows_the_target_refused_are_read_again_as_they_were(tmp_path: Path) -> 
     assert got is not None
     rows = got.select("Email Address", "First Name", "reason_code", "reason", "source_line").rows()
     assert rows == [
-        ("b@x.com", "=Bob", TARGET_REJECTED, "ValidationError: no", 3),
-        ("c@x.com", "Cy", TARGET_REJECTED, "x", 2),
+        ("b@x.com", "=Bob", RejectReason.TARGET_REJECTED, "ValidationError: no", 3),
+        ("c@x.com", "Cy", RejectReason.TARGET_REJECTED, "x", 2),
     ]
     assert _later_rejects([str(archive)], read, None, []) == (None, None)
 

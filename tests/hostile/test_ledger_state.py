@@ -61,8 +61,8 @@ def remote(sandbox_factory):  # type: ignore[no-untyped-def]
 def _real_ledger(path: Path) -> None:
     """A genuine ledger of a few hundred pages, written by the ledger itself."""
     with Ledger.open(path.parent) as ledger:
-        ledger.start_run("r1", base_url="http://x", structure_id="s1")
-        ledger.add_plan("r1", [PlannedContact(f"p{i}@example.com", (i,)) for i in range(20_000)])
+        ledger.run("r1").start(base_url="http://x", structure_id="s1")
+        ledger.run("r1").add_plan([PlannedContact(f"p{i}@example.com", (i,)) for i in range(20_000)])
 
 
 def _broken(kind: str, path: Path) -> None:
@@ -227,7 +227,7 @@ def test_a_read_only_report_dir_is_refused_by_permission_bits(tmp_path: Path, re
 # --- (18) a SIGKILLed run: status tells it from a live one; requests counted across the kill --------------
 def _ledger_requests(state: Path) -> int:
     with Ledger.open(state, readonly=True) as ledger:
-        return sum(sum(ledger.request_counts(r.run_id).values()) for r in ledger.runs())
+        return sum(sum(ledger.run(r.run_id).request_counts().values()) for r in ledger.runs())
 
 
 def test_status_tells_a_killed_run_from_a_live_one_and_requests_survive_the_kill(

@@ -101,19 +101,20 @@ def test_tags_ignored_on_create_are_fixed_with_one_put(sandbox_factory, tmp_path
     assert_matches_plan(box.app, plans)
 
 
-def test_a_plan_read_in_small_chunks_loads_exactly_the_same(
-    sandbox_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_plan_read_in_small_chunks_loads_exactly_the_same(sandbox_factory, tmp_path: Path) -> None:
     """The loader reads the plan from the ledger a chunk at a time (memory holds a chunk, not the run):
     with 7-contact chunks, half the keys already present, the result and the cost equal one pass's."""
-    import etl.load.ledger as ledger_module
+    from etl.load.ledger import Ledger
 
-    monkeypatch.setattr(ledger_module, "CHUNK", 7)
+    def load_in_chunks(plans, settings):  # type: ignore[no-untyped-def]
+        with Ledger.open(settings.state_dir, chunk=7) as ledger:
+            return load(plans, settings, clock=clock, ledger=ledger)
+
     box, account, clock = _open(sandbox_factory)
     plans = make_plans(account, 60)
-    load(plans[::2], _settings(box, account, tmp_path / "first", "first"), clock=clock)
+    load_in_chunks(plans[::2], _settings(box, account, tmp_path / "first", "first"))
     box.app.reset_counts()
-    summary = load(plans, _settings(box, account, tmp_path / "second"), clock=clock)
+    summary = load_in_chunks(plans, _settings(box, account, tmp_path / "second"))
     assert summary.state == "complete" and summary.rows == {"created": 30, "unchanged": 30}
     assert _writes(box.app.request_counts()) == 30 + sum(p.status != "Active" for p in plans[1::2])
     assert_matches_plan(box.app, plans)

@@ -104,14 +104,14 @@ def test_monthly_quota_pauses_with_reset_time_and_resumes_after_it(
         load(plans, _settings(box, account, tmp_path), clock=clock)
     assert info.value.exit_code == 75 and info.value.resume_after == "2027-01-20T08:00:00Z"
     with Ledger.open(tmp_path, lock=False) as ledger:
-        run = ledger.run("run")
+        run = ledger.run("run").info()
         assert run is not None and run.state == "paused" and run.resume_after == info.value.resume_after
-        stuck = ledger.contacts("run", [IN_FLIGHT])
+        stuck = ledger.run("run").contacts([IN_FLIGHT])
         if limit == 63:  # created, status not yet patched: stays in flight, searched on resume
             assert [(c.plan.key, c.op, c.ours) for c in stuck] == [("person50@example.com", "patch", True)]
         else:
             assert stuck == []
-        done = ledger.row_totals("run")
+        done = ledger.run("run").row_totals()
         assert done["pending"] > 0 and done["created"] > 35
     clock.advance(5 * 86400 + 1)  # the billing period resets
     summary = load(plans, _settings(box, account, tmp_path), clock=clock)

@@ -109,7 +109,7 @@ def test_missing_write_scope_is_an_auth_error_naming_it(target, tmp_path: Path) 
         load(make_plans(account, 2), _settings(box, account, tmp_path, key=READONLY_KEY), clock=clock)
     assert info.value.exit_code == 4
     with Ledger.open(tmp_path, lock=False) as ledger:
-        assert ledger.row_totals("run") == {"pending": 2}  # nothing counted as sent
+        assert ledger.run("run").row_totals() == {"pending": 2}  # nothing counted as sent
 
 
 def test_two_runs_cannot_share_a_state_dir(target, tmp_path: Path) -> None:

@@ -93,9 +93,9 @@ def test_sigkill_at_random_moments_still_loads_everything_exactly_once(
     assert_matches_plan(box.app, plans)  # also: every unsubscribed person is Inactive
     with Ledger.open(state, lock=False) as ledger:
         run_id = summary["run_id"]
-        assert sum(ledger.row_totals(run_id).values()) == N
-        assert ledger.contact_totals(run_id) == {"created": N, "pending": 0}
-        by_endpoint = ledger.request_counts(run_id)
+        assert sum(ledger.run(run_id).row_totals().values()) == N
+        assert ledger.run(run_id).contact_totals() == {"created": N, "pending": 0}
+        by_endpoint = ledger.run(run_id).request_counts()
     counted = sum(by_endpoint.values())
     # requests are counted before they are sent: every one the server saw is in the ledger, and the ledger
     # has more only by the request each kill caught in flight (counted, never arrived)

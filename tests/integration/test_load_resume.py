@@ -43,14 +43,15 @@ def _settings(box, account, state_dir: Path, **kw) -> LoadSettings:  # type: ign
 def _stage_run(state_dir: Path, plans, crash_key: str, op: str, done_keys=()) -> None:  # type: ignore[no-untyped-def]
     """A ledger as a killed run leaves it: index built (empty account), some done, one in flight."""
     with Ledger.open(state_dir) as ledger:
-        ledger.start_run("run", base_url=None, structure_id=None)
-        ledger.add_plan("run", plans)
-        ledger.set_meta("run", "index_strategy", "empty")
-        ledger.set_meta("run", "page_size", "100")
+        run = ledger.run("run")
+        run.start(base_url=None, structure_id=None)
+        run.add_plan(plans)
+        run.set_meta("index_strategy", "empty")
+        run.set_meta("page_size", "100")
         for key in done_keys:
-            ledger.intent("run", key, "create")
-            ledger.settle("run", key, state=DONE, outcome="created")
-        ledger.intent("run", crash_key, op, ours=op != "create")  # as the loader marks its own contacts
+            run.intent(key, "create")
+            run.settle(key, state=DONE, outcome="created")
+        run.intent(crash_key, op, ours=op != "create")  # as the loader marks its own contacts
 
 
 @pytest.mark.parametrize("applied", [False, True], ids=["intent-not-sent", "sent-response-lost"])
@@ -123,9 +124,10 @@ def test_interrupt_checkpoints_and_the_same_command_resumes(target, tmp_path: Pa
     with pytest.raises(Paused, match="interrupted"):
         load(plans, _settings(box, account, tmp_path), clock=clock, should_stop=stop_after_20)
     with Ledger.open(tmp_path, lock=False) as ledger:
-        info = ledger.run("run")
+        run = ledger.run("run")
+        info = run.info()
         assert info is not None and info.state == "paused"
-        assert ledger.row_totals("run") == {"created": 20, "pending": 30}
+        assert run.row_totals() == {"created": 20, "pending": 30}
     summary = load(plans, _settings(box, account, tmp_path), clock=clock)
     assert summary.rows == {"created": 50}
     assert_matches_plan(box.app, plans)
@@ -156,12 +158,12 @@ def test_update_that_landed_before_the_crash_counts_as_updated_and_is_not_resent
         body = plan.create_body(account.structure_id)
         cid = http.post("/api/contact", json={**body, "lists": [{"_id": l2}]}).json()["_id"]  # someone else's
         with Ledger.open(tmp_path) as ledger:  # the index saw it before our merge PUT
-            ledger.start_run("run", base_url=None, structure_id=None)
-            ledger.add_plan("run", [plan])
-            ledger.set_meta("run", "index_strategy", "paging")
-            ledger.set_meta("run", "page_size", "100")
-            ledger.save_existing(
-                "run",
+            run = ledger.run("run")
+            run.start(base_url=None, structure_id=None)
+            run.add_plan([plan])
+            run.set_meta("index_strategy", "paging")
+            run.set_meta("page_size", "100")
+            run.save_existing(
                 [
                     (
                         plan.key,
@@ -176,7 +178,7 @@ def test_update_that_landed_before_the_crash_counts_as_updated_and_is_not_resent
                     )
                 ],
             )
-            ledger.intent("run", plan.key, "put")
+            run.intent(plan.key, "put")
         current = http.get(f"/api/contact/{cid}").json()  # ... and the PUT applied, answer lost
         put = {k: current[k] for k in ("key", "fields", "tags", "status", "__v")}
         assert (
@@ -213,7 +215,8 @@ def test_a_kill_inside_a_batch_of_create_intents_is_resolved_by_one_search(targe
         load(plans, _settings(box, account, tmp_path), clock=clock, http=http)
     http.close()
     with Ledger.open(tmp_path, lock=False) as ledger:
-        stuck = ledger.contacts("run", ["in_flight"])
+        run = ledger.run("run")
+        stuck = run.contacts(["in_flight"])
         assert 1 < len(stuck) <= INTENT_BATCH  # the batch the kill interrupted
     assert len(account_contacts(box.app)) == 7
     box.app.reset_counts()

@@ -54,8 +54,8 @@ def test_legacy_api_migration_verifies_clean_then_tampering_is_caught(
     state = tmp_path / "state"
     run_id = plan_run_id(plans, box.url, mapping.structure_id)
     with Ledger.open(state) as ledger:
-        ledger.start_run(run_id, base_url=box.url, structure_id=mapping.structure_id)
-        ledger.set_meta(run_id, "resolved_mapping", resolved_to_json(mapping))
+        ledger.run(run_id).start(base_url=box.url, structure_id=mapping.structure_id)
+        ledger.run(run_id).set_meta("resolved_mapping", resolved_to_json(mapping))
         settings = LoadSettings(box.url, Secret(box.api_key), state, mapping.structure_id, run_id)
         summary = load(plans, settings, clock=FakeClock(), ledger=ledger)
     assert summary.state == "complete"

@@ -55,25 +55,26 @@ def test_plan_round_trips_and_fingerprint_is_stable() -> None:
 
 def test_intent_settle_revert_and_row_outcomes(tmp_path: Path) -> None:
     with Ledger.open(tmp_path) as ledger:
-        ledger.start_run("r1", base_url="http://x", structure_id="s")
-        assert ledger.add_plan("r1", [P1, P2]) == 2
-        assert ledger.add_plan("r1", [P1, P2]) == 0  # a resumed run keeps its plan
-        ledger.intent("r1", P1.key, "create")
-        assert [c.state for c in ledger.contacts("r1", [IN_FLIGHT])] == [IN_FLIGHT]
-        ledger.revert_intent("r1", P1.key)
-        row = ledger.contacts("r1", [PLANNED])[0]
+        run = ledger.run("r1")
+        run.start(base_url="http://x", structure_id="s")
+        assert run.add_plan([P1, P2]) == 2
+        assert run.add_plan([P1, P2]) == 0  # a resumed run keeps its plan
+        run.intent(P1.key, "create")
+        assert [c.state for c in run.contacts([IN_FLIGHT])] == [IN_FLIGHT]
+        run.revert_intent(P1.key)
+        row = run.contacts([PLANNED])[0]
         assert row.plan == P1 and row.attempts == 0
-        ledger.intent("r1", P1.key, "create")
-        ledger.settle("r1", P1.key, state=STATUS_PENDING, outcome="created", contact_id="c1", ours=True)
-        assert ledger.row_totals("r1") == {"pending": 3}  # rows settle only when the contact is done
-        ledger.intent("r1", P1.key, "patch")
-        ledger.settle("r1", P1.key, state=DONE, outcome="created")
-        ledger.intent("r1", P2.key, "create")
-        ledger.settle("r1", P2.key, state=DONE, outcome="failed", error="ValidationError: bad")
-        assert ledger.row_totals("r1") == {"created": 2, "failed": 1}
-        assert ledger.contact_totals("r1") == {"created": 1, "failed": 1, "pending": 0}
-        assert ledger.row_outcomes("r1")[-1] == (7, "a@x.com", "created", None)
-        done = ledger.contacts("r1", [DONE])
+        run.intent(P1.key, "create")
+        run.settle(P1.key, state=STATUS_PENDING, outcome="created", contact_id="c1", ours=True)
+        assert run.row_totals() == {"pending": 3}  # rows settle only when the contact is done
+        run.intent(P1.key, "patch")
+        run.settle(P1.key, state=DONE, outcome="created")
+        run.intent(P2.key, "create")
+        run.settle(P2.key, state=DONE, outcome="failed", error="ValidationError: bad")
+        assert run.row_totals() == {"created": 2, "failed": 1}
+        assert run.contact_totals() == {"created": 1, "failed": 1, "pending": 0}
+        assert run.row_outcomes()[-1] == (7, "a@x.com", "created", None)
+        done = run.contacts([DONE])
         assert done[0].contact_id == "c1" and done[0].ours
 
 
@@ -89,46 +90,47 @@ def test_a_settle_is_written_with_the_next_intent_and_never_leaves_two_in_flight
             db.close()
 
     with Ledger.open(tmp_path) as ledger:
-        ledger.start_run("r1", base_url="http://x", structure_id="s")
-        ledger.add_plan("r1", [P1, P2])
-        ledger.intent("r1", P1.key, "create")
-        ledger.settle("r1", P1.key, state=DONE, outcome="created", contact_id="c1", ours=True)
+        run = ledger.run("r1")
+        run.start(base_url="http://x", structure_id="s")
+        run.add_plan([P1, P2])
+        run.intent(P1.key, "create")
+        run.settle(P1.key, state=DONE, outcome="created", contact_id="c1", ours=True)
         assert on_disk() == {P1.key: IN_FLIGHT, P2.key: PLANNED}  # a kill now: one search on resume
-        ledger.intent("r1", P2.key, "create")
+        run.intent(P2.key, "create")
         assert on_disk() == {P1.key: DONE, P2.key: IN_FLIGHT}
-        ledger.settle("r1", P2.key, state=DONE, outcome="created", contact_id="c2", ours=True)
+        run.settle(P2.key, state=DONE, outcome="created", contact_id="c2", ours=True)
     assert on_disk() == {P1.key: DONE, P2.key: DONE}  # closing wrote what was owed
     with Ledger.open(tmp_path) as ledger:
-        ledger.intent("r1", P1.key, "put")
-        ledger.settle("r1", P1.key, state=DONE, outcome="updated")
-        assert ledger.contact_totals("r1")["updated"] == 1  # the ledger's own reads see it at once
+        run = ledger.run("r1")
+        run.intent(P1.key, "put")
+        run.settle(P1.key, state=DONE, outcome="updated")
+        assert run.contact_totals()["updated"] == 1  # the ledger's own reads see it at once
 
 
 def test_request_counts_survive_close(tmp_path: Path) -> None:
     with Ledger.open(tmp_path) as ledger:
-        ledger.start_run("r1", base_url=None, structure_id=None)
-        ledger.count_request("r1", "POST /api/contact")
-        ledger.count_request("r1", "POST /api/contact")
-        assert ledger.request_counts("r1") == {"POST /api/contact": 2}
+        run = ledger.run("r1")
+        run.start(base_url=None, structure_id=None)
+        run.count_request("POST /api/contact")
+        run.count_request("POST /api/contact")
+        assert run.request_counts() == {"POST /api/contact": 2}
     with Ledger.open(tmp_path) as ledger:
-        assert ledger.request_counts("r1") == {"POST /api/contact": 2}
+        run = ledger.run("r1")
+        assert run.request_counts() == {"POST /api/contact": 2}
 
 
 def test_run_states_and_meta(tmp_path: Path) -> None:
     with Ledger.open(tmp_path) as ledger:
-        ledger.start_run(
-            "r1", base_url="http://x", structure_id="s", resume_command="bme-migrate migrate a.csv"
-        )
-        ledger.set_run_state(
-            "r1", "paused", reason="monthly API quota exhausted", resume_after="2027-01-01T00:00:00Z"
-        )
-        ledger.set_meta("r1", "status_on_create", "ignored")
-        info = ledger.run("r1")
+        run = ledger.run("r1")
+        run.start(base_url="http://x", structure_id="s", resume_command="bme-migrate migrate a.csv")
+        run.set_state("paused", reason="monthly API quota exhausted", resume_after="2027-01-01T00:00:00Z")
+        run.set_meta("status_on_create", "ignored")
+        info = run.info()
         assert info is not None and info.state == "paused" and info.resume_after == "2027-01-01T00:00:00Z"
-        assert ledger.start_run("r1", base_url="http://x", structure_id="s").state == "running"
-        ledger.set_run_state("r1", "complete")
-        assert ledger.start_run("r1", base_url="http://x", structure_id="s").state == "complete"
-        assert ledger.get_meta("r1", "status_on_create") == "ignored"
+        assert run.start(base_url="http://x", structure_id="s").state == "running"
+        run.set_state("complete")
+        assert run.start(base_url="http://x", structure_id="s").state == "complete"
+        assert run.get_meta("status_on_create") == "ignored"
 
 
 def test_contacts_are_read_in_plan_order_a_chunk_at_a_time(tmp_path: Path) -> None:
@@ -136,16 +138,17 @@ def test_contacts_are_read_in_plan_order_a_chunk_at_a_time(tmp_path: Path) -> No
     when its chunk is read."""
     plans = [PlannedContact(f"{c}@x.com", (i,)) for i, c in enumerate("edcba")]
     with Ledger.open(tmp_path) as ledger:
-        ledger.start_run("r1", base_url=None, structure_id=None)
-        ledger.add_plan("r1", plans)
+        run = ledger.run("r1")
+        run.start(base_url=None, structure_id=None)
+        run.add_plan(plans)
         seen = []
-        for row in ledger.iter_contacts("r1", [PLANNED], chunk=2):
+        for row in run.iter_contacts([PLANNED], chunk=2):
             seen.append(row.plan.key)
             if row.plan.key == "e@x.com":  # settle one the next chunk would have read
-                ledger.intent("r1", "c@x.com", "create")
-                ledger.settle("r1", "c@x.com", state=DONE, outcome="created")
+                run.intent("c@x.com", "create")
+                run.settle("c@x.com", state=DONE, outcome="created")
         assert seen == ["e@x.com", "d@x.com", "b@x.com", "a@x.com"]
-        assert ledger.count_contacts("r1", [PLANNED]) == 4 and ledger.count_contacts("r1", [DONE]) == 1
+        assert run.count_contacts([PLANNED]) == 4 and run.count_contacts([DONE]) == 1
 
 
 def test_read_options_count_in_the_run_id_only_when_given() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -206,12 +208,9 @@ def test_number_spellings_and_payload_is_ready_for_the_api() -> None:
     assert body["fields"] == [{"_id": "f3", "value": "1234.5"}] and body["lists"] == [{"_id": "l9"}]
 
 
-def test_a_plan_is_built_a_chunk_at_a_time_and_equals_the_whole(
-    monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_plan_is_built_a_chunk_at_a_time_and_equals_the_whole(tmp_path: Path) -> None:
     """A plan's contacts are built as iterated, in chunks: 2-row chunks give the same contacts, index and
     keys without building; the ledger stores them all (and each row id) in one pass of 3-contact chunks."""
-    import etl.load.ledger as ledger_module
     import etl.mapping.transform as transform
     from etl.load.ledger import Ledger
 
@@ -220,19 +219,17 @@ def test_a_plan_is_built_a_chunk_at_a_time_and_equals_the_whole(
     frame = pl.concat([frame, canonical([{KEY: "z@example.com", ROW_ID: 5, **odd}])])
     dups = pl.DataFrame({KEY: ["c@example.com"], "winner_row_id": [2], "row_ids": [[9, 2]]})
     whole = list(plan_contacts(frame, COLS, RESOLVED, duplicates=dups).contacts)
-    monkeypatch.setattr(transform, "CHUNK_ROWS", 2)
-    lazy = plan_contacts(frame, COLS, RESOLVED, duplicates=dups).contacts
+    lazy = plan_contacts(frame, COLS, RESOLVED, duplicates=dups, chunk_rows=2).contacts
     assert len(lazy) == 6 and list(lazy) == whole and lazy == whole
     assert lazy[2].row_ids == (2, 9) and lazy[-1].key == "z@example.com" and lazy[1:3] == whole[1:3]
     assert transform.plan_keys(lazy) == [p.key for p in whole]
-    monkeypatch.setattr(ledger_module, "CHUNK", 3)
-    with Ledger.open(tmp_path) as ledger:
-        ledger.start_run("r", base_url=None, structure_id=None)
-        assert ledger.add_plan("r", lazy) == 6  # stored as documents polars built
-        assert [r.plan for r in ledger.contacts("r", ["planned"])] == whole
-        assert ledger.keys("r") == [p.key for p in whole]
-        assert ledger.row_totals("r") == {"pending": 7}
-        ledger.start_run("objects", base_url=None, structure_id=None)
-        assert ledger.add_plan("objects", whole) == 6  # stored one by one (plan_to_json)
-        assert [r.plan for r in ledger.contacts("objects", ["planned"])] == whole
+    with Ledger.open(tmp_path, chunk=3) as ledger:
+        ledger.run("r").start(base_url=None, structure_id=None)
+        assert ledger.run("r").add_plan(lazy) == 6  # stored as documents polars built
+        assert [r.plan for r in ledger.run("r").contacts(["planned"])] == whole
+        assert ledger.run("r").keys() == [p.key for p in whole]
+        assert ledger.run("r").row_totals() == {"pending": 7}
+        ledger.run("objects").start(base_url=None, structure_id=None)
+        assert ledger.run("objects").add_plan(whole) == 6  # stored one by one (plan_to_json)
+        assert [r.plan for r in ledger.run("objects").contacts(["planned"])] == whole
     assert whole[-1].status == "Inactive" and whole[-1].fields[0][1] == 'Zoë "Z"\n\\'

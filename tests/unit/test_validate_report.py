@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from etl.validate.report import build_report, plan_estimate, summary_lines, write_report
+from etl.validate.report import build_report, plan_estimate, validation_lines, write_report
 from tests.unit.test_validate_rules import run
 
 EVIL = "<script>alert(1)</script>"
@@ -128,6 +128,6 @@ def test_rejects_csv_neutralises_formulas_and_has_bom(tmp_path: Path) -> None:
 
 def test_summary_lines_mention_the_essentials() -> None:
     doc = build_report(_result(), generated_at="now")
-    text = "\n".join(summary_lines(doc))
+    text = "\n".join(validation_lines(doc))
     assert "read 6 rows" in text and "rejected 3" in text and "invalid_email 1" in text
     assert "merged duplicates 1" in text and "unsubscribed 1" in text and "requests" in text
