@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import time
 
-import httpx
 import polars as pl
 
+from etl.benchmark.client import BenchmarkClient
+from etl.config import Secret
 from etl.load.ledger import plan_documents
 from etl.mapping.resolve import ResolveOptions, resolve_mapping
 from etl.mapping.transform import PlannedContacts, distinct_names, plan_contacts
@@ -66,9 +67,7 @@ def _frame(n: int) -> pl.DataFrame:
 def run() -> None:
     frame = _frame(ROWS)
     app = create_app()
-    with httpx.Client(
-        base_url="http://sandbox", headers={"X-API-Key": "bme_sandbox_key"}, transport=AppTransport(app)
-    ) as client:
+    with BenchmarkClient("http://sandbox", Secret("bme_sandbox_key"), transport=AppTransport(app)) as client:
         lists, tags = distinct_names(frame)
         t0 = time.perf_counter()
         res = resolve_mapping(

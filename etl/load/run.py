@@ -36,7 +36,8 @@ class LoadSettings:
     run_id: str
     on_existing: str = "merge"
     reserve: int = 0
-    max_requests: int | None = None
+    max_requests: int | None = None  # for every request of this invocation, ``requests_sent`` included
+    requests_sent: int = 0  # already sent by this invocation before the load (resolution)
     window_seconds: float = 3600.0
     label: str | None = None
     resume_command: str | None = None
@@ -121,4 +122,5 @@ def make_pacer(settings: LoadSettings, clock: Clock, on_wait: Callable[[float, s
         window_seconds=settings.window_seconds,
         max_requests=settings.max_requests,
         on_wait=on_wait,
+        sent=settings.requests_sent,
     )

@@ -215,13 +215,11 @@ def migrate(
     )
     if opts.dry_run:
         simulated = SimulatedWrites(httpx.HTTPTransport())
-        with BenchmarkClient(
-            base_url, api_key, transport=simulated, clock=clock, pacer=Pacer(clock, reserve=opts.reserve)
-        ) as http:
+        # one pacer for the resolution and the index reads: --max-requests bounds them together
+        pacer = Pacer(clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=hooks.on_wait)
+        with BenchmarkClient(base_url, api_key, transport=simulated, clock=clock, pacer=pacer) as http:
             (preview, preview_structure), _, mapping_doc = _plan(result, resolve_opts, opts, http, saved=None)
-        with BenchmarkClient(
-            base_url, api_key, clock=clock, pacer=Pacer(clock, reserve=opts.reserve)
-        ) as client:
+        with BenchmarkClient(base_url, api_key, clock=clock, pacer=pacer) as client:
             plan = dry_run(
                 client,
                 preview_structure,
@@ -311,8 +309,11 @@ def migrate(
             return MigrateResult(
                 run_id, "stopped", files, doc, validation=result, warnings=read.warnings, stop_reason=stop
             )
-        # resolution's requests are paced, retried and counted (before they are sent) like the load's
-        setup_pacer = Pacer(clock, reserve=opts.reserve, on_wait=hooks.on_wait)
+        # resolution's requests are paced, retried and counted (before they are sent) like the load's, and
+        # --max-requests bounds them with the load's: the load gets what resolution left of it
+        setup_pacer = Pacer(
+            clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=hooks.on_wait
+        )
         setup_pacer.expect(SETUP_REQUESTS)  # a handful: sent at once unless the window is nearly spent
         with BenchmarkClient(
             base_url,
@@ -350,6 +351,7 @@ def migrate(
             on_existing=opts.on_existing,
             reserve=opts.reserve,
             max_requests=opts.max_requests,
+            requests_sent=setup_pacer.sent,
             label=" ".join(opts.sources)[:200],
             resume_command=opts.resume_command,
         )

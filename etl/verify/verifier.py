@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from etl.benchmark.client import BenchmarkClient, InvalidRequest, NotFound
+from etl.benchmark.client import BenchmarkClient
 from etl.benchmark.pacing import Pacer
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
-from etl.errors import ConfigError
+from etl.errors import ConfigError, InvalidRequest, NotFound
 from etl.load.ledger import Ledger, ledger_errors
 from etl.verify.compare import (
     DISCREPANCY_KINDS,

@@ -17,6 +17,7 @@ from etl.model import KEY, PROVENANCE, STATUS
 from etl.presets.detect import detect_platform
 from etl.presets.preset import load_preset
 from etl.validate.core import validate_frame
+from tests.fixtures.sandbox import benchmark_client
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_legacy_api_contacts_map_onto_the_account(legacy_api_factory, tmp_path: 
 
     lists, tags = distinct_names(result.canonical)
     res = resolve_mapping(
-        client,
+        benchmark_client(client),
         result.fields,
         list_names=lists,
         tag_labels=tags,

@@ -10,6 +10,7 @@ import pytest
 from etl.errors import AuthError, MappingError
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.model import FieldColumn
+from tests.fixtures.sandbox import benchmark_client
 
 FIRST = FieldColumn("First Name", "First Name", predefined="firstName")
 LAST = FieldColumn("Last Name", "Last Name", predefined="lastName")
@@ -43,7 +44,7 @@ def add_field(client: httpx.Client, label: str, data_type: str = "text", tags: t
 
 def test_predefined_fields_resolve_with_one_request(client, sandbox) -> None:
     sandbox.app.reset_counts()
-    res = resolve_mapping(client, [FIRST, LAST])
+    res = resolve_mapping(benchmark_client(client), [FIRST, LAST])
     counted = sum(sandbox.app.request_counts().values())
     s = structure(client)
     by_pre = {f.get("predefinedField"): f["_id"] for f in s["fields"]}
@@ -56,7 +57,12 @@ def test_predefined_fields_resolve_with_one_request(client, sandbox) -> None:
 def test_missing_targets_are_one_clear_error_before_any_write(client, sandbox) -> None:
     before = structure(client)
     with pytest.raises(MappingError) as err:
-        resolve_mapping(client, [FIRST, PHONE, AGE], list_names=["Newsletter"], tag_labels=["VIP", "Blog"])
+        resolve_mapping(
+            benchmark_client(client),
+            [FIRST, PHONE, AGE],
+            list_names=["Newsletter"],
+            tag_labels=["VIP", "Blog"],
+        )
     msg = str(err.value)
     assert "fields not in the account: 'Phone', 'Age' (add --create-fields" in msg
     assert "lists not in the account: 'Newsletter' (add --create-lists" in msg
@@ -69,7 +75,10 @@ def test_missing_targets_are_one_clear_error_before_any_write(client, sandbox) -
 def test_one_flag_does_not_hide_the_others(client, sandbox) -> None:
     with pytest.raises(MappingError) as err:
         resolve_mapping(
-            client, [PHONE], list_names=["Newsletter"], options=ResolveOptions(create_fields=True)
+            benchmark_client(client),
+            [PHONE],
+            list_names=["Newsletter"],
+            options=ResolveOptions(create_fields=True),
         )
     assert "lists not in the account: 'Newsletter'" in str(err.value) and "fields" not in str(err.value)
     assert not any(k.startswith(("PUT", "POST")) for k in sandbox.app.request_counts())
@@ -80,7 +89,7 @@ def test_create_everything_in_one_structure_put(client, sandbox) -> None:
     sandbox.app.reset_counts()
     opts = ResolveOptions(create_fields=True, create_lists=True, create_tags=True, extra_lists=("Imported",))
     res = resolve_mapping(
-        client,
+        benchmark_client(client),
         [FIRST, PHONE, FieldColumn("Birthday", "Birthday", data_type="recurrent_date")],
         list_names=["Newsletter"],
         tag_labels=["VIP"],
@@ -109,7 +118,10 @@ def test_labels_and_names_match_case_and_space_insensitively(client) -> None:
     s = structure(client)
     client.post(f"/api/contact-structure/{s['_id']}/lists", json={"name": "Newsletter"})
     res = resolve_mapping(
-        client, [FieldColumn("phone number", "tel")], list_names=["newsletter "], tag_labels=["vip"]
+        benchmark_client(client),
+        [FieldColumn("phone number", "tel")],
+        list_names=["newsletter "],
+        tag_labels=["vip"],
     )
     assert res.fields[0].field_label == "Phone  Number" and res.fields[0].matched_by == "label"
     assert res.tags[0].target_name == "VIP" and res.lists[0].target_name == "Newsletter"
@@ -133,7 +145,10 @@ def test_concurrent_structure_change_is_retried_once_and_kept(client, sandbox) -
     ):
         sandbox.app.reset_counts()
         res = resolve_mapping(
-            ours, [PHONE], tag_labels=["VIP"], options=ResolveOptions(create_fields=True, create_tags=True)
+            benchmark_client(ours),
+            [PHONE],
+            tag_labels=["VIP"],
+            options=ResolveOptions(create_fields=True, create_tags=True),
         )
     counts = sandbox.app.request_counts()
     labels = {f["label"] for f in structure(client)["fields"]}
@@ -146,7 +161,7 @@ def test_concurrent_structure_change_is_retried_once_and_kept(client, sandbox) -
 
 def test_type_mismatch_keeps_the_account_type(client) -> None:
     add_field(client, "Age", data_type="number")
-    res = resolve_mapping(client, [AGE])
+    res = resolve_mapping(benchmark_client(client), [AGE])
     (target,) = res.fields
     assert target.data_type == "number" and target.coerced
     assert dict(res.mapping.field_types) == {target.field_id: "number"}
@@ -156,12 +171,12 @@ def test_type_mismatch_keeps_the_account_type(client) -> None:
 
 def test_unknown_structure_id_is_a_mapping_error(client) -> None:
     with pytest.raises(MappingError, match="does not exist"):
-        resolve_mapping(client, [FIRST], options=ResolveOptions(structure_id="0" * 24))
+        resolve_mapping(benchmark_client(client), [FIRST], options=ResolveOptions(structure_id="0" * 24))
 
 
 def test_named_structure_is_used(client) -> None:
     sid = structure(client)["_id"]
-    res = resolve_mapping(client, [FIRST], options=ResolveOptions(structure_id=sid))
+    res = resolve_mapping(benchmark_client(client), [FIRST], options=ResolveOptions(structure_id=sid))
     assert res.mapping.structure_id == sid and res.requests == 1
 
 
@@ -172,12 +187,12 @@ def test_read_only_key_cannot_create(sandbox) -> None:
         httpx.Client(base_url=sandbox.url, headers={"X-API-Key": READONLY_KEY}) as ro,
         pytest.raises(AuthError, match="contacts:write"),
     ):
-        resolve_mapping(ro, [PHONE], options=ResolveOptions(create_fields=True))
+        resolve_mapping(benchmark_client(ro), [PHONE], options=ResolveOptions(create_fields=True))
 
 
 def test_resolved_mapping_round_trips_through_json(client) -> None:
     res = resolve_mapping(
-        client,
+        benchmark_client(client),
         [FIRST, PHONE],
         tag_labels=["VIP"],
         list_names=["N"],
@@ -194,14 +209,15 @@ def test_two_columns_on_one_field_is_an_error(client) -> None:
     add_field(client, "Opt-in Date")
     with pytest.raises(MappingError, match="'optin' and 'Opt In Date' both map to field 'Opt-in Date'"):
         resolve_mapping(
-            client, [FieldColumn("Opt-in Date", "optin"), FieldColumn("Opt In Date", "Opt In Date")]
+            benchmark_client(client),
+            [FieldColumn("Opt-in Date", "optin"), FieldColumn("Opt In Date", "Opt In Date")],
         )
 
 
 def test_case_variants_create_one_tag_and_one_list(client, sandbox) -> None:
     sandbox.app.reset_counts()
     res = resolve_mapping(
-        client,
+        benchmark_client(client),
         [],
         list_names=["News", "news "],
         tag_labels=["VIP", "vip"],
@@ -219,7 +235,7 @@ def test_two_new_columns_on_one_new_field_are_refused_before_writing(client, san
     before = structure(client)
     with pytest.raises(MappingError, match="both map to field 'Shoe Size'.*nothing was written"):
         resolve_mapping(
-            client,
+            benchmark_client(client),
             [FieldColumn("Shoe Size", "shoe"), FieldColumn("Shoe-size", "Shoe-size")],
             options=ResolveOptions(create_fields=True),
         )

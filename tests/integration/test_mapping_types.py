@@ -18,6 +18,7 @@ from etl.model import REASON, REASON_CODE, ROW_ID
 from etl.presets.detect import detect_platform
 from etl.presets.preset import load_preset
 from etl.validate.core import validate_frame
+from tests.fixtures.sandbox import benchmark_client
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def run(tmp_path: Path, client: httpx.Client, text: str, **opts: bool):
     detection = detect_platform(read_headers([str(src)]))
     preset = load_preset(detection.platform)
     result = validate_frame(read_sources([str(src)]), preset)
-    res = resolve_mapping(client, result.fields, options=ResolveOptions(**opts))
+    res = resolve_mapping(benchmark_client(client), result.fields, options=ResolveOptions(**opts))
     planned = plan_contacts(result.canonical, result.fields, res.mapping)
     return detection, result, res, planned
 

@@ -27,6 +27,7 @@ from etl.sandbox.knobs import Knobs
 from etl.validate.core import validate_frame
 from etl.verify.compare import describe
 from etl.verify.verifier import VerifyOptions, verify
+from tests.fixtures.sandbox import benchmark_client
 
 
 def test_legacy_api_migration_verifies_clean_then_tampering_is_caught(
@@ -39,7 +40,7 @@ def test_legacy_api_migration_verifies_clean_then_tampering_is_caught(
     lists, tags = distinct_names(result.canonical)
     with httpx.Client(base_url=box.url, headers={"X-API-Key": box.api_key}) as http:
         mapping = resolve_mapping(
-            http,
+            benchmark_client(http),
             result.fields,
             list_names=lists,
             tag_labels=tags,

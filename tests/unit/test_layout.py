@@ -114,3 +114,35 @@ def test_the_wheel_lists_every_package() -> None:
     )
     found = {_module(p.parent) for p in ETL.rglob("__init__.py")} | {"etl.presets.catalog"}
     assert listed == found
+
+
+def _sources() -> dict[str, str]:
+    return {str(p.relative_to(ETL.parent)): p.read_text(encoding="utf-8") for p in sorted(ETL.rglob("*.py"))}
+
+
+def test_one_class_sends_http_to_benchmark() -> None:
+    """Issue #13 item 2: ``httpx.Client(`` only in the Benchmark client, the sandbox and the legacy fetcher's
+    one construction, so every request to Benchmark is paced, retried, counted and scrubbed alike."""
+    found = {
+        path: text.count("httpx.Client(") for path, text in _sources().items() if "httpx.Client(" in text
+    }
+    outside = {p: n for p, n in found.items() if not p.startswith("etl/sandbox/")}
+    assert outside == {"etl/benchmark/client.py": 1, "etl/extract/legacy_fetch.py": 1}
+    aliased = [
+        f"{path}:{node.lineno}"
+        for path, text in _sources().items()
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.ImportFrom) and node.module == "httpx" and not path.startswith("etl/sandbox/")
+    ]
+    assert aliased == []  # no ``from httpx import Client`` to dodge the count
+
+
+def test_the_api_key_is_revealed_in_one_place() -> None:
+    """``Secret.reveal()`` for the Benchmark key only in the client's header; the legacy token's own two
+    (its Bearer header and the snapshot's digest of it) stay in the legacy extractor."""
+    found = {path: text.count(".reveal()") for path, text in _sources().items() if ".reveal()" in text}
+    assert found == {
+        "etl/benchmark/client.py": 1,
+        "etl/extract/legacy_fetch.py": 1,
+        "etl/extract/legacy_api.py": 1,
+    }

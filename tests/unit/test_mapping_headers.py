@@ -133,3 +133,39 @@ def test_an_ambiguous_header_stops_and_options_override(tmp_path: Path) -> None:
     bom = tmp_path / "bom16.csv"
     bom.write_bytes("Email,Name\n".encode("utf-16"))
     assert read_headers([str(bom)], ReadOptions(encoding="utf-16"))[str(bom)] == ["Email", "Name"]
+
+
+def test_archives_are_walked_as_extract_walks_them(tmp_path: Path) -> None:
+    """Issue #13 item 2: detection sees the members extract reads — a nested ZIP one level deep, hidden and
+    unsafe members skipped — under extract's labels, and the archive caps stop it the same way."""
+    import io
+
+    from etl.extract.options import ReadOptions
+    from etl.extract.sources import read_sources
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("lists/b.csv", "Email,Klaviyo ID\nb@x.io,k\n")
+    z = tmp_path / "outer.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.csv", "Email,First Name\na@x.io,A\n")
+        zf.writestr("inner.zip", inner.getvalue())
+        zf.writestr(".hidden.csv", "Secret\n")
+        zf.writestr("../escape.csv", "Evil\n")
+    got = read_headers([str(z)])
+    assert got == {
+        f"{z}::a.csv": ["Email", "First Name"],
+        f"{z}::inner.zip::lists/b.csv": ["Email", "Klaviyo ID"],
+    }
+    assert got == {f.path: list(f.header) for f in read_sources([str(z)]).files}
+    with pytest.raises(InputError, match="--max-archive-size"):
+        read_headers([str(z)], ReadOptions(max_archive_size=10))
+
+
+def test_a_mixed_encoding_head_is_refused_as_extract_refuses_it(tmp_path: Path) -> None:
+    f = tmp_path / "mixed.csv"
+    lines = ["Email,Name", *(f"p{i}@x.io,Zoë {i}" for i in range(5))]
+    f.write_bytes(("\n".join(lines) + "\n").encode() + "q@x.io,Renée\n".encode("cp1252"))
+    with pytest.raises(InputError, match="mixed encodings") as exc:
+        read_headers([str(f)])
+    assert exc.value.line == 7

@@ -8,6 +8,9 @@ import json
 import httpx
 import pytest
 
+from etl.benchmark.client import BenchmarkClient
+from etl.clock import FakeClock
+from etl.config import Secret
 from etl.errors import FatalLoadError, RetriableLoadError
 from etl.mapping.resolve import ResolveOptions, resolve_mapping
 from etl.model import FieldColumn
@@ -22,8 +25,10 @@ STRUCTURE = {
 }
 
 
-def client(handler) -> httpx.Client:
-    return httpx.Client(base_url="http://api", transport=httpx.MockTransport(handler))
+def client(handler) -> BenchmarkClient:
+    """The one Benchmark client over a mock transport, each request sent once (no retries to wait out)."""
+    mock = httpx.MockTransport(handler)
+    return BenchmarkClient("http://api", Secret("k"), transport=mock, clock=FakeClock(), max_attempts=1)
 
 
 def test_paged_envelope_and_put_reply_without_document() -> None:
