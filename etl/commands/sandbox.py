@@ -1,6 +1,6 @@
 """``bme-migrate sandbox``: run the local Benchmark-compatible server in the foreground until Ctrl-C.
 
-The sandbox's keys are public (printed below, written in the README), so binding anything but loopback
+The sandbox's keys are public (printed below, written in docs/sandbox.md), so binding anything but loopback
 exposes a full-access API to the network: that is allowed (a container, a VM) but never silent.
 """
 
@@ -47,7 +47,7 @@ from etl.terminal import say
     "knobs_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="JSON or TOML file of behaviour knobs (see the README); flags below override it.",
+    help="JSON or TOML file of behaviour knobs (see docs/sandbox.md); flags below override it.",
 )
 @click.option("--hourly-limit", type=int, default=None, help="Requests per hourly window (default 3600).")
 @click.option("--window-seconds", type=int, default=None, help="Length of the rate window (default 3600).")

@@ -1,6 +1,6 @@
 """Canonical frame + resolved ids → ``PlannedContact``s: the desired state of each target contact.
 
-Policies (documented in README "Mapping"):
+Policies (documented in docs/presets.md):
 
 * **Types**: every value is coerced to the *account field's* ``dataType`` (``ResolvedMapping.field_types``):
   dates ``YYYY-MM-DD``, recurrent dates ``MM-DD``, ``true``/``false``, plain decimals; text as is. A value

@@ -58,7 +58,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Knobs:
-    """Behaviour switches of the sandbox. See the README section on the sandbox for the meaning of each."""
+    """Behaviour switches of the sandbox. docs/sandbox.md gives the meaning of each."""
 
     # search EQ on KEY: "sensitive" matches the stored key byte for byte (adversarial default)
     key_match: str = "sensitive"

@@ -2,7 +2,7 @@
 ``rejects.csv`` (to fix and feed back) and a few terminal lines. Pure functions of a ValidationResult;
 nothing here talks to the API.
 
-``report.json`` keys are documented in the README ("Validation report"); bump ``REPORT_SCHEMA`` on any
+``report.json`` keys are documented in docs/reports.md (and docs/schema/report.schema.json); bump ``REPORT_SCHEMA`` on any
 incompatible change.
 """
 
@@ -186,7 +186,7 @@ def _fill_rates(result: ValidationResult) -> dict[str, float]:
 def build_report(
     result: ValidationResult, *, generated_at: str, mapping: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The ``report.json`` document (see the README for the key table).
+    """The ``report.json`` document (docs/reports.md has the key table).
 
     ``mapping`` is the mapping stage's section (where each source column goes); the caller composes the
     stages, so validate never imports mapping.
