@@ -46,6 +46,7 @@ from etl.extract.options import ReadOptions
 from etl.extract.result import REC, REJECT_SCHEMA, ExtractResult, FileInfo, Part
 from etl.frames import aligned
 from etl.model import PROVENANCE, ROW_ID, SOURCE_FILE, SOURCE_LINE
+from etl.terminal import printable
 
 TEXT_EXT = frozenset({".csv", ".tsv", ".txt", ".tab"})
 JSON_EXT = frozenset({".json"})
@@ -298,7 +299,7 @@ def _open_zip(
         members, skipped = archive_members(zf, label, nested)
         first = True
         for info in members:
-            member_label = f"{label}::{shown(info.filename)}"
+            member_label = f"{label}::{printable(info.filename)}"
             dst = workdir / f"{budget.next_id()}{safe_suffix(info.filename)}"
             extract_member(zf, info, dst, member_label, budget)
             if PurePosixPath(info.filename).suffix.lower() == ".zip":
@@ -336,7 +337,7 @@ def archive_members(zf: zipfile.ZipFile, label: str, nested: bool) -> tuple[list
         if why is None:
             members.append(info)
         elif why:
-            skipped.append(f"{label}: skipped member {shown(info.filename)} ({why})")
+            skipped.append(f"{label}: skipped member {printable(info.filename)} ({why})")
     if not members:
         why = (
             "; skipped " + "; ".join(n.split(": skipped member ", 1)[1] for n in skipped[:5])
@@ -372,11 +373,6 @@ def safe_suffix(name: str) -> str:
     """The member's extension, if it is one we read: the only part of a member name used on disk."""
     suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
     return suffix if suffix in MEMBER_EXT | {".zip"} else ""
-
-
-def shown(name: str) -> str:
-    """A member name fit for a terminal line: control characters escaped (an ESC must not retitle it)."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
 
 
 class ArchiveBudget:

@@ -32,9 +32,9 @@ from etl.extract.sources import (
     member_head,
     open_archive,
     safe_suffix,
-    shown,
     wanted_member,
 )
+from etl.terminal import printable
 
 HEAD_BYTES = 256 * 1024
 LEGACY_API_COLUMNS = ("email", "first_name", "last_name", "status", "id")
@@ -160,7 +160,7 @@ def _zip_headers(
     with open_archive(path, label) as zf:
         members, _ = archive_members(zf, label, nested)
         for info in members:
-            member_label = f"{label}::{shown(info.filename)}"
+            member_label = f"{label}::{printable(info.filename)}"
             suffix = PurePosixPath(info.filename).suffix.lower()
             if suffix == ".zip" or suffix in EXCEL_EXT:  # opened as files: unpacked within the caps
                 dst = workdir / f"{budget.next_id()}{safe_suffix(info.filename)}"
