@@ -57,7 +57,7 @@ def command(
       bme-migrate verify 7e3c918c --sample 500 # a seeded sample of 500 keys of run 7e3c918c…
     """
     settings = target(state_dir, api_key_file)
-    with open_target(settings, to_stderr) as (url, key):
+    with open_target(settings, to_stderr, doing="reading back from") as (url, key):
         result, json_path, note = run_verify(settings, url, key, run, sample=sample, report_dir=report_dir)
     for line in verify_lines(result):
         say(line)

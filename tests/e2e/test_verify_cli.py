@@ -183,3 +183,19 @@ def test_migrate_exits_5_when_its_own_read_back_finds_a_mismatch(run, remote, tm
     assert 'person2@example.com: field "Company"' in done.out
     assert 'is "Changed Inc" in the account, expected "Co2"' in done.out
     assert "mismatch" in done.err
+
+
+def test_commands_that_do_not_migrate_never_say_migrating(run, tmp_path: Path) -> None:
+    """Against the embedded sandbox, verify says it reads back and mappings plan that it plans; only migrate migrates."""
+    csv = _csv(tmp_path, 3)
+    state = ["--state-dir", str(tmp_path / "state")]
+    migrated = run(["migrate", str(csv), *state, "--report-dir", str(tmp_path / "r")], {})
+    assert migrated.exit_code == 0, migrated.output
+    assert "migrating into the embedded local sandbox" in migrated.output
+    checked = run(["verify", *state, "--report-dir", str(tmp_path / "r")], {})
+    assert checked.exit_code == 0, checked.output
+    assert "reading back from the embedded local sandbox" in checked.output
+    planned = run(["mappings", "plan", str(csv), *state], {})
+    assert planned.exit_code == 0, planned.output
+    assert "planning against the embedded local sandbox" in planned.output
+    assert "migrating" not in checked.output + planned.output
