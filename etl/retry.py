@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 from etl.clock import Clock
+from etl.errors import ConfigError
 
+DEFAULT_MAX_OUTAGE = 6 * 3600.0  # the CLI's --max-outage
+DEFAULT_MAX_WAIT = 7 * 86400.0  # the CLI's --max-wait
 OUTAGE_CAP = 300.0  # seconds: the longest wait between two attempts during an outage
 REPORT_EVERY = 600.0  # seconds between two "still failing" lines
 
@@ -56,9 +59,47 @@ class Backoff:
         return top / 2 + rng.random() * top / 2
 
 
+@dataclass(frozen=True)
+class Patience:
+    """How long a run waits instead of pausing (exit 75): ``max_outage`` seconds of failures of the target
+    (0: a few retries, then pause — the behaviour before ``--max-outage``); with ``wait_for_quota`` a spent
+    monthly quota is slept through when it resets within ``max_wait`` seconds. ``on_event`` gets the lines
+    a person watching should see (outage start/still/end, the quota wait and when it resumes)."""
+
+    max_outage: float = 0.0
+    wait_for_quota: bool = False
+    max_wait: float = DEFAULT_MAX_WAIT
+    on_event: Callable[[str], None] | None = None
+
+    def say(self, line: str) -> None:
+        if self.on_event is not None:
+            self.on_event(line)
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """``90``/``90s``, ``30m``, ``6h``, ``7d`` → seconds; ``ConfigError`` (exit 2) naming ``flag`` otherwise."""
+    value = text.strip().lower()
+    scale = _UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if scale is not None else value
+    try:
+        seconds = float(number) * (scale or 1.0)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConfigError(
+            f"{flag} {text!r}: expected a duration such as 90s, 30m, 6h or 7d (0 to turn it off)"
+        )
+    return seconds
+
+
 def duration(seconds: float) -> str:
     """``3h 5m``, ``4m 10s``, ``12s``: how long an outage lasted, for humans."""
     s = int(round(seconds))
+    if s >= 86400:
+        return f"{s // 86400}d {s % 86400 // 3600}h"
     if s >= 3600:
         return f"{s // 3600}h {s % 3600 // 60}m"
     if s >= 60:
