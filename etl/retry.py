@@ -9,7 +9,9 @@ Shared by the Benchmark client (``etl.benchmark.client``) and the legacy-API fet
 - ``Retrier``: after each transient failure (network error, timeout, 5xx) says whether to try again and
   sleeps the wait. A short blip is ``max_attempts`` failures in a row; with ``max_outage`` > 0 a longer run
   of failures is an *outage*, waited out (the backoff grows to ``outage_cap``, about 5 minutes) until it
-  has lasted ``max_outage`` seconds. ``on_event`` gets one line when the outage starts, one every
+  has lasted ``max_outage`` seconds. Only a server that has answered before can have an outage: one that
+  never answered (a wrong URL, a host that does not exist) is given the short retries and reported, not
+  waited on for hours. ``on_event`` gets one line when the outage starts, one every
   ``report_every`` seconds while it lasts (not one per retry) and one when it ends, with how long it took.
 """
 
@@ -149,6 +151,7 @@ class Retrier:
         self.outage_since: float | None = None  # set once the streak became an outage
         self._reported: float = 0.0
         self.outages: list[float] = []  # how long each ended outage lasted
+        self.answered = False  # has the server ever answered (only then is a run of failures an outage)
 
     def _say(self, line: str) -> None:
         if self.on_event is not None:
@@ -162,7 +165,7 @@ class Retrier:
             self.first_failure = now
         if self.streak < self.max_attempts:  # a blip: today's short backoff
             wait = self.backoff.delay(self.streak, self.rng)
-        elif self.max_outage <= 0:
+        elif self.max_outage <= 0 or not self.answered:
             self._reset()
             return False
         else:
@@ -193,6 +196,7 @@ class Retrier:
 
     def succeeded(self) -> None:
         """An answer came: the streak ends, and an outage with one line saying how long it lasted."""
+        self.answered = True
         if self.outage_since is not None:
             lasted = self.clock.now() - self.outage_since
             self.outages.append(lasted)

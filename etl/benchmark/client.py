@@ -269,7 +269,7 @@ class BenchmarkClient:
         returns something other than ``None``, that is the answer and nothing is re-sent.
         """
         self.ambiguous = False
-        throttles = quota_waits = 0
+        throttles = quota_waits = failures = 0
         while True:
             if recheck is not None and self.ambiguous:
                 found = recheck()  # its own requests reset ``ambiguous``; this one stays ambiguous
@@ -282,12 +282,17 @@ class BenchmarkClient:
                 self.on_request(f"{method} {endpoint}")
             try:
                 response = self.http.request(method, self.base_url + path, json=json, headers=self._header())
+            except httpx.UnsupportedProtocol as exc:  # a request we must not send (the dry run's guard)
+                raise FatalLoadError(
+                    self._scrub(f"{endpoint}: {exc}"), method=method, path=endpoint
+                ) from None
             except httpx.TransportError as exc:
                 # A connect failure never reached the server; anything later may have been applied.
                 if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and method != "GET":
                     self.ambiguous = True
                 problem = self._scrub(f"{endpoint}: network error ({type(exc).__name__})")
-                if not self.retrier.failed(f"network error ({type(exc).__name__})"):
+                failures += 1
+                if not self._again(failures, f"network error ({type(exc).__name__})", None):
                     raise RetriableLoadError(problem, method=method, path=endpoint) from None
                 continue
             state = RateState.from_headers(response.headers)
@@ -328,10 +333,22 @@ class BenchmarkClient:
                     continue
                 if method != "GET":
                     self.ambiguous = True  # a 5xx after a write may still have applied it
-                if not self.retrier.failed(f"server error {exc_or_none.status}", exc_or_none.retry_after):
+                failures += 1
+                if not self._again(failures, f"server error {exc_or_none.status}", exc_or_none.retry_after):
                     raise exc_or_none
                 continue
             raise exc_or_none
+
+    def _again(self, failures: int, problem: str, retry_after: float | None) -> bool:
+        """After this request's ``failures``-th transient failure: wait and say True, or say False to give up.
+
+        The retrier's streak spans requests (an outage is one outage); but when something answered in
+        between (a recheck's read), the server is up and this request alone keeps failing: it gets the
+        short retries only, so a write the server keeps refusing cannot loop for the whole --max-outage.
+        """
+        if failures >= self.max_attempts and self.retrier.streak + 1 < failures:
+            return False
+        return self.retrier.failed(problem, retry_after)
 
     def _wait_for_quota(self, exc: QuotaExhausted) -> None:
         """Sleep until the monthly reset when ``--wait-for-quota`` allows it; else raise ``exc`` (exit 75)."""

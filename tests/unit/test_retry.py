@@ -48,6 +48,7 @@ def test_an_outage_is_waited_out_with_few_lines_and_capped_waits() -> None:
         on_event=lines.append,
         what="the target",
     )
+    r.succeeded()  # the server answered once: what follows is an outage, not a wrong address
     start = clock.now()
     failures = 0
     while clock.now() - start < 3000:  # fifty minutes of refusals
@@ -74,6 +75,7 @@ def test_an_outage_past_max_outage_gives_up() -> None:
         max_outage=30,
         on_event=lines.append,
     )
+    r.succeeded()
     start = clock.now()
     while r.failed("503"):
         pass
@@ -92,3 +94,11 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations_name_the_flag(text: str) -> None:
     with pytest.raises(ConfigError, match="--max-wait"):
         parse_duration(text, "--max-wait")
+
+
+def test_a_server_that_never_answered_gets_the_short_retries_only() -> None:
+    """A wrong BME_BASE_URL must fail in seconds, not be waited on for the whole --max-outage."""
+    clock = FakeClock()
+    r = Retrier(clock, random.Random(1), backoff=Backoff(0.5, 30.0), max_attempts=6, max_outage=6 * 3600)
+    results = [r.failed("network error (ConnectError)") for _ in range(6)]
+    assert results == [True] * 5 + [False] and sum(clock.sleeps) < 16
