@@ -3,8 +3,10 @@
 Policy, in one sentence per case (``classify`` is the single function that decides):
 
 - 2xx → fine; every response's rate headers are parsed into a ``RateState`` and handed to the pacer.
-- 5xx and network errors → ``RetriableLoadError``; retried with capped exponential backoff + jitter.
-- 429 hourly → retriable after ``Retry-After`` (the pacer waits); 429 monthly → ``Paused`` with the UTC reset.
+- 5xx and network errors → ``RetriableLoadError``; retried with capped exponential backoff + jitter
+  (``etl.retry``), and with ``--max-outage`` an outage is waited out before the run pauses.
+- 429 hourly → retriable after ``Retry-After`` (the pacer waits); 429 monthly → ``QuotaExhausted`` (a
+  ``Paused``) with the UTC reset, slept through with ``--wait-for-quota`` when it is within ``--max-wait``.
 - 401/403 → ``AuthError`` naming the missing scope; never retried.
 - 400 ``DuplicateFieldError`` / ``ConcurrencyError`` / ``ValidationError`` and 404 → typed ``RecordRejected``
   subclasses, never retried: the loader acts on them (exists, re-GET, record failure).
