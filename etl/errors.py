@@ -19,6 +19,7 @@
     │       ├── InvalidRequest     400 ValidationError (``field`` names the input when the server does)
     │       └── NotFound           404 RecordNotFound
     └── Paused                     quota, --max-requests, interrupt: resumable  → exit 75
+        └── QuotaExhausted         the monthly quota is spent (``wait``: seconds to its reset)
 
 Exceptions carry references (file, line, HTTP status, errorType), never frames, bodies or secrets.
 """
@@ -38,6 +39,7 @@ __all__ = [
     "MigrationError",
     "NotFound",
     "Paused",
+    "QuotaExhausted",
     "RecordRejected",
     "RetriableLoadError",
     "StaleVersion",
@@ -182,3 +184,12 @@ class Paused(MigrationError):
     def __init__(self, message: str, *, resume_after: str | None = None) -> None:
         super().__init__(message)
         self.resume_after = resume_after
+
+
+class QuotaExhausted(Paused):
+    """The account's monthly quota is spent; ``wait`` is the server's ``Retry-After`` (seconds to the reset),
+    which ``--wait-for-quota`` sleeps through when it is within ``--max-wait``."""
+
+    def __init__(self, message: str, *, resume_after: str | None = None, wait: float | None = None) -> None:
+        super().__init__(message, resume_after=resume_after)
+        self.wait = wait

@@ -9,7 +9,9 @@ Shared by the Benchmark client (``etl.benchmark.client``) and the legacy-API fet
 - ``Retrier``: after each transient failure (network error, timeout, 5xx) says whether to try again and
   sleeps the wait. A short blip is ``max_attempts`` failures in a row; with ``max_outage`` > 0 a longer run
   of failures is an *outage*, waited out (the backoff grows to ``outage_cap``, about 5 minutes) until it
-  has lasted ``max_outage`` seconds. ``on_event`` gets one line when the outage starts, one every
+  has lasted ``max_outage`` seconds. Only a server that has answered before can have an outage: one that
+  never answered (a wrong URL, a host that does not exist) is given the short retries and reported, not
+  waited on for hours. ``on_event`` gets one line when the outage starts, one every
   ``report_every`` seconds while it lasts (not one per retry) and one when it ends, with how long it took.
 """
 
@@ -21,7 +23,10 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 from etl.clock import Clock
+from etl.errors import ConfigError
 
+DEFAULT_MAX_OUTAGE = 6 * 3600.0  # the CLI's --max-outage
+DEFAULT_MAX_WAIT = 7 * 86400.0  # the CLI's --max-wait
 OUTAGE_CAP = 300.0  # seconds: the longest wait between two attempts during an outage
 REPORT_EVERY = 600.0  # seconds between two "still failing" lines
 
@@ -56,9 +61,47 @@ class Backoff:
         return top / 2 + rng.random() * top / 2
 
 
+@dataclass(frozen=True)
+class Patience:
+    """How long a run waits instead of pausing (exit 75): ``max_outage`` seconds of failures of the target
+    (0: a few retries, then pause — the behaviour before ``--max-outage``); with ``wait_for_quota`` a spent
+    monthly quota is slept through when it resets within ``max_wait`` seconds. ``on_event`` gets the lines
+    a person watching should see (outage start/still/end, the quota wait and when it resumes)."""
+
+    max_outage: float = 0.0
+    wait_for_quota: bool = False
+    max_wait: float = DEFAULT_MAX_WAIT
+    on_event: Callable[[str], None] | None = None
+
+    def say(self, line: str) -> None:
+        if self.on_event is not None:
+            self.on_event(line)
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """``90``/``90s``, ``30m``, ``6h``, ``7d`` → seconds; ``ConfigError`` (exit 2) naming ``flag`` otherwise."""
+    value = text.strip().lower()
+    scale = _UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if scale is not None else value
+    try:
+        seconds = float(number) * (scale or 1.0)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConfigError(
+            f"{flag} {text!r}: expected a duration such as 90s, 30m, 6h or 7d (0 to turn it off)"
+        )
+    return seconds
+
+
 def duration(seconds: float) -> str:
     """``3h 5m``, ``4m 10s``, ``12s``: how long an outage lasted, for humans."""
     s = int(round(seconds))
+    if s >= 86400:
+        return f"{s // 86400}d {s % 86400 // 3600}h"
     if s >= 3600:
         return f"{s // 3600}h {s % 3600 // 60}m"
     if s >= 60:
@@ -108,6 +151,7 @@ class Retrier:
         self.outage_since: float | None = None  # set once the streak became an outage
         self._reported: float = 0.0
         self.outages: list[float] = []  # how long each ended outage lasted
+        self.answered = False  # has the server ever answered (only then is a run of failures an outage)
 
     def _say(self, line: str) -> None:
         if self.on_event is not None:
@@ -121,7 +165,7 @@ class Retrier:
             self.first_failure = now
         if self.streak < self.max_attempts:  # a blip: today's short backoff
             wait = self.backoff.delay(self.streak, self.rng)
-        elif self.max_outage <= 0:
+        elif self.max_outage <= 0 or not self.answered:
             self._reset()
             return False
         else:
@@ -152,6 +196,7 @@ class Retrier:
 
     def succeeded(self) -> None:
         """An answer came: the streak ends, and an outage with one line saying how long it lasted."""
+        self.answered = True
         if self.outage_since is not None:
             lasted = self.clock.now() - self.outage_since
             self.outages.append(lasted)

@@ -3,8 +3,10 @@
 Policy, in one sentence per case (``classify`` is the single function that decides):
 
 - 2xx → fine; every response's rate headers are parsed into a ``RateState`` and handed to the pacer.
-- 5xx and network errors → ``RetriableLoadError``; retried with capped exponential backoff + jitter.
-- 429 hourly → retriable after ``Retry-After`` (the pacer waits); 429 monthly → ``Paused`` with the UTC reset.
+- 5xx and network errors → ``RetriableLoadError``; retried with capped exponential backoff + jitter
+  (``etl.retry``), and with ``--max-outage`` an outage is waited out before the run pauses.
+- 429 hourly → retriable after ``Retry-After`` (the pacer waits); 429 monthly → ``QuotaExhausted`` (a
+  ``Paused``) with the UTC reset, slept through with ``--wait-for-quota`` when it is within ``--max-wait``.
 - 401/403 → ``AuthError`` naming the missing scope; never retried.
 - 400 ``DuplicateFieldError`` / ``ConcurrencyError`` / ``ValidationError`` and 404 → typed ``RecordRejected``
   subclasses, never retried: the loader acts on them (exists, re-GET, record failure).
@@ -36,10 +38,11 @@ from etl.errors import (
     LoadError,
     NotFound,
     Paused,
+    QuotaExhausted,
     RetriableLoadError,
     StaleVersion,
 )
-from etl.retry import Backoff, Retrier, retry_after_seconds
+from etl.retry import Backoff, Patience, Retrier, duration, retry_after_seconds
 
 __all__ = [  # the four 400/404 kinds live in etl.errors; named here too for the loader's imports
     "BenchmarkClient",
@@ -53,6 +56,7 @@ __all__ = [  # the four 400/404 kinds live in etl.errors; named here too for the
 ]
 
 HOUR = 3600.0
+MAX_QUOTA_WAITS = 2  # quota waits per request: a second refusal after a reset is the server's, not ours
 _SCOPE = re.compile(r"scope:?\s*([a-z]+:[a-z]+)", re.IGNORECASE)
 
 
@@ -126,7 +130,7 @@ def classify(response: httpx.Response, *, now: float, endpoint: str = "") -> Mig
         # "monthly" only when the server says so: a long Retry-After alone is not a spent month
         if "monthly" in message.lower() or monthly_left == 0:
             when = f"; resets at {resume}" if resume else ""
-            return Paused(f"monthly API quota exhausted{when}", resume_after=resume)
+            return QuotaExhausted(f"monthly API quota exhausted{when}", resume_after=resume, wait=retry_after)
         if retry_after is not None and retry_after > HOUR:
             left = f"; {monthly_left:,} requests are left this month" if monthly_left is not None else ""
             return Paused(
@@ -181,7 +185,8 @@ class BenchmarkClient:
     ``on_request("METHOD /path/template")`` is called before every attempt that goes on the wire, so the ledger's request
     counts equal the server's. ``pacer`` is asked before every attempt and told every response's headers.
     Network errors and 5xx are waited out by ``retrier`` (``etl.retry``): ``max_attempts`` in a row, or,
-    with ``max_outage`` seconds, an outage of up to that long (``on_event`` gets its start/still/end lines).
+    with ``patience.max_outage`` seconds, an outage of up to that long (its start/still/end lines go to
+    ``patience.on_event``); with ``patience.wait_for_quota`` a spent monthly quota is slept through.
     """
 
     def __init__(
@@ -200,8 +205,7 @@ class BenchmarkClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         max_throttles: int = 12,
-        max_outage: float = 0.0,
-        on_event: Callable[[str], None] | None = None,
+        patience: Patience | None = None,
     ) -> None:
         self._key = api_key
         self._own_http = http is None
@@ -215,15 +219,16 @@ class BenchmarkClient:
         self.backoff_policy = Backoff(backoff_base, backoff_cap)
         self.backoff_cap = backoff_cap
         self.max_throttles = max_throttles
+        self.patience = patience or Patience()
         self.retrier = Retrier(
             self.clock,
             self.rng,
             backoff=self.backoff_policy,
             max_attempts=max_attempts,
-            max_outage=max_outage,
+            max_outage=self.patience.max_outage,
             retry_after_cap=backoff_cap,
             what=f"the Benchmark API at {self.base_url}",
-            on_event=on_event,
+            on_event=self.patience.on_event,
         )
         self.rate = RateState()
         self.ambiguous = False  # did an attempt of the last request go out and come back without an answer
@@ -266,7 +271,7 @@ class BenchmarkClient:
         returns something other than ``None``, that is the answer and nothing is re-sent.
         """
         self.ambiguous = False
-        throttles = 0
+        throttles = quota_waits = failures = 0
         while True:
             if recheck is not None and self.ambiguous:
                 found = recheck()  # its own requests reset ``ambiguous``; this one stays ambiguous
@@ -279,12 +284,17 @@ class BenchmarkClient:
                 self.on_request(f"{method} {endpoint}")
             try:
                 response = self.http.request(method, self.base_url + path, json=json, headers=self._header())
+            except httpx.UnsupportedProtocol as exc:  # a request we must not send (the dry run's guard)
+                raise FatalLoadError(
+                    self._scrub(f"{endpoint}: {exc}"), method=method, path=endpoint
+                ) from None
             except httpx.TransportError as exc:
                 # A connect failure never reached the server; anything later may have been applied.
                 if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and method != "GET":
                     self.ambiguous = True
                 problem = self._scrub(f"{endpoint}: network error ({type(exc).__name__})")
-                if not self.retrier.failed(f"network error ({type(exc).__name__})"):
+                failures += 1
+                if not self._again(failures, f"network error ({type(exc).__name__})", None):
                     raise RetriableLoadError(problem, method=method, path=endpoint) from None
                 continue
             state = RateState.from_headers(response.headers)
@@ -308,6 +318,12 @@ class BenchmarkClient:
                         path=endpoint,
                     ) from None
             exc_or_none.args = (self._scrub(str(exc_or_none)),)
+            if isinstance(exc_or_none, QuotaExhausted):
+                quota_waits += 1
+                if quota_waits > MAX_QUOTA_WAITS:  # the reset came and went and the quota is still spent
+                    raise exc_or_none
+                self._wait_for_quota(exc_or_none)  # returns only when the quota has reset
+                continue
             if isinstance(exc_or_none, DuplicateKey):
                 exc_or_none.ambiguous = self.ambiguous
             if isinstance(exc_or_none, RetriableLoadError):
@@ -319,10 +335,43 @@ class BenchmarkClient:
                     continue
                 if method != "GET":
                     self.ambiguous = True  # a 5xx after a write may still have applied it
-                if not self.retrier.failed(f"server error {exc_or_none.status}", exc_or_none.retry_after):
+                failures += 1
+                if not self._again(failures, f"server error {exc_or_none.status}", exc_or_none.retry_after):
                     raise exc_or_none
                 continue
             raise exc_or_none
+
+    def _again(self, failures: int, problem: str, retry_after: float | None) -> bool:
+        """After this request's ``failures``-th transient failure: wait and say True, or say False to give up.
+
+        The retrier's streak spans requests (an outage is one outage); but when something answered in
+        between (a recheck's read), the server is up and this request alone keeps failing: it gets the
+        short retries only, so a write the server keeps refusing cannot loop for the whole --max-outage.
+        """
+        if failures >= self.max_attempts and self.retrier.streak + 1 < failures:
+            return False
+        return self.retrier.failed(problem, retry_after)
+
+    def _wait_for_quota(self, exc: QuotaExhausted) -> None:
+        """Sleep until the monthly reset when ``--wait-for-quota`` allows it; else raise ``exc`` (exit 75)."""
+        p = self.patience
+        if not p.wait_for_quota:
+            raise exc
+        if exc.wait is None or exc.wait > p.max_wait:
+            why = (
+                "the server gave no reset time" if exc.wait is None else f"that is {duration(exc.wait)} away"
+            )
+            raise QuotaExhausted(
+                f"{exc}; not waiting: {why}, more than --max-wait {duration(p.max_wait)}",
+                resume_after=exc.resume_after,
+                wait=exc.wait,
+            ) from None
+        p.say(
+            f"monthly API quota exhausted: waiting {duration(exc.wait)} for the reset; resuming at "
+            f"{exc.resume_after} (UTC) (--wait-for-quota)"
+        )
+        self.clock.sleep(exc.wait + 1.0)  # a second past the reset: the new period has surely begun
+        p.say("monthly API quota reset: resuming")
 
     # --- the operations the loader uses -------------------------------------------------------------
     def search(self, body: dict[str, Any]) -> dict[str, Any]:

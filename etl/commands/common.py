@@ -28,6 +28,7 @@ from etl.model import Status
 from etl.pipeline.inputs import LegacyOptions, has_legacy_source
 from etl.presets.consent import parse_status
 from etl.presets.preset import ConsentChoices, Preset, load_preset, preset_names
+from etl.retry import Patience, parse_duration
 from etl.terminal import say
 from etl.verify.output import append_to_report, read_plan_lines, section_html, write_verify_json
 from etl.verify.readback import ReadPlan
@@ -188,6 +189,47 @@ def chosen_read(
     return read_options(encoding, delimiter, max_archive_size, max_archive_ratio)
 
 
+def patience_options() -> Callable[[F], F]:
+    """``--max-outage``, ``--wait-for-quota``, ``--max-wait``: how long a run waits before it pauses (exit
+    75); turned into a ``Patience`` by ``chosen_patience``."""
+    return _bundle(
+        click.option(
+            "--max-outage",
+            metavar="DURATION",
+            default="6h",
+            show_default=True,
+            help="Wait out connection failures, timeouts and runs of 5xx from the target (and a legacy "
+            "source) for up to this long, with backoff capped at 5 minutes; one line when the outage "
+            "starts, one every 10 minutes, one when it ends. Only then pause (exit 75). 0 pauses after "
+            "a few retries. E.g. --max-outage 30m.",
+        ),
+        click.option(
+            "--wait-for-quota",
+            is_flag=True,
+            help="When the monthly API quota is spent, sleep until it resets (printing when the run "
+            "resumes) instead of pausing with exit 75, if the reset is within --max-wait. E.g. "
+            "--wait-for-quota --max-wait 3d.",
+        ),
+        click.option(
+            "--max-wait",
+            metavar="DURATION",
+            default="7d",
+            show_default=True,
+            help="The longest quota wait --wait-for-quota accepts (s, m, h or d).",
+        ),
+    )
+
+
+def chosen_patience(max_outage: str, wait_for_quota: bool, max_wait: str) -> Patience:
+    """The waiting flags as a ``Patience`` whose lines go to stderr; a malformed duration is exit 2."""
+    return Patience(
+        parse_duration(max_outage, "--max-outage"),
+        wait_for_quota,
+        parse_duration(max_wait, "--max-wait"),
+        on_event=to_stderr,
+    )
+
+
 def create_options(
     fields_help: str = "Create missing custom fields in the contact structure.",
 ) -> Callable[[F], F]:
@@ -276,6 +318,7 @@ def run_verify(
     sample: int | None = None,
     report_dir: Path | None = None,
     clock: Clock | None = None,
+    patience: Patience | None = None,
 ) -> tuple[VerifyResult, Path, str]:
     """Read a run back (printing the bill first), write verify.json and the report section. ``clock``:
     migrate passes its interruptible clock, so a signal ends the read-back's waits too.
@@ -292,7 +335,7 @@ def run_verify(
         settings.state_dir,
         url,
         key,
-        VerifyOptions(run=run, sample=sample, embedded=settings.embedded),
+        VerifyOptions(run=run, sample=sample, embedded=settings.embedded, patience=patience or Patience()),
         clock=clock,
         on_plan=show_plan,
     )

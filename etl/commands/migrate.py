@@ -25,6 +25,7 @@ from etl.clock import StoppableClock, SystemClock
 from etl.commands.common import (
     api_key_file_option,
     chosen_consent,
+    chosen_patience,
     chosen_preset,
     chosen_read,
     consent_options,
@@ -32,6 +33,7 @@ from etl.commands.common import (
     echo_page,
     legacy_from,
     legacy_options,
+    patience_options,
     preset_options,
     read_flags,
     report_dir_option,
@@ -202,6 +204,7 @@ def _resume_command(ctx: click.Context) -> str:
     default=None,
     help="Target contact structure _id [default: the account's default structure].",
 )
+@patience_options()
 @api_key_file_option()
 def command(
     sources: tuple[str, ...],
@@ -230,6 +233,9 @@ def command(
     state_dir: Path | None,
     report_dir: Path | None,
     structure_id: str | None,
+    max_outage: str,
+    wait_for_quota: bool,
+    max_wait: str,
     api_key_file: Path | None,
 ) -> None:
     """Migrate an export into Benchmark: resumable, rate-aware, about one request per contact.
@@ -250,6 +256,7 @@ def command(
       bme-migrate migrate members_export.zip --dry-run
       bme-migrate migrate contacts.csv --preset hubspot --create-fields --create-lists
       bme-migrate migrate a.csv --list "Imported 2026" --max-requests 3000 --reserve 200
+      bme-migrate migrate a.csv --max-outage 30m --wait-for-quota --max-wait 3d
       LEGACY_API_TOKEN=… bme-migrate migrate legacy+https://legacy.example.com --legacy-status subscribed
     """
     if any(not name.strip() for name in lists):  # refused before any work, not as an HTTP 400 after setup
@@ -290,6 +297,7 @@ def command(
         consent=chosen_consent(status_column, status_values, ignore_columns),
         allow_mostly_rejected=allow_mostly_rejected,
         read=read_opts,
+        patience=chosen_patience(max_outage, wait_for_quota, max_wait),
     )
     bar = _Bar()
     started: dict[str, tuple[str, int]] = {}
@@ -316,7 +324,13 @@ def command(
             if result.state == "complete" and not result.already_complete and not no_verify:
                 say(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
                 checked, _, _ = run_verify(
-                    settings, url, key, result.run_id, report_dir=report_dir, clock=clock
+                    settings,
+                    url,
+                    key,
+                    result.run_id,
+                    report_dir=report_dir,
+                    clock=clock,
+                    patience=opts.patience,
                 )
                 for line in verify_lines(checked):
                     say("  " + line)

@@ -8,6 +8,8 @@ import click
 
 from etl.commands.common import (
     api_key_file_option,
+    chosen_patience,
+    patience_options,
     report_dir_option,
     run_verify,
     state_dir_option,
@@ -32,12 +34,16 @@ from etl.verify.output import verify_lines
     help="Check a random sample of N keys (seeded by the run id, so a re-run checks the same ones) "
     "[default: every key, if that fits in 10% of the hourly requests left; else a sample that fits].",
 )
+@patience_options()
 @api_key_file_option()
 def command(
     run: str | None,
     state_dir: Path | None,
     report_dir: Path | None,
     sample: int | None,
+    max_outage: str,
+    wait_for_quota: bool,
+    max_wait: str,
     api_key_file: Path | None,
 ) -> None:
     """Check that a migration run landed: every contact once, with its fields, lists, tags and status.
@@ -55,10 +61,14 @@ def command(
     Examples:
       bme-migrate verify                       # the latest run, every key if the budget allows
       bme-migrate verify 7e3c918c --sample 500 # a seeded sample of 500 keys of run 7e3c918c…
+      bme-migrate verify --max-outage 30m --wait-for-quota  # ride out outages and a spent quota
     """
+    patience = chosen_patience(max_outage, wait_for_quota, max_wait)
     settings = target(state_dir, api_key_file)
     with open_target(settings, to_stderr, doing="reading back from") as (url, key):
-        result, json_path, note = run_verify(settings, url, key, run, sample=sample, report_dir=report_dir)
+        result, json_path, note = run_verify(
+            settings, url, key, run, sample=sample, report_dir=report_dir, patience=patience
+        )
     for line in verify_lines(result):
         say(line)
     say(f"verify report: {note}")

@@ -68,6 +68,7 @@ from etl.extract.legacy_fetch import CONTACTS_PATH, ENV_LEGACY_TOKEN, PageFetche
 from etl.extract.legacy_snapshot import Snapshot
 from etl.extract.result import REJECT_SCHEMA, ExtractResult, FileInfo
 from etl.model import PROVENANCE, ROW_ID, SOURCE_FILE, SOURCE_LINE
+from etl.retry import Patience
 
 __all__ = [
     "CORE_COLUMNS",
@@ -175,8 +176,11 @@ def extract_legacy(
     fresh: bool = False,
     on_page: OnPage | None = None,
     rng: random.Random | None = None,
+    patience: Patience | None = None,
 ) -> LegacyExtract:
-    """Read every contact (optionally only one ``status``) into a raw frame, resumably; see the module doc."""
+    """Read every contact (optionally only one ``status``) into a raw frame, resumably; see the module doc.
+    ``patience``: an outage of the legacy API is waited out for ``max_outage`` seconds (``etl.retry``)."""
+    wait = patience or Patience()
     if status is not None and status not in STATUS_FILTERS:
         raise ConfigError(f"legacy status filter must be one of {', '.join(STATUS_FILTERS)}, not {status!r}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -193,7 +197,14 @@ def extract_legacy(
         pager = _Pager(
             snap,
             lambda: PageFetcher(
-                client, token, source, clock or SystemClock(), rng or random.Random(), max_retries
+                client,
+                token,
+                source,
+                clock or SystemClock(),
+                rng or random.Random(),
+                max_retries,
+                max_outage=wait.max_outage,
+                on_event=wait.on_event,
             ),
             status=status,
             page_size=page_size,

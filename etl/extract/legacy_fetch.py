@@ -137,7 +137,10 @@ class PageFetcher:
             streak = self._retrier.streak
             if not self._retrier.failed(f"{problem} on {where}", retry_after):
                 break
-            log.warning("legacy API: %s on %s; retry %d/%d", problem, where, streak + 1, self._max_retries)
+            if self._retrier.outage_since is None:  # an outage has its own lines, not one per retry
+                log.warning(
+                    "legacy API: %s on %s; retry %d/%d", problem, where, streak + 1, self._max_retries
+                )
             self.retries += 1
         raise InputError(
             f"legacy API still failing after {self._max_retries} retries ({problem}) on {where}; "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,7 @@ from etl.config import Secret
 from etl.load.ledger import Ledger, fingerprint, plan_to_json
 from etl.load.loader import Loader, LoadSummary, Progress
 from etl.model import PlannedContact
+from etl.retry import Patience
 
 
 def plan_run_id(plans: Sequence[PlannedContact], base_url: str, structure_id: str) -> str:
@@ -38,6 +39,7 @@ class LoadSettings:
     reserve: int = 0
     max_requests: int | None = None  # for every request of this invocation, ``requests_sent`` included
     requests_sent: int = 0  # already sent by this invocation before the load (resolution)
+    patience: Patience = field(default_factory=Patience)  # outages and quota waits ridden out in place
     window_seconds: float = 3600.0
     label: str | None = None
     resume_command: str | None = None
@@ -99,6 +101,7 @@ def load(
         pacer=pacer,
         backoff_base=backoff_base,
         on_request=run.count_request,
+        patience=settings.patience,
     )
     with client:
         loader = Loader(

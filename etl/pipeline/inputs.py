@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from etl.extract.options import ReadOptions
 from etl.load.ledger import file_digest
 from etl.model import ROW_ID
 from etl.presets.preset import ConsentChoices, Preset, load_preset
+from etl.retry import Patience
 from etl.validate.core import ValidationResult, validate_frame, validate_sources
 
 LEGACY_PRESET = "legacy_api"
@@ -50,6 +51,7 @@ class LegacyOptions:
     token: Secret | None = None
     status: str | None = None  # subscribed | unsubscribed | None (everyone)
     fresh: bool = False  # discard the snapshot and page the API again
+    patience: Patience = field(default_factory=Patience)  # --max-outage for the legacy API too
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def read_inputs(
         fresh=legacy.fresh,
         on_page=on_page,
         clock=clock,
+        patience=legacy.patience,
     )
     chosen = preset or load_preset(LEGACY_PRESET)
     result = validate_frame(extracted.result, consent.apply(chosen) if consent else chosen)

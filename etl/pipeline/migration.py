@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
 from etl.pipeline.migration_report import load_section, write_migration_report
 from etl.presets.preset import ConsentChoices, Preset
 from etl.reasons import RejectReason
+from etl.retry import Patience
 from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
 from etl.validate.rows import FIELD
@@ -69,6 +70,7 @@ class MigrateOptions:
     consent: ConsentChoices = field(default_factory=ConsentChoices)  # --status-column, --ignore-column …
     allow_mostly_rejected: bool = False  # proceed although ``guard.stop_reason`` says stop
     read: ReadOptions = field(default_factory=ReadOptions)  # --encoding / --delimiter: part of the run id
+    patience: Patience = field(default_factory=Patience)  # --max-outage, --wait-for-quota, --max-wait
 
 
 @dataclass
@@ -187,7 +189,7 @@ def migrate(
         opts.sources,
         preset=opts.preset,
         state_dir=state_dir,
-        legacy=opts.legacy,
+        legacy=replace(opts.legacy, patience=opts.patience),  # --max-outage holds for the legacy API too
         progress=hooks.on_rows,
         on_page=hooks.on_page,
         clock=clock,
@@ -217,9 +219,11 @@ def migrate(
         simulated = SimulatedWrites(httpx.HTTPTransport())
         # one pacer for the resolution and the index reads: --max-requests bounds them together
         pacer = Pacer(clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=hooks.on_wait)
-        with BenchmarkClient(base_url, api_key, transport=simulated, clock=clock, pacer=pacer) as http:
+        with BenchmarkClient(
+            base_url, api_key, transport=simulated, clock=clock, pacer=pacer, patience=opts.patience
+        ) as http:
             (preview, preview_structure), _, mapping_doc = _plan(result, resolve_opts, opts, http, saved=None)
-        with BenchmarkClient(base_url, api_key, clock=clock, pacer=pacer) as client:
+        with BenchmarkClient(base_url, api_key, clock=clock, pacer=pacer, patience=opts.patience) as client:
             plan = dry_run(
                 client,
                 preview_structure,
@@ -321,6 +325,7 @@ def migrate(
             clock=clock,
             pacer=setup_pacer,
             on_request=run_ledger.count_request,
+            patience=opts.patience,
         ) as http:
             (planned, structure_id), fresh, mapping_doc = _plan(
                 result, resolve_opts, opts, http, saved=run_ledger.get_meta("resolved_mapping")
@@ -352,6 +357,7 @@ def migrate(
             reserve=opts.reserve,
             max_requests=opts.max_requests,
             requests_sent=setup_pacer.sent,
+            patience=opts.patience,
             label=" ".join(opts.sources)[:200],
             resume_command=opts.resume_command,
         )

@@ -28,6 +28,7 @@ from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import ConfigError, InvalidRequest, NotFound
 from etl.load.ledger import Ledger, ledger_errors
+from etl.retry import Patience
 from etl.verify.compare import (
     DISCREPANCY_KINDS,
     Expected,
@@ -45,6 +46,7 @@ class VerifyOptions:
     run: str | None = None  # run id or unique prefix; None → the most recently updated run
     sample: int | None = None  # check a seeded random sample of this many keys
     embedded: bool = False  # the target is the embedded sandbox of this state dir
+    patience: Patience = field(default_factory=Patience)  # --max-outage, --wait-for-quota, --max-wait
 
 
 @dataclass
@@ -143,7 +145,12 @@ def verify(
     clock = clock or SystemClock()
     pacer = Pacer(clock)
     with BenchmarkClient(
-        base_url, api_key, clock=clock, pacer=pacer, on_request=lambda ep: counts.update((ep,))
+        base_url,
+        api_key,
+        clock=clock,
+        pacer=pacer,
+        on_request=lambda ep: counts.update((ep,)),
+        patience=opts.patience,
     ) as client:
         reader = ReadBack(client, run.structure_id, page_size=int(page_size) if page_size else None)
         try:

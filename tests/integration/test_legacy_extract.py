@@ -360,3 +360,23 @@ def test_an_unreadable_snapshot_is_a_config_error(legacy_api: LegacyServer, tmp_
     with pytest.raises(ConfigError, match="not a usable legacy snapshot"):
         run(legacy_api, tmp_path)
     assert legacy_api.app.requests == []
+
+
+def test_a_legacy_outage_is_waited_out_with_max_outage(
+    legacy_api_factory: LegacyFactory, tmp_path: Path
+) -> None:
+    """Issue #12 item 1: a run of failures longer than the retries is an outage, waited out (one line when it
+    starts and one when it ends), where without ``--max-outage`` the extract gives up."""
+    from etl.retry import Patience
+
+    api = legacy_api_factory(contacts=1000, fail_at=set(range(2, 14)))
+    with pytest.raises(InputError, match="after 5 retries"):
+        run(api, tmp_path / "a")
+    lines: list[str] = []
+    api = legacy_api_factory(contacts=1000, fail_at=set(range(2, 14)))
+    clock = FakeClock()
+    result = run(api, tmp_path / "b", clock=clock, patience=Patience(max_outage=3600, on_event=lines.append))
+    assert result.frame.height == 1000 and result.retries == 12
+    assert "is failing" in lines[0] and "is back after" in lines[-1]
+    assert all("still failing" in x for x in lines[1:-1]) and len(lines) <= 4  # not one line per retry
+    assert max(clock.sleeps) <= 300.0

@@ -228,3 +228,24 @@ def test_request_counts_by_route_template(sandbox_factory) -> None:
     }
     box.app.reset_counts()
     assert box.app.request_counts() == {}
+
+
+def test_scripted_answers_and_the_outage_window(sandbox_factory) -> None:  # type: ignore[no-untyped-def]
+    """``script``: a route's first requests get the scripted answers in order; ``outage_after``/
+    ``outage_seconds``: every request in the window is refused, until the clock leaves it."""
+    with pytest.raises(ConfigError, match="script.GET /x: '418'"):
+        Knobs(script={"GET /x": ["418"]})
+    clock = FakeClock()
+    box = sandbox_factory(
+        Knobs(script={"GET /api/contact-structure": ["500", "429:30"]}, outage_after=3, outage_seconds=60),
+        clock=clock,
+    )
+    with client_for(box) as c:
+        first, second, third = (c.get("/api/contact-structure") for _ in range(3))
+        assert (first.status_code, second.status_code, third.status_code) == (500, 429, 200)
+        assert second.headers["Retry-After"] == "30"
+        assert c.get("/api/contact-structure").status_code == 503  # the fourth request: the outage began
+        clock.advance(59)
+        assert c.get("/api/contact-structure").status_code == 503
+        clock.advance(2)
+        assert c.get("/api/contact-structure").status_code == 200

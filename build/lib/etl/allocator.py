@@ -4,8 +4,8 @@ polars allocates through jemalloc, which by default gives each thread group its 
 and keeps freed pages for reuse. For a batch pipeline like ours — every batch frees what the next one
 allocates, but on other threads — the pages freed in one arena are not reused by the next batch's
 allocations in another, and the process's resident memory grows to ~1.5× what it really uses.
-One arena lets every thread reuse what any thread freed: on the 1,000,000-row benchmark the dry run
-peaks at about 2.6× the file instead of 3.4×, at no measurable cost in time (``make bench``).
+One arena lets every thread reuse what any thread freed: the peak falls markedly, at no measurable cost in
+time (``make bench`` prints the peak against the file's size).
 
 jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars loads, so this must run before ``import polars``
 (polars prepends its own decay settings to the value it finds). A value that already sets ``narenas`` is

@@ -239,7 +239,7 @@ def plan_cmd(
         opts = ResolveOptions(structure_id, create_fields, create_lists, create_tags, tuple(extra_lists))
         clock = SystemClock()
         with (
-            open_target(target(state_dir), to_stderr) as (url, key),
+            open_target(target(state_dir), to_stderr, doing="planning against") as (url, key),
             # paced and retried like a load: a 5xx or a lost answer does not end the plan
             BenchmarkClient(url, key, clock=clock, pacer=Pacer(clock)) as client,
         ):

@@ -1,6 +1,6 @@
 """``bme-migrate sandbox``: run the local Benchmark-compatible server in the foreground until Ctrl-C.
 
-The sandbox's keys are public (printed below, written in the README), so binding anything but loopback
+The sandbox's keys are public (printed below, written in docs/sandbox.md), so binding anything but loopback
 exposes a full-access API to the network: that is allowed (a container, a VM) but never silent.
 """
 
@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
-from etl.config import DEFAULT_STATE_DIR, SANDBOX_DB_NAME, SANDBOX_KEY
+from etl.config import SANDBOX_DB_NAME, SANDBOX_KEY
 from etl.errors import ConfigError
+from etl.paths import DEFAULT_STATE_DIR
 from etl.sandbox.app import create_app
 from etl.sandbox.http import serve_forever
 from etl.sandbox.knobs import READONLY_KEY, Knobs, load_knobs
@@ -46,7 +47,7 @@ from etl.terminal import say
     "knobs_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="JSON or TOML file of behaviour knobs (see the README); flags below override it.",
+    help="JSON or TOML file of behaviour knobs (see docs/sandbox.md); flags below override it.",
 )
 @click.option("--hourly-limit", type=int, default=None, help="Requests per hourly window (default 3600).")
 @click.option("--window-seconds", type=int, default=None, help="Length of the rate window (default 3600).")

@@ -26,11 +26,16 @@ def rehearsal_knobs() -> Knobs:
 
 @contextmanager
 def open_target(
-    settings: TargetSettings, echo: Callable[[str], None], knobs: Knobs | None = None
+    settings: TargetSettings,
+    echo: Callable[[str], None],
+    knobs: Knobs | None = None,
+    *,
+    doing: str = "migrating into",
 ) -> Iterator[tuple[str, Secret]]:
     """Yield ``(base_url, api_key)``; an embedded sandbox lives exactly as long as the ``with`` block.
 
     ``knobs`` only applies to the embedded sandbox (default: ``rehearsal_knobs()``; tests shrink limits).
+    ``doing`` says what the command does with it ("reading", "planning against"): only migrate migrates.
     """
     if not settings.embedded:
         if settings.base_url is None or settings.api_key is None:
@@ -44,7 +49,7 @@ def open_target(
         raise ConfigError(f"cannot start the embedded sandbox: {exc.strerror or exc}") from None
     try:
         echo(
-            f"No {ENV_API_KEY} set: migrating into the embedded local sandbox at {box.url} (database {db}; "
+            f"No {ENV_API_KEY} set: {doing} the embedded local sandbox at {box.url} (database {db}; "
             "rate limits relaxed for the rehearsal, request counts as on a real account). "
             f"Set {ENV_API_KEY} and {ENV_BASE_URL} to target your Benchmark account."
         )

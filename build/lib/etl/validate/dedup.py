@@ -1,4 +1,4 @@
-"""Rows that collapse to one key become one person. The policy (also in the README):
+"""Rows that collapse to one key become one person. The policy (also in docs/validation.md):
 
 * **Order.** Rows of a group are ordered by ``event_time`` (a row without one counts as oldest), then by
   read order (``row_id``). The *winner* is the last row: the latest change, else the last row read.
@@ -39,8 +39,8 @@ from etl.model import (
 )
 from etl.names import col as column
 from etl.names import positions
+from etl.reasons import RejectReason
 
-DUPLICATE_CODE = "duplicate"
 _SUPPRESSED = [Status.UNSUBSCRIBED.value, Status.CLEANED.value]
 
 
@@ -99,7 +99,7 @@ def collapse_owned(
         order = rows.get_column(ROW_ID).arg_sort()
         rows = rows[order]
         valid = None if valid is None else valid.gather(order)
-    # A 64-bit hash finds candidate groups ~3× faster than comparing strings; a collision only puts a few
+    # A 64-bit hash finds candidate groups faster than comparing strings; a collision only puts a few
     # rows through the exact grouping below, where they stay alone (one-row "groups" are dropped).
     hashed = pl.col(KEY).hash(seed=0)
     if valid is None:
@@ -166,7 +166,7 @@ def collapse_owned(
             SOURCE_FILE,
             SOURCE_LINE,
             KEY,
-            pl.lit(DUPLICATE_CODE).alias(REASON_CODE),
+            pl.lit(RejectReason.DUPLICATE.value).alias(REASON_CODE),
             pl.concat_str(
                 [
                     pl.lit("same address as "),
@@ -199,7 +199,7 @@ def collapse_owned(
 
 def _duplicated(hashes: pl.Series) -> pl.Series:
     """``hashes.is_duplicated()`` for non-null values (a null is never a duplicate here), by one sort and
-    a look-up of the few repeated values: ~5× faster than polars' hash table at a million rows."""
+    a look-up of the few repeated values: faster than polars' hash table at a million rows (``make bench``)."""
     ordered = hashes.sort()
     again = ordered.filter(ordered == ordered.shift(1)).unique()
     return hashes.is_in(again.implode()).fill_null(False)

@@ -2,7 +2,7 @@
 ``rejects.csv`` (to fix and feed back) and a few terminal lines. Pure functions of a ValidationResult;
 nothing here talks to the API.
 
-``report.json`` keys are documented in the README ("Validation report"); bump ``REPORT_SCHEMA`` on any
+``report.json`` keys are documented in docs/reports.md (and docs/schema/report.schema.json); bump ``REPORT_SCHEMA`` on any
 incompatible change.
 """
 
@@ -186,7 +186,7 @@ def _fill_rates(result: ValidationResult) -> dict[str, float]:
 def build_report(
     result: ValidationResult, *, generated_at: str, mapping: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The ``report.json`` document (see the README for the key table).
+    """The ``report.json`` document (docs/reports.md has the key table).
 
     ``mapping`` is the mapping stage's section (where each source column goes); the caller composes the
     stages, so validate never imports mapping.
@@ -406,8 +406,8 @@ def _not_stored_lines(mapping: dict[str, Any] | None) -> list[str]:
     return [f"not stored in Benchmark: {shown} (see report.html, Column mapping)"]
 
 
-def summary_lines(doc: dict[str, Any]) -> list[str]:
-    """A few terminal lines: totals, top reject reasons, duplicates, statuses, the plan."""
+def validation_lines(doc: dict[str, Any]) -> list[str]:
+    """The validate report in a few terminal lines: totals, top reject reasons, duplicates, statuses, the plan."""
     t, p, d = doc["totals"], doc["plan"], doc["duplicates"]
     lines = [
         f"read {t['rows_read']:,} rows from {len(doc['files']) or 'the'} file(s); platform: {doc['platform']}"
