@@ -1,4 +1,7 @@
-"""``bme-migrate status``: every run in a state dir — progress, pause reason, when and how to resume."""
+"""``bme-migrate status``: every run in a state dir — progress, pause reason, when and how to resume.
+
+``--watch`` follows a running migration from another terminal (``etl.commands.watch``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from typing import Any
 
 import click
 
-from etl.commands.common import json_option, state_dir_option, target
+from etl.commands.common import json_option, state_dir_option, target, watch_options
+from etl.commands.watch import follow
 from etl.load.ledger import Ledger, ledger_errors, lock_holder
 from etl.terminal import say
 
@@ -19,18 +23,28 @@ INTERRUPTED = "interrupted"
 @click.command("status", short_help="Every run: rows by outcome, requests, how to resume.")
 @state_dir_option("State directory to read [default: $BME_STATE_DIR or .etl].")
 @json_option("Print one JSON document instead of text.")
-def command(state_dir: Path | None, as_json: bool) -> None:
+@watch_options()
+def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) -> None:
     """Show each migration run: rows by outcome, requests used, pause reason and resume time.
 
     Reads the ledger read-only without taking the run lock, so it works while a migration is running and
     on a read-only state dir. A run the ledger says is running but whose process is gone (killed) is shown
     as interrupted, with the command that resumes it.
 
+    With --watch it follows the running migration instead: done/total, outcomes, rate and ETA every
+    few seconds, read from the ledger and <state dir>/events.jsonl, until the run finishes.
+
     \b
-    Example:
+    Examples:
       bme-migrate status --state-dir .etl
+      bme-migrate status --watch --every 10
     """
     sdir = target(state_dir).state_dir
+    if watch:
+        code = follow(sdir, every=every)
+        if code:
+            raise click.exceptions.Exit(code)
+        return
     runs: list[dict[str, Any]] = []
     with Ledger.open(sdir, readonly=True) as ledger, ledger_errors(ledger.path):
         held, pid = lock_holder(sdir)
