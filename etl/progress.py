@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from etl.clock import Clock
 
 DEFAULT_INTERVAL = 60.0  # seconds between heartbeats (--progress-interval)
+MIN_SLICE = 0.05  # seconds: the shortest piece a sleep is cut into for a heartbeat
 RATE_WINDOW = 600.0  # seconds of recent progress the rate is measured over (a wait ages out of it)
 
 EXTRACT, LOAD, VERIFY = "extract", "load", "verify"
@@ -196,6 +197,12 @@ class Tracker:
         if self._last_beat is None or now - self._last_beat >= self.interval:
             self._beat()
 
+    def due(self) -> float:
+        """Seconds until the next heartbeat is due (the interval when no phase is running)."""
+        if self.phase is None or self._last_beat is None:
+            return self.interval
+        return max(0.0, self._last_beat + self.interval - self.clock.monotonic())
+
     def end(self) -> None:
         """The phase is over: its final beat (whatever the interval), then no phase."""
         if self.phase is not None:
@@ -246,13 +253,12 @@ class Tracker:
 
 
 class TickingClock:
-    """``inner`` whose sleeps are cut into slices of at most ``every`` seconds, calling ``tick`` after each:
+    """``inner`` whose sleeps are cut where the tracker's next heartbeat is due, calling its ``tick`` there:
     heartbeats keep their interval through a long wait (see the module doc)."""
 
-    def __init__(self, inner: Clock, tick: Callable[[], None], every: float) -> None:
+    def __init__(self, inner: Clock, tracker: Tracker) -> None:
         self.inner = inner
-        self._tick = tick
-        self.every = every
+        self.tracker = tracker
 
     def now(self) -> float:
         return self.inner.now()
@@ -262,9 +268,10 @@ class TickingClock:
 
     def sleep(self, seconds: float) -> None:
         left = seconds
-        while left > self.every:
-            self.inner.sleep(self.every)
-            left -= self.every
-            self._tick()
-        self.inner.sleep(left)
-        self._tick()  # short sleeps add up too (retry backoffs): a tick is one clock read when nothing is due
+        while left > 0:
+            step = min(left, max(self.tracker.due(), MIN_SLICE))
+            self.inner.sleep(step)
+            left -= step
+            self.tracker.tick()
+        if seconds <= 0:
+            self.inner.sleep(seconds)

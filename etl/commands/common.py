@@ -344,7 +344,7 @@ def run_verify(
     def show_plan(plan: ReadPlan) -> None:
         for line in plan_lines(plan):
             say(line)
-        if tracker is not None:
+        if tracker is not None and plan.reads + plan.list_counts:  # the probe alone read everything: no phase
             tracker.begin(VERIFY, plan.reads + plan.list_counts)
 
     writable_dir(report_dir or Path("reports"))  # before the read-back spends its requests

@@ -374,7 +374,7 @@ def _command(
                 on_phase=display.on_phase,
             )
             # … and heartbeats keep coming through long waits, the read-back's included
-            clock = TickingClock(base, tracker.tick, tracker.interval)
+            clock = TickingClock(base, tracker)
             hooks = Hooks(
                 on_wait=lambda seconds, reason: display.wait(seconds, reason, clock.now()),
                 should_stop=stop.is_set,

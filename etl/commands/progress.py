@@ -85,7 +85,7 @@ class ProgressDisplay:
             if self.bar is not None and seconds >= 1:
                 self.bar.set_description_str(f"waiting {seconds:,.0f}s ({reason})")
             return
-        if seconds >= LONG_WAIT:
+        if seconds >= LONG_WAIT and reason != "pacing":  # the steady pace is in the heartbeat's rate
             self.write(f"{_stamp(now)} waiting {seconds:,.0f}s: {reason}")
 
     def close(self) -> None:

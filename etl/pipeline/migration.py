@@ -213,7 +213,7 @@ def migrate(
     log.emit(START, sources=list(opts.sources), resume_command=opts.resume_command)
     try:
         # heartbeats keep coming while a wait (pacing window, quota, backoff) sleeps
-        ticking = TickingClock(clock, tracker.tick, tracker.interval)
+        ticking = TickingClock(clock, tracker)
         return _migrate(opts, base_url, api_key, state_dir, hooks, ticking, tracker, log)
     except (Paused, KeyboardInterrupt) as exc:
         tracker.drop()

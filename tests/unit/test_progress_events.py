@@ -42,7 +42,7 @@ def test_a_long_wait_keeps_the_heartbeat_through_a_ticking_clock() -> None:
     clock = FakeClock()
     beats: list[Snapshot] = []
     tracker = Tracker(clock, interval=60, on_beat=beats.append)
-    ticking = TickingClock(clock, tracker.tick, tracker.interval)
+    ticking = TickingClock(clock, tracker)
     tracker.begin(LOAD, 10)
     tracker.update(3, {"created": 3})
     ticking.sleep(3_600)  # the hourly window is spent: an hour without a single contact
