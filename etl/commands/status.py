@@ -41,7 +41,11 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
     """
     sdir = target(state_dir).state_dir
     if watch:
-        code = follow(sdir, every=every)
+        try:
+            code = follow(sdir, every=every)
+        except KeyboardInterrupt:  # only the watch ends: the migration is another process
+            say("stopped watching; the migration itself goes on", err=True)
+            raise click.exceptions.Exit(130) from None
         if code:
             raise click.exceptions.Exit(code)
         return
