@@ -5,7 +5,8 @@ needs: done/total, outcome counts, requests left this hour and month, a rate and
 
 - ``on_update(tracker)`` after every update, for a terminal bar (which throttles its own redraws);
 - ``on_beat(snapshot)`` at most once per ``interval`` seconds, when a phase starts and when it ends, for
-  the heartbeat line on a non-terminal stderr and the ``progress`` event of ``events.jsonl``.
+  the ``progress`` event of ``events.jsonl`` and the heartbeat line on a non-terminal stderr (which shows
+  only the ``scheduled`` ones: a phase shorter than the interval adds no line).
 
 Time comes from the injected clock. A heartbeat must also come while nothing moves — an hour's wait for the
 rate-limit window, a monthly quota, a retry backoff — so ``TickingClock`` wraps the run's clock and calls
@@ -54,6 +55,13 @@ class Snapshot:
     month_left: int | None
     at: float  # clock time of the snapshot
     final: bool = False  # the phase's last beat
+    number: int = 0  # beats of the phase before this one: 0 is the beat at its start
+
+    @property
+    def scheduled(self) -> bool:
+        """An interval's beat, or the last beat of a phase that had one: what a log should show. A phase
+        shorter than the interval shows nothing (the command's summary follows at once)."""
+        return self.number >= (2 if self.final else 1)
 
     def fields(self) -> dict[str, Any]:
         """The ``progress`` event's fields (docs/events.md)."""
@@ -127,6 +135,7 @@ class _Phase:
     counts: dict[str, int] = field(default_factory=dict)
     samples: list[tuple[float, int]] = field(default_factory=list)  # (time, done) for the recent rate
     sent_at_start: int | None = None
+    beats: int = 0
 
 
 class Tracker:
@@ -243,11 +252,14 @@ class Tracker:
             month_left=pacer.monthly_remaining if pacer is not None and phase.name == LOAD else None,
             at=self.clock.now(),
             final=final,
+            number=phase.beats,
         )
 
     def _beat(self, *, final: bool = False) -> None:
         self._last_beat = self.clock.monotonic()
         snap = self.snapshot(final=final)
+        if self.phase is not None:
+            self.phase.beats += 1
         for listener in self.beats:
             listener(snap)
 

@@ -2,7 +2,8 @@
 
 Under ``nohup``, in CI or piped to a file, a redrawn bar is either invisible (tqdm disables itself) or
 7 MB of carriage returns; there one plain line every ``--progress-interval`` seconds says what a person
-needs (``etl.progress.Snapshot.line``), stamped with the time. In a terminal the bar is fed on every
+needs (``etl.progress.Snapshot.line``), stamped with the time — and nothing for a phase shorter than
+the interval, whose summary follows at once. In a terminal the bar is fed on every
 update and redraws only when tqdm's own ``mininterval`` allows (at most twice a second here), with
 outcome counts written as integers in full (tqdm's number formatting would show ``created=5e+4``).
 """
@@ -77,7 +78,8 @@ class ProgressDisplay:
             if snap.final:
                 self.close()
             return
-        self.write(f"{_stamp(snap.at)} {snap.line()}")
+        if snap.scheduled:
+            self.write(f"{_stamp(snap.at)} {snap.line()}")
 
     # --- waits (etl.benchmark.pacing.Pacer.on_wait) -------------------------------------------------------
     def wait(self, seconds: float, reason: str, now: float) -> None:
