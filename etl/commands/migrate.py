@@ -223,37 +223,7 @@ def command(
     ended: dict[str, Any] = {}  # the notification, once the run's end is known
     settings: TargetSettings | None = None
     try:
-        settings = _command(
-            ended,
-            sources,
-            preset,
-            mapping_file,
-            status_column,
-            status_values,
-            ignore_columns,
-            encoding,
-            delimiter,
-            max_archive_size,
-            max_archive_ratio,
-            lists,
-            create_fields,
-            create_lists,
-            create_tags,
-            on_existing,
-            import_unconfirmed,
-            dry_run,
-            max_requests,
-            reserve,
-            allow_mostly_rejected,
-            no_verify,
-            legacy_status,
-            legacy_fresh,
-            progress_interval,
-            state_dir,
-            report_dir,
-            structure_id,
-            api_key_file,
-        )
+        settings = _command(ended, **click.get_current_context().params)
     except BaseException as exc:
         if notifier and not dry_run and "doc" not in ended:
             run = ended.get("run_id")
@@ -280,6 +250,7 @@ def _notify(notifier: Notifier, doc: dict[str, Any], settings: TargetSettings | 
 
 def _command(
     ended: dict[str, Any],
+    *,
     sources: tuple[str, ...],
     preset: str | None,
     mapping_file: Path | None,
@@ -304,12 +275,15 @@ def _command(
     legacy_status: str | None,
     legacy_fresh: bool,
     progress_interval: float,
+    notify_url: str | None,
+    notify_command: str | None,
     state_dir: Path | None,
     report_dir: Path | None,
     structure_id: str | None,
     api_key_file: Path | None,
 ) -> TargetSettings:
-    """The command's work; ``ended`` receives the run id, the settings and, once known, the notification."""
+    """The command's work (its parameters are ``command``'s, by name); ``ended`` receives the run id, the
+    settings and, once known, the notification to send."""
     if any(not name.strip() for name in lists):  # refused before any work, not as an HTTP 400 after setup
         raise ConfigError("--list needs a list name; an empty one was given")
     chosen = chosen_preset(preset, mapping_file)
