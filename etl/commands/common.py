@@ -161,21 +161,26 @@ def read_flags() -> Callable[[F], F]:
     )
 
 
+def progress_interval_option(
+    help_text: str = "When stderr is not a terminal (nohup, CI, a log file): one progress line every SECONDS "
+    "(done/total, outcomes, requests left this hour and month, rate, ETA), e.g. --progress-interval 300; "
+    "the same heartbeat goes to <state dir>/events.jsonl. A terminal gets a live bar instead.",
+) -> Callable[[F], F]:
+    return click.option(
+        "--progress-interval",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_INTERVAL,
+        show_default=True,
+        metavar="SECONDS",
+        help=help_text,
+    )
+
+
 def progress_options() -> Callable[[F], F]:
     """``--progress-interval`` (heartbeat lines and events), ``--notify URL`` and ``--notify-command CMD``
     (``etl.commands.notify``): how a long run is followed and who hears when it ends."""
     return _bundle(
-        click.option(
-            "--progress-interval",
-            type=click.FloatRange(min=0, min_open=True),
-            default=DEFAULT_INTERVAL,
-            show_default=True,
-            metavar="SECONDS",
-            help="When stderr is not a terminal (nohup, CI, a log file): one progress line every SECONDS "
-            "(done/total, outcomes, requests left this hour and month, rate, ETA), e.g. "
-            "--progress-interval 300; the same heartbeat goes to <state dir>/events.jsonl. A terminal "
-            "gets a live bar instead.",
-        ),
+        progress_interval_option(),
         click.option(
             "--notify",
             "notify_url",

@@ -85,7 +85,10 @@ class ProgressDisplay:
     def wait(self, seconds: float, reason: str, now: float) -> None:
         if self.tty:
             if self.bar is not None and seconds >= 1:
-                self.bar.set_description_str(f"waiting {seconds:,.0f}s ({reason})")
+                # the steady pacing waits are drawn with the next update; a long wait is shown at once
+                self.bar.set_description_str(
+                    f"waiting {seconds:,.0f}s ({reason})", refresh=seconds >= LONG_WAIT
+                )
             return
         if seconds >= LONG_WAIT and reason != "pacing":  # the steady pace is in the heartbeat's rate
             self.write(f"{_stamp(now)} waiting {seconds:,.0f}s: {reason}")

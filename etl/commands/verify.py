@@ -6,16 +6,20 @@ from pathlib import Path
 
 import click
 
+from etl.clock import SystemClock
 from etl.commands.common import (
     api_key_file_option,
+    progress_interval_option,
     report_dir_option,
     run_verify,
     state_dir_option,
     target,
     to_stderr,
 )
+from etl.commands.progress import ProgressDisplay
 from etl.commands.target import open_target
 from etl.errors import VerificationFailed
+from etl.progress import TickingClock, Tracker
 from etl.terminal import say
 from etl.verify.output import summary_lines
 
@@ -32,12 +36,17 @@ from etl.verify.output import summary_lines
     help="Check a random sample of N keys (seeded by the run id, so a re-run checks the same ones) "
     "[default: every key, if that fits in 10% of the hourly requests left; else a sample that fits].",
 )
+@progress_interval_option(
+    "When stderr is not a terminal: one line every SECONDS with the read-back's requests done/billed, rate "
+    "and ETA, e.g. --progress-interval 30 (a terminal gets a live bar)."
+)
 @api_key_file_option()
 def command(
     run: str | None,
     state_dir: Path | None,
     report_dir: Path | None,
     sample: int | None,
+    progress_interval: float,
     api_key_file: Path | None,
 ) -> None:
     """Check that a migration run landed: every contact once, with its fields, lists, tags and status.
@@ -57,8 +66,28 @@ def command(
       bme-migrate verify 7e3c918c --sample 500 # a seeded sample of 500 keys of run 7e3c918c…
     """
     settings = target(state_dir, api_key_file)
-    with open_target(settings, to_stderr) as (url, key):
-        result, json_path, note = run_verify(settings, url, key, run, sample=sample, report_dir=report_dir)
+    display = ProgressDisplay()
+    tracker = Tracker(
+        SystemClock(),
+        interval=progress_interval,
+        on_beat=display.on_beat,
+        on_update=display.on_update,
+        on_phase=display.on_phase,
+    )
+    try:
+        with open_target(settings, to_stderr) as (url, key):
+            result, json_path, note = run_verify(
+                settings,
+                url,
+                key,
+                run,
+                sample=sample,
+                report_dir=report_dir,
+                clock=TickingClock(SystemClock(), tracker),  # beats through the pacing's waits too
+                tracker=tracker,
+            )
+    finally:
+        display.close()
     for line in summary_lines(result):
         say(line)
     say(f"verify report: {note}")

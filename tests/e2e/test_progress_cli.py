@@ -121,3 +121,13 @@ def test_a_paused_run_logs_its_pause_and_the_interval_must_be_positive(run: Run,
     assert pause["report"].endswith("report.html")
     bad = run([*args, "--progress-interval", "0"])
     assert bad.exit_code == 2 and "--progress-interval" in bad.output
+
+
+def test_verify_shows_the_read_backs_progress(run: Run, tmp_path: Path) -> None:
+    state = tmp_path / "s"
+    dirs = ["--state-dir", str(state), "--report-dir", str(tmp_path / "r")]
+    assert run(["migrate", str(_csv(tmp_path, 250)), *dirs, "--no-verify"]).exit_code == 0
+    checked = run(["verify", *dirs, "--progress-interval", "0.001"])
+    assert checked.exit_code == 0, checked.output
+    # the probe's page is spent before the bill: the bill is the two pages after it
+    assert re.search(r"Z verify: 2/2 requests \(100%\) \| .*done in ", checked.err), checked.err
