@@ -137,3 +137,18 @@ def read_events(path: Path, *, offset: int = 0) -> tuple[list[dict[str, Any]], i
         if isinstance(doc, dict):
             out.append(doc)
     return out, offset + end
+
+
+def tail_offset(path: Path, max_bytes: int = 1 << 20) -> int:
+    """Where to start reading ``path`` for its latest events: the start of the first full line within its
+    last ``max_bytes`` (the file only grows; old runs' events do not matter to a monitor)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size <= max_bytes:
+        return 0
+    with open(path, "rb") as fh:
+        fh.seek(size - max_bytes)
+        fh.readline()
+        return fh.tell()

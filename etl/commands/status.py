@@ -14,7 +14,9 @@ import click
 
 from etl.commands.common import json_option, state_dir_option, target, watch_options
 from etl.commands.watch import follow
+from etl.events import PROGRESS, events_path, read_events, tail_offset
 from etl.load.ledger import Ledger, ledger_errors, lock_holder
+from etl.progress import eta_text, rate_text
 from etl.terminal import say
 
 INTERRUPTED = "interrupted"
@@ -50,6 +52,7 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
             raise click.exceptions.Exit(code)
         return
     runs: list[dict[str, Any]] = []
+    beats = _last_beats(sdir)
     with Ledger.open(sdir, readonly=True) as ledger, ledger_errors(ledger.path):
         held, pid = lock_holder(sdir)
         infos = ledger.runs()
@@ -72,6 +75,8 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
                     "pause_reason": info.pause_reason,
                     "resume_after": info.resume_after,
                     "resume_command": info.resume_command,
+                    # the running run's last heartbeat (rate, ETA, requests left): events.jsonl
+                    "progress": beats.get(info.run_id) if info.run_id == live else None,
                 }
             )
     if as_json:
@@ -94,6 +99,15 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
         )
         if run["sources"]:
             say(f"  sources: {run['sources']}")
+        if run["progress"]:
+            beat = run["progress"]
+            rate = beat.get("rate_per_min")
+            now = datetime.fromisoformat(beat["at"]).timestamp()
+            say(
+                f"  {beat.get('phase')}: {beat.get('done'):,}/{beat.get('total') or 0:,} at {beat['at']}, "
+                f"{rate_text(rate / 60 if rate else None)}, {eta_text(beat.get('eta_seconds'), now)}"
+                " (`bme-migrate status --watch` follows it)"
+            )
         say("  rows: " + ", ".join(f"{k} {v:,}" for k, v in sorted(run["rows"].items())))
         if run["state"] in ("paused", "failed") and run["pause_reason"]:
             say(f"  {run['state']}: {run['pause_reason']}")
@@ -103,3 +117,10 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
             say(f"  resume with: {run['resume_command']}")
         elif run["state"] == INTERRUPTED:
             say("  resume with: the same command again")
+
+
+def _last_beats(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """run id → its last ``progress`` event (the latest part of events.jsonl only)."""
+    path = events_path(state_dir)
+    events, _ = read_events(path, offset=tail_offset(path))
+    return {e["run_id"]: e for e in events if e.get("event") == PROGRESS and e.get("run_id")}

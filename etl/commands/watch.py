@@ -23,13 +23,11 @@ from typing import Any
 
 from etl.clock import Clock, SystemClock
 from etl.errors import EXIT_OK, EXIT_PAUSED, EXIT_UNEXPECTED, EXIT_USAGE
-from etl.events import FAIL, FINISH, PAUSE, PROGRESS, TERMINAL, events_path, read_events
+from etl.events import FAIL, FINISH, PAUSE, PROGRESS, TERMINAL, events_path, read_events, tail_offset
 from etl.load.ledger import Ledger, ledger_errors, lock_holder
 from etl.model import Outcome
 from etl.progress import LOAD, RATE_WINDOW, Snapshot
 from etl.terminal import say
-
-TAIL_BYTES = 1 << 20  # events.jsonl is read from at most this far before its end (the latest events matter)
 
 
 def follow(
@@ -55,7 +53,7 @@ class _Watcher:
         self.state_dir = state_dir
         self.clock = clock
         self.path = events_path(state_dir)
-        self.offset = _tail_offset(self.path)
+        self.offset = tail_offset(self.path)
         self.last: dict[str, Any] | None = None
         self.progress: dict[str, Any] | None = None  # the last heartbeat
         self.samples: deque[tuple[float, int]] = deque()
@@ -158,20 +156,6 @@ def _counts_text(ledger: Ledger, run_id: str) -> str:
     done = sum(totals.values())
     shown = ", ".join(f"{k} {v:,}" for k, v in sorted(totals.items()) if v)
     return f"{done:,}/{done + pending:,} contacts" + (f" | {shown}" if shown else "")
-
-
-def _tail_offset(path: Path) -> int:
-    """Where to start reading: the last ``TAIL_BYTES``, from the first full line within them."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return 0
-    if size <= TAIL_BYTES:
-        return 0
-    with open(path, "rb") as fh:
-        fh.seek(size - TAIL_BYTES)
-        fh.readline()
-        return fh.tell()
 
 
 def _alive(pid: Any) -> bool:

@@ -3,6 +3,7 @@ process) from its state dir, as another terminal would: lines with done/total, r
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -96,3 +97,30 @@ def test_ctrl_c_ends_the_watch_with_130(run: Run, tmp_path: Path, monkeypatch: p
         "is reading its sources" in watched.out
         and "stopped watching; the migration itself goes on" in watched.err
     )
+
+
+def test_plain_status_shows_the_running_runs_last_heartbeat(
+    run: Run, sandbox_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    box = sandbox_factory(knobs=Knobs(latency_ms=30))
+    state = tmp_path / "state"
+    opts = MigrateOptions(sources=(str(_csv(tmp_path, 100)),), report_dir=tmp_path / "r", create_fields=True)
+    worker = threading.Thread(target=migrate, args=(opts, box.url, Secret(box.api_key), state))
+    worker.start()
+    seen: dict | None = None
+    try:
+        deadline = time.monotonic() + 30
+        while seen is None and time.monotonic() < deadline:
+            shown = run(["status", "--json", "--state-dir", str(state)])
+            if shown.exit_code == 0:
+                runs = json.loads(shown.out)["runs"]
+                seen = next((r for r in runs if r["state"] == "running" and r["progress"]), None)
+            if seen is None:
+                time.sleep(0.05)
+        text = run(["status", "--state-dir", str(state)])
+    finally:
+        worker.join(60)
+    assert seen is not None, "the run was never seen running with a heartbeat"
+    assert seen["progress"]["phase"] == "load" and seen["progress"]["total"] == 100
+    if "running" in text.out:  # still running when the text was read
+        assert "load: " in text.out and "`bme-migrate status --watch` follows it" in text.out
