@@ -122,15 +122,22 @@ class _Watcher:
     def _end(self, stamp: str, ledger: Ledger, runs: list[Any]) -> tuple[str, int]:
         last = self.last
         run_id = last.get("run_id") if last is not None else None
+        if (
+            last is not None and run_id is None
+        ):  # the last migration ended (or died) while reading its sources
+            kind = last.get("event")
+            why = last.get("error") or last.get("reason") or "its process is gone"
+            code = EXIT_UNEXPECTED if kind == FAIL else EXIT_PAUSED
+            return (
+                f"{stamp} the last migration (pid {last.get('pid')}) ended before its run began: {why}",
+                code,
+            )
         info = next((r for r in runs if r.run_id == run_id), None) if run_id else (runs[0] if runs else None)
-        if info is None and last is None:
-            return f"{stamp} no migration is running in {self.state_dir} and none has run yet", EXIT_OK
-        kind = last.get("event") if last is not None and last.get("run_id") == run_id else None
+        kind = last.get("event") if last is not None else None
         if kind == FINISH and last is not None and last.get("state") == "stopped":
             return f"{stamp} run {run_id} stopped before writing: {last.get('reason')}", EXIT_USAGE
-        if info is None:  # ended before it had a run id (e.g. unreadable sources)
-            why = last.get("error") or last.get("reason") if last is not None else None
-            return f"{stamp} the last migration ended before its run began: {why}", EXIT_UNEXPECTED
+        if info is None:
+            return f"{stamp} no migration is running in {self.state_dir} and none has run yet", EXIT_OK
         counts = _counts_text(ledger, info.run_id)
         state = info.state
         if state == "running":

@@ -81,6 +81,14 @@ def test_watch_ends_at_once_on_a_paused_run_and_on_an_empty_state_dir(run: Run, 
     empty = run(["status", "--watch", "--state-dir", str(tmp_path / "nothing")])
     assert empty.exit_code == 0 and "none has run yet" in empty.out
 
+    # a migration that failed reading its sources (no run id yet): the watch says so, exit 1
+    missing = str(tmp_path / "missing.csv")
+    failed = run(["migrate", missing, "--state-dir", str(state), "--report-dir", str(tmp_path / "r")])
+    assert failed.exit_code == 2 and "missing.csv: file not found" in failed.err, failed.err
+    watched = run(["status", "--watch", "--state-dir", str(state)])
+    assert watched.exit_code == 1 and "ended before its run began: " in watched.out
+    assert "missing.csv" in watched.out
+
 
 def test_ctrl_c_ends_the_watch_with_130(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     state = tmp_path / "s"
