@@ -28,6 +28,7 @@ from etl.model import Status
 from etl.pipeline.inputs import LegacyOptions, has_legacy_source
 from etl.presets.consent import parse_status
 from etl.presets.preset import ConsentChoices, Preset, load_preset, preset_names
+from etl.progress import DEFAULT_INTERVAL, VERIFY, Tracker
 from etl.retry import Patience, parse_duration
 from etl.terminal import say
 from etl.verify.output import append_to_report, read_plan_lines, section_html, write_verify_json
@@ -158,6 +159,67 @@ def read_flags() -> Callable[[F], F]:
             default=None,
             help="Stop when a ZIP member expands more than N times its compressed size "
             "[default: $BME_MAX_ARCHIVE_RATIO or 200].",
+        ),
+    )
+
+
+def progress_interval_option(
+    help_text: str = "When stderr is not a terminal (nohup, CI, a log file): one progress line every SECONDS "
+    "(done/total, outcomes, requests left this hour and month, rate, ETA), e.g. --progress-interval 300; "
+    "the same heartbeat goes to <state dir>/events.jsonl. A terminal gets a live bar instead.",
+) -> Callable[[F], F]:
+    return click.option(
+        "--progress-interval",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_INTERVAL,
+        show_default=True,
+        metavar="SECONDS",
+        help=help_text,
+    )
+
+
+def progress_options() -> Callable[[F], F]:
+    """``--progress-interval`` (heartbeat lines and events), ``--notify URL`` and ``--notify-command CMD``
+    (``etl.commands.notify``): how a long run is followed and who hears when it ends."""
+    return _bundle(
+        progress_interval_option(),
+        click.option(
+            "--notify",
+            "notify_url",
+            metavar="URL",
+            default=None,
+            help="POST a JSON summary (state, counts, resume time, report path; never the key) when the "
+            "run completes, pauses or fails; a Slack or Teams incoming webhook takes it as is, e.g. "
+            "--notify https://hooks.slack.com/services/T000/B000/XXXX. A failed POST is only logged.",
+        ),
+        click.option(
+            "--notify-command",
+            metavar="CMD",
+            default=None,
+            help="Run CMD (by the shell) with the same JSON on stdin when the run ends, e.g. "
+            "--notify-command 'mail -s bme-migrate ops@example.com'. A failing command is only logged.",
+        ),
+    )
+
+
+def watch_options() -> Callable[[F], F]:
+    """``--watch`` and ``--every``: ``status`` following a running migration from another terminal."""
+    return _bundle(
+        click.option(
+            "--watch",
+            is_flag=True,
+            help="Follow the running migration: a line every few seconds with done/total, outcomes, rate "
+            "and ETA, until it finishes (exit 0), pauses (75) or fails (1); Ctrl-C stops watching (130). "
+            "e.g. bme-migrate status --watch",
+        ),
+        click.option(
+            "--every",
+            "every",
+            type=click.FloatRange(min=0, min_open=True),
+            default=5.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="With --watch: seconds between two reads of the ledger and events.jsonl, e.g. --every 30.",
         ),
     )
 
@@ -319,9 +381,11 @@ def run_verify(
     report_dir: Path | None = None,
     clock: Clock | None = None,
     patience: Patience | None = None,
+    tracker: Tracker | None = None,
 ) -> tuple[VerifyResult, Path, str]:
     """Read a run back (printing the bill first), write verify.json and the report section. ``clock``:
-    migrate passes its interruptible clock, so a signal ends the read-back's waits too.
+    migrate passes its interruptible clock, so a signal ends the read-back's waits too; ``tracker`` shows
+    the read-back's progress (requests of the bill sent, rate, ETA).
 
     Returns the result, the verify.json path and a note naming where it went.
     """
@@ -329,6 +393,8 @@ def run_verify(
     def show_plan(plan: ReadPlan) -> None:
         for line in read_plan_lines(plan):
             say(line)
+        if tracker is not None and plan.reads + plan.list_counts:  # the probe alone read everything: no phase
+            tracker.begin(VERIFY, plan.reads + plan.list_counts)
 
     writable_dir(paths.reports_root(report_dir))  # before the read-back spends its requests
     result = verify(
@@ -338,7 +404,10 @@ def run_verify(
         VerifyOptions(run=run, sample=sample, embedded=settings.embedded, patience=patience or Patience()),
         clock=clock,
         on_plan=show_plan,
+        on_read=tracker.update if tracker is not None else None,
     )
+    if tracker is not None:
+        tracker.end()
     out_dir = paths.report_dir(report_dir, result.run_id)
     json_path = write_verify_json(result, out_dir)
     now = datetime.now(UTC).isoformat(timespec="seconds")

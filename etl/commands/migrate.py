@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shlex
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,6 @@ import click
 
 from etl import paths
 from etl.atomic import writable_dir
-from etl.benchmark.pacing import Pacer
 from etl.clock import StoppableClock, SystemClock
 from etl.commands.common import (
     api_key_file_option,
@@ -30,11 +28,11 @@ from etl.commands.common import (
     chosen_read,
     consent_options,
     create_options,
-    echo_page,
     legacy_from,
     legacy_options,
     patience_options,
     preset_options,
+    progress_options,
     read_flags,
     report_dir_option,
     run_verify,
@@ -43,15 +41,18 @@ from etl.commands.common import (
     target,
     to_stderr,
 )
+from etl.commands.notify import Notifier, document
+from etl.commands.progress import ProgressDisplay
 from etl.commands.summary import Summary, migration_lines, verify_phrase
 from etl.commands.target import open_target
 from etl.config import TargetSettings
 from etl.errors import ConfigError, InputError, Paused, VerificationFailed
+from etl.events import NO_EVENTS, VERIFIED, EventLog
 from etl.load.decide import POLICIES
 from etl.load.dryrun import dry_run_lines
 from etl.load.ledger import Ledger, file_digest, ledger_errors
-from etl.load.loader import Progress
 from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
+from etl.progress import TickingClock, Tracker
 from etl.terminal import say
 from etl.verify.output import verify_lines
 from etl.verify.verifier import VerifyResult
@@ -78,49 +79,6 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-
-
-class _Bar:
-    """tqdm bar: contacts done, counts by outcome, requests left this hour and month, ETA."""
-
-    def __init__(self) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=0,
-            unit=" contacts",
-            desc="migrating",
-            file=sys.stderr,
-            dynamic_ncols=True,
-            disable=not sys.stderr.isatty(),
-        )
-        self.pacer: Pacer | None = None
-
-    def start(self, loader: Any, pacer: Pacer) -> None:
-        self.pacer = pacer
-
-    def total(self, n: int) -> None:
-        self.bar.reset(total=n)
-
-    def progress(self, p: Progress) -> None:
-        self.bar.n = p.done
-        post = {k: v for k, v in sorted(p.counts.items()) if v}
-        if self.pacer is not None:
-            post["requests"] = self.pacer.sent
-            if self.pacer.remaining is not None:
-                post["hour left"] = self.pacer.remaining
-            if self.pacer.monthly_remaining is not None:
-                post["month left"] = self.pacer.monthly_remaining
-        self.bar.set_postfix(post, refresh=False)
-        self.bar.set_description("migrating", refresh=False)
-        self.bar.refresh()
-
-    def wait(self, seconds: float, reason: str) -> None:
-        if seconds >= 1:
-            self.bar.set_description(f"waiting {seconds:.0f}s ({reason})")
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 def _resume_command(ctx: click.Context) -> str:
@@ -195,6 +153,7 @@ def _resume_command(ctx: click.Context) -> str:
     help="Skip the read-back that follows a complete migration (run `bme-migrate verify` later).",
 )
 @legacy_options()
+@progress_options()
 @state_dir_option()
 @report_dir_option("Where report.json, report.html and rejects.csv go [default: reports/<run id>].")
 @click.option(
@@ -230,6 +189,9 @@ def command(
     no_verify: bool,
     legacy_status: str | None,
     legacy_fresh: bool,
+    progress_interval: float,
+    notify_url: str | None,
+    notify_command: str | None,
     state_dir: Path | None,
     report_dir: Path | None,
     structure_id: str | None,
@@ -251,6 +213,11 @@ def command(
     in LEGACY_API_TOKEN (never a flag). Its pages are snapshotted in the state dir, so a re-run reads
     none again (--legacy-fresh to re-extract); the preset defaults to legacy_api.
 
+    Progress: a live bar in a terminal; elsewhere (nohup, CI) one line every --progress-interval
+    seconds. Every run appends its events to <state dir>/events.jsonl (docs/events.md), which
+    `bme-migrate status --watch` follows from another terminal. --notify / --notify-command tell
+    someone when the run completes, pauses or fails (a dry run notifies nobody).
+
     \b
     Examples:
       bme-migrate migrate members_export.zip --dry-run
@@ -258,7 +225,76 @@ def command(
       bme-migrate migrate a.csv --list "Imported 2026" --max-requests 3000 --reserve 200
       bme-migrate migrate a.csv --max-outage 30m --wait-for-quota --max-wait 3d
       LEGACY_API_TOKEN=… bme-migrate migrate legacy+https://legacy.example.com --legacy-status subscribed
+      nohup bme-migrate migrate big.csv --progress-interval 300 --notify https://hooks.slack.com/services/T0/B0/X &
     """
+    notifier = Notifier.from_flags(notify_url, notify_command)
+    ended: dict[str, Any] = {}  # the notification, once the run's end is known
+    settings: TargetSettings | None = None
+    try:
+        settings = _command(ended, **click.get_current_context().params)
+    except BaseException as exc:
+        if notifier and not dry_run and "doc" not in ended:
+            run = ended.get("run_id")
+            error = str(exc) if not isinstance(exc, click.exceptions.Exit) else f"exit {exc.exit_code}"
+            ended["doc"] = document("failed", run_id=run, error=" ".join(error.split())[:500])
+        raise
+    finally:
+        if notifier and "doc" in ended:
+            _notify(notifier, ended["doc"], settings or ended.get("settings"))
+
+
+def _notify(notifier: Notifier, doc: dict[str, Any], settings: TargetSettings | None) -> None:
+    """Send the run's end; failures are warnings and ``notify_failed`` events, never a changed exit code."""
+    log = EventLog.for_state_dir(settings.state_dir) if settings is not None else None
+    try:
+        if log is not None and doc.get("run_id"):
+            log.bind(doc["run_id"])
+        for failure in notifier.send(doc, log if log is not None else NO_EVENTS):
+            to_stderr(f"warning: notification failed: {failure}")
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _command(
+    ended: dict[str, Any],
+    *,
+    sources: tuple[str, ...],
+    preset: str | None,
+    mapping_file: Path | None,
+    status_column: str | None,
+    status_values: tuple[str, ...],
+    ignore_columns: tuple[str, ...],
+    encoding: str | None,
+    delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
+    lists: tuple[str, ...],
+    create_fields: bool,
+    create_lists: bool,
+    create_tags: bool,
+    on_existing: str,
+    import_unconfirmed: bool,
+    dry_run: bool,
+    max_requests: int | None,
+    reserve: int,
+    allow_mostly_rejected: bool,
+    no_verify: bool,
+    legacy_status: str | None,
+    legacy_fresh: bool,
+    progress_interval: float,
+    notify_url: str | None,
+    notify_command: str | None,
+    state_dir: Path | None,
+    report_dir: Path | None,
+    structure_id: str | None,
+    max_outage: str,
+    wait_for_quota: bool,
+    max_wait: str,
+    api_key_file: Path | None,
+) -> TargetSettings:
+    """The command's work (its parameters are ``command``'s, by name); ``ended`` receives the run id, the
+    settings and, once known, the notification to send."""
     if any(not name.strip() for name in lists):  # refused before any work, not as an HTTP 400 after setup
         raise ConfigError("--list needs a list name; an empty one was given")
     chosen = chosen_preset(preset, mapping_file)
@@ -268,6 +304,7 @@ def command(
     )
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     settings = target(state_dir, api_key_file)
+    ended["settings"] = settings
     # before extraction and the first request, not after the load
     writable_dir(paths.reports_root(report_dir))
     if not dry_run:  # a ledger that is not ours is refused before extraction, not after it
@@ -299,54 +336,86 @@ def command(
         read=read_opts,
         patience=chosen_patience(max_outage, wait_for_quota, max_wait),
     )
-    bar = _Bar()
+    display = ProgressDisplay()
     started: dict[str, tuple[str, int]] = {}
     checked: VerifyResult | None = None
+
+    def on_run(run_id: str, before: int) -> None:
+        started.update(run=(run_id, before))
+        ended["run_id"] = run_id
+
     try:
-        with _stop_on_signals() as stop, open_target(settings, to_stderr) as (url, key):
-            hooks = Hooks(
-                on_plan=bar.total,
-                on_progress=bar.progress,
-                on_wait=bar.wait,
-                on_start=bar.start,
-                should_stop=stop.is_set,
-                on_page=echo_page,
-                on_run=lambda run_id, before: started.update(run=(run_id, before)),
-            )
+        with (
+            _stop_on_signals() as stop,
+            open_target(settings, to_stderr) as (url, key),
+            EventLog.for_state_dir(settings.state_dir) as events,
+        ):
             # every wait (pacing, retry backoff, legacy paging backoff) ends when a signal sets ``stop``
-            clock = StoppableClock(SystemClock(), stop)
+            base = StoppableClock(SystemClock(), stop)
+            events.clock = base
+            tracker = Tracker(
+                base,
+                interval=progress_interval,
+                on_beat=display.on_beat,
+                on_update=display.on_update,
+                on_phase=display.on_phase,
+            )
+            # … and heartbeats keep coming through long waits, the read-back's included
+            clock = TickingClock(base, tracker)
+            hooks = Hooks(
+                on_wait=lambda seconds, reason: display.wait(seconds, reason, clock.now()),
+                should_stop=stop.is_set,
+                on_run=on_run,
+                tracker=tracker,
+            )
             try:
-                result = migrate(opts, url, key, settings.state_dir, hooks=hooks, clock=clock)
+                result = migrate(opts, url, key, settings.state_dir, hooks=hooks, clock=clock, events=events)
+                for warning in result.warnings:
+                    to_stderr(f"warning: {warning}")
+                if result.state == "complete" and not result.already_complete and not no_verify:
+                    say(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
+                    checked, _, _ = run_verify(
+                        settings,
+                        url,
+                        key,
+                        result.run_id,
+                        report_dir=report_dir,
+                        clock=clock,
+                        tracker=tracker,
+                        patience=opts.patience,
+                    )
+                    events.emit(
+                        VERIFIED,
+                        clean=checked.clean,
+                        checked=checked.checked,
+                        mismatches=len(checked.mismatches),
+                        requests=sum(checked.requests.values()),
+                    )
+                    for line in verify_lines(checked):
+                        say("  " + line)
             finally:
-                bar.close()
-            for warning in result.warnings:
-                to_stderr(f"warning: {warning}")
-            if result.state == "complete" and not result.already_complete and not no_verify:
-                say(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
-                checked, _, _ = run_verify(
-                    settings,
-                    url,
-                    key,
-                    result.run_id,
-                    report_dir=report_dir,
-                    clock=clock,
-                    patience=opts.patience,
-                )
-                for line in verify_lines(checked):
-                    say("  " + line)
+                display.close()
     except Paused as exc:
-        _paused(exc, started.get("run"), settings, report_dir, resume)
+        summary = _paused(exc, started.get("run"), settings, report_dir, resume)
+        ended["doc"] = document("paused", summary=summary, run_id=ended.get("run_id"), error=str(exc))
         raise click.exceptions.Exit(exc.exit_code) from None
     except KeyboardInterrupt:  # a second Ctrl-C: out now (130), but still say where the run stands
-        _paused(Paused("interrupted twice"), started.get("run"), settings, report_dir, resume)
+        summary = _paused(Paused("interrupted twice"), started.get("run"), settings, report_dir, resume)
+        ended["doc"] = document(
+            "paused", summary=summary, run_id=ended.get("run_id"), error="interrupted twice"
+        )
         raise click.exceptions.Exit(130) from None
     if result.plan is not None:
         for line in dry_run_lines(result.plan):
             say(line)
         if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
             to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
-    for line in migration_lines(_summary(result, checked, no_verify)):
+    summary = _summary(result, checked, no_verify)
+    for line in migration_lines(summary):
         say(line)
+    if result.state != "dry_run":
+        state = "stopped" if result.state == "stopped" else "complete"
+        ended["doc"] = document(state, summary=summary)
     if result.state == "stopped":
         raise InputError(f"stopped before writing anything: {result.stop_reason} {_ALLOW}")
     if checked is not None and not checked.clean:
@@ -354,6 +423,7 @@ def command(
             f"{len(checked.mismatches):,} mismatch(es) in run {checked.run_id} after migrating; "
             "see verify.json in the report dir"
         )
+    return settings
 
 
 _ALLOW = "(--allow-mostly-rejected to load anyway)"
@@ -400,12 +470,12 @@ def _paused(
     settings: TargetSettings,
     report_dir: Path | None,
     resume: str,
-) -> None:
+) -> Summary | None:
     """The summary block of a paused run, from its ledger and the report it wrote before raising."""
-    if started is None:  # paused before the run began (cannot happen today; say the essentials)
+    if started is None:  # paused before the run began (e.g. interrupted while extracting)
         to_stderr(f"paused: {exc}")
         to_stderr(f"to resume, run: {resume}")
-        return
+        return None
     run_id, before = started
     total = before
     with Ledger.open(settings.state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
@@ -428,3 +498,4 @@ def _paused(
     )
     for line in migration_lines(summary):
         say(line, err=True)
+    return summary

@@ -6,18 +6,22 @@ from pathlib import Path
 
 import click
 
+from etl.clock import SystemClock
 from etl.commands.common import (
     api_key_file_option,
     chosen_patience,
     patience_options,
+    progress_interval_option,
     report_dir_option,
     run_verify,
     state_dir_option,
     target,
     to_stderr,
 )
+from etl.commands.progress import ProgressDisplay
 from etl.commands.target import open_target
 from etl.errors import VerificationFailed
+from etl.progress import TickingClock, Tracker
 from etl.terminal import say
 from etl.verify.output import verify_lines
 
@@ -35,6 +39,10 @@ from etl.verify.output import verify_lines
     "[default: every key, if that fits in 10% of the hourly requests left; else a sample that fits].",
 )
 @patience_options()
+@progress_interval_option(
+    "When stderr is not a terminal: one line every SECONDS with the read-back's requests done/billed, rate "
+    "and ETA, e.g. --progress-interval 30 (a terminal gets a live bar)."
+)
 @api_key_file_option()
 def command(
     run: str | None,
@@ -44,6 +52,7 @@ def command(
     max_outage: str,
     wait_for_quota: bool,
     max_wait: str,
+    progress_interval: float,
     api_key_file: Path | None,
 ) -> None:
     """Check that a migration run landed: every contact once, with its fields, lists, tags and status.
@@ -65,10 +74,29 @@ def command(
     """
     patience = chosen_patience(max_outage, wait_for_quota, max_wait)
     settings = target(state_dir, api_key_file)
-    with open_target(settings, to_stderr, doing="reading back from") as (url, key):
-        result, json_path, note = run_verify(
-            settings, url, key, run, sample=sample, report_dir=report_dir, patience=patience
-        )
+    display = ProgressDisplay()
+    tracker = Tracker(
+        SystemClock(),
+        interval=progress_interval,
+        on_beat=display.on_beat,
+        on_update=display.on_update,
+        on_phase=display.on_phase,
+    )
+    try:
+        with open_target(settings, to_stderr, doing="reading back from") as (url, key):
+            result, json_path, note = run_verify(
+                settings,
+                url,
+                key,
+                run,
+                sample=sample,
+                report_dir=report_dir,
+                clock=TickingClock(SystemClock(), tracker),  # beats through the pacing's waits too
+                tracker=tracker,
+                patience=patience,
+            )
+    finally:
+        display.close()
     for line in verify_lines(result):
         say(line)
     say(f"verify report: {note}")

@@ -3,6 +3,10 @@
 The CLI parses flags, opens the target and prints; everything between is here, so a script can call it.
 A resumed run never re-resolves the mapping: the resolved ids are saved in the ledger with the run, and the
 run id already pins the sources' content, the mapping and the target.
+
+A real run (not a dry run) appends its events to ``<state dir>/events.jsonl`` (``etl.events``; the kinds
+and fields are in docs/events.md): ``start``, ``load_start``, ``progress`` heartbeats from the tracker,
+``quota_wait``, and exactly one of ``finish``, ``pause`` or ``fail`` at the end.
 """
 
 from __future__ import annotations
@@ -22,7 +26,18 @@ from etl.benchmark.client import BenchmarkClient
 from etl.benchmark.pacing import Pacer
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
-from etl.errors import ConfigError, ConsentUnclear, Paused
+from etl.errors import AuthError, ConfigError, ConsentUnclear, Paused
+from etl.events import (
+    FAIL,
+    FINISH,
+    LOAD_START,
+    PAUSE,
+    PROGRESS,
+    QUOTA_WAIT,
+    START,
+    TERMINAL,
+    EventLog,
+)
 from etl.extract.legacy_api import OnPage
 from etl.extract.options import ReadOptions
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
@@ -39,6 +54,7 @@ from etl.paths import report_dir
 from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
 from etl.pipeline.migration_report import load_section, write_migration_report
 from etl.presets.preset import ConsentChoices, Preset
+from etl.progress import EXTRACT, LOAD, TickingClock, Tracker
 from etl.reasons import RejectReason
 from etl.retry import Patience
 from etl.validate.core import ValidationResult
@@ -104,6 +120,8 @@ class Hooks:
     should_stop: Callable[[], bool] | None = None
     on_page: OnPage | None = None  # a legacy API page was read: (offset, records, total)
     on_run: Callable[[str, int], None] | None = None  # (run id, requests it had spent before this call)
+    # progress with rate/ETA; its heartbeats also go to events.jsonl (default: one beat a minute)
+    tracker: Tracker | None = None
 
 
 def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str] | None = None) -> str:
@@ -182,20 +200,107 @@ def migrate(
     *,
     hooks: Hooks | None = None,
     clock: Clock | None = None,
+    events: EventLog | None = None,
 ) -> MigrateResult:
+    """Run (or resume) the migration; raises ``Paused`` (exit 75) when it stops early.
+
+    ``events``: the log to append to (the CLI passes its own, to add its notification events); by default
+    ``<state_dir>/events.jsonl`` is opened here. A dry run writes no events: it is not a run.
+    """
     hooks = hooks or Hooks()
     clock = clock or SystemClock()
+    tracker = hooks.tracker or Tracker(clock)
+    if opts.dry_run:
+        return _migrate(opts, base_url, api_key, state_dir, hooks, clock, tracker, _NoLog())
+    log = events or EventLog.for_state_dir(state_dir, clock)
+    tracker.listen(lambda snap: log.emit(PROGRESS, **snap.fields()))
+    log.emit(START, sources=list(opts.sources), resume_command=opts.resume_command)
+    try:
+        # heartbeats keep coming while a wait (pacing window, quota, backoff) sleeps
+        ticking = TickingClock(clock, tracker)
+        return _migrate(opts, base_url, api_key, state_dir, hooks, ticking, tracker, log)
+    except (Paused, KeyboardInterrupt) as exc:
+        tracker.drop()
+        if log.last not in TERMINAL:  # paused before the run began (e.g. interrupted while extracting)
+            reason = str(exc) if isinstance(exc, Paused) else "interrupted"
+            log.emit(PAUSE, reason=reason, resume_after=getattr(exc, "resume_after", None))
+        raise
+    except BaseException as exc:
+        tracker.drop()
+        if log.last not in TERMINAL:
+            log.emit(FAIL, error=_one_line(exc), error_type=type(exc).__name__)
+        raise
+    finally:
+        if events is None:
+            log.close()
+
+
+class _NoLog:
+    """The dry run's event log: nothing is written."""
+
+    run_id: str | None = None
+    last: str | None = None
+
+    def bind(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def emit(self, kind: str, /, **fields: Any) -> None:
+        return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:500]
+
+
+def _counts(ledger: Ledger, run_id: str) -> dict[str, Any]:
+    """The counts every run event carries: contacts done/total and by outcome, rows by outcome, requests."""
+    run = ledger.run(run_id)
+    contacts = run.contact_totals()
+    pending = contacts.pop(Outcome.PENDING.value, 0)
+    done = sum(contacts.values())
+    return {
+        "done": done,
+        "total": done + pending,
+        "counts": dict(sorted(contacts.items())),
+        "rows": dict(sorted(run.row_totals().items())),
+        "requests": sum(run.request_counts().values()),
+    }
+
+
+def _migrate(
+    opts: MigrateOptions,
+    base_url: str,
+    api_key: Secret,
+    state_dir: Path,
+    hooks: Hooks,
+    clock: Clock,
+    tracker: Tracker,
+    log: EventLog | _NoLog,
+) -> MigrateResult:
+    on_page = hooks.on_page
+
+    def page_read(offset: int, records: int, total: int | None) -> None:
+        if tracker.phase is None or tracker.phase.name != EXTRACT:
+            tracker.begin(EXTRACT, total, done=offset + records)
+        else:
+            tracker.set_total(total)
+            tracker.update(offset + records)
+        if on_page is not None:
+            on_page(offset, records, total)
+
     read = read_inputs(
         opts.sources,
         preset=opts.preset,
         state_dir=state_dir,
         legacy=replace(opts.legacy, patience=opts.patience),  # --max-outage holds for the legacy API too
         progress=hooks.on_rows,
-        on_page=hooks.on_page,
+        on_page=page_read,
         clock=clock,
         consent=opts.consent,
         options=opts.read,
     )
+    tracker.end()  # the extraction's last line, if it had any
     result = read.validation
     if result.consent.unclear and not opts.dry_run:  # fail closed, before the first request
         raise ConsentUnclear(result.consent.stop_message())
@@ -304,20 +409,29 @@ def migrate(
 
         before = sum(run_ledger.request_counts().values())
         info = run_ledger.info()
+        log.bind(run_id)
         if hooks.on_run is not None:
             hooks.on_run(run_id, before)
         if info is not None and info.state == "complete":  # nothing left to send: only re-report
-            return complete(None)
+            done = complete(None)
+            log.emit(FINISH, state="complete", already_complete=True, **_finish_fields(ledger, run_id, done))
+            return done
         if info is None and stop is not None:  # before any write, resolution's included: nothing starts
             files, doc = report("stopped")
+            log.emit(FINISH, state="stopped", reason=stop, report=str(files.html), **_counts(ledger, run_id))
             return MigrateResult(
                 run_id, "stopped", files, doc, validation=result, warnings=read.warnings, stop_reason=stop
             )
+
+        def waited(seconds: float, reason: str) -> None:
+            if reason != "pacing":  # the steady ~1 s pacing is the plan, not news; a window or a 429 is
+                log.emit(QUOTA_WAIT, seconds=round(seconds, 1), reason=reason)
+            if hooks.on_wait is not None:
+                hooks.on_wait(seconds, reason)
+
         # resolution's requests are paced, retried and counted (before they are sent) like the load's, and
         # --max-requests bounds them with the load's: the load gets what resolution left of it
-        setup_pacer = Pacer(
-            clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=hooks.on_wait
-        )
+        setup_pacer = Pacer(clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=waited)
         setup_pacer.expect(SETUP_REQUESTS)  # a handful: sent at once unless the window is nearly spent
         with BenchmarkClient(
             base_url,
@@ -347,6 +461,20 @@ def migrate(
             run_ledger.set_meta("upstream_recorded", "1")
         if hooks.on_plan is not None:
             hooks.on_plan(len(planned.contacts))
+        counts = _counts(ledger, run_id)
+        log.emit(LOAD_START, resumed=info is not None, requests_before=before, **counts)
+        tracker.begin(LOAD, len(planned.contacts), done=counts["done"], counts=counts["counts"])
+
+        def on_start(loader: Any, pacer: Pacer) -> None:
+            tracker.attach(pacer)
+            if hooks.on_start is not None:
+                hooks.on_start(loader, pacer)
+
+        def on_progress(progress: Progress) -> None:
+            tracker.update(progress.done, progress.counts)
+            if hooks.on_progress is not None:
+                hooks.on_progress(progress)
+
         settings = LoadSettings(
             base_url,
             api_key,
@@ -367,16 +495,40 @@ def migrate(
                 settings,
                 variants=_raw_variants(result),
                 clock=clock,
-                on_wait=hooks.on_wait,
-                on_progress=hooks.on_progress,
+                on_wait=waited,
+                on_progress=on_progress,
                 should_stop=hooks.should_stop,
-                on_start=hooks.on_start,
+                on_start=on_start,
                 ledger=ledger,
             )
-        except Paused:
-            report("paused")
+        except Paused as exc:
+            tracker.drop()
+            files, _ = report("paused")
+            log.emit(
+                PAUSE,
+                reason=str(exc),
+                resume_after=exc.resume_after,
+                resume_command=opts.resume_command,
+                report=str(files.html),
+                **_counts(ledger, run_id),
+            )
             raise
-        return complete(summary)
+        except AuthError as exc:  # the run is failed in the ledger: say so with its counts
+            tracker.drop()
+            log.emit(FAIL, error=_one_line(exc), error_type=type(exc).__name__, **_counts(ledger, run_id))
+            raise
+        tracker.end()
+        done = complete(summary)
+        log.emit(FINISH, state="complete", already_complete=False, **_finish_fields(ledger, run_id, done))
+        return done
+
+
+def _finish_fields(ledger: Ledger, run_id: str, result: MigrateResult) -> dict[str, Any]:
+    return {
+        **_counts(ledger, run_id),
+        "requests_this_time": result.requests_total - result.requests_before,
+        "report": str(result.files.html) if result.files is not None else None,
+    }
 
 
 def _plan(

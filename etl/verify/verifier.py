@@ -125,8 +125,10 @@ def verify(
     *,
     clock: Clock | None = None,
     on_plan: Callable[[ReadPlan], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> VerifyResult:
-    """Check a run against the account; ``on_plan`` sees the request bill before the read-back spends it."""
+    """Check a run against the account; ``on_plan`` sees the request bill before the read-back spends it,
+    ``on_read`` the number of the bill's requests sent so far, after each (progress for a long read-back)."""
     if opts.sample is not None and opts.sample < 1:
         raise ConfigError("--sample must be at least 1")
     with Ledger.open(state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
@@ -142,6 +144,13 @@ def verify(
         population, not_checked = expectations(run_ledger, policy, before)
         page_size = run_ledger.get_meta("page_size")
     counts: Counter[str] = Counter()
+    billed: list[int] = []  # requests sent before the bill (the probe), once the bill is known
+
+    def counted(endpoint: str) -> None:
+        counts.update((endpoint,))
+        if on_read is not None and billed:
+            on_read(sum(counts.values()) - billed[0])
+
     clock = clock or SystemClock()
     pacer = Pacer(clock)
     with BenchmarkClient(
@@ -149,7 +158,7 @@ def verify(
         api_key,
         clock=clock,
         pacer=pacer,
-        on_request=lambda ep: counts.update((ep,)),
+        on_request=counted,
         patience=opts.patience,
     ) as client:
         reader = ReadBack(client, run.structure_id, page_size=int(page_size) if page_size else None)
@@ -169,6 +178,7 @@ def verify(
         pacer.expect(plan.reads + plan.list_counts)
         if on_plan is not None:
             on_plan(plan)
+        billed.append(sum(counts.values()))
         ok, mismatches, notes, lists = _check(reader, plan, chosen, lookups, names)
     result = VerifyResult(
         run_id=run.run_id,
