@@ -21,9 +21,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from etl.clock import Clock
 from etl.errors import ConfigError
+from etl.events import OUTAGE_END, OUTAGE_START
 
 DEFAULT_MAX_OUTAGE = 6 * 3600.0  # the CLI's --max-outage
 DEFAULT_MAX_WAIT = 7 * 86400.0  # the CLI's --max-wait
@@ -72,6 +74,8 @@ class Patience:
     wait_for_quota: bool = False
     max_wait: float = DEFAULT_MAX_WAIT
     on_event: Callable[[str], None] | None = None
+    # for a monitor: ``("outage_start" | "outage_end", fields)`` — the pipeline writes them to events.jsonl
+    on_outage: Callable[[str, dict[str, Any]], None] | None = None
 
     def say(self, line: str) -> None:
         if self.on_event is not None:
@@ -132,6 +136,7 @@ class Retrier:
         retry_after_replaces: bool = False,
         what: str = "the target",
         on_event: Callable[[str], None] | None = None,
+        on_outage: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.clock = clock
         self.rng = rng
@@ -146,6 +151,7 @@ class Retrier:
         )
         self.what = what
         self.on_event = on_event
+        self.on_outage = on_outage
         self.streak = 0  # failures in a row (across requests)
         self.first_failure: float | None = None
         self.outage_since: float | None = None  # set once the streak became an outage
@@ -156,6 +162,10 @@ class Retrier:
     def _say(self, line: str) -> None:
         if self.on_event is not None:
             self.on_event(line)
+
+    def _mark(self, kind: str, **fields: Any) -> None:
+        if self.on_outage is not None:
+            self.on_outage(kind, {"target": self.what, **fields})
 
     def failed(self, problem: str, retry_after: float | None = None) -> bool:
         """One more transient failure: sleep and return True to try again, or return False to give up."""
@@ -176,11 +186,13 @@ class Retrier:
                     f"{self.what} is failing ({problem}); waiting it out for up to {duration(self.max_outage)} "
                     "(--max-outage)"
                 )
+                self._mark(OUTAGE_START, problem=problem, max_outage=self.max_outage)
             lasted = now - self.outage_since
             if lasted >= self.max_outage:
                 self._say(
                     f"{self.what} still failing after {duration(lasted)} ({problem}): giving up for now"
                 )
+                self._mark(OUTAGE_END, seconds=round(lasted, 1), recovered=False, problem=problem)
                 self._reset()
                 return False
             if now - self._reported >= self.report_every:
@@ -201,6 +213,7 @@ class Retrier:
             lasted = self.clock.now() - self.outage_since
             self.outages.append(lasted)
             self._say(f"{self.what} is back after {duration(lasted)}")
+            self._mark(OUTAGE_END, seconds=round(lasted, 1), recovered=True)
         self._reset()
 
     def _reset(self) -> None:

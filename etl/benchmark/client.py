@@ -229,6 +229,7 @@ class BenchmarkClient:
             retry_after_cap=backoff_cap,
             what=f"the Benchmark API at {self.base_url}",
             on_event=self.patience.on_event,
+            on_outage=self.patience.on_outage,
         )
         self.rate = RateState()
         self.ambiguous = False  # did an attempt of the last request go out and come back without an answer

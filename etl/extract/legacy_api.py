@@ -205,6 +205,7 @@ def extract_legacy(
                 max_retries,
                 max_outage=wait.max_outage,
                 on_event=wait.on_event,
+                on_outage=wait.on_outage,
             ),
             status=status,
             page_size=page_size,

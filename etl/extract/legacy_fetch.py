@@ -49,6 +49,7 @@ class PageFetcher:
         *,
         max_outage: float = 0.0,
         on_event: Callable[[str], None] | None = None,
+        on_outage: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self._own = client is None
         self._client = client or httpx.Client(timeout=httpx.Timeout(30.0), follow_redirects=False)
@@ -64,6 +65,7 @@ class PageFetcher:
             retry_after_replaces=True,
             what=f"the legacy API at {source}",
             on_event=on_event,
+            on_outage=on_outage,
         )
         self.requests = 0
         self.retries = 0

@@ -214,6 +214,10 @@ def migrate(
         return _migrate(opts, base_url, api_key, state_dir, hooks, clock, tracker, _NoLog())
     log = events or EventLog.for_state_dir(state_dir, clock)
     tracker.listen(lambda snap: log.emit(PROGRESS, **snap.fields()))
+    # outages of the target (and of a legacy API source) go to events.jsonl as well as to the console
+    opts = replace(
+        opts, patience=replace(opts.patience, on_outage=lambda kind, fields: log.emit(kind, **fields))
+    )
     log.emit(START, sources=list(opts.sources), resume_command=opts.resume_command)
     try:
         # heartbeats keep coming while a wait (pacing window, quota, backoff) sleeps

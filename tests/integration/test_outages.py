@@ -77,6 +77,11 @@ def test_a_90s_outage_mid_run_is_waited_out_in_one_invocation(  # type: ignore[n
     _exactly_once(box, tmp_path / "s")
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
     assert doc["totals"]["created"] == N
+    # a monitor following events.jsonl sees the outage begin and end, with how long it lasted
+    events = [json.loads(x) for x in (tmp_path / "s" / "events.jsonl").read_text().splitlines()]
+    outage = [e for e in events if e["event"] in ("outage_start", "outage_end")]
+    assert [e["event"] for e in outage] == ["outage_start", "outage_end"], outage
+    assert outage[1]["recovered"] is True and 90 <= outage[1]["seconds"] <= 90 + 300
 
 
 def test_an_outage_longer_than_max_outage_pauses_and_the_resume_completes(  # type: ignore[no-untyped-def]

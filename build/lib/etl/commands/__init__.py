@@ -1,1 +1,0 @@
-"""One module per ``bme-migrate`` sub-command. Thin: parse options, call the stage, print the result."""
