@@ -235,3 +235,68 @@ def test_unknown_run_is_a_one_line_error(run, world, tmp_path: Path) -> None:
     bad = run(["undo", "zzzz", *_flags(tmp_path)], env)
     assert bad.exit_code == 2 and bad.err.startswith("error: no run 'zzzz'") and bad.out == ""
     assert len(bad.err.strip().splitlines()) == 1
+
+
+def test_sigkill_mid_undo_then_rerun_deletes_each_created_contact_exactly_once(
+    run, sandbox_factory, tmp_path: Path
+) -> None:
+    """A real kill: ``undo --yes`` in its own process, SIGKILLed once a few deletes are settled in the
+    ledger; the re-run finishes, and the account saw one DELETE per created contact, no more."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    box = sandbox_factory(knobs=Knobs(hourly_limit=10**6, monthly_limit=10**9, latency_ms=40))
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(box.api_key + "\n")
+    env = {"BME_BASE_URL": box.url, "BME_API_KEY_FILE": str(key_file)}
+    n = 40
+    run_id = _migrate(run, env, tmp_path, n=n)
+    box.app.reset_counts()
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from etl.launch import main; main()",
+            "undo",
+            run_id,
+            "--yes",
+            *_flags(tmp_path),
+        ],
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    ledger_db = tmp_path / "state" / "ledger.db"
+    deadline = time.monotonic() + 60
+    settled = 0
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with sqlite3.connect(f"{ledger_db.resolve().as_uri()}?mode=ro", uri=True) as db:
+                    settled = db.execute("SELECT COUNT(*) FROM undo WHERE state='done'").fetchone()[0]
+            except sqlite3.OperationalError:
+                settled = 0  # the table is not there yet
+            if settled >= 5:
+                break
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+    assert settled >= 5 and proc.returncode == -signal.SIGKILL, (settled, out, err)
+    assert box.app.request_counts().get("DELETE /api/contact/{contactId}", 0) < n  # killed half-way
+    done = run(["undo", run_id, "--yes", *_flags(tmp_path)], env)
+    assert done.exit_code == 0, done.output
+    assert box.app.request_counts().get("DELETE /api/contact/{contactId}") == n  # each exactly once
+    http = client_for(box)
+    sid = default_structure(http)["_id"]
+    assert all(_find(http, sid, f"person{i}@example.com") is None for i in range(0, n, 7))
+    with sqlite3.connect(ledger_db) as db:
+        states = dict(db.execute("SELECT state, COUNT(*) FROM undo GROUP BY state").fetchall())
+    assert states == {"done": n}
+    again = run(["undo", run_id, "--yes", *_flags(tmp_path)], env)
+    assert again.exit_code == 0 and box.app.request_counts().get("DELETE /api/contact/{contactId}") == n
