@@ -116,6 +116,11 @@ def command(
                 raise
             for line in undo_lines(plan, names.lists, names.fields):
                 say(line)
+            if info.state != "complete":
+                say(
+                    f"note: run {info.run_id} is {info.state}: contacts it has not written yet are not in "
+                    "this plan, and resuming the migration after the undo would write them"
+                )
             result = UndoResult(plan, applied=apply)
             try:
                 if apply:

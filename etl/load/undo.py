@@ -362,11 +362,15 @@ def apply_undo(
     plan = result.plan
     result.applied = True
     pending = {(a.key, a.kind) for a in (*plan.deletes, *plan.removals)}
+    gone = set(plan.gone)
     for key, kind in plan.in_flight:
-        if (key, kind) not in pending:
+        if (key, kind) in pending:
+            continue  # sent again below (a DELETE answered 404 counts as done)
+        if kind == REMOVE_LISTS or key in gone:
             outcome = "already gone" if kind == DELETE else "already removed"
             ledger.undo_settle(key, kind, outcome)
             result.results[(key, kind)] = outcome
+        # else: a delete that did not land on a contact changed since: kept, stays in flight, re-read next time
     actions = [*plan.deletes, *plan.removals]
     for i, action in enumerate(actions, 1):
         ledger.undo_intent(action.key, action.kind, action.contact_id)

@@ -214,19 +214,23 @@ def test_a_delete_lost_in_flight_is_found_gone_and_settled_without_a_request(
     run_id = _migrate(run, env, tmp_path)
     victim = _find(http, sid, "person0@example.com")
     assert victim is not None
-    with Ledger.open(tmp_path / "state") as ledger:
-        ledger.run(run_id).undo_intent(
-            "person0@example.com", DELETE, victim["_id"]
-        )  # as a killed undo left it
+    edited = _find(http, sid, EDITED)
+    assert edited is not None
+    with Ledger.open(tmp_path / "state") as ledger:  # as a killed undo left them
+        ledger.run(run_id).undo_intent("person0@example.com", DELETE, victim["_id"])
+        ledger.run(run_id).undo_intent(EDITED, DELETE, edited["_id"])
     assert http.delete(f"/api/contact/{victim['_id']}").status_code == 200  # the request that landed
+    _edit(http, sid, EDITED)  # the other one never landed, and the contact was edited since
     box.app.reset_counts()
     done = run(["undo", run_id, "--yes", *_flags(tmp_path)], env)
     assert done.exit_code == 0, done.output
-    assert "resumed:       1 action(s)" in done.out
-    assert box.app.request_counts().get("DELETE /api/contact/{contactId}") == 4
+    assert "resumed:       2 action(s)" in done.out
+    assert box.app.request_counts().get("DELETE /api/contact/{contactId}") == 3
+    assert _find(http, sid, EDITED) is not None
     with Ledger.open(tmp_path / "state") as ledger:
         log = ledger.run(run_id).undo_log()
     assert log[("person0@example.com", DELETE)] == ("done", "already gone")
+    assert log[(EDITED, DELETE)] == ("in_flight", None)  # kept, not called done: re-read next time
 
 
 def test_unknown_run_is_a_one_line_error(run, world, tmp_path: Path) -> None:
