@@ -22,7 +22,7 @@ from etl.commands.common import (
 )
 from etl.commands.target import open_target
 from etl.errors import ConfigError, InvalidRequest, NotFound
-from etl.load.ledger import Ledger, ledger_errors
+from etl.load.ledger import LEDGER_NAME, Ledger, ledger_errors
 from etl.load.undo import UndoResult, apply_undo, plan_undo, undo_document, undo_lines
 from etl.terminal import say
 from etl.verify.compare import Names
@@ -76,6 +76,8 @@ def command(
     """
     settings = target(state_dir, api_key_file)
     writable_dir(paths.reports_root(report_dir))
+    if not (settings.state_dir / LEDGER_NAME).is_file():  # not created by looking: nothing to undo
+        raise ConfigError(f"no runs in {settings.state_dir}: run `bme-migrate migrate` first")
     with (
         Ledger.open(settings.state_dir) as ledger,
         ledger_errors(ledger.path),

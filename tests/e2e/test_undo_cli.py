@@ -235,6 +235,9 @@ def test_a_delete_lost_in_flight_is_found_gone_and_settled_without_a_request(
 
 def test_unknown_run_is_a_one_line_error(run, world, tmp_path: Path) -> None:
     _, _, _, _, env = world
+    empty = run(["undo", "latest", "--state-dir", str(tmp_path / "nothing")], env)
+    assert empty.exit_code == 2 and empty.err.startswith("error: no runs in") and empty.out == ""
+    assert not (tmp_path / "nothing").exists()  # looking created nothing
     _migrate(run, env, tmp_path)
     bad = run(["undo", "zzzz", *_flags(tmp_path)], env)
     assert bad.exit_code == 2 and bad.err.startswith("error: no run 'zzzz'") and bad.out == ""

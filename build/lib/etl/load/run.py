@@ -36,7 +36,8 @@ class LoadSettings:
     run_id: str
     on_existing: str = "merge"
     reserve: int = 0
-    max_requests: int | None = None
+    max_requests: int | None = None  # for every request of this invocation, ``requests_sent`` included
+    requests_sent: int = 0  # already sent by this invocation before the load (resolution)
     window_seconds: float = 3600.0
     label: str | None = None
     resume_command: str | None = None
@@ -80,8 +81,8 @@ def load(
                 ledger=own,
             )
     clock = clock or SystemClock()
-    ledger.start_run(
-        settings.run_id,
+    run = ledger.run(settings.run_id)
+    run.start(
         base_url=settings.base_url,
         structure_id=settings.structure_id,
         label=settings.label,
@@ -97,13 +98,12 @@ def load(
         rng=rng,
         pacer=pacer,
         backoff_base=backoff_base,
-        on_request=lambda ep: ledger.count_request(settings.run_id, ep),
+        on_request=run.count_request,
     )
     with client:
         loader = Loader(
             client,
-            ledger,
-            settings.run_id,
+            run,
             settings.structure_id,
             on_existing=settings.on_existing,
             on_progress=on_progress,
@@ -122,4 +122,5 @@ def make_pacer(settings: LoadSettings, clock: Clock, on_wait: Callable[[float, s
         window_seconds=settings.window_seconds,
         max_requests=settings.max_requests,
         on_wait=on_wait,
+        sent=settings.requests_sent,
     )

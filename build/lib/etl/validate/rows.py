@@ -37,6 +37,7 @@ from etl.model import (
 from etl.model import PROVENANCE as PROV
 from etl.names import col as column
 from etl.presets.preset import Preset
+from etl.reasons import RejectReason
 from etl.validate import rules
 from etl.validate import status as consent
 from etl.validate.canonical import ColumnPlan
@@ -56,7 +57,7 @@ class _Check:
     """One way a row can fail: ``bad`` selects failing rows, the rest say what to record."""
 
     bad: pl.Expr
-    code: str
+    code: RejectReason
     column: str
     value: pl.Expr
     message: pl.Expr
@@ -168,10 +169,10 @@ def _parse_dates(
 
 _FAIL = MappingProxyType(
     {
-        "date": ("bad_date", " is not a date"),
-        "recurrent_date": ("bad_date", " is not a date"),
-        "boolean": ("bad_boolean", " is not true/false (yes/no, 1/0)"),
-        "number": ("bad_number", " is not a number"),
+        "date": (RejectReason.BAD_DATE, " is not a date"),
+        "recurrent_date": (RejectReason.BAD_DATE, " is not a date"),
+        "boolean": (RejectReason.BAD_BOOLEAN, " is not true/false (yes/no, 1/0)"),
+        "number": (RejectReason.BAD_NUMBER, " is not a number"),
     }
 )
 
@@ -197,7 +198,7 @@ def _field_check(i: int, plan: ColumnPlan) -> _Check:
             pl.lit(f" characters, more than {rules.MAX_TEXT_LENGTH}"),
         ]
     )
-    return _Check((n > rules.MAX_TEXT_LENGTH).fill_null(False), "too_long", fc.source, raw, msg)
+    return _Check((n > rules.MAX_TEXT_LENGTH).fill_null(False), RejectReason.TOO_LONG, fc.source, raw, msg)
 
 
 FIELD_PROBLEM_SCHEMA = pl.Schema(
@@ -302,21 +303,21 @@ def canonical_rows(
     checks = [
         _Check(
             pl.col("__bme_email").is_null(),
-            "missing_email",
+            RejectReason.MISSING_EMAIL,
             plan.email,
             pl.lit(None, dtype=pl.String),
             pl.lit(f'no email address in column "{plan.email}"'),
         ),
         _Check(
             pl.col("__bme_email").is_in(bad_emails),
-            "invalid_email",
+            RejectReason.INVALID_EMAIL,
             plan.email,
             pl.col("__bme_email"),
             _col_msg(plan.email, pl.col("__bme_email"), " is not a valid email address"),
         ),
         _Check(
             pl.col(consent.UNKNOWN),
-            "unknown_status",
+            RejectReason.UNKNOWN_STATUS,
             plan.status or "",
             word,
             _col_msg(plan.status or "", word, " is not a known status"),
@@ -376,7 +377,9 @@ def _field_problems(
         for i, c in bad.items()
     ]
     table = pl.concat(parts).sort(ROW_ID, "__bme_order").drop("__bme_order")
-    long = [i for i, c in bad.items() if c.code == "too_long"]  # typed fields hold null there already
+    long = [
+        i for i, c in bad.items() if c.code == RejectReason.TOO_LONG
+    ]  # typed fields hold null there already
     if long:
         first = first.with_columns(
             pl.when(checks[i].bad)
