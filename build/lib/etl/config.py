@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from etl import paths
 from etl.errors import ConfigError
 
 ENV_API_KEY = "BME_API_KEY"
 ENV_API_KEY_FILE = "BME_API_KEY_FILE"
 ENV_BASE_URL = "BME_BASE_URL"
+ENV_STATE_DIR = "BME_STATE_DIR"
+DEFAULT_STATE_DIR = ".etl"
 SANDBOX_DB_NAME = "sandbox.db"
 SANDBOX_KEY = "bme_sandbox_key"
 
@@ -112,7 +113,7 @@ def target_from_env(
     Precedence: ``--api-key-file`` flag, then ``BME_API_KEY``, then ``BME_API_KEY_FILE``. A key without a
     base URL is an error rather than a guess: Benchmark base URLs are per account and region.
     """
-    sdir = paths.state_dir(state_dir, env)
+    sdir = Path(state_dir or env.get(ENV_STATE_DIR) or DEFAULT_STATE_DIR)
     key: str | None = None
     if key_file:
         key = read_key_file(key_file)

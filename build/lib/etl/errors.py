@@ -14,10 +14,6 @@
     │   ├── FatalLoadError         bad request the caller cannot fix by waiting  → exit 1
     │   │   └── AuthError          401/403: key or scope                        → exit 4
     │   └── RecordRejected         the API refused one contact; record it and go on
-    │       ├── DuplicateKey       400 DuplicateFieldError: the key exists (maybe our own lost create)
-    │       ├── StaleVersion       400 ConcurrencyError: re-GET and try once more
-    │       ├── InvalidRequest     400 ValidationError (``field`` names the input when the server does)
-    │       └── NotFound           404 RecordNotFound
     └── Paused                     quota, --max-requests, interrupt: resumable  → exit 75
 
 Exceptions carry references (file, line, HTTP status, errorType), never frames, bodies or secrets.
@@ -29,18 +25,14 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConsentUnclear",
-    "DuplicateKey",
     "FatalLoadError",
     "InputError",
-    "InvalidRequest",
     "LoadError",
     "MappingError",
     "MigrationError",
-    "NotFound",
     "Paused",
     "RecordRejected",
     "RetriableLoadError",
-    "StaleVersion",
     "ValidationBlocked",
     "VerificationFailed",
 ]
@@ -147,31 +139,6 @@ class AuthError(FatalLoadError):
 
 class RecordRejected(LoadError):
     pass
-
-
-class DuplicateKey(RecordRejected):
-    """400 ``DuplicateFieldError``: the key already exists in the structure (maybe from our own lost create)."""
-
-    ambiguous: bool = False  # set by the client: an earlier attempt of the same request may have applied
-
-
-class StaleVersion(RecordRejected):
-    """400 ``ConcurrencyError``: the ``__v`` we sent is stale; re-GET and try once more."""
-
-
-class InvalidRequest(RecordRejected):
-    """400 ``ValidationError``; ``field`` names the offending input when the server says so."""
-
-    def __init__(
-        self, message: str, *, field: str | None = None, field_id: str | None = None, **kw: object
-    ) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.field = field
-        self.field_id = field_id
-
-
-class NotFound(RecordRejected):
-    """404 ``RecordNotFound``."""
 
 
 class Paused(MigrationError):

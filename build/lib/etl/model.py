@@ -122,12 +122,6 @@ class PlannedContact:
         return {"primary": BME_ACTIVE}
 
 
-# A plan as columns, one row per contact: how mapping hands a large plan to the ledger without building one
-# ``PlannedContact`` per contact. The names are ``PlannedContact``'s, except ``values``: one value per field
-# id of the plan, in order (null: empty), where ``fields`` holds (id, value) pairs. The ledger encodes it.
-PLAN_COLUMNS = ("key", "row_ids", "values", "lists", "tags", "status", "secondary")
-
-
 @dataclass(frozen=True)
 class ResolvedMapping:
     """Names → ids for one run, saved with the run so a resume never re-resolves differently."""

@@ -22,38 +22,42 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
 
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
-from etl.errors import (
-    AuthError,
-    DuplicateKey,
-    FatalLoadError,
-    InvalidRequest,
-    LoadError,
-    NotFound,
-    Paused,
-    RetriableLoadError,
-    StaleVersion,
-)
-from etl.retry import Backoff, Retrier, retry_after_seconds
-
-__all__ = [  # the four 400/404 kinds live in etl.errors; named here too for the loader's imports
-    "BenchmarkClient",
-    "DuplicateKey",
-    "InvalidRequest",
-    "NotFound",
-    "RateState",
-    "StaleVersion",
-    "classify",
-    "utc_iso",
-]
+from etl.errors import AuthError, FatalLoadError, LoadError, Paused, RecordRejected, RetriableLoadError
 
 HOUR = 3600.0
 _SCOPE = re.compile(r"scope:?\s*([a-z]+:[a-z]+)", re.IGNORECASE)
+
+
+class DuplicateKey(RecordRejected):
+    """400 ``DuplicateFieldError``: the key already exists in the structure (maybe from our own lost create)."""
+
+    ambiguous: bool = False  # set by the client: an earlier attempt of the same request may have applied
+
+
+class StaleVersion(RecordRejected):
+    """400 ``ConcurrencyError``: the ``__v`` we sent is stale; re-GET and try once more."""
+
+
+class InvalidRequest(RecordRejected):
+    """400 ``ValidationError``; ``field`` names the offending input when the server says so."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, field_id: str | None = None, **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.field = field
+        self.field_id = field_id
+
+
+class NotFound(RecordRejected):
+    """404 ``RecordNotFound``."""
 
 
 @dataclass
@@ -90,6 +94,17 @@ def _int(value: str | bytes | None) -> int | None:
         return None
 
 
+def _retry_after(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as delta-seconds or as an HTTP date (RFC 9110), in seconds from ``now``."""
+    seconds = _float(value)
+    if seconds is not None or value is None:
+        return seconds
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def _float(value: str | bytes | None) -> float | None:
     try:
         return float(value) if value is not None else None
@@ -120,7 +135,7 @@ def classify(response: httpx.Response, *, now: float, endpoint: str = "") -> Mig
     kw: dict[str, Any] = {"status": status, "error_type": error_type}
     detail = f"{status} {error_type or 'error'}" + (f": {message}" if message else "")
     if status == 429:
-        retry_after = retry_after_seconds(response.headers.get("retry-after"), now)
+        retry_after = _retry_after(response.headers.get("retry-after"), now)
         monthly_left = _int(response.headers.get("x-monthly-remaining"))
         resume = utc_iso(now + retry_after) if retry_after is not None else None
         # "monthly" only when the server says so: a long Retry-After alone is not a spent month
@@ -138,7 +153,7 @@ def classify(response: httpx.Response, *, now: float, endpoint: str = "") -> Mig
     if status >= 500:
         return RetriableLoadError(
             f"{where}server error {detail}",
-            retry_after=retry_after_seconds(response.headers.get("retry-after"), now),
+            retry_after=_retry_after(response.headers.get("retry-after"), now),
             **kw,
         )
     if status == 401:
@@ -174,14 +189,8 @@ class PacerLike(Protocol):
 class BenchmarkClient:
     """Sends one logical request with retries; parses JSON; counts every attempt by endpoint template.
 
-    The one class that sends HTTP to Benchmark: resolution, ``mappings plan``, the load, verify and the dry
-    run all go through it, so every request is paced, retried, counted and scrubbed the same way and the
-    API key is revealed in one place (``_header``).
-
     ``on_request("METHOD /path/template")`` is called before every attempt that goes on the wire, so the ledger's request
     counts equal the server's. ``pacer`` is asked before every attempt and told every response's headers.
-    Network errors and 5xx are waited out by ``retrier`` (``etl.retry``): ``max_attempts`` in a row, or,
-    with ``max_outage`` seconds, an outage of up to that long (``on_event`` gets its start/still/end lines).
     """
 
     def __init__(
@@ -200,31 +209,23 @@ class BenchmarkClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         max_throttles: int = 12,
-        max_outage: float = 0.0,
-        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self._key = api_key
         self._own_http = http is None
-        self.http = http or httpx.Client(transport=transport, timeout=timeout, trust_env=False)
+        self.http = http or httpx.Client(
+            transport=transport, timeout=timeout, trust_env=False, headers={"X-API-Key": api_key.reveal()}
+        )
+        # an injected client gets the key per request; our own carries it (cheaper than merging each time)
+        self._per_request = None if self._own_http else {"X-API-Key": api_key.reveal()}
         self.base_url = base_url.rstrip("/")
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.pacer = pacer
         self.on_request = on_request
         self.max_attempts = max_attempts
-        self.backoff_policy = Backoff(backoff_base, backoff_cap)
+        self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_throttles = max_throttles
-        self.retrier = Retrier(
-            self.clock,
-            self.rng,
-            backoff=self.backoff_policy,
-            max_attempts=max_attempts,
-            max_outage=max_outage,
-            retry_after_cap=backoff_cap,
-            what=f"the Benchmark API at {self.base_url}",
-            on_event=on_event,
-        )
         self.rate = RateState()
         self.ambiguous = False  # did an attempt of the last request go out and come back without an answer
 
@@ -238,17 +239,14 @@ class BenchmarkClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _header(self) -> dict[str, str]:
-        """The only place the key is revealed: it goes in ``X-API-Key`` and nowhere else."""
-        return {"X-API-Key": self._key.reveal()}
-
     def _scrub(self, text: str) -> str:
-        key = self._header()["X-API-Key"]
+        key = self._key.reveal()
         return text.replace(key, "***") if key else text
 
     def backoff(self, attempt: int) -> float:
         """Equal-jitter capped exponential backoff for attempt ``attempt`` (1-based)."""
-        return self.backoff_policy.delay(attempt, self.rng)
+        base = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return base / 2 + self.rng.random() * base / 2
 
     def request(
         self,
@@ -266,7 +264,7 @@ class BenchmarkClient:
         returns something other than ``None``, that is the answer and nothing is re-sent.
         """
         self.ambiguous = False
-        throttles = 0
+        failures = throttles = 0
         while True:
             if recheck is not None and self.ambiguous:
                 found = recheck()  # its own requests reset ``ambiguous``; this one stays ambiguous
@@ -278,14 +276,22 @@ class BenchmarkClient:
             if self.on_request is not None:
                 self.on_request(f"{method} {endpoint}")
             try:
-                response = self.http.request(method, self.base_url + path, json=json, headers=self._header())
+                response = self.http.request(
+                    method, self.base_url + path, json=json, headers=self._per_request
+                )
             except httpx.TransportError as exc:
                 # A connect failure never reached the server; anything later may have been applied.
                 if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and method != "GET":
                     self.ambiguous = True
-                problem = self._scrub(f"{endpoint}: network error ({type(exc).__name__})")
-                if not self.retrier.failed(f"network error ({type(exc).__name__})"):
-                    raise RetriableLoadError(problem, method=method, path=endpoint) from None
+                failures += 1
+                error = RetriableLoadError(
+                    self._scrub(f"{endpoint}: network error ({type(exc).__name__})"),
+                    method=method,
+                    path=endpoint,
+                )
+                if failures >= self.max_attempts:
+                    raise error from None
+                self.clock.sleep(self.backoff(failures))
                 continue
             state = RateState.from_headers(response.headers)
             if not state.empty:
@@ -293,10 +299,6 @@ class BenchmarkClient:
                 if self.pacer is not None:
                     self.pacer.observe(state)
             exc_or_none = classify(response, now=self.clock.now(), endpoint=f"{method} {endpoint}")
-            if exc_or_none is None or not (
-                isinstance(exc_or_none, RetriableLoadError) and exc_or_none.status != 429
-            ):
-                self.retrier.succeeded()  # an answer that is not a server failure ends an outage
             if exc_or_none is None:
                 try:
                     return response.json() if response.content else None
@@ -319,8 +321,13 @@ class BenchmarkClient:
                     continue
                 if method != "GET":
                     self.ambiguous = True  # a 5xx after a write may still have applied it
-                if not self.retrier.failed(f"server error {exc_or_none.status}", exc_or_none.retry_after):
+                failures += 1
+                if failures >= self.max_attempts:
                     raise exc_or_none
+                wait = self.backoff(failures)
+                if exc_or_none.retry_after is not None:
+                    wait = max(wait, min(exc_or_none.retry_after, self.backoff_cap))
+                self.clock.sleep(wait)
                 continue
             raise exc_or_none
 
@@ -338,10 +345,6 @@ class BenchmarkClient:
         return self.request(
             "PUT", f"/api/contact/{contact_id}", endpoint="/api/contact/{contactId}", json=body
         )
-
-    def delete_contact(self, contact_id: str) -> dict[str, Any] | None:
-        """``DELETE /api/contact/{id}`` (undo): 200 with the deleted contact; ``NotFound`` if it is gone."""
-        return self.request("DELETE", f"/api/contact/{contact_id}", endpoint="/api/contact/{contactId}")
 
     def patch_status(self, contact_id: str, status: dict[str, str]) -> dict[str, Any]:
         return self.request(

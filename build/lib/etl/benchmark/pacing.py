@@ -38,10 +38,7 @@ class Pacer:
         default_limit: int = 3600,
         max_requests: int | None = None,
         on_wait: Callable[[float, str], None] | None = None,
-        sent: int = 0,
     ) -> None:
-        """``sent``: requests this process already sent through another pacer (resolution's, before the
-        load's), so ``max_requests`` bounds them all."""
         if reserve < 0:
             raise ValueError("reserve must be >= 0")
         self.clock = clock
@@ -54,7 +51,7 @@ class Pacer:
         self.reset: float | None = None
         self.monthly_limit: int | None = None
         self.monthly_remaining: int | None = None
-        self.sent = sent  # requests let through in this process (``sent`` given ones included)
+        self.sent = 0  # requests this pacer let through (this process)
         self.waited = 0.0
         self._last_sent: float | None = None
         self.expected: int | None = None  # requests the caller still plans to send (None: unknown)

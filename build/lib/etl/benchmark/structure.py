@@ -1,10 +1,10 @@
 """The few Benchmark calls resolution makes, with the error taxonomy of ``etl.errors`` and a request count.
 
-Only through a ``BenchmarkClient`` (what ``migrate``, ``mappings plan`` and the dry run pass), so every call
-is paced, counted, scrubbed and retried like the load's: 5xx, network errors and hourly 429s are waited out,
-and a list POST whose answer was lost is re-sent only after the lists were searched for it by name. The
-client classifies the answers (``classify``: one status mapping); here a 401/403 gets the scope hint and a
-400/404 becomes a ``FatalLoadError`` with its ``errorType`` (resolution acts on them, never the loader).
+Given a ``BenchmarkClient`` (what ``migrate`` and ``mappings plan`` pass), every call is paced, counted and
+retried like the load's: 5xx, network errors and hourly 429s are waited out, and a list POST whose answer
+was lost is re-sent only after the lists were searched for it by name. Given a bare ``httpx.Client`` (tests,
+benches) a call is sent once: a 429 or 5xx is a ``RetriableLoadError`` the caller reports. Either way a
+401/403 is an ``AuthError`` naming the scope and any other 4xx a ``FatalLoadError`` with its ``errorType``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from etl.benchmark.client import BenchmarkClient
-from etl.errors import AuthError, FatalLoadError, RecordRejected
+from etl.errors import AuthError, FatalLoadError, RecordRejected, RetriableLoadError
 
 _IDS = re.compile(r"/(contact-structure|lists|contact)/([0-9a-f]{24})")
 _TEMPLATE = {"contact-structure": "{structureId}", "lists": "{listId}", "contact": "{contactId}"}
@@ -32,15 +34,51 @@ def endpoint_template(path: str) -> str:
 class StructureApi:
     """The few calls resolution needs, with the error taxonomy of etl.errors and a request counter."""
 
-    client: BenchmarkClient
+    client: httpx.Client | BenchmarkClient
     requests: int = 0
-    _counting: int = 0  # calls in progress (a recheck's calls nest inside the call they guard)
+    _counting: int = 0  # calls in progress through a BenchmarkClient (rechecks nest)
 
     def call(
         self, method: str, path: str, body: Any = None, *, recheck: Callable[[], Any] | None = None
     ) -> Any:
         """One logical call; ``recheck`` (see ``BenchmarkClient.request``) guards a write unsafe to repeat."""
-        return self._call_retrying(self.client, method, path, body, recheck)
+        if isinstance(self.client, BenchmarkClient):
+            return self._call_retrying(self.client, method, path, body, recheck)
+        self.requests += 1
+        try:
+            resp = (
+                self.client.request(method, path, json=body)
+                if body is not None
+                else self.client.request(method, path)
+            )
+        except httpx.TransportError as exc:
+            raise RetriableLoadError(
+                f"{method} {path}: {type(exc).__name__}", method=method, path=path
+            ) from None
+        if resp.status_code < 300:
+            return resp.json() if resp.content else None
+        etype, msg = error_of(resp)
+        code = resp.status_code
+        text = f"{method} {path}: HTTP {code} {etype or ''} {msg}".rstrip()
+        if code in (401, 403):
+            raise AuthError(
+                text + _SCOPE_HINT,
+                status=code,
+                error_type=etype,
+                method=method,
+                path=path,
+            )
+        if code == 429 or code >= 500:
+            ra = resp.headers.get("Retry-After")
+            raise RetriableLoadError(
+                text,
+                retry_after=float(ra) if ra and ra.isdigit() else None,
+                status=code,
+                error_type=etype,
+                method=method,
+                path=path,
+            )
+        raise FatalLoadError(text, status=code, error_type=etype, method=method, path=path)
 
     def _call_retrying(
         self,
@@ -73,6 +111,14 @@ class StructureApi:
         finally:
             self._counting -= 1
             client.on_request = count
+
+
+def error_of(resp: httpx.Response) -> tuple[str | None, str]:
+    try:
+        err = resp.json()["errors"][0]
+        return str(err.get("errorType") or "") or None, str(err.get("message") or "")
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None, ""
 
 
 def records(doc: Any) -> list[dict[str, Any]]:

@@ -17,10 +17,9 @@ from typing import Any, TypeVar
 
 import click
 
-from etl import paths
 from etl.atomic import writable_dir
 from etl.clock import Clock
-from etl.config import Secret, TargetSettings, target_from_env
+from etl.config import DEFAULT_STATE_DIR, ENV_STATE_DIR, Secret, TargetSettings, target_from_env
 from etl.errors import ConfigError
 from etl.extract.legacy_api import legacy_token_from_env
 from etl.extract.options import ReadOptions, read_options
@@ -29,7 +28,7 @@ from etl.pipeline.inputs import LegacyOptions, has_legacy_source
 from etl.presets.consent import parse_status
 from etl.presets.preset import ConsentChoices, Preset, load_preset, preset_names
 from etl.terminal import say
-from etl.verify.output import append_to_report, read_plan_lines, section_html, write_verify_json
+from etl.verify.output import append_to_report, plan_lines, section_html, write_verify_json
 from etl.verify.readback import ReadPlan
 from etl.verify.verifier import VerifyOptions, VerifyResult, verify
 
@@ -232,7 +231,7 @@ def target(state_dir: Path | None, api_key_file: Path | None = None) -> TargetSe
 
 def state_path(state_dir: Path | None) -> Path:
     """The state dir alone, for commands that never talk to Benchmark (no key or URL checks)."""
-    return paths.state_dir(state_dir, os.environ)
+    return Path(state_dir or os.environ.get(ENV_STATE_DIR) or DEFAULT_STATE_DIR)
 
 
 def to_stderr(message: str) -> None:
@@ -284,10 +283,10 @@ def run_verify(
     """
 
     def show_plan(plan: ReadPlan) -> None:
-        for line in read_plan_lines(plan):
+        for line in plan_lines(plan):
             say(line)
 
-    writable_dir(paths.reports_root(report_dir))  # before the read-back spends its requests
+    writable_dir(report_dir or Path("reports"))  # before the read-back spends its requests
     result = verify(
         settings.state_dir,
         url,
@@ -296,7 +295,7 @@ def run_verify(
         clock=clock,
         on_plan=show_plan,
     )
-    out_dir = paths.report_dir(report_dir, result.run_id)
+    out_dir = report_dir or Path("reports") / result.run_id
     json_path = write_verify_json(result, out_dir)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     note = str(json_path)

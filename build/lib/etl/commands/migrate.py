@@ -18,7 +18,6 @@ from typing import Any
 
 import click
 
-from etl import paths
 from etl.atomic import writable_dir
 from etl.benchmark.pacing import Pacer
 from etl.clock import StoppableClock, SystemClock
@@ -41,7 +40,7 @@ from etl.commands.common import (
     target,
     to_stderr,
 )
-from etl.commands.summary import Summary, migration_lines, verify_phrase
+from etl.commands.summary import Summary, summary_lines, verify_phrase
 from etl.commands.target import open_target
 from etl.config import TargetSettings
 from etl.errors import ConfigError, InputError, Paused, VerificationFailed
@@ -51,7 +50,7 @@ from etl.load.ledger import Ledger, file_digest, ledger_errors
 from etl.load.loader import Progress
 from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.terminal import say
-from etl.verify.output import verify_lines
+from etl.verify.output import summary_lines as verify_lines
 from etl.verify.verifier import VerifyResult
 
 
@@ -261,8 +260,7 @@ def command(
     )
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     settings = target(state_dir, api_key_file)
-    # before extraction and the first request, not after the load
-    writable_dir(paths.reports_root(report_dir))
+    writable_dir(report_dir or Path("reports"))  # before extraction and the first request, not after the load
     if not dry_run:  # a ledger that is not ours is refused before extraction, not after it
         Ledger.open(settings.state_dir, readonly=True).close()
     if settings.embedded:  # a rehearsal in the local sandbox: create whatever the export needs
@@ -331,7 +329,7 @@ def command(
             say(line)
         if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
             to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
-    for line in migration_lines(_summary(result, checked, no_verify)):
+    for line in summary_lines(_summary(result, checked, no_verify)):
         say(line)
     if result.state == "stopped":
         raise InputError(f"stopped before writing anything: {result.stop_reason} {_ALLOW}")
@@ -395,8 +393,8 @@ def _paused(
     run_id, before = started
     total = before
     with Ledger.open(settings.state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
-        total = sum(ledger.run(run_id).request_counts().values())
-    out_dir = paths.report_dir(report_dir, run_id)
+        total = sum(ledger.request_counts(run_id).values())
+    out_dir = report_dir or Path("reports") / run_id
     doc: dict[str, Any] = {}
     if (out_dir / "report.json").exists():
         doc = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
@@ -412,5 +410,5 @@ def _paused(
         resume_after=exc.resume_after,
         resume_command=resume,
     )
-    for line in migration_lines(summary):
+    for line in summary_lines(summary):
         say(line, err=True)

@@ -12,9 +12,8 @@ from typing import Any
 
 import click
 
-from etl.config import SANDBOX_DB_NAME, SANDBOX_KEY
+from etl.config import DEFAULT_STATE_DIR, SANDBOX_DB_NAME, SANDBOX_KEY
 from etl.errors import ConfigError
-from etl.paths import DEFAULT_STATE_DIR
 from etl.sandbox.app import create_app
 from etl.sandbox.http import serve_forever
 from etl.sandbox.knobs import READONLY_KEY, Knobs, load_knobs

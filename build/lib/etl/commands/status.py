@@ -37,8 +37,8 @@ def command(state_dir: Path | None, as_json: bool) -> None:
         infos = ledger.runs()
         live = next((i.run_id for i in infos if i.state == "running"), None) if held else None
         for info in infos:
-            rows = ledger.run(info.run_id).row_totals()
-            requests = ledger.run(info.run_id).request_counts()
+            rows = ledger.row_totals(info.run_id)
+            requests = ledger.request_counts(info.run_id)
             state = info.state
             if state == "running" and info.run_id != live:
                 state = INTERRUPTED  # its process is gone: the kernel released its lock

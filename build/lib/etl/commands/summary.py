@@ -53,7 +53,7 @@ def _rows(t: Mapping[str, Any]) -> str:
     return line
 
 
-def migration_lines(s: Summary) -> list[str]:
+def summary_lines(s: Summary) -> list[str]:
     state = {
         "complete": "complete",
         "already_complete": "already complete — nothing to send",

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from etl import paths
 from etl.atomic import writable_dir
 from etl.clock import SystemClock
 from etl.commands.common import (
@@ -31,7 +30,7 @@ from etl.errors import ValidationBlocked
 from etl.mapping.plan import report_section
 from etl.pipeline.inputs import read_inputs
 from etl.terminal import say
-from etl.validate.report import validation_lines, write_report
+from etl.validate.report import summary_lines, write_report
 
 
 @click.command("validate", short_help="Check an export and write its report; no Benchmark request.")
@@ -86,7 +85,7 @@ def command(
     read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     now = datetime.fromtimestamp(SystemClock().now(), UTC)
-    out_dir = paths.report_dir(report_dir, f"validate-{now:%Y%m%dT%H%M%SZ}")
+    out_dir = report_dir or Path("reports") / f"validate-{now:%Y%m%dT%H%M%SZ}"
     writable_dir(out_dir)  # before reading a byte: an unwritable report dir is found in a second, not an hour
     with rows_bar() as bar:
         read = read_inputs(
@@ -106,7 +105,7 @@ def command(
     files, doc = write_report(
         result, out_dir, generated_at=now.isoformat(timespec="seconds"), mapping=report_section(result)
     )
-    for line in validation_lines(doc):
+    for line in summary_lines(doc):
         say(line)
     say(f"report: {files.html} · {files.json.name} · {files.rejects.name}")
     if result.consent.unclear:  # migrate would stop here: say so now, in the same words

@@ -17,7 +17,7 @@ from etl.commands.common import (
 from etl.commands.target import open_target
 from etl.errors import VerificationFailed
 from etl.terminal import say
-from etl.verify.output import verify_lines
+from etl.verify.output import summary_lines
 
 
 @click.command("verify", short_help="Read a run back from the account; compare with the ledger.")
@@ -59,7 +59,7 @@ def command(
     settings = target(state_dir, api_key_file)
     with open_target(settings, to_stderr) as (url, key):
         result, json_path, note = run_verify(settings, url, key, run, sample=sample, report_dir=report_dir)
-    for line in verify_lines(result):
+    for line in summary_lines(result):
         say(line)
     say(f"verify report: {note}")
     if not result.clean:

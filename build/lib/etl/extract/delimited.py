@@ -49,7 +49,6 @@ from etl.extract.options import ReadOptions
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
 from etl.frames import aligned
 from etl.model import SOURCE_LINE
-from etl.reasons import RejectReason
 
 R = TypeVar("R")
 
@@ -103,7 +102,6 @@ class DelimitedSource:
         self._path = path
         self._preferred = "\t" if path.suffix.lower() == ".tsv" else None
         self._delimiter = options.delimiter
-        self._block = options.block
         self._recheck: tuple[Path, str | None, int] | None = None
         if options.encoding is not None:  # --encoding: no detection at all
             codec, bom_len = given_encoding(path, options.encoding)
@@ -181,7 +179,7 @@ class DelimitedSource:
     def _stream(self) -> tuple[Header, Generator[linescan.Block, None, None]]:
         try:
             return linescan.stream(
-                self._src.path, self._label, self._preferred, self._block, delimiter=self._delimiter
+                self._src.path, self._label, self._preferred, linescan.BLOCK, delimiter=self._delimiter
             )
         except NotUtf8:
             raise self._not_utf8() from None
@@ -285,7 +283,7 @@ def assemble(data: pl.DataFrame, scan: pl.DataFrame, header: Header, info: FileI
         .select(
             REC,
             (pl.col("ln") + 1).cast(pl.Int64).alias(SOURCE_LINE),
-            pl.lit(RejectReason.RAGGED_ROW.value).alias("reason_code"),
+            pl.lit("ragged_row").alias("reason_code"),
             pl.format("line {}: {} cells, header has {}", pl.col("ln") + 1, pl.col("cells"), pl.lit(n)).alias(
                 "reason"
             ),

@@ -95,13 +95,9 @@ def encoding_name(name: str) -> str | None:
 
 def given_encoding(path: Path, name: str) -> tuple[str, int]:
     """(codec name, bytes to skip) for ``--encoding name``: a BOM of that same encoding is skipped."""
-    with path.open("rb") as fh:
-        return given_codec(fh.read(4), name)
-
-
-def given_codec(head: bytes, name: str) -> tuple[str, int]:
-    """``given_encoding`` for a file's first bytes."""
     codec = encoding_name(name) or name
+    with path.open("rb") as fh:
+        head = fh.read(4)
     declared, bom_len = detect_bom(head)
     if declared is not None and (codec == declared or (codec == "utf-16" and declared.startswith("utf-16"))):
         return declared, bom_len
@@ -410,56 +406,3 @@ def utf8_source(path: Path, workdir: Path, label: str, encoding: str, bom_len: i
         yield TextSource(dst, encoding, bom_len > 0, True)
     finally:
         dst.unlink(missing_ok=True)
-
-
-def decode_head(head: bytes, label: str, given: str | None = None, *, whole: bool = False) -> str:
-    """The text of a file's first bytes, decided by this module's policy as for the whole file: what
-    detection reads (``etl.mapping.headers``) is what extract will read. ``whole``: ``head`` is the whole
-    file (else a multi-byte character or a line cut at its end is dropped, not guessed at).
-
-    The same refusals as extract's: binary (NUL bytes not laid out as UTF-16), mixed encodings, and a
-    legacy code page the detector is not sure of (naming line and column, asking for ``--encoding``).
-    """
-    if given is not None:  # a BOM of the given encoding is skipped, as extract skips it
-        codec, skip = given_codec(head, given)
-        return codecs.getincrementaldecoder(codec)("replace").decode(head[skip:], final=whole)
-    declared, bom_len = detect_bom(head)
-    if declared is not None and declared.startswith("utf-16"):
-        return head[bom_len:].decode(declared, errors="ignore")
-    if declared is None and b"\x00" in head:
-        guessed = utf16_without_bom(head[:SNIFF])
-        if guessed is None:
-            raise InputError("binary file (NUL bytes), not an export", path=label)
-        return head.decode(guessed, errors="ignore")
-    head = head[bom_len:]
-    try:
-        return head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if not whole and exc.start > len(head) - 4:  # a multi-byte character cut by the read limit
-            return head[: exc.start].decode("utf-8")
-        bad = exc.start
-    text = head if whole else head[: _safe_cut(head, len(head), from_end=True)]
-    sample = b"\n".join(non_ascii_lines(text, DETECT_CAP)[0])
-    line = head.count(b"\n", 0, bad) + 1
-    column = bad - (head.rfind(b"\n", 0, bad) + 1) + 1
-    if declared == "utf-8":
-        raise InputError(
-            f"file starts with a UTF-8 BOM but has invalid UTF-8 at byte offset {bad}; re-export it as UTF-8",
-            path=label,
-            line=line,
-            column=column,
-        )
-    if mixed(sample):
-        raise InputError(
-            f"mixed encodings: most accented lines are UTF-8, but this one is not (bytes "
-            f"{head[bad : bad + 4].hex(' ')} at byte offset {bad}); pass --encoding NAME to read every line "
-            "in one encoding",
-            path=label,
-            line=line,
-            column=column,
-        )
-    guess = guess_encoding(sample)
-    if not guess.sure:
-        message = unsure_message(bad, head[bad : bad + 8], guess.encoding, guess.confidence, guess.runner_up)
-        raise InputError(message, path=label, line=line, column=column)
-    return text.decode(guess.encoding, errors="replace")

@@ -30,7 +30,6 @@ from etl.extract.dialect import column_names
 from etl.extract.encoding import sniff_encoding, utf8_source
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
 from etl.model import SOURCE_LINE
-from etl.reasons import RejectReason
 
 
 def cell(value: Any) -> str | None:
@@ -159,14 +158,14 @@ def _build(
             error = f"item {line}: JSON this tool cannot read ({problem})"
             value = json.dumps(value)[:RAW_CHARS] if problem != "nested too deeply" else "(nested too deeply)"
         if error is not None:
-            rejects.append((rec, line, RejectReason.INVALID_JSON, error, _safe_text(str(value))))
+            rejects.append((rec, line, "invalid_json", error, _safe_text(str(value))))
         elif not isinstance(value, dict):
             where = f"line {line}" if kind == "ndjson" else f"item {line}"
             rejects.append(
                 (
                     rec,
                     line,
-                    RejectReason.NOT_AN_OBJECT,
+                    "not_an_object",
                     f"{where}: expected an object, found {type(value).__name__}",
                     _safe_text(json.dumps(value, ensure_ascii=False)),
                 )

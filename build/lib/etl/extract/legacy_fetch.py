@@ -2,8 +2,7 @@
 a flaky API needs.
 
 5xx, 429 and network errors are retried with exponential backoff and equal jitter, slept on the injected
-clock; a ``Retry-After`` (seconds or HTTP date) replaces the backoff. The waiting is ``etl.retry``'s, shared
-with the Benchmark client; ``max_outage`` lets a longer outage be waited out the same way. 401/403 raise ``AuthError`` at once;
+clock; a ``Retry-After`` (seconds or HTTP date) replaces the backoff. 401/403 raise ``AuthError`` at once;
 any other status, a redirect (followed redirects could carry the Bearer token elsewhere) or a body that is
 not a list of objects raise ``InputError`` naming the listing URL. Messages never hold the token.
 """
@@ -12,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +21,6 @@ import httpx
 from etl.clock import Clock
 from etl.config import Secret
 from etl.errors import AuthError, InputError
-from etl.retry import Backoff, Retrier, retry_after_seconds
 
 ENV_LEGACY_TOKEN = "LEGACY_API_TOKEN"
 CONTACTS_PATH = "/api/v1/contacts"
@@ -46,25 +45,11 @@ class PageFetcher:
         clock: Clock,
         rng: random.Random,
         max_retries: int,
-        *,
-        max_outage: float = 0.0,
-        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self._own = client is None
         self._client = client or httpx.Client(timeout=httpx.Timeout(30.0), follow_redirects=False)
         self._token, self._source, self._clock, self._rng = token, source, clock, rng
         self._max_retries = max_retries
-        self._retrier = Retrier(
-            clock,
-            rng,
-            backoff=Backoff(BACKOFF_BASE, BACKOFF_CAP),
-            max_attempts=max_retries + 1,
-            max_outage=max_outage,
-            retry_after_cap=RETRY_AFTER_CAP,
-            retry_after_replaces=True,
-            what=f"the legacy API at {source}",
-            on_event=on_event,
-        )
         self.requests = 0
         self.retries = 0
 
@@ -108,7 +93,7 @@ class PageFetcher:
     ) -> httpx.Response:
         """The 200 (or, with ``missing_ok``, 404) response to one GET, after retries; see the module doc."""
         headers = {"Authorization": f"Bearer {self._token.reveal()}", "Accept": "application/json"}
-        while True:
+        for attempt in range(self._max_retries + 1):
             self.requests += 1
             retry_after: float | None = None
             try:
@@ -117,7 +102,6 @@ class PageFetcher:
                 problem = f"network error ({type(exc).__name__})"
             else:
                 if response.status_code == 200 or (missing_ok and response.status_code == 404):
-                    self._retrier.succeeded()
                     return response
                 problem = f"HTTP {response.status_code}{_error_code(response)}"
                 if response.status_code in (401, 403):
@@ -133,17 +117,30 @@ class PageFetcher:
                         f"legacy API refused {where} with {problem}{_error_message(response)}",
                         path=self._source,
                     )
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._clock.now())
-            streak = self._retrier.streak
-            if not self._retrier.failed(f"{problem} on {where}", retry_after):
+                retry_after = _retry_after(response, self._clock)
+            if attempt == self._max_retries:
                 break
-            log.warning("legacy API: %s on %s; retry %d/%d", problem, where, streak + 1, self._max_retries)
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            log.warning(
+                "legacy API: %s on %s; retry %d/%d in %.1fs",
+                problem,
+                where,
+                attempt + 1,
+                self._max_retries,
+                delay,
+            )
             self.retries += 1
+            self._clock.sleep(delay)
         raise InputError(
             f"legacy API still failing after {self._max_retries} retries ({problem}) on {where}; "
             f"{saved_pages} page(s) are saved, run again to resume",
             path=self._source,
         )
+
+    def _backoff(self, attempt: int) -> float:
+        """Equal jitter: half the exponential delay fixed, half random, so clients do not retry in step."""
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+        return delay / 2 + self._rng.uniform(0, delay / 2)
 
     def _parse(self, response: httpx.Response, offset: int) -> Page:
         try:
@@ -188,3 +185,17 @@ def _error_message(response: httpx.Response) -> str:
     except (ValueError, KeyError, TypeError):
         return ""
     return f": {' '.join(str(message).split())[:200]}" if message else ""
+
+
+def _retry_after(response: httpx.Response, clock: Clock) -> float | None:
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - clock.now()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP)

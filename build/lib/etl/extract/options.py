@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 
 from etl.errors import ConfigError
-from etl.extract import linescan
 from etl.extract.encoding import encoding_name
 
 MAX_ARCHIVE_SIZE = 2 << 30  # 2 GiB uncompressed, all members of all archives of a run together
@@ -39,9 +38,6 @@ class ReadOptions:
     delimiter: str | None = None  # one of extract's delimiters: , ; | or a tab
     max_archive_size: int = MAX_ARCHIVE_SIZE  # bytes: archives stop expanding past this (all together)
     max_archive_ratio: float = MAX_ARCHIVE_RATIO  # a member expanding more than this is refused
-    # bytes of a delimited file read at a time (memory per block vs per-block overhead); no flag: tests
-    # pass tiny blocks so records straddle block ends and a late byte lies many blocks down the file
-    block: int = linescan.BLOCK
 
     def identity(self) -> str:
         """What a run id digests for these options: empty when nothing is overridden, so runs without the

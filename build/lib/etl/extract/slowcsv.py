@@ -19,7 +19,6 @@ import polars as pl
 from etl.extract.dialect import csv_reader
 from etl.extract.result import PART_REJECT_SCHEMA, REC, FileInfo, Part
 from etl.model import SOURCE_LINE
-from etl.reasons import RejectReason
 
 if TYPE_CHECKING:
     from etl.extract.linescan import Header
@@ -94,7 +93,7 @@ def read(
                     (
                         rec,
                         line,
-                        RejectReason.UNCLOSED_QUOTE,
+                        "unclosed_quote",
                         f"line {line}: a quoted cell opened on this line is never closed; the "
                         f"remaining {span} line(s) of the file were read as one record",
                         raw,
@@ -127,9 +126,7 @@ def _emit(
     count = len(cells)
     ragged = count < n - header.trailing_unnamed or (count > n and any(c != "" for c in cells[n:]))
     if ragged:
-        rejects.append(
-            (rec, line, RejectReason.RAGGED_ROW, f"line {line}: {count} cells, header has {n}", raw)
-        )
+        rejects.append((rec, line, "ragged_row", f"line {line}: {count} cells, header has {n}", raw))
         return
     for i in range(n):
         value = cells[i] if i < count else ""

@@ -134,7 +134,7 @@ def open_sources(
         workdir = Path(tmp)
         known = dict(encodings or {})
         opts = options or ReadOptions()
-        budget = ArchiveBudget(opts)
+        budget = _Budget(opts)
         opened = [o for p in paths for o in _open_path(Path(p), workdir, stack, known, opts, budget)]
         yield SourceStream(opened)
 
@@ -203,14 +203,12 @@ def _open_path(
     stack: ExitStack,
     encodings: Mapping[str, Choice],
     options: ReadOptions,
-    budget: ArchiveBudget,
+    budget: _Budget,
 ) -> Iterator[_Opened]:
     if not path.exists():
         raise InputError("file not found", path=str(path))
     if path.is_dir():
-        members = sorted(
-            p for p in path.rglob("*") if p.is_file() and wanted_member(p.relative_to(path).parts)
-        )
+        members = sorted(p for p in path.rglob("*") if p.is_file() and _wanted(p.relative_to(path).parts))
         if not members:
             raise InputError(
                 "folder holds no export file (" + " ".join(sorted(MEMBER_EXT)) + ")", path=str(path)
@@ -218,20 +216,20 @@ def _open_path(
         for member in members:
             yield _open_file(member, str(member), workdir, stack, encodings, options)
         return
-    if is_zip(path) and not is_workbook(path):
+    if _is_zip(path) and not _is_workbook(path):
         yield from _open_zip(path, workdir, stack, encodings, options, budget)
     else:
         yield _open_file(path, str(path), workdir, stack, encodings, options)
 
 
-def wanted_member(parts: tuple[str, ...]) -> bool:
+def _wanted(parts: tuple[str, ...]) -> bool:
     """A member worth reading: a known extension, not hidden, not macOS resource-fork debris."""
     if any(p.startswith(".") or p == "__MACOSX" for p in parts):
         return False
     return PurePosixPath(parts[-1]).suffix.lower() in MEMBER_EXT
 
 
-def is_zip(path: Path) -> bool:
+def _is_zip(path: Path) -> bool:
     if path.suffix.lower() == ".zip":
         return True
     if path.suffix.lower() in EXCEL_EXT:
@@ -243,7 +241,7 @@ def is_zip(path: Path) -> bool:
         return False
 
 
-def is_workbook(path: Path) -> bool:
+def _is_workbook(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             return "xl/workbook.xml" in zf.namelist()
@@ -265,7 +263,7 @@ def _open_file(
         if path.stat().st_size == 0:
             raise InputError("empty file (0 bytes)", path=label)
         ext = path.suffix.lower()
-        if ext in EXCEL_EXT or (ext not in JSON_EXT | NDJSON_EXT and is_zip(path) and is_workbook(path)):
+        if ext in EXCEL_EXT or (ext not in JSON_EXT | NDJSON_EXT and _is_zip(path) and _is_workbook(path)):
             part = read_excel(path, label)
         elif ext in JSON_EXT:
             part = read_json(path, label, workdir, options.encoding)
@@ -286,7 +284,7 @@ def _open_zip(
     stack: ExitStack,
     encodings: Mapping[str, Choice],
     options: ReadOptions,
-    budget: ArchiveBudget,
+    budget: _Budget,
     label: str | None = None,
     nested: bool = False,
 ) -> Iterator[_Opened]:
@@ -294,13 +292,33 @@ def _open_zip(
     ``budget``) and open it; members stay until the end. A ZIP inside the ZIP is read the same way, one
     level deep; every member left out is named, with why, in the first opened member's notes."""
     label = label or str(path)
-    with open_archive(path, label) as zf:
-        members, skipped = archive_members(zf, label, nested)
+    try:
+        zf = zipfile.ZipFile(path)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(f"not a readable ZIP archive ({exc})", path=label) from None
+    with zf:
+        members: list[zipfile.ZipInfo] = []
+        skipped: list[str] = []
+        for info in sorted(infos, key=lambda i: i.filename):
+            why = _skip_reason(info, nested)
+            if why is None:
+                members.append(info)
+            elif why:
+                skipped.append(f"{label}: skipped member {shown(info.filename)} ({why})")
+        if not members:
+            why = (
+                "; skipped " + "; ".join(n.split(": skipped member ", 1)[1] for n in skipped[:5])
+                if skipped
+                else ""
+            )
+            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            raise InputError(f"ZIP archive holds no CSV/TSV/TXT/JSON/XLSX member{why}{more}", path=label)
         first = True
         for info in members:
             member_label = f"{label}::{shown(info.filename)}"
-            dst = workdir / f"{budget.next_id()}{safe_suffix(info.filename)}"
-            extract_member(zf, info, dst, member_label, budget)
+            dst = workdir / f"{budget.next_id()}{_safe_suffix(info.filename)}"
+            _extract(zf, info, dst, member_label, budget)
             if PurePosixPath(info.filename).suffix.lower() == ".zip":
                 inner = _open_zip(dst, workdir, stack, encodings, options, budget, member_label, nested=True)
                 opened_inner = list(inner)
@@ -314,38 +332,6 @@ def _open_zip(
                 opened = _Noted(opened, tuple(skipped))
             first = False
             yield opened
-
-
-def open_archive(path: Path, label: str) -> zipfile.ZipFile:
-    """The ZIP at ``path``, or one ``InputError`` line naming ``label``."""
-    try:
-        zf = zipfile.ZipFile(path)
-        zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise InputError(f"not a readable ZIP archive ({exc})", path=label) from None
-    return zf
-
-
-def archive_members(zf: zipfile.ZipFile, label: str, nested: bool) -> tuple[list[zipfile.ZipInfo], list[str]]:
-    """The archive walk: the members to read, in name order, and a note (with why) for each one left out;
-    ``InputError`` when nothing is left. Extract and the header reads of detection both walk this way."""
-    members: list[zipfile.ZipInfo] = []
-    skipped: list[str] = []
-    for info in sorted(zf.infolist(), key=lambda i: i.filename):
-        why = _skip_reason(info, nested)
-        if why is None:
-            members.append(info)
-        elif why:
-            skipped.append(f"{label}: skipped member {shown(info.filename)} ({why})")
-    if not members:
-        why = (
-            "; skipped " + "; ".join(n.split(": skipped member ", 1)[1] for n in skipped[:5])
-            if skipped
-            else ""
-        )
-        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-        raise InputError(f"ZIP archive holds no CSV/TSV/TXT/JSON/XLSX member{why}{more}", path=label)
-    return members, skipped
 
 
 def _skip_reason(info: zipfile.ZipInfo, nested: bool) -> str | None:
@@ -368,7 +354,7 @@ def _skip_reason(info: zipfile.ZipInfo, nested: bool) -> str | None:
     return None
 
 
-def safe_suffix(name: str) -> str:
+def _safe_suffix(name: str) -> str:
     """The member's extension, if it is one we read: the only part of a member name used on disk."""
     suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
     return suffix if suffix in MEMBER_EXT | {".zip"} else ""
@@ -379,7 +365,7 @@ def shown(name: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
 
 
-class ArchiveBudget:
+class _Budget:
     """What the archives of one run may still expand to (``--max-archive-size``/``--max-archive-ratio``)."""
 
     def __init__(self, options: ReadOptions) -> None:
@@ -417,33 +403,19 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def extract_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, dst: Path, label: str, budget: ArchiveBudget
-) -> None:
+def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dst: Path, label: str, budget: _Budget) -> None:
     """Stream one member to ``dst``, counting every byte against ``budget``; one line for any failure."""
-    written = 0
-    with _member_errors(info, label), zf.open(info) as src, dst.open("wb") as out:
-        while block := src.read(1 << 20):
-            written += len(block)
-            budget.spend(len(block), written, info.compress_size, label)
-            out.write(block)
-
-
-def member_head(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, limit: int) -> bytes:
-    """The first ``limit`` bytes of a member (detection reads no more), with extract's failure lines."""
-    with _member_errors(info, label), zf.open(info) as src:
-        return src.read(limit)
-
-
-@contextmanager
-def _member_errors(info: zipfile.ZipInfo, label: str) -> Iterator[None]:
-    """Reading a member: an encrypted one, a corrupt stream or a full disk is one line naming it."""
     if info.flag_bits & 0x1:
         raise InputError(
             "member is encrypted (password-protected): unzip it yourself and pass the files", path=label
         )
+    written = 0
     try:
-        yield
+        with zf.open(info) as src, dst.open("wb") as out:
+            while block := src.read(1 << 20):
+                written += len(block)
+                budget.spend(len(block), written, info.compress_size, label)
+                out.write(block)
     except zlib.error:
         raise InputError(
             "corrupt compressed data: the archive is damaged, export it again", path=label

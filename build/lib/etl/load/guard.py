@@ -20,11 +20,10 @@ from __future__ import annotations
 import polars as pl
 
 from etl.model import REASON_CODE, STATUS, Status
-from etl.reasons import RejectReason
 from etl.validate.core import ValidationResult
 
 _WRITTEN = (Status.SUBSCRIBED.value, Status.UNSUBSCRIBED.value, Status.CLEANED.value)
-_NO_ADDRESS = RejectReason.MISSING_EMAIL.value
+_NO_ADDRESS = "missing_email"
 _TOP_REASONS = 3
 
 

@@ -15,15 +15,16 @@ The index maps the *lower-cased* key to a compact document (``_id``, key, status
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from etl.benchmark.client import BenchmarkClient
-from etl.benchmark.search import PAGE_SIZES, SearchPager
+from etl.benchmark.client import BenchmarkClient, InvalidRequest
 from etl.mailbox import mailbox_key
 
 SOURCE = ["_id", "key", "fields", "lists", "tags", "contactStatus", "contactSubStatus"]
+PAGE_SIZES = (1000, 500, 250, 200, 100, 50, 25, 10)
 
 Doc = dict[str, Any]
 
@@ -61,8 +62,7 @@ class IndexResult:
 
 
 class IndexBuilder:
-    """Reads only (``contacts:read`` suffices), so the dry run can use it too. Pages through
-    ``etl.benchmark.search.SearchPager`` (``pager``), which learns the page size and the group limit."""
+    """Reads only (``contacts:read`` suffices), so the dry run can use it too."""
 
     def __init__(
         self,
@@ -74,39 +74,77 @@ class IndexBuilder:
     ) -> None:
         self.client = client
         self.structure_id = structure_id
-        self.pager = SearchPager(client, structure_id, page_sizes=page_sizes, max_groups=max_groups)
+        self.page_sizes = tuple(page_sizes)
+        self.page_size: int | None = None
+        self.max_groups = max_groups
+        self.requests = 0
 
-    @property
-    def page_size(self) -> int | None:
-        return self.pager.page_size
-
-    @page_size.setter
-    def page_size(self, size: int | None) -> None:  # the size a run learned: no stepping down again
-        self.pager.page_size = size
-
-    @property
-    def max_groups(self) -> int | None:
-        return self.pager.max_groups
-
-    @property
-    def requests(self) -> int:
-        return self.pager.requests
+    def _search(self, filters: list[Doc], page: int, size: int) -> dict[str, Any]:
+        self.requests += 1
+        return self.client.search(
+            {
+                "contactStructureId": self.structure_id,
+                "page": page,
+                "pageSize": size,
+                "source": SOURCE,
+                "contactSpecification": {"filters": filters},
+            }
+        )
 
     def probe(self) -> tuple[int, list[Doc]]:
         """First page of the whole structure at the largest accepted size: (totalRecords, contacts)."""
-        return self.pager.probe(SOURCE)
+        sizes = [s for s in self.page_sizes if self.page_size is None or s <= self.page_size]
+        cap: int | None = None
+        for size in sizes:
+            if cap is not None and size > cap:
+                continue
+            try:
+                answer = self._search([], 1, size)
+            except InvalidRequest as exc:
+                if exc.field == "pageSize" or "pagesize" in str(exc).lower():
+                    # above the server's maximum: step down, straight to the maximum if the message names it
+                    numbers = [int(n) for n in re.findall(r"\b\d+\b", str(exc).rsplit(":", 1)[-1])]
+                    cap = min((n for n in numbers if 0 < n < size), default=None)
+                    continue
+                raise
+            self.page_size = size
+            return int(answer.get("totalRecords") or 0), list(answer.get("contacts") or [])
+        raise InvalidRequest("search refused every page size tried", field="pageSize")
 
     def page_all(self, total: int, first: list[Doc]) -> dict[str, Doc]:
+        assert self.page_size is not None
         docs = _index(first)
-        for contacts in self.pager.pages([], total, SOURCE):
-            docs.update(_index(contacts))
+        for page in range(2, math.ceil(total / self.page_size) + 1):
+            docs.update(_index(self._search([], page, self.page_size).get("contacts") or []))
         return docs
 
     def search_keys(self, keys: Iterable[str]) -> dict[str, Doc]:
         """Look keys up in batches of OR-ed single-value EQ groups; results indexed case-insensitively."""
+        if self.page_size is None:
+            self.probe()
+        assert self.page_size is not None
+        wanted = list(dict.fromkeys(keys))
+        batch = min(self.page_size, self.max_groups or self.page_size)
         docs: dict[str, Doc] = {}
-        for contacts in self.pager.by_keys(list(dict.fromkeys(keys)), SOURCE):
-            docs.update(_index(contacts))
+        i = 0
+        while i < len(wanted):
+            chunk = wanted[i : i + batch]
+            filters = [
+                {"criterias": [{"columnToFilter": "KEY", "operator": "EQ", "values": [k]}]} for k in chunk
+            ]
+            try:
+                answer = self._search(filters, 1, self.page_size)
+            except InvalidRequest:
+                if batch == 1:
+                    raise
+                batch = max(1, batch // 2)  # too many groups for this server: halve and remember
+                self.max_groups = batch
+                continue
+            docs.update(_index(answer.get("contacts") or []))
+            total = int(answer.get("totalRecords") or 0)
+            for page in range(2, math.ceil(total / self.page_size) + 1):
+                docs.update(_index(self._search(filters, page, self.page_size).get("contacts") or []))
+            i += len(chunk)
         return docs
 
     def build(self, keys: Sequence[str], variants: Mapping[str, Iterable[str]] | None = None) -> IndexResult:

@@ -2,8 +2,6 @@
 
 One SQLite file (WAL) per state dir, ``ledger.db``, holds every run; a run is identified by a fingerprint of
 its sources' content, its mapping and its target, so running the same command again resumes the same run.
-``ledger.run(run_id)`` is the view of one run (``RunLedger``): every per-run read and write goes through it.
-The ledger also owns how a plan is stored (``plan_to_json``, ``plan_documents``, ``plan_from_json``).
 
 Write protocol (the loader's side of exactly-once):
 
@@ -46,7 +44,7 @@ from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 import polars as pl
 
 from etl.errors import ConfigError
-from etl.model import PLAN_COLUMNS, Outcome, PlannedContact
+from etl.model import Outcome, PlannedContact
 
 LEDGER_NAME = "ledger.db"
 T = TypeVar("T")
@@ -110,21 +108,10 @@ def _m3_contacts_by_seq(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX contacts_seq ON contacts (run_id, seq)")
 
 
-def _m4_undo(db: sqlite3.Connection) -> None:
-    """``bme-migrate undo``'s own write log, apart from the load's states (a load resume never sees it):
-    one row per key and action, ``in_flight`` committed before its request, ``done`` after the answer."""
-    db.execute(
-        "CREATE TABLE undo (run_id TEXT NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,"
-        " contact_id TEXT, state TEXT NOT NULL CHECK (state IN ('in_flight', 'done')), result TEXT,"
-        " attempts INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL, PRIMARY KEY (run_id, key, action))"
-    )
-
-
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
     ("0001_initial", _m1_initial),
     ("0002_rows_follow_contacts", _m2_rows_follow_contacts),
     ("0003_contacts_by_seq", _m3_contacts_by_seq),
-    ("0004_undo", _m4_undo),
 )
 CHUNK = 5_000  # contacts read at a time: memory holds a chunk of a run's plan, not the plan
 SETTLE_BATCH = 100  # settles waiting for a commit at most (a run with no writes still commits this often)
@@ -174,19 +161,9 @@ def plan_to_json(plan: PlannedContact) -> str:
     )
 
 
-def plan_documents(frame: pl.DataFrame) -> pl.DataFrame:
-    """A plan given as columns (``PLAN_COLUMNS``) as the ledger stores it, encoded by polars without one
-    Python object per contact: per contact ``key``, ``row_ids`` and ``doc``, the JSON ``{"k": key, "r": row
-    ids, "v": one value per field id of the run (null: empty, omitted from the request), "l": list ids,
-    "t": tag ids, "s": status, "x": secondary status}``. ``plan_from_json`` reads it back."""
-    key, row_ids, values, lists, tags, status, secondary = (pl.col(c) for c in PLAN_COLUMNS)
-    doc = pl.struct(k=key, r=row_ids, v=values, l=lists, t=tags, s=status, x=secondary)
-    return frame.select(key, row_ids, doc.struct.json_encode().alias("doc"))
-
-
 def plan_from_json(text: str, field_ids: Sequence[str] = ()) -> PlannedContact:
-    """A stored plan: a JSON array (``plan_to_json``) or a document (``plan_documents``), whose values
-    stand for the run's ``field_ids`` in order (``Ledger`` keeps them per run)."""
+    """A stored plan: a JSON array (``plan_to_json``) or a document (``PlannedContacts.documents``), whose
+    values stand for the run's ``field_ids`` in order (``Ledger`` keeps them per run)."""
     if text.startswith("["):
         key, row_ids, fields, lists, tags, status, secondary = json.loads(text)
         return PlannedContact(
@@ -341,14 +318,13 @@ def lock_holder(state_dir: str | Path) -> tuple[bool, str | None]:
 
 
 @runtime_checkable
-class PlanFrames(Protocol):
-    """A plan that hands itself over as columns (``etl.mapping.transform.PlannedContacts``): frames of
-    ``PLAN_COLUMNS`` whose ``values`` stand for ``field_ids`` in order."""
+class PlanDocuments(Protocol):
+    """A plan that can hand itself over as stored documents (``etl.mapping.transform.PlannedContacts``)."""
 
     @property
     def field_ids(self) -> list[str]: ...
 
-    def plan_frames(self) -> Iterator[pl.DataFrame]: ...
+    def documents(self) -> Iterator[pl.DataFrame]: ...
 
 
 @dataclass(frozen=True)
@@ -378,20 +354,14 @@ class RunInfo:
 
 
 class Ledger:
-    """Open with ``Ledger.open(state_dir)``; close (or use as a context manager) to release the lock.
+    """Open with ``Ledger.open(state_dir)``; close (or use as a context manager) to release the lock."""
 
-    The ledger file holds every run; what one run reads and writes goes through ``run(run_id)``, a view
-    bound to that run, so no call can mix two runs' rows by passing the wrong id."""
-
-    def __init__(
-        self, db: sqlite3.Connection, lock: IO[str] | None, path: Path, *, chunk: int = CHUNK
-    ) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: IO[str] | None, path: Path) -> None:
         self._db = db
         self._lock = lock
         self.path = path
-        self.chunk = chunk  # contacts stored and read at a time (``add_plan``, ``iter_contacts``)
         self._deferred: list[tuple[str, tuple[Any, ...]]] = []  # settles not yet written (see settle)
-        self._field_ids: dict[str, list[str]] = {}  # run id → its plan's field ids (``plan_fields``)
+        self._field_ids: dict[str, list[str]] = {}  # run id → its plan's field ids (``_plan_fields``)
         self._empty = False  # read-only and no schema: reads as a ledger with no runs
 
     @property
@@ -403,17 +373,15 @@ class Ledger:
         return self._db
 
     @classmethod
-    def open(
-        cls, state_dir: str | Path, *, lock: bool = True, readonly: bool = False, chunk: int = CHUNK
-    ) -> Ledger:
+    def open(cls, state_dir: str | Path, *, lock: bool = True, readonly: bool = False) -> Ledger:
         """The state dir's ledger, created if absent (unless ``readonly``: then nothing is written, no lock
         is taken, and a missing ledger reads as one with no runs). A file that is not a bme-migrate ledger
-        is refused with a ``ConfigError`` naming it. ``chunk``: contacts held in memory at a time."""
+        is refused with a ``ConfigError`` naming it."""
         sdir = Path(state_dir)
         path = sdir / LEDGER_NAME
         check_ledger_file(path)
         if readonly:
-            return cls._open_readonly(path, chunk)
+            return cls._open_readonly(path)
         try:
             sdir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -425,7 +393,7 @@ class Ledger:
         try:
             with ledger_errors(path):
                 db = sqlite3.connect(path, isolation_level=None, timeout=30)
-                ledger = cls(db, fh, path, chunk=chunk)
+                ledger = cls(db, fh, path)
                 _check_schema(db, path)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process: what we face
@@ -439,13 +407,13 @@ class Ledger:
         return ledger
 
     @classmethod
-    def _open_readonly(cls, path: Path, chunk: int) -> Ledger:
+    def _open_readonly(cls, path: Path) -> Ledger:
         """``mode=ro``: no journal switch, no migration, no lock. A WAL ledger in a read-only dir whose
         ``-wal``/``-shm`` files are gone (it was closed cleanly) opens only as ``immutable``: then nobody can
         be writing it, since a writer would need those files."""
         if not path.exists() or path.stat().st_size == 0:
             db = sqlite3.connect(":memory:", isolation_level=None)
-            ledger = cls(db, None, path, chunk=chunk)
+            ledger = cls(db, None, path)
             ledger._empty = True
             return ledger
         uri = path.resolve().as_uri()
@@ -455,7 +423,7 @@ class Ledger:
                 db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
             except sqlite3.OperationalError:
                 db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
-            ledger = cls(db, None, path, chunk=chunk)
+            ledger = cls(db, None, path)
             ledger._empty = not _check_schema(db, path)
         return ledger
 
@@ -503,16 +471,39 @@ class Ledger:
             self._deferred = deferred + self._deferred  # not written: still owed
             raise
 
-    def flush(self) -> None:
-        """Write the deferred settles."""
-        if self._deferred:
-            with self.tx():
-                pass
-
     # --- runs --------------------------------------------------------------------------------------------
-    def run(self, run_id: str) -> RunLedger:
-        """The view of one run (recorded or not yet: ``RunLedger.info`` says which)."""
-        return RunLedger(self, run_id)
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        base_url: str | None,
+        structure_id: str | None,
+        label: str | None = None,
+        resume_command: str | None = None,
+    ) -> RunInfo:
+        now = time.time()
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, created_at, updated_at, state, base_url, structure_id, label,"
+                " resume_command) VALUES (?, ?, ?, 'running', ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
+                " updated_at=excluded.updated_at,"
+                " state=CASE WHEN runs.state='complete' THEN 'complete' ELSE 'running' END,"
+                " resume_command=COALESCE(excluded.resume_command, runs.resume_command)",
+                (run_id, now, now, base_url, structure_id, label, resume_command),
+            )
+        info = self.run(run_id)
+        assert info is not None
+        return info
+
+    def run(self, run_id: str) -> RunInfo | None:
+        if self._empty:
+            return None
+        row = self.db.execute(
+            "SELECT run_id, state, created_at, updated_at, base_url, structure_id, label, pause_reason,"
+            " resume_after, resume_command FROM runs WHERE run_id=?",
+            (run_id,),
+        ).fetchone()
+        return RunInfo(*row) if row else None
 
     def runs(self) -> list[RunInfo]:
         if self._empty:
@@ -523,99 +514,47 @@ class Ledger:
         ).fetchall()
         return [RunInfo(*r) for r in rows]
 
-
-class RunLedger:
-    """One run's part of the ledger: everything a run records and reads, its id bound once.
-
-    A view, not a copy: it holds no state of its own (deferred settles and the plan's field ids are kept
-    by the ``Ledger``, shared by every view of the file), so two views of one run see the same ledger.
-    """
-
-    def __init__(self, ledger: Ledger, run_id: str) -> None:
-        self.ledger = ledger
-        self.run_id = run_id
-
-    def flush(self) -> None:
-        """Write the deferred settles (of every run: they share one transaction)."""
-        self.ledger.flush()
-
-    # --- the run itself -----------------------------------------------------------------------------------
-    def start(
-        self,
-        *,
-        base_url: str | None,
-        structure_id: str | None,
-        label: str | None = None,
-        resume_command: str | None = None,
-    ) -> RunInfo:
-        """Record the run (or resume it: a complete run stays complete, any other goes back to running)."""
-        now = time.time()
-        with self.ledger.tx() as db:
-            db.execute(
-                "INSERT INTO runs (run_id, created_at, updated_at, state, base_url, structure_id, label,"
-                " resume_command) VALUES (?, ?, ?, 'running', ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
-                " updated_at=excluded.updated_at,"
-                " state=CASE WHEN runs.state='complete' THEN 'complete' ELSE 'running' END,"
-                " resume_command=COALESCE(excluded.resume_command, runs.resume_command)",
-                (self.run_id, now, now, base_url, structure_id, label, resume_command),
-            )
-        info = self.info()
-        assert info is not None
-        return info
-
-    def info(self) -> RunInfo | None:
-        """The run's record, or None if it was never started here."""
-        if self.ledger._empty:
-            return None
-        row = self.ledger.db.execute(
-            "SELECT run_id, state, created_at, updated_at, base_url, structure_id, label, pause_reason,"
-            " resume_after, resume_command FROM runs WHERE run_id=?",
-            (self.run_id,),
-        ).fetchone()
-        return RunInfo(*row) if row else None
-
-    def set_state(self, state: str, *, reason: str | None = None, resume_after: str | None = None) -> None:
-        with self.ledger.tx() as db:
+    def set_run_state(
+        self, run_id: str, state: str, *, reason: str | None = None, resume_after: str | None = None
+    ) -> None:
+        with self.tx() as db:
             db.execute(
                 "UPDATE runs SET state=?, pause_reason=?, resume_after=?, updated_at=? WHERE run_id=?",
-                (state, reason, resume_after, time.time(), self.run_id),
+                (state, reason, resume_after, time.time(), run_id),
             )
 
     # --- meta ----------------------------------------------------------------------------------------------
-    def get_meta(self, name: str) -> str | None:
-        row = self.ledger.db.execute(
-            "SELECT value FROM meta WHERE run_id=? AND name=?", (self.run_id, name)
-        ).fetchone()
+    def get_meta(self, run_id: str, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE run_id=? AND name=?", (run_id, name)).fetchone()
         return row[0] if row else None
 
-    def set_meta(self, name: str, value: str | None) -> None:
-        with self.ledger.tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?, ?)", (self.run_id, name, value))
+    def set_meta(self, run_id: str, name: str, value: str | None) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?, ?)", (run_id, name, value))
 
     # --- plan and contacts -----------------------------------------------------------------------------------
-    def add_plan(self, plans: Iterable[PlannedContact] | PlanFrames) -> int:
+    def add_plan(self, run_id: str, plans: Iterable[PlannedContact] | PlanDocuments) -> int:
         """Record the planned contacts once; a resumed run keeps what is there. Returns how many were new.
 
-        One transaction (a kill leaves no half plan), fed a chunk at a time. ``PlanFrames`` (the mapping
-        stage's ``PlannedContacts``) are encoded by polars (``plan_documents``), with the run's field ids
-        written once beside them; other plans are encoded one by one (``plan_to_json``).
+        One transaction (a kill leaves no half plan), fed a chunk at a time. A ``PlanDocuments`` (the
+        mapping stage's ``PlannedContacts``) hands its contacts as stored documents built by polars, with the
+        run's field ids written once beside them; other plans are encoded one by one (``plan_to_json``).
         """
-        run_id = self.run_id
-        have = self.ledger.db.execute("SELECT COUNT(*) FROM contacts WHERE run_id=?", (run_id,)).fetchone()[0]
+        have = self.db.execute("SELECT COUNT(*) FROM contacts WHERE run_id=?", (run_id,)).fetchone()[0]
         if have:
             return 0
         added = 0
-        with self.ledger.tx() as db:
-            if isinstance(plans, PlanFrames):
+        with self.tx() as db:
+            if isinstance(plans, PlanDocuments):
                 fields = json.dumps(plans.field_ids)
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, 'plan_fields', ?)", (run_id, fields))
                 chunks: Iterable[list[tuple[str, list[int], str]]] = (
-                    list(plan_documents(part).iter_rows()) for part in plans.plan_frames()
+                    list(part.select("key", "row_ids", "doc").iter_rows()) for part in plans.documents()
                 )
             else:
                 chunks = (
                     [(p.key, list(p.row_ids), plan_to_json(p)) for p in chunk]
-                    for chunk in _batches(plans, self.ledger.chunk)
+                    for chunk in _batches(plans, CHUNK)
                 )
             for chunk in chunks:
                 db.executemany(
@@ -628,52 +567,49 @@ class RunLedger:
                     ((run_id, rid, key, Outcome.PENDING.value) for key, rids, _ in chunk for rid in rids),
                 )
                 added += len(chunk)
-        self.ledger._field_ids.pop(run_id, None)
+        self._field_ids.pop(run_id, None)
         return added
 
-    def plan_fields(self) -> list[str]:
-        """The field ids the run's stored documents' values stand for (none for ``plan_to_json`` plans)."""
-        cache = self.ledger._field_ids
-        if self.run_id not in cache:
-            saved = self.get_meta("plan_fields")
-            cache[self.run_id] = json.loads(saved) if saved else []
-        return cache[self.run_id]
+    def _plan_fields(self, run_id: str) -> list[str]:
+        """The field ids a run's stored documents' values stand for (none for ``plan_to_json`` plans)."""
+        if run_id not in self._field_ids:
+            saved = self.get_meta(run_id, "plan_fields")
+            self._field_ids[run_id] = json.loads(saved) if saved else []
+        return self._field_ids[run_id]
 
-    def keys(self) -> list[str]:
+    def keys(self, run_id: str) -> list[str]:
         """Every planned key of the run, in plan order."""
         return [
-            k
-            for (k,) in self.ledger.db.execute(
-                "SELECT key FROM contacts WHERE run_id=? ORDER BY seq", (self.run_id,)
-            )
+            k for (k,) in self.db.execute("SELECT key FROM contacts WHERE run_id=? ORDER BY seq", (run_id,))
         ]
 
-    def record_rows(self, outcomes: Iterable[tuple[int, str | None, str, str | None]]) -> None:
+    def record_rows(self, run_id: str, outcomes: Iterable[tuple[int, str | None, str, str | None]]) -> None:
         """Outcomes decided upstream (validate: rejected, merged_duplicate): (row_id, key, outcome, reason)."""
-        with self.ledger.tx() as db:
+        with self.tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO rows (run_id, row_id, key, outcome, reason) VALUES (?,?,?,?,?)",
-                ((self.run_id, rid, key, outcome, reason) for rid, key, outcome, reason in outcomes),
+                ((run_id, rid, key, outcome, reason) for rid, key, outcome, reason in outcomes),
             )
 
-    def contacts(self, states: Sequence[str]) -> list[ContactRow]:
+    def contacts(self, run_id: str, states: Sequence[str]) -> list[ContactRow]:
         """Every contact in one of ``states``, in plan order (for small sets: see ``iter_contacts``)."""
-        return list(self.iter_contacts(states))
+        return list(self.iter_contacts(run_id, states))
 
-    def iter_contacts(self, states: Sequence[str], *, chunk: int | None = None) -> Iterator[ContactRow]:
-        """The contacts in one of ``states``, in plan order, read ``chunk`` (default ``Ledger.chunk``) at a
-        time: a run of millions of contacts never holds its whole plan as objects. Each chunk is read when the previous
-        one is used up, so a contact's state is the one it has then (the loader changes only contacts it
-        has passed).
+    def iter_contacts(
+        self, run_id: str, states: Sequence[str], *, chunk: int = CHUNK
+    ) -> Iterator[ContactRow]:
+        """The contacts in one of ``states``, in plan order, read ``chunk`` at a time: a run of millions of
+        contacts never holds its whole plan as objects. Each chunk is read when the previous one is used
+        up, so a contact's state is the one it has then (the loader changes only contacts it has passed).
         """
         marks = ",".join("?" * len(states))
         sql = (
             "SELECT seq, plan, state, op, outcome, contact_id, ours, attempts FROM contacts"
             f" WHERE run_id=? AND seq>? AND state IN ({marks}) ORDER BY seq LIMIT ?"
         )
-        last, fields, chunk = -1, self.plan_fields(), chunk or self.ledger.chunk
+        last, fields = -1, self._plan_fields(run_id)
         while True:
-            rows = self.ledger.db.execute(sql, (self.run_id, last, *states, chunk)).fetchall()
+            rows = self.db.execute(sql, (run_id, last, *states, chunk)).fetchall()
             for seq, plan, state, op, outcome, cid, ours, attempts in rows:
                 yield ContactRow(
                     seq, plan_from_json(plan, fields), state, op, outcome, cid, bool(ours), attempts
@@ -682,19 +618,19 @@ class RunLedger:
                 return
             last = rows[-1][0]
 
-    def count_contacts(self, states: Sequence[str]) -> int:
+    def count_contacts(self, run_id: str, states: Sequence[str]) -> int:
         marks = ",".join("?" * len(states))
         return int(
-            self.ledger.db.execute(
-                f"SELECT COUNT(*) FROM contacts WHERE run_id=? AND state IN ({marks})", (self.run_id, *states)
+            self.db.execute(
+                f"SELECT COUNT(*) FROM contacts WHERE run_id=? AND state IN ({marks})", (run_id, *states)
             ).fetchone()[0]
         )
 
-    def intent(self, key: str, op: str, *, ours: bool = False) -> None:
+    def intent(self, run_id: str, key: str, op: str, *, ours: bool = False) -> None:
         """Commit ``in_flight`` before the write request goes out (``ours``: this run created the contact)."""
-        self.intents([key], op, ours=ours)
+        self.intents(run_id, [key], op, ours=ours)
 
-    def intents(self, keys: Sequence[str], op: str, *, ours: bool = False) -> None:
+    def intents(self, run_id: str, keys: Sequence[str], op: str, *, ours: bool = False) -> None:
         """Commit ``in_flight`` for ``keys`` before their write requests go out, in one transaction with the
         settles deferred since the last commit.
 
@@ -705,31 +641,32 @@ class RunLedger:
             "UPDATE contacts SET prior_state=CASE WHEN state='in_flight' THEN prior_state ELSE state END,"
             " state='in_flight', op=?, attempts=attempts+1, ours=MAX(ours, ?) WHERE run_id=? AND key=?"
         )
-        args = [(op, int(ours), self.run_id, key) for key in keys]
-        if not self.ledger._deferred and len(args) == 1:
-            self.ledger._db.execute(sql, args[0])  # one autocommit statement
+        args = [(op, int(ours), run_id, key) for key in keys]
+        if not self._deferred and len(args) == 1:
+            self._db.execute(sql, args[0])  # one autocommit statement
             return
-        with self.ledger.tx() as db:  # writes the deferred settles first
+        with self.tx() as db:  # writes the deferred settles first
             db.executemany(sql, args)
 
-    def revert_intent(self, key: str, *, ours: bool = False) -> None:
+    def revert_intent(self, run_id: str, key: str, *, ours: bool = False) -> None:
         """The write certainly did not happen (refused before it reached the account): undo ``intent``.
 
         ``ours``: an earlier write of this run created the contact (kept, so a resume counts it created).
         """
-        with self.ledger.tx() as db:
+        with self.tx() as db:
             db.execute(
                 "UPDATE contacts SET state=COALESCE(prior_state, 'planned'), op=NULL, attempts=attempts-1,"
                 " ours=MAX(ours, ?) WHERE run_id=? AND key=? AND state='in_flight'",
-                (int(ours), self.run_id, key),
+                (int(ours), run_id, key),
             )
 
-    def mark_ours(self, key: str) -> None:
-        with self.ledger.tx() as db:
-            db.execute("UPDATE contacts SET ours=1 WHERE run_id=? AND key=?", (self.run_id, key))
+    def mark_ours(self, run_id: str, key: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE contacts SET ours=1 WHERE run_id=? AND key=?", (run_id, key))
 
     def settle(
         self,
+        run_id: str,
         key: str,
         *,
         state: str,
@@ -745,128 +682,84 @@ class RunLedger:
         ``in_flight``, which a resume settles with one search, as it does for a kill between a request and
         its answer.
         """
-        self.ledger._deferred.append(
+        self._deferred.append(
             (
                 "UPDATE contacts SET state=?, op=NULL, prior_state=NULL, outcome=COALESCE(?, outcome),"
                 " contact_id=COALESCE(?, contact_id), ours=COALESCE(?, ours), error=? WHERE run_id=? AND key=?",
-                (state, outcome, contact_id, None if ours is None else int(ours), error, self.run_id, key),
+                (state, outcome, contact_id, None if ours is None else int(ours), error, run_id, key),
             )
         )
-        if len(self.ledger._deferred) >= SETTLE_BATCH:
-            self.ledger.flush()
+        if len(self._deferred) >= SETTLE_BATCH:
+            self.flush()
 
     # --- dedup index -------------------------------------------------------------------------------------
-    def save_existing(self, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        with self.ledger.tx() as db:
+    def save_existing(self, run_id: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        with self.tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO existing VALUES (?, ?, ?)",
-                ((self.run_id, lkey, json.dumps(doc, separators=(",", ":"))) for lkey, doc in docs),
+                ((run_id, lkey, json.dumps(doc, separators=(",", ":"))) for lkey, doc in docs),
             )
 
-    def drop_existing(self, lkeys: Iterable[str]) -> None:
-        with self.ledger.tx() as db:
-            db.executemany(
-                "DELETE FROM existing WHERE run_id=? AND lkey=?", ((self.run_id, k) for k in lkeys)
-            )
+    def drop_existing(self, run_id: str, lkeys: Iterable[str]) -> None:
+        with self.tx() as db:
+            db.executemany("DELETE FROM existing WHERE run_id=? AND lkey=?", ((run_id, k) for k in lkeys))
 
-    def existing(self) -> dict[str, dict[str, Any]]:
+    def existing(self, run_id: str) -> dict[str, dict[str, Any]]:
         return {
             lkey: json.loads(doc)
-            for lkey, doc in self.ledger.db.execute(
-                "SELECT lkey, doc FROM existing WHERE run_id=?", (self.run_id,)
-            )
+            for lkey, doc in self.db.execute("SELECT lkey, doc FROM existing WHERE run_id=?", (run_id,))
         }
 
-    # --- undo (``etl.load.undo``): its own log, one row per (key, action) ---------------------------------
-    def undo_intent(self, key: str, action: str, contact_id: str | None) -> None:
-        """Commit ``in_flight`` for an undo action before its request goes out (one autocommit statement)."""
-        self.ledger.flush()
-        self.ledger._db.execute(
-            "INSERT INTO undo (run_id, key, action, contact_id, state, attempts, updated_at)"
-            " VALUES (?, ?, ?, ?, 'in_flight', 1, ?) ON CONFLICT(run_id, key, action) DO UPDATE SET"
-            " state='in_flight', contact_id=excluded.contact_id, attempts=undo.attempts+1,"
-            " updated_at=excluded.updated_at",
-            (self.run_id, key, action, contact_id, time.time()),
-        )
-
-    def undo_settle(self, key: str, action: str, result: str) -> None:
-        """The action's answer came back (``result``: what happened, e.g. ``deleted``, ``already gone``)."""
-        self.ledger.flush()
-        self.ledger._db.execute(
-            "UPDATE undo SET state='done', result=?, updated_at=? WHERE run_id=? AND key=? AND action=?",
-            (result, time.time(), self.run_id, key, action),
-        )
-
-    def undo_revert(self, key: str, action: str) -> None:
-        """The request was certainly not sent (``--max-requests``, quota): forget the intent."""
-        self.ledger._db.execute(
-            "DELETE FROM undo WHERE run_id=? AND key=? AND action=? AND state='in_flight' AND attempts=1",
-            (self.run_id, key, action),
-        )
-        self.ledger._db.execute(
-            "UPDATE undo SET attempts=attempts-1 WHERE run_id=? AND key=? AND action=? AND state='in_flight'",
-            (self.run_id, key, action),
-        )
-
-    def undo_log(self) -> dict[tuple[str, str], tuple[str, str | None]]:
-        """(key, action) → (state, result) of every undo action recorded for the run."""
-        if self.ledger._empty:
-            return {}
-        try:
-            rows = self.ledger.db.execute(
-                "SELECT key, action, state, result FROM undo WHERE run_id=?", (self.run_id,)
-            ).fetchall()
-        except sqlite3.OperationalError:  # a read-only ledger written before undo existed
-            return {}
-        return {(k, a): (s, r) for k, a, s, r in rows}
-
     # --- requests and totals ------------------------------------------------------------------------------
-    def count_request(self, endpoint: str) -> None:
+    def count_request(self, run_id: str, endpoint: str) -> None:
         """Count one request *before* it is sent: written at once (inside the open transaction, if any), so
         a kill after the send cannot lose it. Autocommit in WAL without fsync: far below a request's cost."""
-        self.ledger._db.execute(
+        self._db.execute(
             "INSERT INTO requests VALUES (?, ?, 1) ON CONFLICT(run_id, endpoint) DO UPDATE SET count = count + 1",
-            (self.run_id, endpoint),
+            (run_id, endpoint),
         )
 
-    def request_counts(self) -> dict[str, int]:
-        if self.ledger._empty:
+    def flush(self) -> None:
+        """Write the deferred settles."""
+        if self._deferred:
+            with self.tx():
+                pass
+
+    def request_counts(self, run_id: str) -> dict[str, int]:
+        if self._empty:
             return {}
         return dict(
-            self.ledger.db.execute(
-                "SELECT endpoint, count FROM requests WHERE run_id=?", (self.run_id,)
-            ).fetchall()
+            self.db.execute("SELECT endpoint, count FROM requests WHERE run_id=?", (run_id,)).fetchall()
         )
 
-    def row_totals(self) -> dict[str, int]:
+    def row_totals(self, run_id: str) -> dict[str, int]:
         return dict(
-            self.ledger.db.execute(
-                "SELECT outcome, COUNT(*) FROM rows WHERE run_id=? GROUP BY outcome", (self.run_id,)
+            self.db.execute(
+                "SELECT outcome, COUNT(*) FROM rows WHERE run_id=? GROUP BY outcome", (run_id,)
             ).fetchall()
         )
 
-    def contact_totals(self) -> dict[str, int]:
-        db = self.ledger.db
-        rows = db.execute(
+    def contact_totals(self, run_id: str) -> dict[str, int]:
+        rows = self.db.execute(
             "SELECT COALESCE(outcome, state), COUNT(*) FROM contacts WHERE run_id=?"
             " AND state='done' GROUP BY outcome",
-            (self.run_id,),
+            (run_id,),
         ).fetchall()
         out = dict(rows)
-        left = db.execute(
-            "SELECT COUNT(*) FROM contacts WHERE run_id=? AND state!='done'", (self.run_id,)
+        left = self.db.execute(
+            "SELECT COUNT(*) FROM contacts WHERE run_id=? AND state!='done'", (run_id,)
         ).fetchone()[0]
         out[Outcome.PENDING.value] = left
         return out
 
-    def failed_rows(self) -> list[tuple[int, str | None]]:
+    def failed_rows(self, run_id: str) -> list[tuple[int, str | None]]:
         """(row_id, reason) of the rows whose contact the target refused."""
-        return self.ledger.db.execute(
+        return self.db.execute(
             "SELECT row_id, reason FROM rows WHERE run_id=? AND outcome=? ORDER BY row_id",
-            (self.run_id, Outcome.FAILED.value),
+            (run_id, Outcome.FAILED.value),
         ).fetchall()
 
-    def row_outcomes(self) -> list[tuple[int, str | None, str, str | None]]:
-        return self.ledger.db.execute(
-            "SELECT row_id, key, outcome, reason FROM rows WHERE run_id=? ORDER BY row_id", (self.run_id,)
+    def row_outcomes(self, run_id: str) -> list[tuple[int, str | None, str, str | None]]:
+        return self.db.execute(
+            "SELECT row_id, key, outcome, reason FROM rows WHERE run_id=? ORDER BY row_id", (run_id,)
         ).fetchall()

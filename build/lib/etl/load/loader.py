@@ -35,7 +35,7 @@ from etl.benchmark.pacing import Pacer
 from etl.errors import AuthError, Paused, RecordRejected, RetriableLoadError
 from etl.load.decide import decide, put_body
 from etl.load.index import IndexBuilder, compact
-from etl.load.ledger import DONE, IN_FLIGHT, PLANNED, STATUS_PENDING, ContactRow, RunLedger
+from etl.load.ledger import DONE, IN_FLIGHT, PLANNED, STATUS_PENDING, ContactRow, Ledger
 from etl.model import BME_INACTIVE, Outcome, PlannedContact
 
 UNKNOWN, HONOURED, IGNORED, REJECTED = "unknown", "honoured", "ignored", "rejected"
@@ -67,7 +67,8 @@ class Loader:
     def __init__(
         self,
         client: BenchmarkClient,
-        ledger: RunLedger,
+        ledger: Ledger,
+        run_id: str,
         structure_id: str,
         *,
         on_existing: str = "merge",
@@ -76,8 +77,8 @@ class Loader:
         variants: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.client = client
-        self.ledger = ledger  # this run's part of the ledger
-        self.run_id = ledger.run_id
+        self.ledger = ledger
+        self.run_id = run_id
         self.structure_id = structure_id
         self.policy = on_existing
         self.on_progress = on_progress
@@ -97,35 +98,35 @@ class Loader:
     # --- learned server behaviour, kept in the ledger so a resume does not re-learn it -------------------
     def _mode(self, name: str) -> str:
         if name not in self._modes:
-            self._modes[name] = self.ledger.get_meta(name) or UNKNOWN
+            self._modes[name] = self.ledger.get_meta(self.run_id, name) or UNKNOWN
         return self._modes[name]
 
     def _learn(self, name: str, value: str) -> None:
         if self._mode(name) != value:
-            self.ledger.set_meta(name, value)
+            self.ledger.set_meta(self.run_id, name, value)
             self._modes[name] = value
 
     # --- the run -----------------------------------------------------------------------------------------
     def run(self, plans: Sequence[PlannedContact]) -> LoadSummary:
-        self.ledger.add_plan(plans)
-        info = self.ledger.info()
+        self.ledger.add_plan(self.run_id, plans)
+        info = self.ledger.run(self.run_id)
         if info is not None and info.state == "complete":
             return self.summary("complete")
-        if self.ledger.get_meta("on_existing") != self.policy:
-            self.ledger.set_meta("on_existing", self.policy)  # read back by `verify`
+        if self.ledger.get_meta(self.run_id, "on_existing") != self.policy:
+            self.ledger.set_meta(self.run_id, "on_existing", self.policy)  # read back by `verify`
         try:
-            self._load_index(self.ledger.keys())  # not from plans: they may be built as read
+            self._load_index(self.ledger.keys(self.run_id))  # not from plans: they may be built as read
             self._resolve_in_flight()
             self.progress.total = len(plans)
             self.progress.counts = {
-                k: v for k, v in self.ledger.contact_totals().items() if k != Outcome.PENDING.value
+                k: v for k, v in self.ledger.contact_totals(self.run_id).items() if k != Outcome.PENDING.value
             }
             self.progress.done = sum(self.progress.counts.values())
-            todo = self.ledger.count_contacts([STATUS_PENDING, PLANNED])
+            todo = self.ledger.count_contacts(self.run_id, [STATUS_PENDING, PLANNED])
             if isinstance(self.client.pacer, Pacer):
                 # ~1 request per contact, +10% for status fix-ups: lets a run that fits the window skip pacing
                 self.client.pacer.expect(todo + todo // 10)
-            rows = self.ledger.iter_contacts([STATUS_PENDING, PLANNED])
+            rows = self.ledger.iter_contacts(self.run_id, [STATUS_PENDING, PLANNED])
             ahead: deque[ContactRow] = deque()
             while (row := ahead.popleft() if ahead else next(rows, None)) is not None:
                 if self.should_stop():
@@ -135,32 +136,32 @@ class Loader:
                 self._process(row)
         except Paused as exc:
             self._abandon()
-            self.ledger.set_state("paused", reason=str(exc), resume_after=exc.resume_after)
+            self.ledger.set_run_state(self.run_id, "paused", reason=str(exc), resume_after=exc.resume_after)
             raise
         except RetriableLoadError as exc:
             self._abandon()
             reason = f"the target keeps failing ({exc}); run the same command again to resume"
-            self.ledger.set_state("paused", reason=reason)
+            self.ledger.set_run_state(self.run_id, "paused", reason=reason)
             raise Paused(reason) from None
         except AuthError as exc:
             self._abandon()
-            self.ledger.set_state("failed", reason=str(exc))
+            self.ledger.set_run_state(self.run_id, "failed", reason=str(exc))
             raise
-        self.ledger.set_state("complete")
+        self.ledger.set_run_state(self.run_id, "complete")
         return self.summary("complete")
 
     def summary(self, state: str) -> LoadSummary:
         self.ledger.flush()
-        info = self.ledger.info()
+        info = self.ledger.run(self.run_id)
         return LoadSummary(
             self.run_id,
             state,
-            self.ledger.contact_totals(),
-            self.ledger.row_totals(),
-            self.ledger.request_counts(),
+            self.ledger.contact_totals(self.run_id),
+            self.ledger.row_totals(self.run_id),
+            self.ledger.request_counts(self.run_id),
             info.pause_reason if info else None,
             info.resume_after if info else None,
-            self.strategy or self.ledger.get_meta("index_strategy"),
+            self.strategy or self.ledger.get_meta(self.run_id, "index_strategy"),
         )
 
     def _creates(self, row: ContactRow) -> bool:
@@ -182,37 +183,38 @@ class Loader:
             scanned += 1
             if self._creates(candidate) and candidate.plan.key not in keys:
                 keys.append(candidate.plan.key)
-        self.ledger.intents(keys, "create")
+        self.ledger.intents(self.run_id, keys, "create")
         self._pre.update(keys)
 
     def _abandon(self) -> None:
         """A write that certainly did not apply goes back to where it was; an ambiguous one stays in flight."""
         for key in sorted(self._pre - {self._current}):  # committed in flight with a batch, never sent
-            self.ledger.revert_intent(key)
+            self.ledger.revert_intent(self.run_id, key)
         self._pre.clear()
         if self._current is not None:
             if self._dirty or self._ours or self.client.ambiguous:
                 # something of this contact may be in the account: stay in flight, resume searches it first
                 if self._ours:
-                    self.ledger.mark_ours(self._current)
+                    self.ledger.mark_ours(self.run_id, self._current)
             else:
-                self.ledger.revert_intent(self._current)
+                self.ledger.revert_intent(self.run_id, self._current)
         self._current = None
         self.ledger.flush()
 
     def _load_index(self, keys: Sequence[str]) -> None:
-        if self.ledger.get_meta("index_strategy") is not None:
-            self.index = self.ledger.existing()
-            size = self.ledger.get_meta("page_size")
+        if self.ledger.get_meta(self.run_id, "index_strategy") is not None:
+            self.index = self.ledger.existing(self.run_id)
+            size = self.ledger.get_meta(self.run_id, "page_size")
             self.builder.page_size = int(size) if size else None
             return
         result = self.builder.build(keys, self.variants)
         wanted = set(keys)
         self.index = result.docs
-        self.ledger.save_existing(((k, d) for k, d in result.docs.items() if k in wanted))
-        self.ledger.set_meta("page_size", str(result.page_size))
-        self.ledger.set_meta("index_strategy", result.strategy)
+        self.ledger.save_existing(self.run_id, ((k, d) for k, d in result.docs.items() if k in wanted))
+        self.ledger.set_meta(self.run_id, "page_size", str(result.page_size))
+        self.ledger.set_meta(self.run_id, "index_strategy", result.strategy)
         self.ledger.set_meta(
+            self.run_id,
             "index",
             json.dumps(
                 {
@@ -227,17 +229,20 @@ class Loader:
 
     def _resolve_in_flight(self) -> None:
         """Keys left ``in_flight`` by a crash: search them before anything is re-sent."""
-        rows = self.ledger.contacts([IN_FLIGHT])
+        rows = self.ledger.contacts(self.run_id, [IN_FLIGHT])
         if not rows:
             return
         found = self.builder.search_keys([r.plan.key for r in rows])
-        self.ledger.save_existing((r.plan.key, found[r.plan.key]) for r in rows if r.plan.key in found)
+        self.ledger.save_existing(
+            self.run_id, ((r.plan.key, found[r.plan.key]) for r in rows if r.plan.key in found)
+        )
         for r in rows:
             doc = found.get(r.plan.key)
             if doc is not None:
                 self.index[r.plan.key] = doc
                 # Found after our create may have applied: it is ours. A put/patch target stays as it was.
                 self.ledger.settle(
+                    self.run_id,
                     r.plan.key,
                     state=PLANNED,
                     contact_id=doc["_id"],
@@ -247,7 +252,7 @@ class Loader:
                 )
             elif r.op == "create":
                 self.index.pop(r.plan.key, None)
-                self.ledger.settle(r.plan.key, state=PLANNED)
+                self.ledger.settle(self.run_id, r.plan.key, state=PLANNED)
             else:
                 self._settle_done(
                     r.plan, Outcome.FAILED, error="contact disappeared from the account mid-update"
@@ -258,7 +263,7 @@ class Loader:
         if op == "create" and key in self._pre:
             self._pre.discard(key)  # committed with its batch (``_intend_creates``)
         else:
-            self.ledger.intent(key, op, ours=ours)
+            self.ledger.intent(self.run_id, key, op, ours=ours)
         self._current = key
         self._dirty = False
         self._ours = self._ours or ours
@@ -273,6 +278,7 @@ class Loader:
         ours: bool | None = None,
     ) -> None:
         self.ledger.settle(
+            self.run_id,
             plan.key,
             state=DONE,
             outcome=outcome.value,
@@ -324,7 +330,7 @@ class Loader:
                 rejected = "tags_on_create"
             if rejected is None or not retry:
                 raise
-            self.ledger.revert_intent(plan.key)
+            self.ledger.revert_intent(self.run_id, plan.key)
             self._learn(rejected, REJECTED)
             self._create(plan, ours=ours, retry=False)
             return
@@ -370,6 +376,7 @@ class Loader:
             self._put(plan, cid, "merge" if ours else self.policy, fresh, ours=ours)
         if decision.patch:
             self.ledger.settle(
+                self.run_id,
                 plan.key,
                 state=STATUS_PENDING,
                 outcome=decision.outcome.value,

@@ -36,8 +36,7 @@ class LoadSettings:
     run_id: str
     on_existing: str = "merge"
     reserve: int = 0
-    max_requests: int | None = None  # for every request of this invocation, ``requests_sent`` included
-    requests_sent: int = 0  # already sent by this invocation before the load (resolution)
+    max_requests: int | None = None
     window_seconds: float = 3600.0
     label: str | None = None
     resume_command: str | None = None
@@ -81,8 +80,8 @@ def load(
                 ledger=own,
             )
     clock = clock or SystemClock()
-    run = ledger.run(settings.run_id)
-    run.start(
+    ledger.start_run(
+        settings.run_id,
         base_url=settings.base_url,
         structure_id=settings.structure_id,
         label=settings.label,
@@ -98,12 +97,13 @@ def load(
         rng=rng,
         pacer=pacer,
         backoff_base=backoff_base,
-        on_request=run.count_request,
+        on_request=lambda ep: ledger.count_request(settings.run_id, ep),
     )
     with client:
         loader = Loader(
             client,
-            run,
+            ledger,
+            settings.run_id,
             settings.structure_id,
             on_existing=settings.on_existing,
             on_progress=on_progress,
@@ -122,5 +122,4 @@ def make_pacer(settings: LoadSettings, clock: Clock, on_wait: Callable[[float, s
         window_seconds=settings.window_seconds,
         max_requests=settings.max_requests,
         on_wait=on_wait,
-        sent=settings.requests_sent,
     )

@@ -2,47 +2,63 @@
 
 Handles what detection needs to see: CSV/TSV/TXT with any of extract's delimiters (sniffed with
 ``etl.extract.dialect``, or ``--delimiter``), UTF-8 with or without BOM, UTF-16 by BOM or NUL-byte pattern,
-other code pages as extract decides them (``etl.extract.encoding.decode_head``: extract's policy over
-the head, or ``--encoding``; not sure or mixed → the same ``InputError`` extract raises); ZIPs and folders
-walked by extract's own walk (``etl.extract.sources.archive_members``/``wanted_member``: the same members,
-skips, nesting and caps, labelled ``<zip>::<member>`` like extract labels them; an AWeber account export is
-one folder per list); JSON arrays and NDJSON (keys of the first object); XLSX (first row); legacy API
-sources (``legacy+https://…``: the API's fixed columns).
+other code pages as extract decides them (``etl.extract.charsets`` over the head, or ``--encoding``;
+not sure → the same ``InputError`` extract raises); ZIPs (every
+CSV/TSV/TXT/JSON member, labelled ``<zip>::<member>`` like extract labels them); folders (walked, as an
+AWeber account export is one folder per list); JSON arrays and NDJSON (keys of the first object); XLSX
+(first row); legacy API sources (``legacy+https://…``: the API's fixed columns).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
-import tempfile
-from pathlib import Path, PurePosixPath
+import zipfile
+import zlib
+from pathlib import Path
 
 from etl.errors import InputError
+from etl.extract.charsets import guess_encoding
 from etl.extract.dialect import column_names, sniff_delimiter, split_record
-from etl.extract.encoding import decode_head
+from etl.extract.encoding import detect_bom, non_ascii_lines, unsure_message, utf16_without_bom
 from etl.extract.options import ReadOptions
-from etl.extract.sources import (
-    EXCEL_EXT,
-    JSON_EXT,
-    NDJSON_EXT,
-    ArchiveBudget,
-    archive_members,
-    extract_member,
-    is_workbook,
-    is_zip,
-    member_head,
-    open_archive,
-    safe_suffix,
-    shown,
-    wanted_member,
-)
+from etl.extract.sources import shown
 
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
 HEAD_BYTES = 256 * 1024
 LEGACY_API_COLUMNS = ("email", "first_name", "last_name", "status", "id")
 
 
 def _decode(head: bytes, label: str, given: str | None = None) -> str:
     """The text of a file's first bytes, decided as extract decides the whole file."""
-    return decode_head(head, label, given, whole=len(head) < HEAD_BYTES)
+    declared, bom_len = detect_bom(head)
+    if given is not None:  # a BOM of the given encoding is skipped, as extract skips it
+        same = declared is not None and (given == declared or (given == "utf-16" and declared != "utf-8"))
+        codec, skip = (declared, bom_len) if same and declared is not None else (given, 0)
+        return codecs.getincrementaldecoder(codec)("replace").decode(head[skip:])
+    if declared is not None and declared.startswith("utf-16"):
+        return head[bom_len:].decode(declared, errors="ignore")
+    if declared is None and b"\x00" in head:
+        guessed = utf16_without_bom(head[:4096])
+        if guessed is None:
+            raise InputError("binary file (NUL bytes), not an export", path=label)
+        return head.decode(guessed, errors="ignore")
+    head = head[bom_len:]
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start > len(head) - 4:  # a multi-byte character cut by the read limit
+            return head[: exc.start].decode("utf-8")
+        bad = exc.start
+    text = head if len(head) < HEAD_BYTES else head[: head.rfind(b"\n") + 1]
+    guess = guess_encoding(b"\n".join(non_ascii_lines(text, len(text))[0]))
+    if not guess.sure:
+        line = head.count(b"\n", 0, bad) + 1
+        column = bad - (head.rfind(b"\n", 0, bad) + 1) + 1
+        message = unsure_message(bad, head[bad : bad + 8], guess.encoding, guess.confidence, guess.runner_up)
+        raise InputError(message, path=label, line=line, column=column)
+    return text.decode(guess.encoding, errors="replace")
 
 
 def _first_record(text: str) -> tuple[str, list[str]]:
@@ -80,97 +96,80 @@ def _json_header(head: bytes, label: str, options: ReadOptions) -> list[str]:
     return list(obj) if isinstance(obj, dict) else []
 
 
-def _xlsx_header(path: Path, label: str) -> list[str]:
+def _xlsx_header(path: Path) -> list[str]:
     import polars as pl
 
     try:
         frame = pl.read_excel(path, has_header=False, read_options={"n_rows": 1})
     except Exception as exc:  # fastexcel raises its own types; report them as unreadable input
-        raise InputError(f"cannot read the first row: {type(exc).__name__}", path=label) from None
+        raise InputError(f"cannot read the first row: {type(exc).__name__}", path=str(path)) from None
     return [str(v).strip() for v in frame.row(0) if v is not None] if frame.height else []
 
 
 def _one(data: bytes, name: str, label: str, options: ReadOptions) -> list[str]:
-    suffix = PurePosixPath(name).suffix.lower()
-    if suffix in JSON_EXT | NDJSON_EXT:
+    suffix = Path(name).suffix.lower()
+    if suffix in JSON_SUFFIXES:
         return _json_header(data, label, options)
     return _csv_header(data, suffix, label, options)
 
 
 def read_headers(sources: list[str], options: ReadOptions | None = None) -> dict[str, list[str]]:
     """``{source label: header}`` for every file behind ``sources``; unreadable sources are InputErrors.
-    ``options``: ``--encoding`` / ``--delimiter`` for every text file; the archive caps as extract's.
-
-    Folders and archives are walked as extract walks them (``etl.extract.sources``: the same members, in
-    the same order, under the same labels); only the first ``HEAD_BYTES`` of a text member are read, and
-    only a nested ZIP or a workbook member is unpacked (within the caps) to be opened.
-    """
+    ``options``: ``--encoding`` / ``--delimiter`` for every text file."""
     options = options or ReadOptions()
     out: dict[str, list[str]] = {}
-    with tempfile.TemporaryDirectory(prefix="bme-headers-") as tmp:
-        budget = ArchiveBudget(options)
-        for src in sources:
-            if src.strip().lower().startswith(("legacy+http://", "legacy+https://")):
-                out[src] = list(LEGACY_API_COLUMNS)
-                continue
-            path = Path(src)
-            if not path.exists():
-                raise InputError("no such file", path=src)
-            if path.is_dir():
-                files = sorted(
-                    p for p in path.rglob("*") if p.is_file() and wanted_member(p.relative_to(path).parts)
-                )
-                if not files:
-                    raise InputError("folder holds no CSV/TSV/TXT/JSON/XLSX file", path=src)
-                for member in files:
-                    out.update(_file_headers(member, str(member), options, Path(tmp), budget))
-            else:
-                out.update(_file_headers(path, src, options, Path(tmp), budget))
+    for src in sources:
+        if src.strip().lower().startswith(("legacy+http://", "legacy+https://")):
+            out[src] = list(LEGACY_API_COLUMNS)
+            continue
+        path = Path(src)
+        if not path.exists():
+            raise InputError("no such file", path=src)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (*TEXT_SUFFIXES, *JSON_SUFFIXES))
+            if not files:
+                raise InputError("folder holds no CSV/TSV/TXT/JSON file", path=src)
+            out.update(read_headers([str(p) for p in files], options))
+        elif path.suffix.lower() == ".zip":
+            out.update(_zip_headers(path, options))
+        elif path.suffix.lower() in (".xlsx", ".xls"):
+            out[src] = _xlsx_header(path)
+        else:
+            with path.open("rb") as fh:
+                head = fh.read(HEAD_BYTES)
+            if not head:  # the same refusal as extract's: nothing to detect, nothing to migrate
+                raise InputError("empty file (0 bytes)", path=src)
+            out[src] = _one(head, path.name, src, options)
+            if not out[src] and path.suffix.lower() not in JSON_SUFFIXES:
+                raise InputError("no header row: the file has only blank lines", path=src)
     return out
 
 
-def _file_headers(
-    path: Path, label: str, options: ReadOptions, workdir: Path, budget: ArchiveBudget
-) -> dict[str, list[str]]:
-    """One file on disk: an archive (walked), a workbook (first row) or a text/JSON file (its head)."""
-    if is_zip(path) and not is_workbook(path):
-        return _zip_headers(path, label, options, workdir, budget)
-    if path.suffix.lower() in EXCEL_EXT or is_workbook(path):
-        return {label: _xlsx_header(path, label)}
-    with path.open("rb") as fh:
-        head = fh.read(HEAD_BYTES)
-    if not head:  # the same refusal as extract's: nothing to detect, nothing to migrate
-        raise InputError("empty file (0 bytes)", path=label)
-    header = _one(head, path.name, label, options)
-    if not header and path.suffix.lower() not in JSON_EXT | NDJSON_EXT:
-        raise InputError("no header row: the file has only blank lines", path=label)
-    return {label: header}
-
-
-def _zip_headers(
-    path: Path,
-    label: str,
-    options: ReadOptions,
-    workdir: Path,
-    budget: ArchiveBudget,
-    nested: bool = False,
-) -> dict[str, list[str]]:
-    """Every member extract would read, labelled ``<zip>::<member>`` as extract labels it."""
+def _zip_headers(path: Path, options: ReadOptions) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    with open_archive(path, label) as zf:
-        members, _ = archive_members(zf, label, nested)
-        for info in members:
-            member_label = f"{label}::{shown(info.filename)}"
-            suffix = PurePosixPath(info.filename).suffix.lower()
-            if suffix == ".zip" or suffix in EXCEL_EXT:  # opened as files: unpacked within the caps
-                dst = workdir / f"{budget.next_id()}{safe_suffix(info.filename)}"
-                extract_member(zf, info, dst, member_label, budget)
-                if suffix == ".zip":
-                    out.update(_zip_headers(dst, member_label, options, workdir, budget, nested=True))
-                else:
-                    out[member_label] = _xlsx_header(dst, member_label)
-                continue
-            out[member_label] = _one(
-                member_head(zf, info, member_label, HEAD_BYTES), info.filename, member_label, options
-            )
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                if info.is_dir() or "__MACOSX" in name or Path(name).name.startswith("."):
+                    continue
+                if Path(name).suffix.lower() not in (*TEXT_SUFFIXES, *JSON_SUFFIXES):
+                    continue
+                label = f"{path}::{shown(name)}"
+                if info.flag_bits & 0x1:
+                    raise InputError(
+                        "member is encrypted (password-protected): unzip it yourself", path=label
+                    )
+                try:
+                    with zf.open(info) as fh:
+                        head = fh.read(HEAD_BYTES)
+                except zlib.error:
+                    raise InputError("corrupt compressed data: the archive is damaged", path=label) from None
+                except (zipfile.BadZipFile, RuntimeError, EOFError, ValueError, NotImplementedError) as exc:
+                    raise InputError(f"corrupt archive member ({exc})", path=label) from None
+                out[f"{path}::{name}"] = _one(head, name, f"{path}::{name}", options)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise InputError("not a readable ZIP archive", path=str(path)) from None
+    if not out:
+        raise InputError("ZIP holds no CSV/TSV/TXT/JSON member", path=str(path))
     return out

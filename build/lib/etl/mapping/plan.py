@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from etl.benchmark.client import BenchmarkClient
 from etl.mapping.resolve import Resolution
 from etl.model import FieldColumn
 from etl.presets.preset import FlagRule, Preset, find_column, norm_header
@@ -190,14 +189,10 @@ def mapping_report(plan: MappingPlan) -> dict[str, Any]:
 
 
 def plan_validation(
-    result: Any,
-    client: BenchmarkClient | None = None,
-    options: Any = None,
-    *,
-    import_unconfirmed: bool = False,
+    result: Any, client: Any = None, options: Any = None, *, import_unconfirmed: bool = False
 ) -> tuple[MappingPlan, Any]:
-    """Map a ``ValidationResult``: resolve against the account through ``client`` (the ``BenchmarkClient``)
-    and plan the contacts; with ``client=None`` only the offline routes.
+    """Map a ``ValidationResult``: resolve against the account through ``client`` (a ``BenchmarkClient``,
+    or an ``httpx.Client`` with base URL and key set) and plan the contacts; with ``client=None`` only the offline routes.
 
     Returns the plan and the ``TransformResult`` (None offline). Raises ``MappingError`` for missing
     targets (see resolve) before anything is written.

@@ -14,7 +14,7 @@ Contract (what load and the CLI rely on):
   ``__v`` (400 ``ConcurrencyError``) the structure is read again, re-planned and the PUT retried (up to
   ``PUT_ROUNDS`` times), so a field another client added meanwhile is kept, and a PUT of ours that was
   applied but whose answer was lost (its retry then meets its own new ``__v``) ends as "nothing left to add".
-* Every request goes through the ``BenchmarkClient``: paced, counted and retried (``etl.benchmark.structure``); a list
+* Given a ``BenchmarkClient`` every request is paced, counted and retried (``etl.benchmark.structure``); a list
   ``POST`` whose answer was lost is re-sent only after ``…/lists/all`` shows no list of that name.
 * Type policy: an existing field's ``dataType`` is never changed. When it differs from the column's type
   the column is *coerced* to the account's type by transform (values that cannot be coerced reject their
@@ -27,6 +27,8 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from etl.benchmark.client import BenchmarkClient
 from etl.benchmark.structure import StructureApi, records
@@ -164,7 +166,7 @@ def _put_structure(
 
 
 def resolve_mapping(
-    client: BenchmarkClient,
+    client: httpx.Client | BenchmarkClient,
     field_columns: Sequence[FieldColumn],
     *,
     list_names: Iterable[str] = (),
@@ -173,8 +175,8 @@ def resolve_mapping(
 ) -> Resolution:
     """Resolve every field column, list name and tag label to an id, creating what the flags allow.
 
-    ``client`` is the ``BenchmarkClient`` every request goes through (paced, retried, counted, scrubbed);
-    ``list_names`` and
+    ``client`` is a ``BenchmarkClient`` (retrying, paced, counted) or an ``httpx.Client`` with ``base_url``
+    and the ``X-API-Key`` header set by the caller (each call sent once). ``list_names`` and
     ``tag_labels`` are the distinct names the canonical frame uses (``distinct_names`` gives them).
     """
     opts = options or ResolveOptions()

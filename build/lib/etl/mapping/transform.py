@@ -36,7 +36,6 @@ from etl.model import (
     KEY,
     LAST_NAME,
     LISTS,
-    PLAN_COLUMNS,
     REASON,
     REASON_CODE,
     ROW_ID,
@@ -50,18 +49,19 @@ from etl.model import (
     Status,
 )
 from etl.names import col as column
-from etl.reasons import RejectReason
 from etl.validate import rules
 from etl.validate.rows import FIELD, FIELD_PROBLEM_SCHEMA, FIELD_VALUE_CHARS, REJECT_COLUMN, REJECT_VALUE
 
+TYPE_MISMATCH = "type_mismatch"
+UNKNOWN_STATUS = "unknown_status"
 SKIP_REASONS = MappingProxyType(
     {
         Status.PENDING.value: (
-            RejectReason.UNCONFIRMED.value,
+            "unconfirmed",
             "unconfirmed (pending double opt-in): not imported without --import-unconfirmed",
         ),
         Status.NO_CONSENT.value: (
-            RejectReason.NO_CONSENT.value,
+            "no_consent",
             "no marketing consent recorded: not imported without --import-unconfirmed",
         ),
     }
@@ -88,25 +88,17 @@ class PlannedContacts(Sequence[PlannedContact]):
     iteration builds them again; ``keys`` reads the key column without building any.
     """
 
-    def __init__(
-        self,
-        frame: pl.DataFrame,
-        fids: list[str],
-        groups: dict[str, tuple[int, ...]],
-        *,
-        chunk_rows: int = CHUNK_ROWS,
-    ) -> None:
+    def __init__(self, frame: pl.DataFrame, fids: list[str], groups: dict[str, tuple[int, ...]]) -> None:
         self._frame = frame
         self._fids = fids
         self._groups = groups
-        self._chunk = chunk_rows  # contacts built at a time
 
     def __len__(self) -> int:
         return self._frame.height
 
     def __iter__(self) -> Iterator[PlannedContact]:
-        for start in range(0, self._frame.height, self._chunk):
-            yield from _build(self._frame.slice(start, self._chunk), self._fids, self._groups)
+        for start in range(0, self._frame.height, CHUNK_ROWS):
+            yield from _build(self._frame.slice(start, CHUNK_ROWS), self._fids, self._groups)
 
     @overload
     def __getitem__(self, index: int) -> PlannedContact: ...
@@ -132,13 +124,17 @@ class PlannedContacts(Sequence[PlannedContact]):
         """The field ids a document's ``v`` values stand for, in order (sorted)."""
         return list(self._fids)
 
-    def plan_frames(self) -> Iterator[pl.DataFrame]:
-        """The plan as columns (``PLAN_COLUMNS``), ``chunk_rows`` contacts at a time in plan order, built by
-        polars without one Python object per contact; the ledger encodes them (``plan_documents``)."""
-        for start in range(0, self._frame.height, self._chunk):
-            yield self._plan_frame(self._frame.slice(start, self._chunk))
+    def documents(self) -> Iterator[pl.DataFrame]:
+        """The plan as the ledger stores it, ``CHUNK_ROWS`` contacts at a time, built by polars without one
+        Python object per contact: per contact (in plan order) ``key``, ``row_ids`` and ``doc``, the JSON
+        ``{"k": key, "r": row ids, "v": one value per ``field_ids`` entry (null: empty, omitted from the
+        request), "l": list ids, "t": tag ids, "s": status, "x": secondary status}``
+        (``etl.load.ledger.plan_from_json`` reads it).
+        """
+        for start in range(0, self._frame.height, CHUNK_ROWS):
+            yield self._documents(self._frame.slice(start, CHUNK_ROWS))
 
-    def _plan_frame(self, f: pl.DataFrame) -> pl.DataFrame:
+    def _documents(self, f: pl.DataFrame) -> pl.DataFrame:
         row_ids = pl.concat_list(pl.col(ROW_ID).cast(pl.Int64))
         if self._groups:
             merged = pl.DataFrame(
@@ -153,16 +149,18 @@ class PlannedContacts(Sequence[PlannedContact]):
             else pl.lit([], dtype=pl.List(pl.String))
         )
         active = pl.col(STATUS) == Status.SUBSCRIBED.value
-        columns = (
-            pl.col(KEY),
-            row_ids,
-            values,
-            _id_list("_lists"),
-            _id_list("_tags"),
-            pl.when(active).then(pl.lit(BME_ACTIVE)).otherwise(pl.lit(BME_INACTIVE)),
-            pl.when(active).then(pl.lit(None, dtype=pl.String)).otherwise(pl.lit(BME_UNSUBSCRIBE)),
+        doc = pl.struct(
+            k=pl.col(KEY),
+            r=row_ids,
+            v=values,
+            l=_id_list("_lists"),
+            t=_id_list("_tags"),
+            s=pl.when(active).then(pl.lit(BME_ACTIVE)).otherwise(pl.lit(BME_INACTIVE)),
+            x=pl.when(active).then(pl.lit(None, dtype=pl.String)).otherwise(pl.lit(BME_UNSUBSCRIBE)),
         )
-        return f.select(c.alias(name) for c, name in zip(columns, PLAN_COLUMNS, strict=True))
+        return f.select(
+            pl.col(KEY).alias("key"), row_ids.alias("row_ids"), doc.struct.json_encode().alias("doc")
+        )
 
     def __eq__(self, other: object) -> bool:
         """Equal to any sequence of the same contacts in the same order (a list, say)."""
@@ -312,13 +310,11 @@ def plan_contacts(
     *,
     import_unconfirmed: bool = False,
     duplicates: pl.DataFrame | None = None,
-    chunk_rows: int = CHUNK_ROWS,
 ) -> TransformResult:
     """Plan one contact per row of the canonical frame (one row per key).
 
     ``duplicates`` (validate's frame: ``key``, ``winner_row_id``, ``row_ids``) gives each contact all the
     row ids that collapsed into it, winner first; without it a contact carries its own row id only.
-    ``chunk_rows``: contacts built at a time when the plan is iterated (memory against per-chunk cost).
     """
     fid_of = dict(resolved.field_ids)
     types = dict(resolved.field_types)
@@ -358,7 +354,7 @@ def plan_contacts(
     skipped = ok.filter(pl.col(STATUS).is_in(skip_states))
     ok = ok.filter(~pl.col(STATUS).is_in(skip_states))
 
-    rejected_out = _issues(rejected, groups, pl.lit(RejectReason.UNKNOWN_STATUS.value), pl.col("_bad"))
+    rejected_out = _issues(rejected, groups, pl.lit(UNKNOWN_STATUS), pl.col("_bad"))
     skipped_out = _issues(
         skipped,
         groups,
@@ -367,10 +363,7 @@ def plan_contacts(
     )
     keep = ok.select(KEY, ROW_ID, STATUS, "_lists", "_tags", *(f"_v{i}" for i in range(len(targets))))
     return TransformResult(
-        PlannedContacts(keep, [t[0] for t in targets], groups, chunk_rows=chunk_rows),
-        rejected_out,
-        skipped_out,
-        field_problems,
+        PlannedContacts(keep, [t[0] for t in targets], groups), rejected_out, skipped_out, field_problems
     )
 
 
@@ -408,7 +401,7 @@ def _type_mismatches(df: pl.DataFrame, targets: list[tuple[str, str, str, FieldC
                 pl.col(KEY),
                 pl.lit(col.source, dtype=pl.String).alias(REJECT_COLUMN),
                 pl.lit(col.label, dtype=pl.String).alias(FIELD),
-                pl.lit(RejectReason.TYPE_MISMATCH.value, dtype=pl.String).alias(REASON_CODE),
+                pl.lit(TYPE_MISMATCH, dtype=pl.String).alias(REASON_CODE),
                 msg.alias(REASON),
                 value.str.slice(0, FIELD_VALUE_CHARS).alias(REJECT_VALUE),
                 pl.lit(i, dtype=pl.Int32).alias("_order"),

@@ -35,11 +35,9 @@ from etl.mapping.plan import report_section
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
 from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
-from etl.paths import report_dir
 from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
 from etl.pipeline.migration_report import load_section, write_migration_report
 from etl.presets.preset import ConsentChoices, Preset
-from etl.reasons import RejectReason
 from etl.validate.core import ValidationResult
 from etl.validate.report import ReportFiles
 from etl.validate.rows import FIELD
@@ -199,7 +197,7 @@ def migrate(
         raise ConsentUnclear(result.consent.stop_message())
     run_id = run_fingerprint(opts, base_url, read.identity)
     now = datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds")
-    out_dir = report_dir(opts.report_dir, run_id)
+    out_dir = opts.report_dir or Path("reports") / run_id
     writable_dir(out_dir)  # before the first request: a run must not find out after loading every contact
     resolve_opts = ResolveOptions(
         structure_id=opts.structure_id,
@@ -215,11 +213,13 @@ def migrate(
     )
     if opts.dry_run:
         simulated = SimulatedWrites(httpx.HTTPTransport())
-        # one pacer for the resolution and the index reads: --max-requests bounds them together
-        pacer = Pacer(clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=hooks.on_wait)
-        with BenchmarkClient(base_url, api_key, transport=simulated, clock=clock, pacer=pacer) as http:
+        with BenchmarkClient(
+            base_url, api_key, transport=simulated, clock=clock, pacer=Pacer(clock, reserve=opts.reserve)
+        ) as http:
             (preview, preview_structure), _, mapping_doc = _plan(result, resolve_opts, opts, http, saved=None)
-        with BenchmarkClient(base_url, api_key, clock=clock, pacer=pacer) as client:
+        with BenchmarkClient(
+            base_url, api_key, clock=clock, pacer=Pacer(clock, reserve=opts.reserve)
+        ) as client:
             plan = dry_run(
                 client,
                 preview_structure,
@@ -253,16 +253,15 @@ def migrate(
         )
 
     with Ledger.open(state_dir) as ledger, ledger_errors(ledger.path):
-        run_ledger = ledger.run(run_id)
         plan_of_run: list[TransformResult] = []  # set once the run's plan is known
 
         def report(state: str) -> tuple[ReportFiles, dict[str, Any]]:
-            section = load_section(run_ledger)
-            saved_mapping = run_ledger.get_meta("mapping_report")
-            if not plan_of_run and (saved := run_ledger.get_meta("resolved_mapping")) is not None:
+            section = load_section(ledger, run_id)
+            saved_mapping = ledger.get_meta(run_id, "mapping_report")
+            if not plan_of_run and (saved := ledger.get_meta(run_id, "resolved_mapping")) is not None:
                 plan_of_run.append(_plan(result, resolve_opts, opts, None, saved=saved)[0][0])
             later, later_fields = _later_rejects(
-                opts.sources, read, plan_of_run[0] if plan_of_run else None, run_ledger.failed_rows()
+                opts.sources, read, plan_of_run[0] if plan_of_run else None, ledger.failed_rows(run_id)
             )
             try:
                 return write_migration_report(
@@ -284,7 +283,7 @@ def migrate(
 
         def complete(summary: LoadSummary | None) -> MigrateResult:
             files, doc = report("complete")
-            total = sum(run_ledger.request_counts().values())
+            total = sum(ledger.request_counts(run_id).values())
             return MigrateResult(
                 run_id,
                 "complete",
@@ -298,8 +297,8 @@ def migrate(
                 warnings=read.warnings,
             )
 
-        before = sum(run_ledger.request_counts().values())
-        info = run_ledger.info()
+        before = sum(ledger.request_counts(run_id).values())
+        info = ledger.run(run_id)
         if hooks.on_run is not None:
             hooks.on_run(run_id, before)
         if info is not None and info.state == "complete":  # nothing left to send: only re-report
@@ -309,37 +308,35 @@ def migrate(
             return MigrateResult(
                 run_id, "stopped", files, doc, validation=result, warnings=read.warnings, stop_reason=stop
             )
-        # resolution's requests are paced, retried and counted (before they are sent) like the load's, and
-        # --max-requests bounds them with the load's: the load gets what resolution left of it
-        setup_pacer = Pacer(
-            clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=hooks.on_wait
-        )
+        # resolution's requests are paced, retried and counted (before they are sent) like the load's
+        setup_pacer = Pacer(clock, reserve=opts.reserve, on_wait=hooks.on_wait)
         setup_pacer.expect(SETUP_REQUESTS)  # a handful: sent at once unless the window is nearly spent
         with BenchmarkClient(
             base_url,
             api_key,
             clock=clock,
             pacer=setup_pacer,
-            on_request=run_ledger.count_request,
+            on_request=lambda endpoint: ledger.count_request(run_id, endpoint),
         ) as http:
             (planned, structure_id), fresh, mapping_doc = _plan(
-                result, resolve_opts, opts, http, saved=run_ledger.get_meta("resolved_mapping")
+                result, resolve_opts, opts, http, saved=ledger.get_meta(run_id, "resolved_mapping")
             )
         setup_pacer.check_reserve()  # an impossible --reserve stops here, before the run's first write
         plan_of_run.append(planned)
         if fresh is not None:
-            run_ledger.start(
+            ledger.start_run(
+                run_id,
                 base_url=base_url,
                 structure_id=structure_id,
                 label=" ".join(opts.sources)[:200],
                 resume_command=opts.resume_command,
             )
-            run_ledger.set_meta("resolved_mapping", fresh)
-            run_ledger.set_meta("mapping_report", json.dumps(mapping_doc))
-        if run_ledger.get_meta("upstream_recorded") is None:
-            run_ledger.add_plan(planned.contacts)
-            run_ledger.record_rows(_upstream_outcomes(result, planned))
-            run_ledger.set_meta("upstream_recorded", "1")
+            ledger.set_meta(run_id, "resolved_mapping", fresh)
+            ledger.set_meta(run_id, "mapping_report", json.dumps(mapping_doc))
+        if ledger.get_meta(run_id, "upstream_recorded") is None:
+            ledger.add_plan(run_id, planned.contacts)
+            ledger.record_rows(run_id, _upstream_outcomes(result, planned))
+            ledger.set_meta(run_id, "upstream_recorded", "1")
         if hooks.on_plan is not None:
             hooks.on_plan(len(planned.contacts))
         settings = LoadSettings(
@@ -351,7 +348,6 @@ def migrate(
             on_existing=opts.on_existing,
             reserve=opts.reserve,
             max_requests=opts.max_requests,
-            requests_sent=setup_pacer.sent,
             label=" ".join(opts.sources)[:200],
             resume_command=opts.resume_command,
         )
@@ -409,6 +405,9 @@ def _plan(
     return (planned, mapping.structure_id), fresh, section
 
 
+TARGET_REJECTED = "target_rejected"
+
+
 def _later_rejects(
     sources: Sequence[str],
     read: SourceRead,
@@ -422,7 +421,7 @@ def _later_rejects(
     reasons = (
         [] if planned is None else list(planned.rejected.select(ROW_ID, REASON_CODE, REASON).iter_rows())
     )
-    reasons += [(rid, RejectReason.TARGET_REJECTED.value, why) for rid, why in failed]
+    reasons += [(rid, TARGET_REJECTED, why) for rid, why in failed]
     fields = None if planned is None or not planned.field_problems.height else planned.field_problems
     if not reasons and fields is None:
         return None, None

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from etl.atomic import write_atomically
-from etl.load.ledger import RunLedger
+from etl.load.ledger import Ledger
 from etl.model import ROW_ID
 from etl.validate.core import ValidationResult
 from etl.validate.html import render_html
@@ -28,14 +28,14 @@ LOAD_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed", "pendin
 MAX_FAILURES = 200
 
 
-def load_section(run: RunLedger) -> dict[str, Any]:
+def load_section(ledger: Ledger, run_id: str) -> dict[str, Any]:
     """Totals, requests and failures of one run, read back from the ledger (the source of truth)."""
-    rows = run.row_totals()
-    requests = run.request_counts()
-    info = run.info()
+    rows = ledger.row_totals(run_id)
+    requests = ledger.request_counts(run_id)
+    info = ledger.run(run_id)
     failures = [
         {"row_id": rid, "key": key, "reason": reason}
-        for rid, key, outcome, reason in run.row_outcomes()
+        for rid, key, outcome, reason in ledger.row_outcomes(run_id)
         if outcome == "failed"
     ][:MAX_FAILURES]
     return {
@@ -45,8 +45,8 @@ def load_section(run: RunLedger) -> dict[str, Any]:
         "pause_reason": info.pause_reason if info else None,
         "resume_after": info.resume_after if info else None,
         "resume_command": info.resume_command if info else None,
-        "index_strategy": run.get_meta("index_strategy"),
-        "status_on_create": run.get_meta("status_on_create"),
+        "index_strategy": ledger.get_meta(run_id, "index_strategy"),
+        "status_on_create": ledger.get_meta(run_id, "status_on_create"),
         "failures": failures,
     }
 

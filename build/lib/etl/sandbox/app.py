@@ -123,9 +123,6 @@ class SandboxApp:
         route, params = found
         with self._counts_lock:
             self._counts[route.name] += 1
-        injected = self.faults.injected(route.name)
-        if injected is not None:
-            return injected
         if self.faults.active:
             self.faults.delay()
         with self.store.lock:

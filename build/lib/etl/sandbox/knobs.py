@@ -12,9 +12,8 @@ A ``Knobs`` value is frozen: build it once (defaults, then a JSON/TOML file, the
 from __future__ import annotations
 
 import json
-import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -88,15 +87,6 @@ class Knobs:
     lost_response_rate: float = 0.0  # fraction of successful writes applied, then the connection dropped
     latency_ms: float = 0.0  # added before every answer
     seed: int | None = None  # seeds the fault RNG so a failing run can be replayed
-    # scripted answers: route name ("GET /api/contact-structure") → the answers its first requests get, in
-    # order, before anything is done: "500", "503", "429" (Retry-After 1), "429:30" / "503:5" (Retry-After
-    # 30 s / 5 s), "drop" (the connection closed without an answer); then the route behaves normally
-    script: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    # an outage window: after ``outage_after`` authenticated requests, every request is answered
-    # ``outage_status`` (503; 0 = the connection closed without an answer) for ``outage_seconds`` of the clock
-    outage_after: int | None = None
-    outage_seconds: float = 0.0
-    outage_status: int = 503
 
     def __post_init__(self) -> None:
         # accept the file/CLI shapes when constructed directly too ({key: [scopes]}, ISO period_end)
@@ -117,40 +107,11 @@ class Knobs:
             raise ConfigError("sandbox knob latency_ms must be >= 0")
         if not self.api_keys:
             raise ConfigError("sandbox knob api_keys must register at least one key")
-        object.__setattr__(self, "script", _parse_script(self.script))
-        if self.outage_after is not None and (
-            not isinstance(self.outage_after, int) or self.outage_after < 0
-        ):
-            raise ConfigError("sandbox knob outage_after must be an integer >= 0")
-        if not isinstance(self.outage_seconds, int | float) or self.outage_seconds < 0:
-            raise ConfigError("sandbox knob outage_seconds must be >= 0")
-        if self.outage_status not in (0, 500, 502, 503, 504):
-            raise ConfigError("sandbox knob outage_status must be 0 (connection closed) or a 5xx status")
 
     def with_overrides(self, **overrides: Any) -> Knobs:
         """A copy with the non-``None`` overrides applied (CLI flags left unset are ``None``)."""
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(self, **_coerce(given))
-
-
-SCRIPTED = re.compile(r"^(drop|(429|500|502|503|504)(:\d+)?)$")
-
-
-def _parse_script(raw: Any) -> dict[str, tuple[str, ...]]:
-    """``{route name: [answer, …]}``; every answer checked against ``SCRIPTED``."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError("sandbox knob script must be a table of route name → answers")
-    out: dict[str, tuple[str, ...]] = {}
-    for route, answers in raw.items():
-        if isinstance(answers, str) or not isinstance(answers, list | tuple):
-            raise ConfigError(f"sandbox knob script.{route} must list its answers")
-        for answer in answers:
-            if not isinstance(answer, str) or not SCRIPTED.match(answer):
-                raise ConfigError(
-                    f"sandbox knob script.{route}: {answer!r} is not drop, 429, 5xx or STATUS:RETRY_AFTER"
-                )
-        out[str(route)] = tuple(answers)
-    return out
 
 
 def _parse_time(value: Any, name: str) -> float | None:

@@ -124,7 +124,7 @@ class ConsentFindings:
         )
         return "\n".join([head, *(f"  {c.question()}" for c in cols)])
 
-    def decided_by_lines(self) -> list[str]:
+    def summary_lines(self) -> list[str]:
         """Console lines: which signal decided how many rows' status, with which value."""
         lines = []
         for by, value, status, n in self.decided_by:

@@ -37,7 +37,6 @@ from etl.model import (
 from etl.names import col as column
 from etl.names import positions
 from etl.presets.preset import ConsentChoices, Preset, load_preset, norm_header
-from etl.reasons import RejectReason
 from etl.validate.canonical import bookkeeping_columns, plan_columns, source_columns
 from etl.validate.consent_findings import ConsentFindings
 from etl.validate.dedup import collapse_owned
@@ -81,17 +80,7 @@ PROBLEM_SCHEMA = pl.Schema(
 )
 # rows validated at once (~one 16 MiB extract block): time barely depends on it, memory does
 BATCH_ROWS = 50_000
-# Reasons after which a row has no usable key or status: its status never suppresses its person's other rows.
-_KEY_UNUSABLE = tuple(
-    r.value
-    for r in (
-        RejectReason.MISSING_EMAIL,
-        RejectReason.INVALID_EMAIL,
-        RejectReason.UNKNOWN_STATUS,
-        RejectReason.CONTRACT_KEY,
-        RejectReason.CONTRACT_STATUS,
-    )
-)
+_KEY_UNUSABLE = ("missing_email", "invalid_email", "unknown_status", "contract_key", "contract_status")
 
 
 @dataclass(frozen=True)
@@ -347,15 +336,16 @@ class _Batches:
         )
 
 
+CONSENT_UNCLEAR = "consent_unclear"
+
+
 def _hold_unclear(canonical: pl.DataFrame, problems: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Persons with a row whose status word cannot be read are held (``consent_unclear``, not written),
     unless their merged status is already not subscribed: their other rows' "subscribed" must not decide
     for them (the unreadable row may be an unsubscribe spelt oddly). Returns the canonical rows left and
     the held rows as problems (PROBLEM_SCHEMA)."""
     empty = pl.DataFrame(schema=PROBLEM_SCHEMA)
-    unclear = problems.filter(
-        (pl.col(REASON_CODE) == RejectReason.UNKNOWN_STATUS.value) & pl.col(KEY).is_not_null()
-    )
+    unclear = problems.filter((pl.col(REASON_CODE) == "unknown_status") & pl.col(KEY).is_not_null())
     if not unclear.height:
         return canonical, empty
     first = unclear.group_by(KEY, maintain_order=True).agg(
@@ -376,7 +366,7 @@ def _hold_unclear(canonical: pl.DataFrame, problems: pl.DataFrame) -> tuple[pl.D
         SOURCE_LINE,
         KEY,
         STATUS,
-        pl.lit(RejectReason.CONSENT_UNCLEAR.value).alias(REASON_CODE),
+        pl.lit(CONSENT_UNCLEAR).alias(REASON_CODE),
         pl.concat_str(
             [
                 pl.lit("held, not written: another row of this address ("),

@@ -39,8 +39,8 @@ from etl.model import (
 )
 from etl.names import col as column
 from etl.names import positions
-from etl.reasons import RejectReason
 
+DUPLICATE_CODE = "duplicate"
 _SUPPRESSED = [Status.UNSUBSCRIBED.value, Status.CLEANED.value]
 
 
@@ -166,7 +166,7 @@ def collapse_owned(
             SOURCE_FILE,
             SOURCE_LINE,
             KEY,
-            pl.lit(RejectReason.DUPLICATE.value).alias(REASON_CODE),
+            pl.lit(DUPLICATE_CODE).alias(REASON_CODE),
             pl.concat_str(
                 [
                     pl.lit("same address as "),

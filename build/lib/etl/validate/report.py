@@ -406,8 +406,8 @@ def _not_stored_lines(mapping: dict[str, Any] | None) -> list[str]:
     return [f"not stored in Benchmark: {shown} (see report.html, Column mapping)"]
 
 
-def validation_lines(doc: dict[str, Any]) -> list[str]:
-    """The validate report in a few terminal lines: totals, top reject reasons, duplicates, statuses, the plan."""
+def summary_lines(doc: dict[str, Any]) -> list[str]:
+    """A few terminal lines: totals, top reject reasons, duplicates, statuses, the plan."""
     t, p, d = doc["totals"], doc["plan"], doc["duplicates"]
     lines = [
         f"read {t['rows_read']:,} rows from {len(doc['files']) or 'the'} file(s); platform: {doc['platform']}"

@@ -37,7 +37,6 @@ from etl.model import (
 from etl.model import PROVENANCE as PROV
 from etl.names import col as column
 from etl.presets.preset import Preset
-from etl.reasons import RejectReason
 from etl.validate import rules
 from etl.validate import status as consent
 from etl.validate.canonical import ColumnPlan
@@ -57,7 +56,7 @@ class _Check:
     """One way a row can fail: ``bad`` selects failing rows, the rest say what to record."""
 
     bad: pl.Expr
-    code: RejectReason
+    code: str
     column: str
     value: pl.Expr
     message: pl.Expr
@@ -169,10 +168,10 @@ def _parse_dates(
 
 _FAIL = MappingProxyType(
     {
-        "date": (RejectReason.BAD_DATE, " is not a date"),
-        "recurrent_date": (RejectReason.BAD_DATE, " is not a date"),
-        "boolean": (RejectReason.BAD_BOOLEAN, " is not true/false (yes/no, 1/0)"),
-        "number": (RejectReason.BAD_NUMBER, " is not a number"),
+        "date": ("bad_date", " is not a date"),
+        "recurrent_date": ("bad_date", " is not a date"),
+        "boolean": ("bad_boolean", " is not true/false (yes/no, 1/0)"),
+        "number": ("bad_number", " is not a number"),
     }
 )
 
@@ -198,7 +197,7 @@ def _field_check(i: int, plan: ColumnPlan) -> _Check:
             pl.lit(f" characters, more than {rules.MAX_TEXT_LENGTH}"),
         ]
     )
-    return _Check((n > rules.MAX_TEXT_LENGTH).fill_null(False), RejectReason.TOO_LONG, fc.source, raw, msg)
+    return _Check((n > rules.MAX_TEXT_LENGTH).fill_null(False), "too_long", fc.source, raw, msg)
 
 
 FIELD_PROBLEM_SCHEMA = pl.Schema(
@@ -303,21 +302,21 @@ def canonical_rows(
     checks = [
         _Check(
             pl.col("__bme_email").is_null(),
-            RejectReason.MISSING_EMAIL,
+            "missing_email",
             plan.email,
             pl.lit(None, dtype=pl.String),
             pl.lit(f'no email address in column "{plan.email}"'),
         ),
         _Check(
             pl.col("__bme_email").is_in(bad_emails),
-            RejectReason.INVALID_EMAIL,
+            "invalid_email",
             plan.email,
             pl.col("__bme_email"),
             _col_msg(plan.email, pl.col("__bme_email"), " is not a valid email address"),
         ),
         _Check(
             pl.col(consent.UNKNOWN),
-            RejectReason.UNKNOWN_STATUS,
+            "unknown_status",
             plan.status or "",
             word,
             _col_msg(plan.status or "", word, " is not a known status"),
@@ -377,9 +376,7 @@ def _field_problems(
         for i, c in bad.items()
     ]
     table = pl.concat(parts).sort(ROW_ID, "__bme_order").drop("__bme_order")
-    long = [
-        i for i, c in bad.items() if c.code == RejectReason.TOO_LONG
-    ]  # typed fields hold null there already
+    long = [i for i, c in bad.items() if c.code == "too_long"]  # typed fields hold null there already
     if long:
         first = first.with_columns(
             pl.when(checks[i].bad)

@@ -34,8 +34,8 @@ FAST_EMAIL = (
 )
 _SPECIAL_TLDS = rf"(?i)\.(?:{'|'.join(re.escape(d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES)})$"
 
-BOOLEAN_TRUE = ("true", "yes", "1", "y", "x")  # a boolean field's values (consent flags: presets.consent)
-BOOLEAN_FALSE = ("false", "no", "0", "n")
+TRUE_WORDS = ("true", "yes", "1", "y", "x")
+FALSE_WORDS = ("false", "no", "0", "n")
 
 # ISO 8601 and the near-ISO forms seen in exports, tried after a preset's own formats. Values are first
 # normalised: ``T`` → space, trailing ``Z``/`` UTC`` → ``+0000`` (polars' ``%z`` takes ``-0400`` and ``+02:00``).
@@ -375,9 +375,7 @@ def normalise_number(value: str) -> str | None:
 def parse_boolean(cell: pl.Expr) -> pl.Expr:
     """``true``/``false`` from the usual spellings (case-insensitive), or null."""
     c = clean(cell).str.to_lowercase()
-    return (
-        pl.when(c.is_in(BOOLEAN_TRUE)).then(pl.lit("true")).when(c.is_in(BOOLEAN_FALSE)).then(pl.lit("false"))
-    )
+    return pl.when(c.is_in(TRUE_WORDS)).then(pl.lit("true")).when(c.is_in(FALSE_WORDS)).then(pl.lit("false"))
 
 
 # --- tags and lists --------------------------------------------------------------------------------------

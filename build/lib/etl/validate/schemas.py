@@ -12,7 +12,7 @@ schema-level checks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -22,7 +22,6 @@ import polars as pl
 
 from etl.model import REASON, REASON_CODE, ROW_ID, FieldColumn, Status
 from etl.names import positions
-from etl.reasons import RejectReason
 from etl.validate.rules import MAX_TEXT_LENGTH
 
 KEY_PATTERN = r"^[^\s@]+@[^\s@]+\.?[^\s@]*$"  # the shape only: the grammar was checked by email-validator
@@ -35,7 +34,7 @@ FIELD_PATTERNS = MappingProxyType(
 )
 
 
-class CanonicalContract(pa.DataFrameModel):
+class CanonicalRows(pa.DataFrameModel):
     """One canonical row per valid source row (before duplicates collapse). Field columns are added by
     ``contract_schema``; list and datetime columns are checked for dtype only."""
 
@@ -59,7 +58,7 @@ class CanonicalContract(pa.DataFrameModel):
 
 
 def contract_schema(fields: Sequence[FieldColumn]) -> pa.DataFrameSchema:
-    """The full contract: ``CanonicalContract`` plus one nullable str column per field, checked by data type."""
+    """The full contract: ``CanonicalRows`` plus one nullable str column per field, checked by data type."""
     extra = {}
     for fc in fields:
         if fc.data_type in FIELD_PATTERNS:
@@ -69,10 +68,10 @@ def contract_schema(fields: Sequence[FieldColumn]) -> pa.DataFrameSchema:
         else:
             check = pa.Check.str_length(min_value=1, max_value=MAX_TEXT_LENGTH)
         extra[fc.label] = pa.Column(str, check, nullable=True, required=True)
-    return CanonicalContract.to_schema().add_columns(extra)
+    return CanonicalRows.to_schema().add_columns(extra)
 
 
-# A key this matches passes the key checks of ``CanonicalContract`` outright: it matches KEY_PATTERN, has no
+# A key this matches passes the key checks of ``CanonicalRows`` outright: it matches KEY_PATTERN, has no
 # whitespace to trim and no letter to lower (ASCII, no capitals). Nearly every key does; ``screen`` checks
 # the others exactly.
 _PLAIN_KEY = r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9._-]+$"
@@ -87,8 +86,8 @@ def _shared_schema(fields: tuple[FieldColumn, ...]) -> pa.DataFrameSchema:
 
 @lru_cache(maxsize=1)
 def _base_columns() -> dict[str, tuple[Any, bool]]:
-    """``CanonicalContract``' columns: name → (polars dtype, nullable), as pandera checks them."""
-    return {n: (c.dtype.type, c.nullable) for n, c in CanonicalContract.to_schema().columns.items()}
+    """``CanonicalRows``' columns: name → (polars dtype, nullable), as pandera checks them."""
+    return {n: (c.dtype.type, c.nullable) for n, c in CanonicalRows.to_schema().columns.items()}
 
 
 def _field_ok(fc: FieldColumn, v: pl.Expr, *, quick: bool = False) -> pl.Expr:
@@ -158,13 +157,6 @@ def screen(frame: pl.DataFrame, fields: Sequence[FieldColumn], only: pl.Series |
     return bool(frame.filter(doubt).select(ok(False).all()).item())
 
 
-def _contract_codes(labels: Iterable[str]) -> dict[str, str]:
-    """Failing column → its reject reason: a model column's own ``contract_*``, a field's ``contract_field``.
-    Every model column needs its member in ``RejectReason`` (``RejectReason.contract`` raises otherwise)."""
-    codes = {c: RejectReason.contract(c).value for c in _base_columns()}
-    return codes | dict.fromkeys(labels, RejectReason.CONTRACT_FIELD.value)
-
-
 def contract_rejects(
     frame: pl.DataFrame, fields: Sequence[FieldColumn], *, only: pl.Series | None = None
 ) -> pl.DataFrame:
@@ -202,9 +194,12 @@ def contract_rejects(
         .unique("index", keep="first", maintain_order=True)
         .with_columns(
             pl.col("index").map_batches(lambda s: ids.gather(s), return_dtype=pl.Int64).alias(ROW_ID),
-            pl.col("column")
-            .replace_strict(_contract_codes(labels), return_dtype=pl.String)
-            .alias(REASON_CODE),
+            (
+                pl.lit("contract_")
+                + pl.when(pl.col("column").is_in(list(labels)))
+                .then(pl.lit("field"))
+                .otherwise(pl.col("column"))
+            ).alias(REASON_CODE),
             pl.col("column").replace(labels).alias("column"),
             pl.col("failure_case").alias("value"),
         )

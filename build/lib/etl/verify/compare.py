@@ -28,7 +28,7 @@ CHECKED_OUTCOMES = ("created", "updated", "unchanged")
 
 # mismatch kinds, in the order the summary lists them
 MISSING, DUPLICATE, FIELD, LIST, TAG, STATUS = "missing", "duplicate", "field", "list", "tag", "status"
-DISCREPANCY_KINDS = (MISSING, DUPLICATE, FIELD, LIST, TAG, STATUS)
+KINDS = (MISSING, DUPLICATE, FIELD, LIST, TAG, STATUS)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from etl.errors import ConfigError
-from etl.load.ledger import DONE, Ledger, RunInfo, RunLedger
+from etl.load.ledger import DONE, Ledger, RunInfo
 from etl.mapping.resolve import resolved_from_json
 from etl.verify.compare import CHECKED_OUTCOMES, Expected, Names, expected_state
 
@@ -61,9 +61,9 @@ def check_target(run: RunInfo, base_url: str, *, embedded: bool) -> None:
         )
 
 
-def run_policy(ledger: RunLedger, run: RunInfo) -> str:
+def run_policy(ledger: Ledger, run: RunInfo) -> str:
     """The run's ``--on-existing``: from the ledger's meta when recorded, else its resume command."""
-    saved = ledger.get_meta("on_existing")
+    saved = ledger.get_meta(run.run_id, "on_existing")
     if saved:
         return saved
     words = shlex.split(run.resume_command or "")
@@ -75,8 +75,8 @@ def run_policy(ledger: RunLedger, run: RunInfo) -> str:
     return "merge"
 
 
-def run_names(ledger: RunLedger) -> Names:
-    saved = ledger.get_meta("resolved_mapping")
+def run_names(ledger: Ledger, run_id: str) -> Names:
+    saved = ledger.get_meta(run_id, "resolved_mapping")
     if not saved:
         return Names({}, {}, {})
     m = resolved_from_json(saved)
@@ -88,7 +88,7 @@ def run_names(ledger: RunLedger) -> Names:
 
 
 def expectations(
-    ledger: RunLedger, policy: str, before: dict[str, dict[str, Any]]
+    ledger: Ledger, run_id: str, policy: str, before: dict[str, dict[str, Any]]
 ) -> tuple[list[Expected], dict[str, int]]:
     """The checked population (ledger order) and the counts of what is not checked, by reason.
 
@@ -96,7 +96,7 @@ def expectations(
     """
     population: list[Expected] = []
     skipped: Counter[str] = Counter()
-    for row in ledger.iter_contacts([DONE]):
+    for row in ledger.iter_contacts(run_id, [DONE]):
         if row.outcome not in CHECKED_OUTCOMES:
             skipped[row.outcome or "unknown"] += 1
             continue
@@ -110,8 +110,8 @@ def expectations(
                 policy=policy,
             )
         )
-    pending = ledger.contact_totals().get("pending", 0)
-    rejected = ledger.row_totals().get("rejected", 0)
+    pending = ledger.contact_totals(run_id).get("pending", 0)
+    rejected = ledger.row_totals(run_id).get("rejected", 0)
     not_checked = {
         "skipped": skipped.pop("skipped", 0),
         "failed": skipped.pop("failed", 0),

@@ -25,7 +25,7 @@ START, END = "<!-- bme-verify:start -->", "<!-- bme-verify:end -->"
 _SECTION = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
 
 
-def read_plan_lines(plan: ReadPlan) -> list[str]:
+def plan_lines(plan: ReadPlan) -> list[str]:
     """The request bill, printed before the read-back spends it."""
     if plan.strategy == "paging":
         how = (
@@ -48,7 +48,7 @@ def read_plan_lines(plan: ReadPlan) -> list[str]:
     return lines
 
 
-def verify_lines(result: VerifyResult) -> list[str]:
+def summary_lines(result: VerifyResult) -> list[str]:
     kinds = result.by_kind()
     skipped = ", ".join(f"{k} {v:,}" for k, v in result.not_checked.items())
     lines = [

@@ -1,7 +1,6 @@
 """Reading a run's contacts back from the account, priced before anything but one probe is spent.
 
-Two ways, as for the load's dedup index (``etl.load.index``; both page through
-``etl.benchmark.search.SearchPager``), and the cheaper one wins:
+Two ways, as for the load's dedup index (``etl.load.index``), and the cheaper one wins:
 
 - **paging** the whole structure at the largest accepted ``pageSize``: ``ceil(total / size) − 1`` requests
   after the probe page; it sees every spelling of every key, so case-variant duplicates always show, and
@@ -21,9 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from etl.benchmark.client import BenchmarkClient
-from etl.benchmark.search import SearchPager
-from etl.load.index import SOURCE, compact
+from etl.benchmark.client import BenchmarkClient, InvalidRequest
+from etl.load.index import SOURCE, IndexBuilder, compact
 from etl.mailbox import mailbox_key
 
 BUDGET_SHARE = 10  # verify spends at most 1/10 of the hourly requests left unless --sample says otherwise
@@ -121,41 +119,68 @@ class ReadBack:
     def __init__(self, client: BenchmarkClient, structure_id: str, *, page_size: int | None = None) -> None:
         self.client = client
         self.structure_id = structure_id
-        self.pager = SearchPager(
-            client, structure_id, page_size=page_size
-        )  # the run's size: no stepping down
+        self.builder = IndexBuilder(client, structure_id)
+        self.builder.page_size = page_size  # the size the run learned: no stepping down again
         self.first: list[Doc] = []
         self.total = 0
 
     @property
     def page_size(self) -> int:
-        assert self.pager.page_size is not None
-        return self.pager.page_size
+        assert self.builder.page_size is not None
+        return self.builder.page_size
 
     def probe(self) -> int:
         """First page of the structure; returns its ``totalRecords``."""
-        self.total, self.first = self.pager.probe(SOURCE)
+        self.total, self.first = self.builder.probe()
         return self.total
+
+    def _search(self, filters: list[Doc], page: int, size: int, source: list[str]) -> dict[str, Any]:
+        return self.client.search(
+            {
+                "contactStructureId": self.structure_id,
+                "page": page,
+                "pageSize": size,
+                "source": source,
+                "contactSpecification": {"filters": filters},
+            }
+        )
 
     def page_all(self) -> list[Doc]:
         """Every contact of the structure, the probe page included."""
         out = [compact(c) for c in self.first]
-        for contacts in self.pager.pages([], self.total, SOURCE):
-            out += [compact(c) for c in contacts]
+        for page in range(2, math.ceil(self.total / self.page_size) + 1):
+            out += [compact(c) for c in self._search([], page, self.page_size, SOURCE).get("contacts") or []]
         return out
 
     def search_keys(self, lookups: Sequence[str]) -> list[Doc]:
         """Every contact matching one of ``lookups`` (duplicates kept: one doc per account contact)."""
+        batch = self.page_size
         found: dict[str, Doc] = {}
-        for contacts in self.pager.by_keys(lookups, SOURCE):
-            found.update((str(d.get("_id")), compact(d)) for d in contacts)
+        i = 0
+        while i < len(lookups):
+            chunk = lookups[i : i + batch]
+            filters = [
+                {"criterias": [{"columnToFilter": "KEY", "operator": "EQ", "values": [k]}]} for k in chunk
+            ]
+            try:
+                answer = self._search(filters, 1, self.page_size, SOURCE)
+            except InvalidRequest:
+                if batch == 1:
+                    raise
+                batch = max(1, batch // 2)  # too many groups for this server: halve
+                continue
+            docs = list(answer.get("contacts") or [])
+            pages = math.ceil(int(answer.get("totalRecords") or 0) / self.page_size)
+            for page in range(2, pages + 1):
+                docs += self._search(filters, page, self.page_size, SOURCE).get("contacts") or []
+            found.update((str(d.get("_id")), compact(d)) for d in docs)
+            i += len(chunk)
         return list(found.values())
 
     def list_total(self, list_id: str) -> int:
         """``totalRecords`` of a ``LIST_ID`` search (one request, one-row page)."""
-        return self.pager.count(
-            [{"criterias": [{"columnToFilter": "LIST_ID", "operator": "EQ", "values": [list_id]}]}]
-        )
+        filters = [{"criterias": [{"columnToFilter": "LIST_ID", "operator": "EQ", "values": [list_id]}]}]
+        return int(self._search(filters, 1, 1, ["_id"]).get("totalRecords") or 0)
 
 
 def by_key(docs: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:

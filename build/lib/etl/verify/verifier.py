@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from etl.benchmark.client import BenchmarkClient
+from etl.benchmark.client import BenchmarkClient, InvalidRequest, NotFound
 from etl.benchmark.pacing import Pacer
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
-from etl.errors import ConfigError, InvalidRequest, NotFound
+from etl.errors import ConfigError
 from etl.load.ledger import Ledger, ledger_errors
 from etl.verify.compare import (
-    DISCREPANCY_KINDS,
+    KINDS,
     Expected,
     Mismatch,
     Names,
@@ -87,7 +87,7 @@ class VerifyResult:
 
     def by_kind(self) -> dict[str, int]:
         counts = Counter(m.kind for m in self.mismatches)
-        return {k: counts[k] for k in DISCREPANCY_KINDS if counts[k]}
+        return {k: counts[k] for k in KINDS if counts[k]}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,12 +133,11 @@ def verify(
         run = find_run(ledger, opts.run)
         check_target(run, base_url, embedded=opts.embedded)
         assert run.structure_id is not None
-        run_ledger = ledger.run(run.run_id)
-        policy = run_policy(run_ledger, run)
-        names = run_names(run_ledger)
-        before = run_ledger.existing()
-        population, not_checked = expectations(run_ledger, policy, before)
-        page_size = run_ledger.get_meta("page_size")
+        policy = run_policy(ledger, run)
+        names = run_names(ledger, run.run_id)
+        before = ledger.existing(run.run_id)
+        population, not_checked = expectations(ledger, run.run_id, policy, before)
+        page_size = ledger.get_meta(run.run_id, "page_size")
     counts: Counter[str] = Counter()
     clock = clock or SystemClock()
     pacer = Pacer(clock)
