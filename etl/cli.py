@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("etl.commands.migrate", "Load contacts into Benchmark: resumable, then verified."),
     "status": ("etl.commands.status", "Every run: rows by outcome, requests, how to resume."),
     "verify": ("etl.commands.verify", "Read a run back from the account; compare with the ledger."),
+    "undo": ("etl.commands.undo", "Delete what a run created, unchanged since; dry unless --yes."),
     "sandbox": ("etl.commands.sandbox", "Run the local Benchmark-compatible API server."),
 }
 

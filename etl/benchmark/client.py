@@ -389,6 +389,10 @@ class BenchmarkClient:
             "PUT", f"/api/contact/{contact_id}", endpoint="/api/contact/{contactId}", json=body
         )
 
+    def delete_contact(self, contact_id: str) -> dict[str, Any] | None:
+        """``DELETE /api/contact/{id}`` (undo): 200 with the deleted contact; ``NotFound`` if it is gone."""
+        return self.request("DELETE", f"/api/contact/{contact_id}", endpoint="/api/contact/{contactId}")
+
     def patch_status(self, contact_id: str, status: dict[str, str]) -> dict[str, Any]:
         return self.request(
             "PATCH",

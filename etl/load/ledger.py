@@ -110,10 +110,21 @@ def _m3_contacts_by_seq(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX contacts_seq ON contacts (run_id, seq)")
 
 
+def _m4_undo(db: sqlite3.Connection) -> None:
+    """``bme-migrate undo``'s own write log, apart from the load's states (a load resume never sees it):
+    one row per key and action, ``in_flight`` committed before its request, ``done`` after the answer."""
+    db.execute(
+        "CREATE TABLE undo (run_id TEXT NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,"
+        " contact_id TEXT, state TEXT NOT NULL CHECK (state IN ('in_flight', 'done')), result TEXT,"
+        " attempts INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL, PRIMARY KEY (run_id, key, action))"
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
     ("0001_initial", _m1_initial),
     ("0002_rows_follow_contacts", _m2_rows_follow_contacts),
     ("0003_contacts_by_seq", _m3_contacts_by_seq),
+    ("0004_undo", _m4_undo),
 )
 CHUNK = 5_000  # contacts read at a time: memory holds a chunk of a run's plan, not the plan
 SETTLE_BATCH = 100  # settles waiting for a commit at most (a run with no writes still commits this often)
@@ -765,6 +776,49 @@ class RunLedger:
                 "SELECT lkey, doc FROM existing WHERE run_id=?", (self.run_id,)
             )
         }
+
+    # --- undo (``etl.load.undo``): its own log, one row per (key, action) ---------------------------------
+    def undo_intent(self, key: str, action: str, contact_id: str | None) -> None:
+        """Commit ``in_flight`` for an undo action before its request goes out (one autocommit statement)."""
+        self.ledger.flush()
+        self.ledger._db.execute(
+            "INSERT INTO undo (run_id, key, action, contact_id, state, attempts, updated_at)"
+            " VALUES (?, ?, ?, ?, 'in_flight', 1, ?) ON CONFLICT(run_id, key, action) DO UPDATE SET"
+            " state='in_flight', contact_id=excluded.contact_id, attempts=undo.attempts+1,"
+            " updated_at=excluded.updated_at",
+            (self.run_id, key, action, contact_id, time.time()),
+        )
+
+    def undo_settle(self, key: str, action: str, result: str) -> None:
+        """The action's answer came back (``result``: what happened, e.g. ``deleted``, ``already gone``)."""
+        self.ledger.flush()
+        self.ledger._db.execute(
+            "UPDATE undo SET state='done', result=?, updated_at=? WHERE run_id=? AND key=? AND action=?",
+            (result, time.time(), self.run_id, key, action),
+        )
+
+    def undo_revert(self, key: str, action: str) -> None:
+        """The request was certainly not sent (``--max-requests``, quota): forget the intent."""
+        self.ledger._db.execute(
+            "DELETE FROM undo WHERE run_id=? AND key=? AND action=? AND state='in_flight' AND attempts=1",
+            (self.run_id, key, action),
+        )
+        self.ledger._db.execute(
+            "UPDATE undo SET attempts=attempts-1 WHERE run_id=? AND key=? AND action=? AND state='in_flight'",
+            (self.run_id, key, action),
+        )
+
+    def undo_log(self) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(key, action) → (state, result) of every undo action recorded for the run."""
+        if self.ledger._empty:
+            return {}
+        try:
+            rows = self.ledger.db.execute(
+                "SELECT key, action, state, result FROM undo WHERE run_id=?", (self.run_id,)
+            ).fetchall()
+        except sqlite3.OperationalError:  # a read-only ledger written before undo existed
+            return {}
+        return {(k, a): (s, r) for k, a, s, r in rows}
 
     # --- requests and totals ------------------------------------------------------------------------------
     def count_request(self, endpoint: str) -> None:

@@ -44,6 +44,7 @@ def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
         "0001_initial",
         "0002_rows_follow_contacts",
         "0003_contacts_by_seq",
+        "0004_undo",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -170,3 +171,24 @@ def test_read_options_count_in_the_run_id_only_when_given() -> None:
     assert len(ids) == 4
     same = [read_options("Windows-1250"), read_options("cp1250"), read_options("CP1250")]
     assert len({run_fingerprint(MigrateOptions(sources=("x.csv",), read=r), "u", ["d"]) for r in same}) == 1
+
+
+def test_undo_log_intent_settle_revert_survive_a_reopen(tmp_path: Path) -> None:
+    """The undo table: an intent is durable before its request, a settle records what happened, a revert
+    forgets an intent whose request never went out (but not one that was attempted before)."""
+    with Ledger.open(tmp_path) as ledger:
+        run = ledger.run("r1")
+        assert run.undo_log() == {}
+        run.undo_intent("a@x.com", "undo_delete", "id-a")
+        run.undo_intent("b@x.com", "undo_delete", "id-b")
+        run.undo_settle("b@x.com", "undo_delete", "deleted")
+        run.undo_intent("c@x.com", "undo_remove_lists", "id-c")
+        run.undo_revert("c@x.com", "undo_remove_lists")
+        run.undo_intent("a@x.com", "undo_delete", "id-a")  # a second attempt of a's delete …
+        run.undo_revert("a@x.com", "undo_delete")  # … that did not go out: the first may have landed
+        assert ledger.run("r2").undo_log() == {}
+    with Ledger.open(tmp_path, readonly=True) as ledger:
+        assert ledger.run("r1").undo_log() == {
+            ("a@x.com", "undo_delete"): ("in_flight", None),
+            ("b@x.com", "undo_delete"): ("done", "deleted"),
+        }
