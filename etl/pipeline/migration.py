@@ -369,8 +369,17 @@ def _migrate(
         run_ledger = ledger.run(run_id)
         plan_of_run: list[TransformResult] = []  # set once the run's plan is known
 
-        def report(state: str) -> tuple[ReportFiles, dict[str, Any]]:
+        def report(state: str, paused_by: Paused | None = None) -> tuple[ReportFiles, dict[str, Any]]:
             section = load_section(run_ledger)
+            if (
+                section["state"] is None and paused_by is not None
+            ):  # paused in the setup, before the run began
+                section.update(
+                    state=state,
+                    pause_reason=str(paused_by),
+                    resume_after=paused_by.resume_after,
+                    resume_command=opts.resume_command,
+                )
             saved_mapping = run_ledger.get_meta("mapping_report")
             if not plan_of_run and (saved := run_ledger.get_meta("resolved_mapping")) is not None:
                 plan_of_run.append(_plan(result, resolve_opts, opts, None, saved=saved)[0][0])
@@ -394,6 +403,17 @@ def _migrate(
                 raise ConfigError(
                     f"{exc}; the run's ledger is intact: run the same command again to write the report"
                 ) from None
+
+        def paused(exc: Paused) -> None:
+            files, _ = report("paused", exc)
+            log.emit(
+                PAUSE,
+                reason=str(exc),
+                resume_after=exc.resume_after,
+                resume_command=opts.resume_command,
+                report=str(files.html),
+                **_counts(ledger, run_id),
+            )
 
         def complete(summary: LoadSummary | None) -> MigrateResult:
             files, doc = report("complete")
@@ -437,17 +457,21 @@ def _migrate(
         # --max-requests bounds them with the load's: the load gets what resolution left of it
         setup_pacer = Pacer(clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=waited)
         setup_pacer.expect(SETUP_REQUESTS)  # a handful: sent at once unless the window is nearly spent
-        with BenchmarkClient(
-            base_url,
-            api_key,
-            clock=clock,
-            pacer=setup_pacer,
-            on_request=run_ledger.count_request,
-            patience=opts.patience,
-        ) as http:
-            (planned, structure_id), fresh, mapping_doc = _plan(
-                result, resolve_opts, opts, http, saved=run_ledger.get_meta("resolved_mapping")
-            )
+        try:
+            with BenchmarkClient(
+                base_url,
+                api_key,
+                clock=clock,
+                pacer=setup_pacer,
+                on_request=run_ledger.count_request,
+                patience=opts.patience,
+            ) as http:
+                (planned, structure_id), fresh, mapping_doc = _plan(
+                    result, resolve_opts, opts, http, saved=run_ledger.get_meta("resolved_mapping")
+                )
+        except Paused as exc:  # e.g. --max-requests spent by the setup: the report says so, as for the load
+            paused(exc)
+            raise
         setup_pacer.check_reserve()  # an impossible --reserve stops here, before the run's first write
         plan_of_run.append(planned)
         if fresh is not None:
@@ -507,15 +531,7 @@ def _migrate(
             )
         except Paused as exc:
             tracker.drop()
-            files, _ = report("paused")
-            log.emit(
-                PAUSE,
-                reason=str(exc),
-                resume_after=exc.resume_after,
-                resume_command=opts.resume_command,
-                report=str(files.html),
-                **_counts(ledger, run_id),
-            )
+            paused(exc)
             raise
         except AuthError as exc:  # the run is failed in the ledger: say so with its counts
             tracker.drop()
