@@ -35,6 +35,7 @@ class LoadSettings:
     structure_id: str
     run_id: str
     on_existing: str = "merge"
+    on_conflict: str = "target"  # the delta's side for fields edited in Benchmark since our last write
     reserve: int = 0
     max_requests: int | None = None  # for every request of this invocation, ``requests_sent`` included
     requests_sent: int = 0  # already sent by this invocation before the load (resolution)
@@ -106,6 +107,7 @@ def load(
             run,
             settings.structure_id,
             on_existing=settings.on_existing,
+            on_conflict=settings.on_conflict,
             on_progress=on_progress,
             should_stop=should_stop,
             variants=variants,

@@ -57,6 +57,7 @@ class MigrateOptions:
     create_lists: bool = False
     create_tags: bool = False
     on_existing: str = "merge"
+    on_conflict: str = "target"  # the cut-over delta: who wins a field edited in Benchmark since we wrote it
     import_unconfirmed: bool = False
     dry_run: bool = False
     max_requests: int | None = None
@@ -121,6 +122,8 @@ def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str]
         f"lists={sorted(opts.lists)};unconfirmed={opts.import_unconfirmed};on_existing={opts.on_existing};"
         f"create={opts.create_fields},{opts.create_lists},{opts.create_tags}"
     )
+    if opts.on_conflict != "target":  # only when given: the default keeps the ids runs always had
+        flags += f";on_conflict={opts.on_conflict}"
     if opts.consent:  # statuses read differently: another run
         c = opts.consent
         values = sorted((k, v.value) for k, v in c.status_values.items())
@@ -349,6 +352,7 @@ def migrate(
             structure_id,
             run_id,
             on_existing=opts.on_existing,
+            on_conflict=opts.on_conflict,
             reserve=opts.reserve,
             max_requests=opts.max_requests,
             requests_sent=setup_pacer.sent,
