@@ -133,6 +133,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
 # outcomes that mean this state dir wrote the contact: its plan is the base of a later run's delta
 WRITTEN = ("created", "updated")
 DELTA_KINDS = ("updated", "conflict", "unsubscribed")
+DELTA_SECTION = ("updated", "conflicts", "unsubscribed", "new", "gone_from_source")
 CHUNK = 5_000  # contacts read at a time: memory holds a chunk of a run's plan, not the plan
 SETTLE_BATCH = 100  # settles waiting for a commit at most (a run with no writes still commits this often)
 
@@ -776,17 +777,23 @@ class RunLedger:
 
     # --- the cut-over delta ----------------------------------------------------------------------------
     def _earlier_written(self) -> Iterator[tuple[str, str, str, int | None]]:
-        """(key, run id, plan, version) of every contact an earlier run of this target wrote, latest first."""
+        """(key, run id, plan, version) of every contact an earlier run (started before this one: a later
+        ``verify`` of this run sees the same) of this target wrote, latest first.
+
+        The target is the run's meta ``target`` (the load records it: the embedded sandbox's URL changes
+        every invocation, its database does not), else its base URL; plus the structure id."""
         info = self.info()
         if info is None:
             return iter(())
+        target = self.get_meta("target") or info.base_url
         return iter(
             self.ledger.db.execute(
                 "SELECT c.key, c.run_id, c.plan, c.version FROM contacts c JOIN runs r ON r.run_id = c.run_id"
-                " WHERE c.run_id != ? AND r.base_url IS ? AND r.structure_id IS ? AND c.state = 'done'"
-                f" AND c.outcome IN ({','.join('?' * len(WRITTEN))})"
+                " LEFT JOIN meta m ON m.run_id = c.run_id AND m.name = 'target'"
+                " WHERE c.run_id != ? AND r.created_at <= ? AND COALESCE(m.value, r.base_url) IS ?"
+                f" AND r.structure_id IS ? AND c.state = 'done' AND c.outcome IN ({','.join('?' * len(WRITTEN))})"
                 " ORDER BY r.created_at DESC, c.run_id",
-                (self.run_id, info.base_url, info.structure_id, *WRITTEN),
+                (self.run_id, info.created_at, target, info.structure_id, *WRITTEN),
             )
         )
 
@@ -862,7 +869,8 @@ class RunLedger:
         ):
             section[name] = {"count": len(items), "keys": items[:limit]}
         section["conflicts"] = {"count": len(conflicts), "items": conflicts[:limit]}
-        return section
+        section["on_conflict"] = self.get_meta("on_conflict") or "target"
+        return {name: section[name] for name in (*DELTA_SECTION, "on_conflict")}
 
     # --- dedup index -------------------------------------------------------------------------------------
     def save_existing(self, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:

@@ -42,6 +42,7 @@ class LoadSettings:
     window_seconds: float = 3600.0
     label: str | None = None
     resume_command: str | None = None
+    target_id: str | None = None  # the target's identity when the base URL is not (the embedded sandbox)
 
 
 def load(
@@ -89,6 +90,9 @@ def load(
         label=settings.label,
         resume_command=settings.resume_command,
     )
+    target = settings.target_id or settings.base_url
+    if run.get_meta("target") != target:  # the delta's bases are the earlier runs of the same target
+        run.set_meta("target", target)
     pacer = make_pacer(settings, clock, on_wait)
     client = BenchmarkClient(
         settings.base_url,

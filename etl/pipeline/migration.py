@@ -358,6 +358,7 @@ def migrate(
             requests_sent=setup_pacer.sent,
             label=" ".join(opts.sources)[:200],
             resume_command=opts.resume_command,
+            target_id=opts.target_id,
         )
         try:
             summary = load(
