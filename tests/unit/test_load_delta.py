@@ -176,3 +176,68 @@ def test_three_way_without_a_base_or_with_a_bad_side_is_refused() -> None:
         decide(plan(), doc(), THREE_WAY)
     with pytest.raises(ValueError, match="on_conflict"):
         three_way(plan(), doc(), plan(), "newest")
+
+
+# --- the base: what the state dir wrote last, from the ledger ------------------------------------------------
+def _written(ledger: Any, run_id: str, plans: list[PlannedContact], outcome: str, **target: Any) -> None:
+    run = ledger.run(run_id)
+    run.start(base_url=target.get("base_url", "http://t"), structure_id=target.get("structure_id", "s"))
+    run.add_plan(plans)
+    for i, p in enumerate(plans):
+        run.settle(p.key, state="done", outcome=outcome, contact_id=str(i), version=i + 1)
+    run.flush()
+
+
+def test_bases_are_the_latest_earlier_written_plans_of_the_same_target(tmp_path: Any) -> None:
+    import time
+
+    from etl.load.ledger import Ledger
+
+    v1, v2 = plan(fields=((F1, "One"),)), plan(fields=((F1, "Two"),))
+    other = plan(key="other@x.com")
+    with Ledger.open(tmp_path) as ledger:
+        _written(ledger, "r1", [v1, other], "created")
+        time.sleep(0.01)
+        _written(ledger, "r2", [v2], "updated")
+        time.sleep(0.01)
+        _written(ledger, "skipped", [plan(fields=((F1, "Skip"),))], "skipped")  # never written: no base
+        _written(ledger, "elsewhere", [plan(fields=((F1, "X"),))], "created", structure_id="s2")
+        time.sleep(0.01)
+        current = ledger.run("r3")
+        current.start(base_url="http://t", structure_id="s")
+        bases = current.bases()
+        assert bases == {"jane@x.com": (v2, 1), "other@x.com": (other, 2)}
+        assert ledger.run("r1").bases() == {}  # a run started earlier never sees a later one
+        current.add_plan([v2])
+        changes = current.changes_since_last_run()
+        assert changes is not None and changes["gone_from_source"] == {"count": 1, "keys": ["other@x.com"]}
+        assert ledger.run("elsewhere").changes_since_last_run() is None  # nothing written there before
+
+
+def test_a_ledger_from_before_the_delta_is_migrated_and_its_runs_are_bases(tmp_path: Any) -> None:
+    """A ledger written by the previous version (migrations 1–3, no ``version`` column): opened, migrated
+    in place, its done contacts are bases without a ``__v`` (the update then reads it first)."""
+    import sqlite3
+    import time
+
+    from etl.load.ledger import MIGRATIONS, Ledger, plan_to_json
+
+    db = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+    for name, fn in MIGRATIONS[:3]:
+        fn(db)
+        db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+    db.execute(
+        "INSERT INTO runs (run_id, created_at, updated_at, state, base_url, structure_id)"
+        " VALUES ('old', 1, 1, 'complete', 'http://t', 's')"
+    )
+    db.execute(
+        "INSERT INTO contacts (run_id, key, seq, payload_hash, plan, state, outcome)"
+        " VALUES ('old', 'jane@x.com', 0, 'h', ?, 'done', 'created')",
+        (plan_to_json(plan()),),
+    )
+    db.close()
+    with Ledger.open(tmp_path) as ledger:
+        run = ledger.run("new")
+        run.start(base_url="http://t", structure_id="s")
+        assert run.bases() == {"jane@x.com": (plan(), None)}
