@@ -517,6 +517,54 @@ class Ledger:
             with self.tx():
                 pass
 
+    # --- the cut-over delta's bases ------------------------------------------------------------------
+    def written(
+        self,
+        target: str | None,
+        structure_id: str | None,
+        *,
+        exclude_run: str | None = None,
+        started_by: float | None = None,
+    ) -> Iterator[tuple[str, str, str, int | None]]:
+        """(key, run id, plan, version) of every contact a run of ``target`` (its meta ``target``, else its
+        base URL) and structure wrote (created or updated), latest run first; ``exclude_run`` and runs
+        started after ``started_by`` left out. A read-only ledger from before migration 0004 has no
+        ``version`` column: read as null."""
+        if self._empty:
+            return iter(())
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(contacts)")}
+        version = "c.version" if "version" in columns else "NULL"
+        return iter(
+            self.db.execute(
+                f"SELECT c.key, c.run_id, c.plan, {version} FROM contacts c JOIN runs r ON r.run_id = c.run_id"
+                " LEFT JOIN meta m ON m.run_id = c.run_id AND m.name = 'target'"
+                " WHERE c.run_id IS NOT ? AND r.created_at <= ? AND COALESCE(m.value, r.base_url) IS ?"
+                f" AND r.structure_id IS ? AND c.state = 'done' AND c.outcome IN ({','.join('?' * len(WRITTEN))})"
+                " ORDER BY r.created_at DESC, c.run_id",
+                (
+                    exclude_run,
+                    float("inf") if started_by is None else started_by,
+                    target,
+                    structure_id,
+                    *WRITTEN,
+                ),
+            )
+        )
+
+    def bases(
+        self, rows: Iterable[tuple[str, str, str, int | None]]
+    ) -> dict[str, tuple[PlannedContact, int | None]]:
+        """key → (the plan of the latest run among ``rows`` (``written``) that wrote it, the ``__v`` our
+        latest write of it left, or None): the base of the three-way merge. The plan stands for what was
+        written; a field that run kept as a conflict is the one place where it says more than was written."""
+        out: dict[str, tuple[PlannedContact, int | None]] = {}
+        for key, run_id, plan, version in rows:
+            if key not in out:
+                out[key] = (plan_from_json(plan, self.run(run_id).plan_fields()), version)
+            elif out[key][1] is None and version is not None:
+                out[key] = (out[key][0], version)
+        return out
+
     # --- runs --------------------------------------------------------------------------------------------
     def run(self, run_id: str) -> RunLedger:
         """The view of one run (recorded or not yet: ``RunLedger.info`` says which)."""
@@ -786,28 +834,13 @@ class RunLedger:
         if info is None:
             return iter(())
         target = self.get_meta("target") or info.base_url
-        return iter(
-            self.ledger.db.execute(
-                "SELECT c.key, c.run_id, c.plan, c.version FROM contacts c JOIN runs r ON r.run_id = c.run_id"
-                " LEFT JOIN meta m ON m.run_id = c.run_id AND m.name = 'target'"
-                " WHERE c.run_id != ? AND r.created_at <= ? AND COALESCE(m.value, r.base_url) IS ?"
-                f" AND r.structure_id IS ? AND c.state = 'done' AND c.outcome IN ({','.join('?' * len(WRITTEN))})"
-                " ORDER BY r.created_at DESC, c.run_id",
-                (self.run_id, info.created_at, target, info.structure_id, *WRITTEN),
-            )
+        return self.ledger.written(
+            target, info.structure_id, exclude_run=self.run_id, started_by=info.created_at
         )
 
     def bases(self) -> dict[str, tuple[PlannedContact, int | None]]:
-        """key → (the plan of the latest earlier run of the same target that wrote it, the ``__v`` our
-        latest write of it left, or None): the base of the three-way merge. The plan stands for what was
-        written; a field that run kept as a conflict is the one place where it says more than was written."""
-        out: dict[str, tuple[PlannedContact, int | None]] = {}
-        for key, run_id, plan, version in self._earlier_written():
-            if key not in out:
-                out[key] = (plan_from_json(plan, self.ledger.run(run_id).plan_fields()), version)
-            elif out[key][1] is None and version is not None:
-                out[key] = (out[key][0], version)
-        return out
+        """The delta's bases for this run: ``Ledger.bases`` of the earlier runs of its target."""
+        return self.ledger.bases(self._earlier_written())
 
     def record_changes(
         self, key: str, changes: Iterable[tuple[str, str, str | None, str | None, str | None]]

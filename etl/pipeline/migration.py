@@ -34,7 +34,7 @@ from etl.mailbox import ascii_form
 from etl.mapping.plan import report_section
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
-from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
+from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome, PlannedContact
 from etl.paths import report_dir
 from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
 from etl.pipeline.migration_report import load_section, write_migration_report
@@ -222,6 +222,7 @@ def migrate(
         pacer = Pacer(clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=hooks.on_wait)
         with BenchmarkClient(base_url, api_key, transport=simulated, clock=clock, pacer=pacer) as http:
             (preview, preview_structure), _, mapping_doc = _plan(result, resolve_opts, opts, http, saved=None)
+        bases, unread = _dry_run_bases(state_dir, opts.target_id or base_url, preview_structure)
         with BenchmarkClient(base_url, api_key, clock=clock, pacer=pacer) as client:
             plan = dry_run(
                 client,
@@ -230,6 +231,8 @@ def migrate(
                 policy=opts.on_existing,
                 reserve=opts.reserve,
                 would_create=simulated.created,
+                bases=bases,
+                on_conflict=opts.on_conflict,
             )
         later, later_fields = _later_rejects(opts.sources, read, preview, [])
         files, doc = write_migration_report(
@@ -251,7 +254,7 @@ def migrate(
             doc,
             plan=plan,
             validation=result,
-            warnings=read.warnings,
+            warnings=(*read.warnings, *unread),
             stop_reason=stop,
         )
 
@@ -376,6 +379,18 @@ def migrate(
             report("paused")
             raise
         return complete(summary)
+
+
+def _dry_run_bases(
+    state_dir: Path, target: str, structure_id: str
+) -> tuple[dict[str, tuple[PlannedContact, int | None]], tuple[str, ...]]:
+    """What earlier runs of the state dir wrote to this target (the delta's bases), read-only; a ledger
+    that cannot be read leaves the dry run pricing by ``--on-existing`` alone, with a warning."""
+    try:
+        with Ledger.open(state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
+            return ledger.bases(ledger.written(target, structure_id)), ()
+    except ConfigError as exc:
+        return {}, (f"{exc}; the dry run prices every existing contact by --on-existing",)
 
 
 def _plan(

@@ -44,6 +44,18 @@ def test_a_newer_export_writes_only_what_changed(run, sandbox_factory, tmp_path:
     box.stop()
 
     newer = [(0, "Renamed", "Last0"), *people[1:2], *people[3:], (10, "First10", "Last10")]  # person2 gone
+    new_csv = _csv(tmp_path / "new.csv", newer)
+    dry = run(
+        ["migrate", str(new_csv), "--dry-run", "--state-dir", str(state), "--report-dir", str(tmp_path / "d")]
+    )
+    assert dry.exit_code == 0, dry.output
+    priced = _checked("report", tmp_path / "d" / "report.json")["dry_run"]
+    assert priced["contacts"] == {
+        "updated": 1,
+        "created": 1,
+        "unchanged": 8,
+    }  # the conflict is kept: no write
+    assert priced["requests"]["put"] == 1  # the ledger kept the __v: no GET
     second = run(
         [
             "migrate",
