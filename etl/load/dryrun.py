@@ -7,6 +7,9 @@ whether the account honours a status on create; the bill assumes it does and say
 Fields, lists and tags the flags would create are *simulated* (``SimulatedWrites``): the mapping's structure
 PUT and list POSTs are answered locally with placeholder ids, so the plan is exact without a write — a
 placeholder id matches no existing contact's field, so existing contacts correctly show as updates.
+
+A contact an earlier run of the state dir wrote (``bases``, from ``Ledger.written``) is priced by the
+load's three-way merge, its PUT without a GET when the ledger kept the ``__v`` of that write.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 import httpx
 
 from etl.benchmark.client import BenchmarkClient
-from etl.load.decide import decide
+from etl.load.decide import THREE_WAY, decide
 from etl.load.index import IndexBuilder
 from etl.mapping.transform import plan_keys
 from etl.model import BME_INACTIVE, PlannedContact
@@ -89,12 +92,20 @@ def dry_run(
     policy: str = "merge",
     reserve: int = 0,
     would_create: dict[str, list[str]] | None = None,
+    bases: dict[str, tuple[PlannedContact, int | None]] | None = None,
+    on_conflict: str = "target",
 ) -> DryRunPlan:
     index = IndexBuilder(client, structure_id).build(plan_keys(plans))
     outcomes: Counter[str] = Counter()
-    creates = puts = patches = new_inactive = 0
+    creates = puts = patches = new_inactive = known_v = 0
     for plan in plans:
-        d = decide(plan, index.docs.get(plan.key), policy)
+        doc = index.docs.get(plan.key)
+        base = (bases or {}).get(plan.key) if doc is not None else None
+        if base is not None:
+            d = decide(plan, doc, THREE_WAY, base=base[0], on_conflict=on_conflict)
+            known_v += d.put and base[1] is not None  # the PUT needs no GET
+        else:
+            d = decide(plan, doc, policy)
         outcomes[d.outcome.value] += 1
         creates += d.create
         puts += d.put
@@ -106,7 +117,7 @@ def dry_run(
         "setup": setup,
         "index": index.requests,
         "create": creates,
-        "put": 2 * puts,
+        "put": 2 * puts - known_v,
         "status_patch": patches,
     }
     total = sum(requests.values())

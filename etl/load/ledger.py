@@ -120,12 +120,31 @@ def _m4_undo(db: sqlite3.Connection) -> None:
     )
 
 
+def _m5_delta(db: sqlite3.Connection) -> None:
+    """The cut-over delta: each written contact's ``__v`` after our last write (so an update of a contact
+    nobody touched since is one PUT, no GET), and the changes a run made or met against its base."""
+    _script(
+        db,
+        """
+        ALTER TABLE contacts ADD COLUMN version INTEGER;
+        CREATE TABLE changes (run_id TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
+            field TEXT NOT NULL DEFAULT '', source TEXT, target TEXT, base TEXT,
+            PRIMARY KEY (run_id, key, kind, field));
+        """,
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
     ("0001_initial", _m1_initial),
     ("0002_rows_follow_contacts", _m2_rows_follow_contacts),
     ("0003_contacts_by_seq", _m3_contacts_by_seq),
     ("0004_undo", _m4_undo),
+    ("0005_delta", _m5_delta),
 )
+# outcomes that mean this state dir wrote the contact: its plan is the base of a later run's delta
+WRITTEN = ("created", "updated")
+DELTA_KINDS = ("updated", "conflict", "unsubscribed")
+DELTA_SECTION = ("updated", "conflicts", "unsubscribed", "new", "gone_from_source")
 CHUNK = 5_000  # contacts read at a time: memory holds a chunk of a run's plan, not the plan
 SETTLE_BATCH = 100  # settles waiting for a commit at most (a run with no writes still commits this often)
 
@@ -509,6 +528,54 @@ class Ledger:
             with self.tx():
                 pass
 
+    # --- the cut-over delta's bases ------------------------------------------------------------------
+    def written(
+        self,
+        target: str | None,
+        structure_id: str | None,
+        *,
+        exclude_run: str | None = None,
+        started_by: float | None = None,
+    ) -> Iterator[tuple[str, str, str, int | None]]:
+        """(key, run id, plan, version) of every contact a run of ``target`` (its meta ``target``, else its
+        base URL) and structure wrote (created or updated), latest run first; ``exclude_run`` and runs
+        started after ``started_by`` left out. A read-only ledger from before migration 0005 has no
+        ``version`` column: read as null."""
+        if self._empty:
+            return iter(())
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(contacts)")}
+        version = "c.version" if "version" in columns else "NULL"
+        return iter(
+            self.db.execute(
+                f"SELECT c.key, c.run_id, c.plan, {version} FROM contacts c JOIN runs r ON r.run_id = c.run_id"
+                " LEFT JOIN meta m ON m.run_id = c.run_id AND m.name = 'target'"
+                " WHERE c.run_id IS NOT ? AND r.created_at <= ? AND COALESCE(m.value, r.base_url) IS ?"
+                f" AND r.structure_id IS ? AND c.state = 'done' AND c.outcome IN ({','.join('?' * len(WRITTEN))})"
+                " ORDER BY r.created_at DESC, c.run_id",
+                (
+                    exclude_run,
+                    float("inf") if started_by is None else started_by,
+                    target,
+                    structure_id,
+                    *WRITTEN,
+                ),
+            )
+        )
+
+    def bases(
+        self, rows: Iterable[tuple[str, str, str, int | None]]
+    ) -> dict[str, tuple[PlannedContact, int | None]]:
+        """key → (the plan of the latest run among ``rows`` (``written``) that wrote it, the ``__v`` our
+        latest write of it left, or None): the base of the three-way merge. The plan stands for what was
+        written; a field that run kept as a conflict is the one place where it says more than was written."""
+        out: dict[str, tuple[PlannedContact, int | None]] = {}
+        for key, run_id, plan, version in rows:
+            if key not in out:
+                out[key] = (plan_from_json(plan, self.run(run_id).plan_fields()), version)
+            elif out[key][1] is None and version is not None:
+                out[key] = (out[key][0], version)
+        return out
+
     # --- runs --------------------------------------------------------------------------------------------
     def run(self, run_id: str) -> RunLedger:
         """The view of one run (recorded or not yet: ``RunLedger.info`` says which)."""
@@ -737,8 +804,10 @@ class RunLedger:
         contact_id: str | None = None,
         ours: bool | None = None,
         error: str | None = None,
+        version: int | None = None,
     ) -> None:
         """Where a contact stands after a response; a ``done`` outcome also settles its rows (trigger).
+        ``version``: the contact's ``__v`` in the answer to our last write of it.
 
         Written with the next ``intents`` (one commit for both), before any other use of the ledger, or
         once ``SETTLE_BATCH`` are waiting, whichever comes first. A kill before that leaves these contacts
@@ -748,12 +817,104 @@ class RunLedger:
         self.ledger._deferred.append(
             (
                 "UPDATE contacts SET state=?, op=NULL, prior_state=NULL, outcome=COALESCE(?, outcome),"
-                " contact_id=COALESCE(?, contact_id), ours=COALESCE(?, ours), error=? WHERE run_id=? AND key=?",
-                (state, outcome, contact_id, None if ours is None else int(ours), error, self.run_id, key),
+                " contact_id=COALESCE(?, contact_id), ours=COALESCE(?, ours), error=?,"
+                " version=COALESCE(?, version) WHERE run_id=? AND key=?",
+                (
+                    state,
+                    outcome,
+                    contact_id,
+                    None if ours is None else int(ours),
+                    error,
+                    version,
+                    self.run_id,
+                    key,
+                ),
             )
         )
         if len(self.ledger._deferred) >= SETTLE_BATCH:
             self.ledger.flush()
+
+    # --- the cut-over delta ----------------------------------------------------------------------------
+    def _earlier_written(self) -> Iterator[tuple[str, str, str, int | None]]:
+        """(key, run id, plan, version) of every contact an earlier run (started before this one: a later
+        ``verify`` of this run sees the same) of this target wrote, latest first.
+
+        The target is the run's meta ``target`` (the load records it: the embedded sandbox's URL changes
+        every invocation, its database does not), else its base URL; plus the structure id."""
+        info = self.info()
+        if info is None:
+            return iter(())
+        target = self.get_meta("target") or info.base_url
+        return self.ledger.written(
+            target, info.structure_id, exclude_run=self.run_id, started_by=info.created_at
+        )
+
+    def bases(self) -> dict[str, tuple[PlannedContact, int | None]]:
+        """The delta's bases for this run: ``Ledger.bases`` of the earlier runs of its target."""
+        return self.ledger.bases(self._earlier_written())
+
+    def record_changes(
+        self, key: str, changes: Iterable[tuple[str, str, str | None, str | None, str | None]]
+    ) -> None:
+        """What the delta did or met for ``key``: (kind, field id or '', source, Benchmark, base) with kind in
+        ``DELTA_KINDS``; a resume that decides the same key again replaces its rows."""
+        with self.ledger.tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((self.run_id, key, *change) for change in changes),
+            )
+
+    def changes_since_last_run(self, limit: int = 200) -> dict[str, Any] | None:
+        """The "changes since last run" section: None when no earlier run of this target wrote anything.
+
+        ``updated`` (keys whose fields the source changed), ``conflicts`` (field, source value, Benchmark
+        value, base), ``unsubscribed`` (status applied), ``new`` (keys no earlier run wrote: created now),
+        ``gone_from_source`` (keys an earlier run wrote that this export lacks: listed, never deleted).
+        Each is ``{"count", "keys"|"items"}``, lists cut at ``limit``."""
+        earlier = {key for key, *_ in self._earlier_written()}
+        if not earlier:
+            return None
+        db = self.ledger.db
+        mine = self.keys()
+        here = set(mine)
+        created = [
+            k
+            for (k,) in db.execute(
+                "SELECT key FROM contacts WHERE run_id=? AND state='done' AND outcome='created' ORDER BY seq",
+                (self.run_id,),
+            )
+        ]
+
+        def keys_of(kind: str) -> list[str]:
+            return [
+                k
+                for (k,) in db.execute(
+                    "SELECT DISTINCT key FROM changes WHERE run_id=? AND kind=? ORDER BY key",
+                    (self.run_id, kind),
+                )
+            ]
+
+        conflicts = [
+            {"key": k, "field": f, "source": s, "benchmark": t, "base": b}
+            for k, f, s, t, b in db.execute(
+                "SELECT key, field, source, target, base FROM changes WHERE run_id=? AND kind='conflict'"
+                " ORDER BY key, field",
+                (self.run_id,),
+            )
+        ]
+        new = [k for k in created if k not in earlier]
+        gone = sorted(earlier - here)
+        section: dict[str, Any] = {}
+        for name, items in (
+            ("updated", keys_of("updated")),
+            ("unsubscribed", keys_of("unsubscribed")),
+            ("new", new),
+            ("gone_from_source", gone),
+        ):
+            section[name] = {"count": len(items), "keys": items[:limit]}
+        section["conflicts"] = {"count": len(conflicts), "items": conflicts[:limit]}
+        section["on_conflict"] = self.get_meta("on_conflict") or "target"
+        return {name: section[name] for name in (*DELTA_SECTION, "on_conflict")}
 
     # --- dedup index -------------------------------------------------------------------------------------
     def save_existing(self, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:

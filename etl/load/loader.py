@@ -10,6 +10,10 @@ Per contact (states in the ledger)::
   ignored tags are fixed at once (PATCH / PUT), and ``status_pending`` guarantees a resume finishes them.
 - existing key → ``decide`` (policy ``on_existing``): nothing, a PATCH, or GET + PUT (one retry on
   ``ConcurrencyError``), PATCH last.
+- a key an earlier run of this state dir wrote (to the same target) → ``decide`` with ``three_way`` against
+  that run's plan (the cut-over delta): only what the source changed since is written, fields edited in
+  Benchmark since are conflicts (recorded in the ledger's ``changes``), and the PUT of a contact whose
+  ``__v`` we left is sent without a GET (a ``ConcurrencyError`` means someone wrote since: GET and retry).
 - ``DuplicateFieldError`` on create → the key exists: resolve its ``_id`` by search (paging once if the
   search missed it, e.g. case-sensitive EQ), never create twice; if an attempt of ours may have applied,
   the contact counts as created.
@@ -33,7 +37,7 @@ from typing import Any
 from etl.benchmark.client import BenchmarkClient, DuplicateKey, InvalidRequest, StaleVersion
 from etl.benchmark.pacing import Pacer
 from etl.errors import AuthError, Paused, RecordRejected, RetriableLoadError
-from etl.load.decide import decide, put_body
+from etl.load.decide import THREE_WAY, Decision, decide, put_body
 from etl.load.index import IndexBuilder, compact
 from etl.load.ledger import DONE, IN_FLIGHT, PLANNED, STATUS_PENDING, ContactRow, RunLedger
 from etl.model import BME_INACTIVE, Outcome, PlannedContact
@@ -74,12 +78,17 @@ class Loader:
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         variants: Mapping[str, Sequence[str]] | None = None,
+        on_conflict: str = "target",
     ) -> None:
         self.client = client
         self.ledger = ledger  # this run's part of the ledger
         self.run_id = ledger.run_id
         self.structure_id = structure_id
         self.policy = on_existing
+        self.on_conflict = on_conflict
+        # key → (what an earlier run of this state dir wrote, the __v it left): the delta's base
+        self.bases: dict[str, tuple[PlannedContact, int | None]] = {}
+        self._version: int | None = None  # __v in the answer to the current contact's last write
         self.on_progress = on_progress
         self.should_stop = should_stop or (lambda: False)
         self.variants = variants
@@ -113,6 +122,9 @@ class Loader:
             return self.summary("complete")
         if self.ledger.get_meta("on_existing") != self.policy:
             self.ledger.set_meta("on_existing", self.policy)  # read back by `verify`
+        if self.ledger.get_meta("on_conflict") != self.on_conflict:
+            self.ledger.set_meta("on_conflict", self.on_conflict)
+        self.bases = self.ledger.bases()
         try:
             self._load_index(self.ledger.keys())  # not from plans: they may be built as read
             self._resolve_in_flight()
@@ -279,7 +291,9 @@ class Loader:
             contact_id=contact_id,
             error=error,
             ours=ours,
+            version=self._version,
         )
+        self._version = None
         self._current = None
         self.progress.done += 1
         self.progress.counts[outcome.value] = self.progress.counts.get(outcome.value, 0) + 1
@@ -289,6 +303,7 @@ class Loader:
     def _process(self, row: ContactRow) -> None:
         plan = row.plan
         self._ours = row.ours
+        self._version = None
         try:
             if row.state == STATUS_PENDING:
                 assert row.contact_id is not None
@@ -329,6 +344,7 @@ class Loader:
             self._create(plan, ours=ours, retry=False)
             return
         self._dirty = self._ours = True
+        self._seen(created)
         doc = compact(created)
         if send_status:
             self._learn("status_on_create", HONOURED if doc["status"] == BME_INACTIVE else IGNORED)
@@ -362,12 +378,25 @@ class Loader:
         fresh: dict[str, Any] | None = None,
         touched: bool = False,
     ) -> None:
-        decision = decide(plan, doc, self.policy, ours=ours)
+        base = None if ours else self.bases.get(plan.key)
+        policy = "merge" if ours else THREE_WAY if base is not None else self.policy
+        decision = decide(
+            plan,
+            doc,
+            policy,
+            ours=ours,
+            base=base[0] if base else None,
+            on_conflict=self.on_conflict,
+        )
         if touched and decision.outcome == Outcome.UNCHANGED:  # our update landed just before a crash
             decision = replace(decision, outcome=Outcome.UPDATED)
         cid = doc["_id"]
+        if base is not None:
+            self._record_delta(plan, decision, base[0])
+            if fresh is None and base[1] is not None:
+                fresh = _as_read(doc, base[1], self.structure_id)  # nobody wrote since? the PUT will tell
         if decision.put:
-            self._put(plan, cid, "merge" if ours else self.policy, fresh, ours=ours)
+            self._put(plan, cid, policy, fresh, ours=ours, base=base[0] if base else None)
         if decision.patch:
             self.ledger.settle(
                 plan.key,
@@ -381,18 +410,44 @@ class Loader:
             return
         self._settle_done(plan, decision.outcome, contact_id=cid, ours=ours)
 
+    def _record_delta(self, plan: PlannedContact, decision: Decision, base: PlannedContact) -> None:
+        """The delta's findings for one key, in the ledger before its write (a resume replaces them)."""
+        was = dict(base.fields)
+        source = dict(plan.fields)
+        changes: list[tuple[str, str, str | None, str | None, str | None]] = [
+            ("updated", fid, source.get(fid), None, was.get(fid)) for fid in decision.updated
+        ]
+        changes += [("conflict", c.field, c.source, c.target, c.base) for c in decision.conflicts]
+        if decision.patch:
+            changes.append(("unsubscribed", "", plan.status, None, base.status))
+        if changes:
+            self.ledger.record_changes(plan.key, changes)
+
+    def _seen(self, answer: Mapping[str, Any]) -> None:
+        """Remember the ``__v`` a write's answer carries (the next run's PUT of this contact needs no GET)."""
+        version = answer.get("__v") if isinstance(answer, Mapping) else None
+        if isinstance(version, int) and not isinstance(version, bool):
+            self._version = version
+
     def _put(
-        self, plan: PlannedContact, cid: str, policy: str, fresh: dict[str, Any] | None, *, ours: bool
+        self,
+        plan: PlannedContact,
+        cid: str,
+        policy: str,
+        fresh: dict[str, Any] | None,
+        *,
+        ours: bool,
+        base: PlannedContact | None = None,
     ) -> None:
         """GET for ``__v`` (skipped when a fresh document is at hand), PUT the merge; one retry if stale."""
         self._intent(plan.key, "put", ours=ours)
         for attempt in (1, 2):
             current = fresh if fresh is not None and attempt == 1 else self.client.get_contact(cid)
-            body = put_body(plan, current, policy)
+            body = put_body(plan, current, policy, base=base, on_conflict=self.on_conflict)
             if body is None:
                 return
             try:
-                self.client.put_contact(cid, body)
+                self._seen(self.client.put_contact(cid, body))
                 self._dirty = True
                 return
             except StaleVersion:
@@ -402,5 +457,24 @@ class Loader:
 
     def _patch(self, plan: PlannedContact, cid: str, outcome: Outcome, *, ours: bool = False) -> None:
         self._intent(plan.key, "patch", ours=ours or outcome == Outcome.CREATED)
-        self.client.patch_status(cid, plan.status_body())
+        self._seen(self.client.patch_status(cid, plan.status_body()))
         self._settle_done(plan, outcome, contact_id=cid)
+
+
+def _as_read(doc: Mapping[str, Any], version: int, structure_id: str) -> dict[str, Any]:
+    """An index document as a ``GET`` would answer it, with the ``__v`` our last write left: what the PUT
+    of the delta sends without a GET. A stale guess costs one ``ConcurrencyError``, then GET and retry."""
+    read: dict[str, Any] = {
+        "_id": doc["_id"],
+        "key": doc["key"],
+        "contactStructureId": structure_id,
+        "fields": [{"_id": fid, "value": value} for fid, value in (doc.get("fields") or {}).items()],
+        "lists": [{"_id": x} for x in doc.get("lists") or []],
+        "tags": [{"_id": x} for x in doc.get("tags") or []],
+        "__v": version,
+    }
+    if doc.get("status"):  # carried over by the PUT, which never changes consent
+        read["status"] = {"primary": doc["status"]}
+        if doc.get("secondary"):
+            read["status"]["secondary"] = doc["secondary"]
+    return read

@@ -36,6 +36,7 @@ class LoadSettings:
     structure_id: str
     run_id: str
     on_existing: str = "merge"
+    on_conflict: str = "target"  # the delta's side for fields edited in Benchmark since our last write
     reserve: int = 0
     max_requests: int | None = None  # for every request of this invocation, ``requests_sent`` included
     requests_sent: int = 0  # already sent by this invocation before the load (resolution)
@@ -43,6 +44,7 @@ class LoadSettings:
     window_seconds: float = 3600.0
     label: str | None = None
     resume_command: str | None = None
+    target_id: str | None = None  # the target's identity when the base URL is not (the embedded sandbox)
 
 
 def load(
@@ -90,6 +92,9 @@ def load(
         label=settings.label,
         resume_command=settings.resume_command,
     )
+    target = settings.target_id or settings.base_url
+    if run.get_meta("target") != target:  # the delta's bases are the earlier runs of the same target
+        run.set_meta("target", target)
     pacer = make_pacer(settings, clock, on_wait)
     client = BenchmarkClient(
         settings.base_url,
@@ -109,6 +114,7 @@ def load(
             run,
             settings.structure_id,
             on_existing=settings.on_existing,
+            on_conflict=settings.on_conflict,
             on_progress=on_progress,
             should_stop=should_stop,
             variants=variants,

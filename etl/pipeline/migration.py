@@ -49,7 +49,7 @@ from etl.mailbox import ascii_form
 from etl.mapping.plan import report_section
 from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_json, resolved_to_json
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
-from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome
+from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome, PlannedContact
 from etl.paths import report_dir
 from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
 from etl.pipeline.migration_report import load_section, write_migration_report
@@ -74,6 +74,7 @@ class MigrateOptions:
     create_lists: bool = False
     create_tags: bool = False
     on_existing: str = "merge"
+    on_conflict: str = "target"  # the cut-over delta: who wins a field edited in Benchmark since we wrote it
     import_unconfirmed: bool = False
     dry_run: bool = False
     max_requests: int | None = None
@@ -141,6 +142,8 @@ def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str]
         f"lists={sorted(opts.lists)};unconfirmed={opts.import_unconfirmed};on_existing={opts.on_existing};"
         f"create={opts.create_fields},{opts.create_lists},{opts.create_tags}"
     )
+    if opts.on_conflict != "target":  # only when given: the default keeps the ids runs always had
+        flags += f";on_conflict={opts.on_conflict}"
     if opts.consent:  # statuses read differently: another run
         c = opts.consent
         values = sorted((k, v.value) for k, v in c.status_values.items())
@@ -332,6 +335,7 @@ def _migrate(
             base_url, api_key, transport=simulated, clock=clock, pacer=pacer, patience=opts.patience
         ) as http:
             (preview, preview_structure), _, mapping_doc = _plan(result, resolve_opts, opts, http, saved=None)
+        bases, unread = _dry_run_bases(state_dir, opts.target_id or base_url, preview_structure)
         with BenchmarkClient(base_url, api_key, clock=clock, pacer=pacer, patience=opts.patience) as client:
             plan = dry_run(
                 client,
@@ -340,6 +344,8 @@ def _migrate(
                 policy=opts.on_existing,
                 reserve=opts.reserve,
                 would_create=simulated.created,
+                bases=bases,
+                on_conflict=opts.on_conflict,
             )
         later, later_fields = _later_rejects(opts.sources, read, preview, [])
         files, doc = write_migration_report(
@@ -361,7 +367,7 @@ def _migrate(
             doc,
             plan=plan,
             validation=result,
-            warnings=read.warnings,
+            warnings=(*read.warnings, *unread),
             stop_reason=stop,
         )
 
@@ -510,12 +516,14 @@ def _migrate(
             structure_id,
             run_id,
             on_existing=opts.on_existing,
+            on_conflict=opts.on_conflict,
             reserve=opts.reserve,
             max_requests=opts.max_requests,
             requests_sent=setup_pacer.sent,
             patience=opts.patience,
             label=" ".join(opts.sources)[:200],
             resume_command=opts.resume_command,
+            target_id=opts.target_id,
         )
         try:
             summary = load(
@@ -549,6 +557,18 @@ def _finish_fields(ledger: Ledger, run_id: str, result: MigrateResult) -> dict[s
         "requests_this_time": result.requests_total - result.requests_before,
         "report": str(result.files.html) if result.files is not None else None,
     }
+
+
+def _dry_run_bases(
+    state_dir: Path, target: str, structure_id: str
+) -> tuple[dict[str, tuple[PlannedContact, int | None]], tuple[str, ...]]:
+    """What earlier runs of the state dir wrote to this target (the delta's bases), read-only; a ledger
+    that cannot be read leaves the dry run pricing by ``--on-existing`` alone, with a warning."""
+    try:
+        with Ledger.open(state_dir, readonly=True) as ledger, ledger_errors(ledger.path):
+            return ledger.bases(ledger.written(target, structure_id)), ()
+    except ConfigError as exc:
+        return {}, (f"{exc}; the dry run prices every existing contact by --on-existing",)
 
 
 def _plan(

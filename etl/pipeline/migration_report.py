@@ -4,7 +4,10 @@
 ``dry_run`` | ``stopped``: nothing was written, ``load.stop_reason`` says why; a dry run that a real run
 would stop says so in ``load.would_stop``); ``resume_after`` (UTC, or null); ``totals.created/updated/unchanged/skipped/failed/pending``
 (per source row, from the ledger); ``requests`` ``{total, by_endpoint}``; ``load`` (policy, index strategy,
-pause reason, resume command, the first failures) and, for a dry run, ``dry_run`` (the exact plan).
+pause reason, resume command, the first failures); ``changes_since_last_run`` (a run over a newer export
+with a state dir that wrote these people before: ``updated``, ``conflicts`` with field, source value,
+Benchmark value and base, ``unsubscribed``, ``new``, ``gone_from_source``; null when no earlier run of the
+target wrote anything) and, for a dry run, ``dry_run`` (the exact plan).
 ``report.html`` is the validate page with a migration section on top; ``rejects.csv`` is validate's.
 """
 
@@ -48,6 +51,7 @@ def load_section(run: RunLedger) -> dict[str, Any]:
         "index_strategy": run.get_meta("index_strategy"),
         "status_on_create": run.get_meta("status_on_create"),
         "failures": failures,
+        "changes_since_last_run": run.changes_since_last_run(),
     }
 
 
@@ -83,7 +87,10 @@ def write_migration_report(
         if "rejected" in rows:
             doc["totals"]["rejected"] = rows["rejected"]  # validate's rejects plus mapping's type rejects
         doc["requests"] = section["requests"]
-        doc["load"] = {k: v for k, v in section.items() if k not in ("rows", "requests")}
+        doc["changes_since_last_run"] = section.get("changes_since_last_run")
+        doc["load"] = {
+            k: v for k, v in section.items() if k not in ("rows", "requests", "changes_since_last_run")
+        }
     else:
         doc["requests"] = {"total": 0, "by_endpoint": {}}
     if dry_run is not None:
@@ -161,8 +168,44 @@ def _with_migration(page: str, doc: dict[str, Any]) -> str:
         f'<h1>Migration — {html.escape(doc["state"])}</h1><p class="muted">run '
         f"<code>{html.escape(doc['run_id'])}</code></p>{note}<section><table><tr><th>rows</th><th></th></tr>"
         f"{cells}</table><table><tr><th>requests by endpoint</th><th>{req.get('total', 0):,}</th></tr>"
-        f"{by_ep}</table></section>"
+        f"{by_ep}</table></section>{_changes_html(doc.get('changes_since_last_run'))}"
     )
     page = page.replace("<title>Validation report", "<title>Migration report", 1)
     page = page.replace(" · nothing was sent to Benchmark", "", 1)
     return page.replace("<main>", "<main>" + section, 1)
+
+
+def _changes_html(changes: dict[str, Any] | None) -> str:
+    """The "changes since last run" section: counts, the conflicts with both values, the other keys."""
+    if not changes:
+        return ""
+    esc = html.escape
+    counts = "".join(
+        f'<tr><td>{esc(name.replace("_", " "))}</td><td class="num">{changes[name]["count"]:,}</td></tr>'
+        for name in ("updated", "conflicts", "unsubscribed", "new", "gone_from_source")
+    )
+    conflicts = "".join(
+        f"<tr><td>{esc(c['key'])}</td><td><code>{esc(c['field'])}</code></td><td>{esc(str(c['source']))}</td>"
+        f"<td>{esc(str(c['benchmark']))}</td><td>{esc(str(c['base'] if c['base'] is not None else ''))}</td></tr>"
+        for c in changes["conflicts"]["items"]
+    )
+    lists = "".join(
+        f"<p><b>{esc(name.replace('_', ' '))}</b>: {esc(', '.join(changes[name]['keys']))}"
+        + (" …" if changes[name]["count"] > len(changes[name]["keys"]) else "")
+        + "</p>"
+        for name in ("updated", "unsubscribed", "new", "gone_from_source")
+        if changes[name]["count"]
+    )
+    table = (
+        "<table><tr><th>key</th><th>field</th><th>source</th><th>Benchmark</th><th>last written</th></tr>"
+        f"{conflicts}</table>"
+        if conflicts
+        else ""
+    )
+    return (
+        '<section><h2>Changes since last run</h2><p class="muted">Three-way merge against what this state '
+        "dir wrote last: fields edited in Benchmark since are conflicts, "
+        + ("overwritten with the source's value" if changes.get("on_conflict") == "source" else "kept")
+        + f"; people gone from the export are listed, never deleted.</p><table>{counts}</table>{table}{lists}"
+        "</section>"
+    )

@@ -7,6 +7,9 @@ The expected state is what the loader was asked to produce, re-derived from the 
   what the run planned: under ``merge`` a field that already held a value keeps *that* value, under
   ``overwrite`` the planned value wins; lists and tags are only ever added (planned ⊆ actual); under
   ``skip`` nothing but the status is expected (the run left the rest alone on purpose);
+- a contact an earlier run of the state dir wrote (``base``: the cut-over delta) is expected as the
+  three-way merge against that base: a field edited in Benchmark since keeps that value (unless the run
+  said ``on_conflict="source"``), and only the lists and tags the source added since must be there;
 - status: a planned Inactive must be Inactive; a planned Active may be Inactive only when the contact was
   already Inactive before the run (never re-activated, by the API's rule and ours) — that is a note, not a
   mismatch. The pre-run state comes from the ledger's ``existing`` table (the dedup index of the run).
@@ -21,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from etl.load.decide import is_inactive, merged
+from etl.load.decide import THREE_WAY, is_inactive, merged
 from etl.model import BME_ACTIVE, BME_INACTIVE, BME_UNSUBSCRIBE, PlannedContact
 
 CHECKED_OUTCOMES = ("created", "updated", "unchanged")
@@ -73,11 +76,19 @@ def expected_state(
     ours: bool,
     before: Mapping[str, Any] | None,
     policy: str,
+    base: PlannedContact | None = None,
+    on_conflict: str = "target",
 ) -> Expected:
-    """Re-derive what the loader aimed at for ``plan`` (``before``: the run's index doc, ``None`` if new)."""
+    """Re-derive what the loader aimed at for ``plan`` (``before``: the run's index doc, ``None`` if new;
+    ``base``: what an earlier run of the state dir wrote for the key, if one did)."""
     inactive_before = before is not None and not ours and is_inactive(before)
     if ours or before is None:
         fields, lists, tags = dict(plan.fields), list(plan.lists), list(plan.tags)
+    elif base is not None:
+        all_fields, _, _ = merged(plan, before, THREE_WAY, base=base, on_conflict=on_conflict)
+        fields = {fid: all_fields.get(fid, "") for fid, _ in plan.fields}
+        lists = [x for x in plan.lists if x not in base.lists]
+        tags = [x for x in plan.tags if x not in base.tags]
     elif policy == "skip":
         fields, lists, tags = {}, [], []
     else:

@@ -96,6 +96,8 @@ def expectations(
     """
     population: list[Expected] = []
     skipped: Counter[str] = Counter()
+    bases = ledger.bases()  # the cut-over delta's: keys an earlier run wrote were merged three ways
+    on_conflict = ledger.get_meta("on_conflict") or "target"
     for row in ledger.iter_contacts([DONE]):
         if row.outcome not in CHECKED_OUTCOMES:
             skipped[row.outcome or "unknown"] += 1
@@ -108,6 +110,8 @@ def expectations(
                 ours=row.ours,
                 before=None if row.ours else before.get(row.plan.key),
                 policy=policy,
+                base=None if row.ours or row.plan.key not in bases else bases[row.plan.key][0],
+                on_conflict=on_conflict,
             )
         )
     pending = ledger.contact_totals().get("pending", 0)
