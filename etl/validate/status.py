@@ -165,13 +165,12 @@ def with_status(
     expression, every branch of BY and VALUE re-evaluated every signal and the highest rank (itself every
     signal), so each cell's regexes ran dozens of times — 95% of validate's time on a million rows.
     """
-    stage1: dict[str, pl.Expr] = {}  # normalised cells, one column per (source column, cleaned first)
-    names: dict[tuple[str, bool], str] = {}
+    headers_by_file = _every_file_has(frame, plan, headers_by_file)
+    names: dict[tuple[str, bool], str] = {}  # normalised cells, one column per (source column, cleaned first)
 
     def norm(col: str, *, clean: bool = True) -> pl.Expr:
         if (col, clean) not in names:
-            names[(col, clean)] = name = f"{_STAGE}n{len(names)}"
-            stage1[name] = normalised(rules.clean(column(col)) if clean else column(col))
+            names[(col, clean)] = f"{_STAGE}n{len(names)}"
         return pl.col(names[(col, clean)])
 
     signals: list[_Signal] = []  # each signal's status becomes a column of its own (stage 2)
@@ -224,39 +223,37 @@ def with_status(
         )
     signals.append(_Signal(FILE_NAME, lookup(pl.col(SOURCE_FILE), files), pl.lit(None, dtype=pl.String)))
 
-    said_names = [f"{_STAGE}s{k}" for k in range(len(signals))]
     rank_names = [f"{_STAGE}r{k}" for k in range(len(signals))]
     top_name = f"{_STAGE}top"
-    out = frame.with_columns(**stage1) if stage1 else frame
+    out = frame.with_columns(
+        _normalised_cells(frame.get_column(col), clean=clean).alias(name)
+        for (col, clean), name in names.items()
+    )
     out = out.with_columns(**readings) if readings else out
-    stage2 = {n: s.status for n, s in zip(said_names, signals, strict=True)}
+    # each signal's rank (every status a signal gives is one of RANK's: a rank is null iff the status is)
+    stage2 = {
+        n: s.status.replace_strict(list(RANK), list(RANK.values()), default=None, return_dtype=pl.Int8)
+        for n, s in zip(rank_names, signals, strict=True)
+    }
     if plan.status is not None and preset.status.unknown is None:
         stage2[unknown_name] = is_unknown
     out = out.with_columns(**stage2)
-    to_rank = {k: str(v) for k, v in RANK.items()}
-    out = out.with_columns(
-        lookup(pl.col(s), to_rank).cast(pl.Int8).alias(r) for s, r in zip(said_names, rank_names, strict=True)
-    )
     out = out.with_columns(pl.max_horizontal(rank_names).alias(top_name))
 
     fired: pl.Expr = pl.lit(False)
     for k in fired_flags:
-        fired = fired | pl.col(said_names[k]).is_not_null()
-    for k in fired_consent:
-        said = pl.col(said_names[k])
-        fired = fired | (said.is_not_null() & (said != "subscribed"))
+        fired = fired | pl.col(rank_names[k]).is_not_null()
+    for k in fired_consent:  # a consent column saying "subscribed" (rank 0) does not make the word readable
+        said = pl.col(rank_names[k])
+        fired = fired | (said.is_not_null() & (said != RANK[Status.SUBSCRIBED.value]))
     top = pl.col(top_name)
-    back = {str(v): k for k, v in RANK.items()}
-    status = (
-        pl.when(top.is_null())
-        .then(pl.lit(preset.status.default.value))
-        .otherwise(lookup(top.cast(pl.String), back))
-    )
+    back = top.replace_strict(list(RANK.values()), list(RANK), default=None, return_dtype=pl.String)
+    status = pl.when(top.is_null()).then(pl.lit(preset.status.default.value)).otherwise(back)
     by: Any = pl.when(top.is_null()).then(pl.lit(DEFAULT))
     value: Any = pl.when(top.is_null()).then(pl.lit(None, dtype=pl.String))
-    for s, rank in zip(signals, rank_names, strict=True):
-        by = by.when(pl.col(rank) == top).then(pl.lit(s.by))
-        value = value.when(pl.col(rank) == top).then(s.value)
+    for s, name in zip(signals, rank_names, strict=True):
+        by = by.when(pl.col(name) == top).then(pl.lit(s.by))
+        value = value.when(pl.col(name) == top).then(s.value)
     out = out.with_columns(
         status.alias(STATUS),
         by.alias(BY),
@@ -266,6 +263,46 @@ def with_status(
     )
     keep = set(readings)
     return out.drop([c for c in out.columns if c.startswith(_STAGE) and c not in keep])
+
+
+def _every_file_has(
+    frame: pl.DataFrame, plan: ColumnPlan, headers_by_file: Mapping[str, Collection[str]] | None
+) -> Mapping[str, Collection[str]] | None:
+    """None (every file has every column) when each file of ``frame``'s rows has every column a status
+    signal reads — one file, the usual case: no per-row file look-up (a hash of every row's file name,
+    repeated per signal) is then needed. Otherwise ``headers_by_file`` as given."""
+    if headers_by_file is None:
+        return None
+    used = {c for c, _ in plan.flags} | {c for c, _ in plan.consent}
+    used |= {fc.source for fc in plan.fields if not fc.custom} | set(plan.ignored)
+    present = frame.get_column(SOURCE_FILE).unique().to_list()
+    if all(f in headers_by_file and used <= set(headers_by_file[f]) for f in present):
+        return None
+    return headers_by_file
+
+
+_DISTINCT_SAMPLE = 10_000  # cells looked at to guess whether a column repeats its values
+
+
+def _normalised_cells(cells: pl.Series, *, clean: bool) -> pl.Series:
+    """``normalised`` (after ``rules.clean`` when ``clean``) of every cell of ``cells``, worked out once per
+    distinct value when the column repeats its values (a status word, a flag, a mostly empty date column):
+    two regex replacements and a lower-casing over every cell cost more than all the rest of the status.
+    A column of mostly distinct values is worked out cell by cell (a look-up table as large as the column
+    would cost more)."""
+    v = pl.col("v")
+    expr = normalised(rules.clean(v) if clean else v)
+    filled = cells.drop_nulls()
+    if not filled.len():
+        return pl.Series(values=[None] * cells.len(), dtype=pl.String)
+    sample = filled.head(_DISTINCT_SAMPLE)
+    if sample.n_unique() * 4 <= sample.len() or sample.len() < _DISTINCT_SAMPLE:
+        distinct = filled.unique().rename("v")
+        if distinct.len() * 4 <= cells.len():
+            table = distinct.to_frame().select(v, expr.alias("n"))
+            got = cells.replace_strict(table.get_column("v"), table.get_column("n"), default=None)
+            return got.cast(pl.String)
+    return cells.rename("v").to_frame().select(expr).to_series()
 
 
 def consent_values(
