@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from etl.extract.delimited import aligned
 from etl.mapping.consent import (
     DATE_LIKE,
     INVISIBLE,
@@ -54,7 +55,7 @@ SOURCES_SCHEMA = pl.Schema({"by": pl.String, "value": pl.String, STATUS: pl.Stri
 @dataclass(frozen=True)
 class _Signal:
     by: str  # who speaks: 'column "X"' or "file name"
-    status: pl.Expr  # a Status value, or null when this signal says nothing
+    rank: pl.Expr  # the RANK of the status it gives (a working column), or null when it says nothing
     value: pl.Expr  # the cell that spoke, for the report
 
 
@@ -163,97 +164,100 @@ def with_status(
 
     Built in stages, each stage's columns computed once and referred to by name: written as one nested
     expression, every branch of BY and VALUE re-evaluated every signal and the highest rank (itself every
-    signal), so each cell's regexes ran dozens of times — 95% of validate's time on a million rows.
+    signal), so each cell's regexes ran dozens of times — 95% of validate's time on a million rows. A
+    column's signals depend on its cell alone (and on whether the row's file has the column, applied
+    after), so they are worked out once per distinct cell (``_by_distinct``).
     """
     headers_by_file = _every_file_has(frame, plan, headers_by_file)
-    names: dict[tuple[str, bool], str] = {}  # normalised cells, one column per (source column, cleaned first)
+    per_column: dict[str, dict[str, pl.Expr]] = {}  # source column → working column → expr of its cell
+    masked: list[tuple[str, str]] = []  # (working column, source column): null where the file lacks it
+    normal: dict[tuple[str, bool], pl.Expr] = {}
+
+    def add(col: str, expr: pl.Expr, *, mask: bool = False, name: str | None = None) -> pl.Expr:
+        name = name or f"{_STAGE}{sum(map(len, per_column.values()))}"
+        per_column.setdefault(col, {})[name] = expr
+        if mask:
+            masked.append((name, col))
+        return pl.col(name)
 
     def norm(col: str, *, clean: bool = True) -> pl.Expr:
-        if (col, clean) not in names:
-            names[(col, clean)] = f"{_STAGE}n{len(names)}"
-        return pl.col(names[(col, clean)])
+        """The column's normalised cell, as a working column (what VALUE shows)."""
+        if (col, clean) not in normal:
+            normal[(col, clean)] = add(col, normalised(rules.clean(column(col)) if clean else column(col)))
+        return normal[(col, clean)]
 
-    signals: list[_Signal] = []  # each signal's status becomes a column of its own (stage 2)
+    def rank(status: pl.Expr) -> pl.Expr:  # every status a signal gives is one of RANK's
+        return status.replace_strict(list(RANK), list(RANK.values()), default=None, return_dtype=pl.Int8)
+
+    signals: list[_Signal] = []
     fired_flags: list[int] = []  # signals whose status, when given, makes a row's status readable
     fired_consent: list[int] = []  # signals that do so unless they say "subscribed"
     for col, rule in plan.flags:
         word_in_flag = norm(col)
         cell = pl.lit(FILLED) if not rule.values else word_in_flag.fill_null("")
-        cond = fires(col, rule, headers_by_file)
+        fire = pl.when(fires(col, rule, None)).then(pl.lit(RANK[rule.status.value], dtype=pl.Int8))
         fired_flags.append(len(signals))
-        signals.append(_Signal(f'column "{col}"', pl.when(cond).then(pl.lit(rule.status.value)), cell))
+        signals.append(_Signal(f'column "{col}"', add(col, fire, mask=True), cell))
+        own = _own_words(col, normalised(rules.clean(column(col))), None, by_name=True)
         fired_flags.append(len(signals))
-        signals.append(
-            _Signal(
-                f'column "{col}"', _own_words(col, word_in_flag, headers_by_file, by_name=True), word_in_flag
-            )
-        )
+        signals.append(_Signal(f'column "{col}"', add(col, rank(own), mask=True), word_in_flag))
     claimed = [fc.source for fc in plan.fields if not fc.custom] + list(plan.ignored)
     for col in claimed:
         if classify_header(col) is not None:
+            own = _own_words(col, normalised(rules.clean(column(col))), None, by_name=False)
             fired_flags.append(len(signals))
-            said = _own_words(col, norm(col), headers_by_file, by_name=False)
-            signals.append(_Signal(f'column "{col}"', said, norm(col)))
+            signals.append(_Signal(f'column "{col}"', add(col, rank(own), mask=True), norm(col)))
     word = pl.lit(None, dtype=pl.String)
     unknown: pl.Expr = pl.lit(False)
-    unknown_name = f"{_STAGE}unknown"
     if plan.status is not None:
         word = column(plan.status)
-        own = {k: v.value for k, v in preset.status.values.items()}
+        own_values = {k: v.value for k, v in preset.status.values.items()}
         looked = pl.coalesce(
-            lookup(word.str.to_lowercase(), own), lookup(norm(plan.status, clean=False), VOCABULARY)
+            lookup(word.str.to_lowercase(), own_values), lookup(normalised(word), VOCABULARY)
         )
         is_unknown = word.is_not_null() & looked.is_null()
         if preset.status.unknown is not None:
             looked = pl.when(is_unknown).then(pl.lit(preset.status.unknown.value)).otherwise(looked)
         else:
-            unknown = pl.col(unknown_name)
-        signals.append(_Signal(f'column "{plan.status}"', looked, norm(plan.status, clean=False)))
-    readings: dict[str, pl.Expr] = {}
+            unknown = add(plan.status, is_unknown)
+        said = add(plan.status, rank(looked))
+        signals.append(_Signal(f'column "{plan.status}"', said, norm(plan.status, clean=False)))
     for j, (col, shape) in enumerate(plan.consent):
-        readings[consent_reading_column(j)] = _reading(col, norm(col), shape, headers_by_file)
-        readings[consent_cell_column(j)] = (
-            pl.lit(FILLED, dtype=pl.String) if shape.kind == "event" else norm(col)
-        )
-    for j, (col, _shape) in enumerate(plan.consent):
-        r = pl.col(consent_reading_column(j))
+        v = normalised(rules.clean(column(col)))
+        read = _reading(col, v, shape, None)
+        add(col, read, mask=True, name=consent_reading_column(j))
+        add(col, pl.lit(FILLED, dtype=pl.String) if shape.kind == "event" else v, name=consent_cell_column(j))
+        said = add(col, rank(pl.when(read.is_in(list(RANK))).then(read)), mask=True)
         fired_consent.append(len(signals))
-        signals.append(
-            _Signal(f'column "{col}"', pl.when(r.is_in(list(RANK))).then(r), pl.col(consent_cell_column(j)))
-        )
-    signals.append(_Signal(FILE_NAME, lookup(pl.col(SOURCE_FILE), files), pl.lit(None, dtype=pl.String)))
+        signals.append(_Signal(f'column "{col}"', said, pl.col(consent_cell_column(j))))
+    by_file = add(SOURCE_FILE, rank(lookup(pl.col(SOURCE_FILE), files))) if files else pl.lit(None, pl.Int8)
+    signals.append(_Signal(FILE_NAME, by_file, pl.lit(None, dtype=pl.String)))
 
-    rank_names = [f"{_STAGE}r{k}" for k in range(len(signals))]
-    top_name = f"{_STAGE}top"
     out = frame.with_columns(
-        _normalised_cells(frame.get_column(col), clean=clean).alias(name)
-        for (col, clean), name in names.items()
+        series for col, outputs in per_column.items() for series in _by_distinct(frame, col, outputs)
     )
-    out = out.with_columns(**readings) if readings else out
-    # each signal's rank (every status a signal gives is one of RANK's: a rank is null iff the status is)
-    stage2 = {
-        n: s.status.replace_strict(list(RANK), list(RANK.values()), default=None, return_dtype=pl.Int8)
-        for n, s in zip(rank_names, signals, strict=True)
-    }
-    if plan.status is not None and preset.status.unknown is None:
-        stage2[unknown_name] = is_unknown
-    out = out.with_columns(**stage2)
-    out = out.with_columns(pl.max_horizontal(rank_names).alias(top_name))
+    if headers_by_file is not None and masked:
+        out = out.with_columns(
+            pl.when(_in_files_having(col, headers_by_file)).then(pl.col(name)).alias(name)
+            for name, col in masked
+        )
+    top_name = f"{_STAGE}top"
+    out = out.with_columns(pl.max_horizontal(s.rank for s in signals).alias(top_name))
 
     fired: pl.Expr = pl.lit(False)
     for k in fired_flags:
-        fired = fired | pl.col(rank_names[k]).is_not_null()
+        fired = fired | signals[k].rank.is_not_null()
     for k in fired_consent:  # a consent column saying "subscribed" (rank 0) does not make the word readable
-        said = pl.col(rank_names[k])
+        said = signals[k].rank
         fired = fired | (said.is_not_null() & (said != RANK[Status.SUBSCRIBED.value]))
     top = pl.col(top_name)
     back = top.replace_strict(list(RANK.values()), list(RANK), default=None, return_dtype=pl.String)
     status = pl.when(top.is_null()).then(pl.lit(preset.status.default.value)).otherwise(back)
     by: Any = pl.when(top.is_null()).then(pl.lit(DEFAULT))
     value: Any = pl.when(top.is_null()).then(pl.lit(None, dtype=pl.String))
-    for s, name in zip(signals, rank_names, strict=True):
-        by = by.when(pl.col(name) == top).then(pl.lit(s.by))
-        value = value.when(pl.col(name) == top).then(s.value)
+    for s in signals:
+        by = by.when(s.rank == top).then(pl.lit(s.by))
+        value = value.when(s.rank == top).then(s.value)
     out = out.with_columns(
         status.alias(STATUS),
         by.alias(BY),
@@ -261,7 +265,8 @@ def with_status(
         word.alias(WORD),
         (unknown & ~fired).alias(UNKNOWN),
     )
-    keep = set(readings)
+    keep = {consent_reading_column(j) for j in range(len(plan.consent))}
+    keep |= {consent_cell_column(j) for j in range(len(plan.consent))}
     return out.drop([c for c in out.columns if c.startswith(_STAGE) and c not in keep])
 
 
@@ -282,27 +287,32 @@ def _every_file_has(
 
 
 _DISTINCT_SAMPLE = 10_000  # cells looked at to guess whether a column repeats its values
+_DISTINCT_RATIO = 4  # a column is worked out per distinct cell when it has ≤ 1/4 as many distinct cells
+_KEY = "__bme_st_key"
 
 
-def _normalised_cells(cells: pl.Series, *, clean: bool) -> pl.Series:
-    """``normalised`` (after ``rules.clean`` when ``clean``) of every cell of ``cells``, worked out once per
-    distinct value when the column repeats its values (a status word, a flag, a mostly empty date column):
-    two regex replacements and a lower-casing over every cell cost more than all the rest of the status.
-    A column of mostly distinct values is worked out cell by cell (a look-up table as large as the column
-    would cost more)."""
-    v = pl.col("v")
-    expr = normalised(rules.clean(v) if clean else v)
-    filled = cells.drop_nulls()
-    if not filled.len():
-        return pl.Series(values=[None] * cells.len(), dtype=pl.String)
-    sample = filled.head(_DISTINCT_SAMPLE)
-    if sample.n_unique() * 4 <= sample.len() or sample.len() < _DISTINCT_SAMPLE:
-        distinct = filled.unique().rename("v")
-        if distinct.len() * 4 <= cells.len():
-            table = distinct.to_frame().select(v, expr.alias("n"))
-            got = cells.replace_strict(table.get_column("v"), table.get_column("n"), default=None)
-            return got.cast(pl.String)
-    return cells.rename("v").to_frame().select(expr).to_series()
+def _by_distinct(frame: pl.DataFrame, col: str, outputs: Mapping[str, pl.Expr]) -> list[pl.Series]:
+    """``outputs`` (expressions of column ``col``'s cell alone) for every row of ``frame``, worked out once
+    per distinct cell when the column repeats its values (a status word, a flag, a mostly empty date
+    column) and joined back: regex replacements, lower-casing and look-ups over every cell cost more than
+    all the rest of validate. A column of mostly distinct values is worked out cell by cell (a table as
+    large as the column would cost more)."""
+    cells = frame.get_column(col)
+    sample = cells.head(_DISTINCT_SAMPLE)
+    if sample.n_unique() * _DISTINCT_RATIO <= max(sample.len(), _DISTINCT_RATIO):
+        distinct = cells.unique()
+        if distinct.len() * _DISTINCT_RATIO <= max(cells.len(), _DISTINCT_RATIO):
+            table = distinct.to_frame().select(pl.nth(0).alias(_KEY), **outputs)
+            got = (
+                cells.rename(_KEY)
+                .to_frame()
+                .join(table, on=_KEY, how="left", nulls_equal=True, maintain_order="left")
+            )
+            # in the cells' chunk layout: a frame whose columns' layouts differ is rechunked (every string
+            # copied) by polars' filters
+            return [aligned(got.get_column(name), cells) for name in outputs]
+    got = frame.select(column(col).alias(_KEY), **outputs)  # (the cell keeps a literal output full height)
+    return [got.get_column(name) for name in outputs]
 
 
 def consent_values(
@@ -366,7 +376,8 @@ def _variants() -> list[str]:
 def status_sources(first: pl.DataFrame, keep: pl.Series) -> pl.DataFrame:
     """Rows per (deciding signal, its value, status), over the rows kept (SOURCES_SCHEMA)."""
     return (
-        first.filter(keep)
+        first.select(BY, VALUE, STATUS)  # (filtering every column of ``first`` first copied them all)
+        .filter(keep)
         .group_by(pl.col(BY).alias("by"), pl.col(VALUE).alias("value"), STATUS)
         .agg(pl.len().cast(pl.Int64).alias("n"))
         .cast(dict(SOURCES_SCHEMA))  # type: ignore[arg-type]
