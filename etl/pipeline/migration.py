@@ -168,7 +168,15 @@ def _raw_variants(result: ValidationResult) -> dict[str, list[str]]:
     if EMAIL_RAW not in canon.columns:
         return {}
     out: dict[str, list[str]] = {}
-    for key, raw in canon.select(KEY, EMAIL_RAW).iter_rows():
+    # Only rows where either form can differ from the key go through Python (a per-row loop over a
+    # million rows cost seconds): the address spelt otherwise than its key, or a key that is not ASCII
+    # (ascii_form is None for an ASCII key). strip() and strip_chars strip the same characters here.
+    k, spelt = pl.col(KEY), pl.col(EMAIL_RAW)
+    python_space = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+    maybe = canon.select(KEY, EMAIL_RAW).filter(
+        (spelt.fill_null("").str.strip_chars(python_space) != k) | (k.str.len_bytes() != k.str.len_chars())
+    )
+    for key, raw in maybe.iter_rows():
         spelled = (raw or "").strip()
         forms = [f for f in (spelled, ascii_form(key)) if f and f != key]
         if forms:

@@ -270,11 +270,13 @@ def canonical_rows(
             rules.split_column(raw.get_column(plan.tags), preset.tags.format).alias(f"{TEMP}tags")
         )
     tags = pl.col(f"{TEMP}tags") if plan.tags else rules.empty_list()
+    # the status and the consent readings in stages of their own (see consent.with_status)
+    raw = consent.with_status(raw, plan, preset, file_statuses(files, preset), headers_by_file)
     first = raw.select(
         *PROV,
         pl.col(f"{TEMP}email_raw").alias(EMAIL_RAW),
         email.str.to_lowercase().alias(KEY),
-        *consent.status_exprs(plan, preset, file_statuses(files, preset), headers_by_file),
+        *(pl.col(c) for c in (STATUS, consent.BY, consent.VALUE, consent.WORD, consent.UNKNOWN)),
         tags.alias(TAGS),
         _lists(plan, preset, files).alias(LISTS),
         event.dt.replace_time_zone("UTC").alias(EVENT_TIME),
