@@ -61,13 +61,8 @@ def migration_lines(s: Summary) -> list[str]:
         "dry_run": "dry run — nothing was written",
         "stopped": f"STOPPED before writing — {s.pause_reason}" if s.pause_reason else "STOPPED",
     }[s.state]
-    if s.state == "dry_run":
-        t = s.totals
-        rows = (
-            f"{int(t.get('rows_read', 0) or 0):,} read = {int(t.get('valid', 0) or 0):,} valid + "
-            f"{int(t.get('rejected', 0) or 0):,} rejected + "
-            f"{int(t.get('merged_duplicate', 0) or 0):,} merged duplicate(s)"
-        )
+    if s.state == "dry_run":  # its totals are the plan's split: the real run's line, word for word
+        rows = _rows(s.totals)
         requests = f"read-only; the migration itself needs {s.requests_total or 0:,} (bill above)"
     else:
         rows = _rows(s.totals)

@@ -8,6 +8,7 @@ run id already pins the sources' content, the mapping and the target.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -215,11 +216,20 @@ def migrate(
     )
     if opts.dry_run:
         simulated = SimulatedWrites(httpx.HTTPTransport())
-        # one pacer for the resolution and the index reads: --max-requests bounds them together
+        # one pacer for the resolution and the index reads: --max-requests bounds them together; one
+        # counter for every request the real run would send, the simulated writes included
         pacer = Pacer(clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=hooks.on_wait)
-        with BenchmarkClient(base_url, api_key, transport=simulated, clock=clock, pacer=pacer) as http:
+        sent: Counter[str] = Counter()
+
+        def count(endpoint: str) -> None:
+            sent[endpoint] += 1
+
+        with BenchmarkClient(
+            base_url, api_key, transport=simulated, clock=clock, pacer=pacer, on_request=count
+        ) as http:
             (preview, preview_structure), _, mapping_doc = _plan(result, resolve_opts, opts, http, saved=None)
-        with BenchmarkClient(base_url, api_key, clock=clock, pacer=pacer) as client:
+        upstream = Counter(outcome for _, _, outcome, _ in _upstream_outcomes(result, preview))
+        with BenchmarkClient(base_url, api_key, clock=clock, pacer=pacer, on_request=count) as client:
             plan = dry_run(
                 client,
                 preview_structure,
@@ -227,6 +237,9 @@ def migrate(
                 policy=opts.on_existing,
                 reserve=opts.reserve,
                 would_create=simulated.created,
+                variants=_raw_variants(result),
+                sent=sent,
+                upstream=upstream,
             )
         later, later_fields = _later_rejects(opts.sources, read, preview, [])
         files, doc = write_migration_report(

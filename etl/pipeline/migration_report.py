@@ -4,7 +4,8 @@
 ``dry_run`` | ``stopped``: nothing was written, ``load.stop_reason`` says why; a dry run that a real run
 would stop says so in ``load.would_stop``); ``resume_after`` (UTC, or null); ``totals.created/updated/unchanged/skipped/failed/pending``
 (per source row, from the ledger); ``requests`` ``{total, by_endpoint}``; ``load`` (policy, index strategy,
-pause reason, resume command, the first failures) and, for a dry run, ``dry_run`` (the exact plan).
+pause reason, resume command, the first failures) and, for a dry run, ``dry_run`` (the exact plan; its
+rows' split is the dry run's ``totals``, as a real run's would be).
 ``report.html`` is the validate page with a migration section on top; ``rejects.csv`` is validate's.
 """
 
@@ -88,6 +89,9 @@ def write_migration_report(
         doc["requests"] = {"total": 0, "by_endpoint": {}}
     if dry_run is not None:
         doc["dry_run"] = dry_run
+        # the rows' split the real run would report, in the same place: a dry run's totals are its plan's
+        for name, count in dry_run.get("rows", {}).items():
+            doc["totals"][name] = count
     if extra:
         doc["load"] = {**doc.get("load", {}), **extra}
     files = ReportFiles(
