@@ -205,3 +205,34 @@ def test_an_account_that_ignores_status_and_tags_on_create_costs_what_the_dry_ru
     assert plan["if_status_ignored"] > 0
     assert done["requests"]["total"] == plan["total_requests"] + extra
     assert planned["totals"] == done["totals"]
+
+
+@pytest.mark.parametrize(
+    "name", ["mailchimp_audience.zip", "constant_contact.csv", "brevo_cp1252_semicolon.csv"]
+)
+def test_dry_run_equals_the_real_run_when_the_index_is_built_by_batched_key_searches(
+    run, remote, name: str, tmp_path: Path
+) -> None:
+    """A larger account (small pages: paging it costs more than searching our keys) is indexed by batched
+    key searches, whose price counts the export's raw spellings too: the dry run searches what the real run
+    searches. In the account as the export spelled them: every other contact, and every contact whose
+    spelling is not its lower-cased key (the server's key match is case-sensitive: only that spelling
+    finds it)."""
+    box, env = remote(max_page_size=10)
+    sources = [str(SAMPLES / name)]
+    read = read_inputs(sources, preset=None, state_dir=tmp_path / "keys")
+    spelled = sorted(read.validation.canonical.select("key", "email_raw").iter_rows())
+    with httpx.Client(base_url=box.url, headers={"X-API-Key": box.api_key}, trust_env=False) as http:
+        sid = http.get("/api/contact-structure").json()[0]["_id"]
+        others = [f"someone{i}@example.net" for i in range(40)]
+        seeded = [
+            (raw or key).strip()
+            for i, (key, raw) in enumerate(spelled)
+            if i % 2 or (raw or key).strip() != key
+        ]
+        for key in [*others, *seeded]:
+            r = http.post("/api/contact", json={"key": key, "contactStructureId": sid})
+            assert r.status_code in (200, 201), r.text
+    plan, _ = _agree(run, sources, tmp_path, tmp_path / "state", env, *CREATE)
+    assert plan["index_strategy"] == "batched" and plan["existing_in_account"] > 40
+    assert plan["contacts"].get("updated", 0) > 0  # found by the batched searches
