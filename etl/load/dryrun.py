@@ -6,7 +6,9 @@ contacts' split, the rows' split (each contact's outcome for every row merged in
 validate and mapping rejected or skipped, as the real run's ``totals``) and the requests by endpoint
 (resolution's reads and writes, the index, then the writes ``decide`` asks for). What it cannot know
 before the first create is whether the account honours a status (and tags) on create; the bill assumes it
-does and says what it costs if not.
+does and says what it costs if not. Nor can a read see a key the account holds in a letter case no export
+spelling matches when the index is built by (case-sensitive) batched searches: the real run meets it as a
+``DuplicateFieldError`` and updates it. docs/loading.md "What the dry run promises" says so for users.
 
 Fields, lists and tags the flags would create are *simulated* (``SimulatedWrites``): the mapping's structure
 PUT and list POSTs are answered locally with placeholder ids, so the plan is exact without a write — a
