@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -187,13 +188,21 @@ def test_dry_run_equals_the_real_run_after_part_of_a_migration_was_undone(
     assert plan["contacts"].get("created", 0) > 0
 
 
-@pytest.mark.parametrize("name", ["mailchimp_audience.zip", "brevo_cp1252_semicolon.csv"])
-def test_an_account_that_ignores_status_and_tags_on_create_costs_what_the_dry_run_says(
-    run, remote, name: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("name", "status", "tags"),
+    [
+        ("mailchimp_audience.zip", "ignore", "ignore"),
+        ("brevo_cp1252_semicolon.csv", "ignore", "accept"),
+        ("mailchimp_audience.zip", "reject", "accept"),
+    ],
+)
+def test_an_account_that_ignores_status_or_tags_on_create_costs_what_the_dry_run_says(
+    run, remote, name: str, status: str, tags: str, tmp_path: Path
 ) -> None:
     """The one thing a dry run cannot read from the account: the bill names it (``if_status_ignored``,
-    ``if_tags_ignored``), and the real run costs exactly that much more, with the same outcomes."""
-    box, env = remote(status_on_create="ignore", tags_on_create="ignore")
+    ``if_tags_ignored``), and the real run costs exactly that much more — one more if the account refuses
+    a status outright (the first create, sent again without it) — with the same outcomes."""
+    box, env = remote(status_on_create=status, tags_on_create=tags)
     sources = [str(SAMPLES / name)]
     base = ["migrate", *sources, *CREATE, "--state-dir", str(tmp_path / "s")]
     assert run([*base, "--dry-run", "--report-dir", str(tmp_path / "d")], env).exit_code == 0
@@ -201,9 +210,20 @@ def test_an_account_that_ignores_status_and_tags_on_create_costs_what_the_dry_ru
     planned = json.loads((tmp_path / "d" / "report.json").read_text(encoding="utf-8"))
     done = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
     plan = planned["dry_run"]
-    extra = plan["if_status_ignored"] + plan["if_tags_ignored"]
-    assert plan["if_status_ignored"] > 0
-    assert done["requests"]["total"] == plan["total_requests"] + extra
+    assert plan["if_status_ignored"] > 0 and (plan["if_tags_ignored"] > 0 or tags == "accept")
+    patches = plan["if_status_ignored"]
+    puts = plan["if_tags_ignored"] if tags == "ignore" else 0
+    refused = 1 if status == "reject" else 0
+    assert done["requests"]["total"] == plan["total_requests"] + patches + puts + refused
+    expected = Counter(plan["by_endpoint"])
+    expected.update(
+        {
+            "PATCH /api/contact/{contactId}": patches,
+            "PUT /api/contact/{contactId}": puts,
+            "POST /api/contact": refused,
+        }
+    )
+    assert done["requests"]["by_endpoint"] == {k: v for k, v in expected.items() if v}
     assert planned["totals"] == done["totals"]
 
 
