@@ -45,9 +45,8 @@ ROW_OUTCOMES = ("created", "updated", "unchanged", "skipped", "rejected", "faile
 @dataclass(frozen=True)
 class DryRunPlan:
     contacts: dict[str, int]  # created / updated / unchanged / skipped (what *would* happen)
-    requests: dict[
-        str, int
-    ]  # setup (resolution: reads and writes), index, create, put (GET + PUT), status_patch
+    # setup (resolution's reads and writes), index, create, put (GET + PUT), status_patch
+    requests: dict[str, int]
     total_requests: int
     if_status_ignored: int  # extra PATCHes if the account ignores status on create
     index_strategy: str
