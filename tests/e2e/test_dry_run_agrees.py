@@ -88,6 +88,21 @@ def test_dry_run_equals_the_real_run_into_a_fresh_account(run, name: str, tmp_pa
     assert plan["requests"]["setup"] >= 1 and plan["contacts"].get("created", 0) > 0
 
 
+FLAGGED = (
+    ("constant_contact.csv", ("--import-unconfirmed",)),  # pending/no-consent rows load as Inactive
+    ("klaviyo.csv", ("--list", "Imported 2026")),  # one more list for everyone: one more list POST
+    ("mailchimp_audience.zip", ("--on-existing", "skip", "--list", "Imported 2026")),
+)
+
+
+@pytest.mark.parametrize(("name", "flags"), FLAGGED, ids=[f"{n}{' '.join(f)}" for n, f in FLAGGED])
+def test_dry_run_equals_the_real_run_with_flags(
+    run, name: str, flags: tuple[str, ...], tmp_path: Path
+) -> None:
+    plan, _ = _agree(run, [str(SAMPLES / name)], tmp_path, tmp_path / "state", None, *flags)
+    assert plan["contacts"].get("created", 0) > 0
+
+
 @pytest.mark.parametrize("names", MULTI, ids=["+".join(m) for m in MULTI])
 def test_dry_run_equals_the_real_run_for_several_sources(run, names: tuple[str, ...], tmp_path: Path) -> None:
     plan, done = _agree(run, [str(SAMPLES / n) for n in names], tmp_path, tmp_path / "state")
