@@ -61,16 +61,10 @@ def migration_lines(s: Summary) -> list[str]:
         "dry_run": "dry run — nothing was written",
         "stopped": f"STOPPED before writing — {s.pause_reason}" if s.pause_reason else "STOPPED",
     }[s.state]
+    rows = _rows(s.totals)  # a dry run's totals are its plan's: the real run's line, word for word
     if s.state == "dry_run":
-        t = s.totals
-        rows = (
-            f"{int(t.get('rows_read', 0) or 0):,} read = {int(t.get('valid', 0) or 0):,} valid + "
-            f"{int(t.get('rejected', 0) or 0):,} rejected + "
-            f"{int(t.get('merged_duplicate', 0) or 0):,} merged duplicate(s)"
-        )
         requests = f"read-only; the migration itself needs {s.requests_total or 0:,} (bill above)"
     else:
-        rows = _rows(s.totals)
         verify = f" (+{s.verify_requests:,} read-only to verify)" if s.verify_requests else ""
         requests = (
             f"{s.requests_now or 0:,} this time{verify}, {s.requests_total or 0:,} in total for this run"

@@ -1,8 +1,14 @@
-"""``migrate --dry-run``: the exact create/update/unchanged/skip split and the request bill, writing nothing.
+"""``migrate --dry-run``: the real run's outcome split and request bill, exactly, writing nothing.
 
-It builds the same dedup index the load would (read-only searches, priced the same way) and runs the same
-``decide`` policy, so its numbers are the load's numbers. What it cannot know before the first create is
-whether the account honours a status on create; the bill assumes it does and says what it costs if not.
+It builds the same dedup index the load would (read-only searches, the same keys and raw-case variants,
+priced the same way) and runs the same ``decide`` policy, so its numbers are the load's numbers: the
+contacts' split, the rows' split (each contact's outcome for every row merged into it, plus the rows
+validate and mapping rejected or skipped, as the real run's ``totals``) and the requests by endpoint
+(resolution's reads and writes, the index, then the writes ``decide`` asks for). What it cannot know
+before the first create is whether the account honours a status (and tags) on create; the bill assumes it
+does and says what it costs if not. Nor can a read see a key the account holds in a letter case no export
+spelling matches when the index is built by (case-sensitive) batched searches: the real run meets it as a
+``DuplicateFieldError`` and updates it. docs/loading.md "What the dry run promises" says so for users.
 
 Fields, lists and tags the flags would create are *simulated* (``SimulatedWrites``): the mapping's structure
 PUT and list POSTs are answered locally with placeholder ids, so the plan is exact without a write — a
@@ -17,7 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,11 +35,21 @@ from etl.load.index import IndexBuilder
 from etl.mapping.transform import plan_keys
 from etl.model import BME_INACTIVE, PlannedContact
 
+# The load's write endpoints, as ``BenchmarkClient`` names them (``on_request``): the bill's by-endpoint keys
+# equal the real run's ``requests.by_endpoint``.
+CREATE = "POST /api/contact"
+GET_ONE = "GET /api/contact/{contactId}"
+PUT_ONE = "PUT /api/contact/{contactId}"
+PATCH_ONE = "PATCH /api/contact/{contactId}"
+SEARCH = "POST /api/contact/search"
+ROW_OUTCOMES = ("created", "updated", "unchanged", "skipped", "rejected", "failed", "pending")
+
 
 @dataclass(frozen=True)
 class DryRunPlan:
     contacts: dict[str, int]  # created / updated / unchanged / skipped (what *would* happen)
-    requests: dict[str, int]  # index, create, put (GET + PUT), status_patch
+    # setup (resolution's reads and writes), index, create, put (GET + PUT), status_patch
+    requests: dict[str, int]
     total_requests: int
     if_status_ignored: int  # extra PATCHes if the account ignores status on create
     index_strategy: str
@@ -43,6 +59,10 @@ class DryRunPlan:
     hours: float
     fits_this_period: bool | None
     would_create: dict[str, list[str]] = field(default_factory=dict)  # fields/lists/tags the flags create
+    # per source row, as the real run's report ``totals``: every outcome, rejected and skipped upstream too
+    rows: dict[str, int] = field(default_factory=dict)
+    by_endpoint: dict[str, int] = field(default_factory=dict)  # as the real run's ``requests.by_endpoint``
+    if_tags_ignored: int = 0  # extra PUTs if the account drops tags on create
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,35 +112,58 @@ def dry_run(
     policy: str = "merge",
     reserve: int = 0,
     would_create: dict[str, list[str]] | None = None,
+    variants: Mapping[str, Sequence[str]] | None = None,
+    sent: Counter[str] | None = None,
+    upstream: Mapping[str, int] | None = None,
     bases: dict[str, tuple[PlannedContact, int | None]] | None = None,
     on_conflict: str = "target",
 ) -> DryRunPlan:
-    index = IndexBuilder(client, structure_id).build(plan_keys(plans))
+    """The plan of the load ``plans`` would get: decided against an index built as the loader builds it.
+
+    ``variants``: the raw spellings of the keys (as the real run passes them to the index: the batched
+    search's price depends on them). ``sent``: the counter ``client``'s ``on_request`` feeds, holding what
+    resolution already sent (simulated writes included: the real run sends them), so the bill is every
+    request of the run by endpoint; without it only the index and the writes are billed. ``upstream``: the
+    rows that never reach the load, by outcome (validate's and mapping's rejects, mapping's skips).
+    """
+    counted: Counter[str] = sent if sent is not None else Counter()
+    setup = sum(counted.values())
+    index = IndexBuilder(client, structure_id).build(plan_keys(plans), variants)
+    if sent is None:  # nothing fed the counter: the index's searches, as the pager counted them
+        counted[SEARCH] += index.requests
+    index_requests = sum(counted.values()) - setup
     outcomes: Counter[str] = Counter()
-    creates = puts = patches = new_inactive = known_v = 0
+    rows: Counter[str] = Counter({k: 0 for k in ROW_OUTCOMES})
+    rows.update(upstream or {})
+    writes: Counter[str] = Counter()
+    new_inactive = new_tagged = 0
     for plan in plans:
         doc = index.docs.get(plan.key)
         base = (bases or {}).get(plan.key) if doc is not None else None
         if base is not None:
             d = decide(plan, doc, THREE_WAY, base=base[0], on_conflict=on_conflict)
-            known_v += d.put and base[1] is not None  # the PUT needs no GET
+            known_v = d.put and base[1] is not None  # the ledger kept its __v: the PUT needs no GET
         else:
             d = decide(plan, doc, policy)
+            known_v = False
         outcomes[d.outcome.value] += 1
-        creates += d.create
-        puts += d.put
-        patches += d.patch
+        rows[d.outcome.value] += len(plan.row_ids)
+        writes[CREATE] += d.create
+        writes[GET_ONE] += d.put and not known_v
+        writes[PUT_ONE] += d.put
+        writes[PATCH_ONE] += d.patch
         new_inactive += d.create and plan.status == BME_INACTIVE
-    made = would_create or {}
-    setup = int(bool(made.get("fields") or made.get("tags"))) + len(made.get("lists", []))
+        new_tagged += d.create and bool(plan.tags)
     requests = {
         "setup": setup,
-        "index": index.requests,
-        "create": creates,
-        "put": 2 * puts - known_v,
-        "status_patch": patches,
+        "index": index_requests,
+        "create": writes[CREATE],
+        "put": writes[GET_ONE] + writes[PUT_ONE],
+        "status_patch": writes[PATCH_ONE],
     }
+    by_endpoint = counted + writes  # ``+`` drops zero counts: the ledger has no row for an unused endpoint
     total = sum(requests.values())
+    assert total == sum(by_endpoint.values()), "the bill's phases and endpoints disagree"
     limit = client.rate.limit or 3600
     monthly = client.rate.monthly_remaining
     per_hour = max(1, limit - reserve)
@@ -136,6 +179,9 @@ def dry_run(
         round(total / per_hour, 2),
         None if monthly is None else total + new_inactive <= monthly,
         {k: v for k, v in (would_create or {}).items() if v},
+        dict(rows),
+        dict(sorted(by_endpoint.items())),
+        new_tagged,
     )
 
 
@@ -159,6 +205,8 @@ def dry_run_lines(plan: DryRunPlan) -> list[str]:
         lines.append(
             f"  +{plan.if_status_ignored:,} status PATCHes if the account ignores a status on create"
         )
+    if plan.if_tags_ignored:
+        lines.append(f"  +{plan.if_tags_ignored:,} PUTs if the account drops the tags of a create")
     if plan.monthly_remaining is not None:
         verdict = "fits" if plan.fits_this_period else "does NOT fit"
         lines.append(

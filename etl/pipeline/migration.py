@@ -12,6 +12,7 @@ and fields are in docs/events.md): ``start``, ``load_start``, ``progress`` heart
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -337,14 +338,29 @@ def _migrate(
     )
     if opts.dry_run:
         simulated = SimulatedWrites(httpx.HTTPTransport())
-        # one pacer for the resolution and the index reads: --max-requests bounds them together
+        # one pacer for the resolution and the index reads: --max-requests bounds them together; one
+        # counter for every request the real run would send, the simulated writes included
         pacer = Pacer(clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=hooks.on_wait)
+        sent: Counter[str] = Counter()
+
+        def count(endpoint: str) -> None:
+            sent[endpoint] += 1
+
         with BenchmarkClient(
-            base_url, api_key, transport=simulated, clock=clock, pacer=pacer, patience=opts.patience
+            base_url,
+            api_key,
+            transport=simulated,
+            clock=clock,
+            pacer=pacer,
+            on_request=count,
+            patience=opts.patience,
         ) as http:
             (preview, preview_structure), _, mapping_doc = _plan(result, resolve_opts, opts, http, saved=None)
+        upstream = Counter(outcome for _, _, outcome, _ in _upstream_outcomes(result, preview))
         bases, unread = _dry_run_bases(state_dir, opts.target_id or base_url, preview_structure)
-        with BenchmarkClient(base_url, api_key, clock=clock, pacer=pacer, patience=opts.patience) as client:
+        with BenchmarkClient(
+            base_url, api_key, clock=clock, pacer=pacer, on_request=count, patience=opts.patience
+        ) as client:
             plan = dry_run(
                 client,
                 preview_structure,
@@ -354,6 +370,9 @@ def _migrate(
                 would_create=simulated.created,
                 bases=bases,
                 on_conflict=opts.on_conflict,
+                variants=_raw_variants(result),
+                sent=sent,
+                upstream=upstream,
             )
         later, later_fields = _later_rejects(opts.sources, read, preview, [])
         files, doc = write_migration_report(

@@ -7,7 +7,8 @@ would stop says so in ``load.would_stop``); ``resume_after`` (UTC, or null); ``t
 pause reason, resume command, the first failures); ``changes_since_last_run`` (a run over a newer export
 with a state dir that wrote these people before: ``updated``, ``conflicts`` with field, source value,
 Benchmark value and base, ``unsubscribed``, ``new``, ``gone_from_source``; null when no earlier run of the
-target wrote anything) and, for a dry run, ``dry_run`` (the exact plan).
+target wrote anything) and, for a dry run, ``dry_run`` (the exact plan; its
+rows' split is the dry run's ``totals``, as a real run's would be).
 ``report.html`` is the validate page with a migration section on top; ``rejects.csv`` is validate's.
 """
 
@@ -95,6 +96,9 @@ def write_migration_report(
         doc["requests"] = {"total": 0, "by_endpoint": {}}
     if dry_run is not None:
         doc["dry_run"] = dry_run
+        # the rows' split the real run would report, in the same place: a dry run's totals are its plan's
+        for name, count in dry_run.get("rows", {}).items():
+            doc["totals"][name] = count
     if extra:
         doc["load"] = {**doc.get("load", {}), **extra}
     files = ReportFiles(

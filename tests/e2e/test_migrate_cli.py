@@ -203,7 +203,14 @@ def test_dry_run_simulates_creating_fields_lists_and_tags(run, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert "would create 14 fields" in result.output and "would create 1 lists" in result.output
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["dry_run"]["requests"]["setup"] == 2 and doc["dry_run"]["contacts"]["created"] > 0
+    # setup bills resolution's reads (structure, lists) and its simulated writes (one PUT, one list POST)
+    assert doc["dry_run"]["requests"]["setup"] == 4 and doc["dry_run"]["contacts"]["created"] > 0
+    ends = doc["dry_run"]["by_endpoint"]
+    assert (
+        ends["PUT /api/contact-structure/{structureId}"]
+        == ends["POST /api/contact-structure/{structureId}/lists"]
+        == 1
+    )
     db = sqlite3.connect(state / "sandbox.db")
     assert db.execute("SELECT COUNT(*) FROM contacts").fetchone() == (0,)
     assert db.execute("SELECT v FROM structures").fetchone() == (0,)  # the structure was never PUT
