@@ -292,6 +292,25 @@ def chosen_patience(max_outage: str, wait_for_quota: bool, max_wait: str) -> Pat
     )
 
 
+def budget_options() -> Callable[[F], F]:
+    """``--max-requests`` and ``--reserve``: how much of the account's request budget a command may spend."""
+    return _bundle(
+        click.option(
+            "--max-requests",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Stop cleanly (exit 75) after this many API requests; run again to continue.",
+        ),
+        click.option(
+            "--reserve",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Requests per hourly window left unused for other integrations on the account.",
+        ),
+    )
+
+
 def create_options(
     fields_help: str = "Create missing custom fields in the contact structure.",
 ) -> Callable[[F], F]:

@@ -22,6 +22,7 @@ from etl.atomic import writable_dir
 from etl.clock import StoppableClock, SystemClock
 from etl.commands.common import (
     api_key_file_option,
+    budget_options,
     chosen_consent,
     chosen_patience,
     chosen_preset,
@@ -137,19 +138,7 @@ def _resume_command(ctx: click.Context) -> str:
     help="Read the account (read-only requests) and report the exact create/update/unchanged/skip "
     "split and the request bill; write nothing.",
 )
-@click.option(
-    "--max-requests",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Stop cleanly (exit 75) after this many API requests; run again to continue.",
-)
-@click.option(
-    "--reserve",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Requests per hourly window left unused for other integrations on the account.",
-)
+@budget_options()
 @click.option(
     "--allow-mostly-rejected",
     is_flag=True,

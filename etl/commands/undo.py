@@ -15,6 +15,7 @@ from etl.benchmark.pacing import Pacer
 from etl.clock import SystemClock
 from etl.commands.common import (
     api_key_file_option,
+    budget_options,
     report_dir_option,
     state_dir_option,
     target,
@@ -32,19 +33,7 @@ from etl.verify.expected import check_target, find_run, run_names, run_policy
 @click.command("undo", short_help="Delete what a run created, unchanged since; dry unless --yes.")
 @click.argument("run", metavar="RUN")
 @click.option("--yes", "apply", is_flag=True, help="Apply the plan (without it nothing is written).")
-@click.option(
-    "--max-requests",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Stop cleanly (exit 75) after this many API requests; run again to continue.",
-)
-@click.option(
-    "--reserve",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Requests per hourly window left unused for other integrations on the account.",
-)
+@budget_options()
 @state_dir_option("State directory holding the run's ledger [default: $BME_STATE_DIR or .etl].")
 @report_dir_option("Where undo.json goes [default: reports/<run id>].")
 @api_key_file_option()

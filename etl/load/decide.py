@@ -24,7 +24,7 @@ the same state dir wrote (created or updated), with that run's plan as the *base
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,6 +202,16 @@ def put_body(
     if not differs(plan, doc, policy, base=base, on_conflict=on_conflict):
         return None
     fields, lists, tags = merged(plan, doc, policy, base=base, on_conflict=on_conflict)
+    return replacement(current, fields, lists, tags)
+
+
+def replacement(
+    current: Mapping[str, Any], fields: Mapping[str, Any], lists: Sequence[str], tags: Sequence[str]
+) -> dict[str, Any]:
+    """The PUT (full replacement) of ``current`` — a fresh GET — with these fields, lists and tags.
+
+    The status and the structure are carried over as read, so a PUT never changes consent; ``__v`` is the
+    one just read (a concurrent edit makes the PUT fail instead of being overwritten)."""
     body: dict[str, Any] = {
         "key": current["key"],
         "fields": [{"_id": fid, "value": value} for fid, value in fields.items()],

@@ -31,7 +31,7 @@ from typing import Any
 from etl.benchmark.client import BenchmarkClient, NotFound, StaleVersion
 from etl.benchmark.search import SearchPager
 from etl.errors import RecordRejected
-from etl.load.decide import is_inactive
+from etl.load.decide import is_inactive, replacement
 from etl.load.index import SOURCE, compact
 from etl.load.ledger import DONE, IN_FLIGHT, PLANNED, STATUS_PENDING, ContactRow, RunLedger
 from etl.mailbox import mailbox_key
@@ -294,26 +294,12 @@ def read_cost(lookups: int, page_size: int | None) -> int:
 # --- applying -------------------------------------------------------------------------------------------------
 def _without_lists(current: Mapping[str, Any], drop: Sequence[str]) -> Doc:
     """The PUT body that keeps everything ``current`` (a fresh GET) holds except the ``drop`` lists."""
-    body: Doc = {
-        "key": current["key"],
-        "fields": [
-            {"_id": f["_id"], "value": f.get("value")}
-            for f in current.get("fields") or []
-            if isinstance(f, Mapping) and "_id" in f
-        ],
-        "lists": [
-            {"_id": x["_id"]}
-            for x in current.get("lists") or []
-            if isinstance(x, Mapping) and x["_id"] not in drop
-        ],
-        "tags": [{"_id": x["_id"]} for x in current.get("tags") or [] if isinstance(x, Mapping)],
-        "__v": current.get("__v", 0),
+    fields = {
+        f["_id"]: f.get("value") for f in current.get("fields") or [] if isinstance(f, Mapping) and "_id" in f
     }
-    if current.get("contactStructureId"):
-        body["contactStructureId"] = current["contactStructureId"]
-    if isinstance(current.get("status"), Mapping):
-        body["status"] = dict(current["status"])
-    return body
+    lists = [x["_id"] for x in current.get("lists") or [] if isinstance(x, Mapping) and x["_id"] not in drop]
+    tags = [x["_id"] for x in current.get("tags") or [] if isinstance(x, Mapping)]
+    return replacement(current, fields, lists, tags)
 
 
 def _remove_lists(client: BenchmarkClient, action: Action) -> str:
