@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from etl.benchmark.client import BenchmarkClient
-from etl.errors import AuthError, FatalLoadError, RecordRejected
+from etl.errors import AuthError, ConfigError, FatalLoadError, InvalidRequest, NotFound, RecordRejected
 
 _IDS = re.compile(r"/(contact-structure|lists|contact)/([0-9a-f]{24})")
 _TEMPLATE = {"contact-structure": "{structureId}", "lists": "{listId}", "contact": "{contactId}"}
@@ -79,3 +79,19 @@ def records(doc: Any) -> list[dict[str, Any]]:
     if isinstance(doc, dict):
         doc = doc.get("records", doc.get("data", []))
     return [d for d in doc or [] if isinstance(d, dict)]
+
+
+def structure_gone(
+    exc: RecordRejected, run_id: str, structure_id: str, url: str, command: str
+) -> ConfigError | None:
+    """The error to raise when a search answered that ``run_id``'s contact structure is not in the target
+    (another account, or the structure was deleted), else ``None``: verify and undo read a run back and
+    must say which account they need, not pass on the API's 400/404."""
+    if isinstance(exc, NotFound) or (
+        isinstance(exc, InvalidRequest) and getattr(exc, "field", None) == "contactStructureId"
+    ):
+        return ConfigError(
+            f"run {run_id}'s contact structure {structure_id} is not in the target at {url}: "
+            f"{command} needs the account the run was loaded into"
+        )
+    return None

@@ -12,6 +12,7 @@ from etl import paths
 from etl.atomic import writable_dir, write_text_atomically
 from etl.benchmark.client import BenchmarkClient
 from etl.benchmark.pacing import Pacer
+from etl.benchmark.structure import structure_gone
 from etl.clock import SystemClock
 from etl.commands.common import (
     api_key_file_option,
@@ -99,11 +100,8 @@ def command(
                     ),
                 )
             except (InvalidRequest, NotFound) as exc:
-                if isinstance(exc, NotFound) or getattr(exc, "field", None) == "contactStructureId":
-                    raise ConfigError(
-                        f"run {info.run_id}'s contact structure {info.structure_id} is not in the target at "
-                        f"{url}: undo needs the account the run was loaded into"
-                    ) from None
+                if (gone := structure_gone(exc, info.run_id, info.structure_id, url, "undo")) is not None:
+                    raise gone from None
                 raise
             for line in undo_lines(plan, names.lists, names.fields):
                 say(line)

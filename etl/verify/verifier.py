@@ -24,6 +24,7 @@ from typing import Any
 
 from etl.benchmark.client import BenchmarkClient
 from etl.benchmark.pacing import Pacer
+from etl.benchmark.structure import structure_gone
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import ConfigError, InvalidRequest, NotFound
@@ -165,11 +166,8 @@ def verify(
         try:
             total = reader.probe()
         except (InvalidRequest, NotFound) as exc:
-            if isinstance(exc, NotFound) or getattr(exc, "field", None) == "contactStructureId":
-                raise ConfigError(
-                    f"run {run.run_id}'s contact structure {run.structure_id} is not in the target at "
-                    f"{base_url}: verify needs the account the run was loaded into"
-                ) from None
+            if (gone := structure_gone(exc, run.run_id, run.structure_id, base_url, "verify")) is not None:
+                raise gone from None
             raise
         probe_cost = sum(counts.values())
         plan, chosen, lookups = _plan(
