@@ -401,6 +401,7 @@ def run_verify(
     clock: Clock | None = None,
     patience: Patience | None = None,
     tracker: Tracker | None = None,
+    max_requests: int | None = None,
 ) -> tuple[VerifyResult, Path, str]:
     """Read a run back (printing the bill first), write verify.json and the report section. ``clock``:
     migrate passes its interruptible clock, so a signal ends the read-back's waits too; ``tracker`` shows
@@ -420,7 +421,13 @@ def run_verify(
         settings.state_dir,
         url,
         key,
-        VerifyOptions(run=run, sample=sample, embedded=settings.embedded, patience=patience or Patience()),
+        VerifyOptions(
+            run=run,
+            sample=sample,
+            embedded=settings.embedded,
+            patience=patience or Patience(),
+            max_requests=max_requests,
+        ),
         clock=clock,
         on_plan=show_plan,
         on_read=tracker.update if tracker is not None else None,

@@ -58,6 +58,8 @@ from etl.terminal import say
 from etl.verify.output import verify_lines
 from etl.verify.verifier import VerifyResult
 
+VERIFY_MINIMUM = 2  # the read-back's probe and one search: below that, a capped run skips the verify
+
 
 @contextmanager
 def _stop_on_signals() -> Iterator[threading.Event]:
@@ -312,6 +314,7 @@ def _command(
     display = ProgressDisplay()
     started: dict[str, tuple[str, int]] = {}
     checked: VerifyResult | None = None
+    verify_skipped = "--no-verify"
 
     def on_run(run_id: str, before: int) -> None:
         started.update(run=(run_id, before))
@@ -345,6 +348,20 @@ def _command(
                 result = migrate(opts, url, key, settings.state_dir, hooks=hooks, clock=clock, events=events)
                 for warning in result.warnings:
                     to_stderr(f"warning: {warning}")
+                # --max-requests bounds the read-back too: it plans within what the load left of the cap
+                left = (
+                    None
+                    if max_requests is None
+                    else max_requests - result.requests_total + result.requests_before
+                )
+                if (
+                    left is not None
+                    and left < VERIFY_MINIMUM
+                    and result.state == "complete"
+                    and not no_verify
+                ):
+                    no_verify = True
+                    verify_skipped = f"--max-requests {max_requests} is spent"
                 if result.state == "complete" and not result.already_complete and not no_verify:
                     say(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
                     checked, _, _ = run_verify(
@@ -356,6 +373,7 @@ def _command(
                         clock=clock,
                         tracker=tracker,
                         patience=opts.patience,
+                        max_requests=left,
                     )
                     events.emit(
                         VERIFIED,
@@ -383,7 +401,7 @@ def _command(
             say(line)
         if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
             to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
-    summary = _summary(result, checked, no_verify)
+    summary = _summary(result, checked, no_verify, verify_skipped)
     for line in migration_lines(summary):
         say(line)
     if result.state != "dry_run":
@@ -406,7 +424,9 @@ def _reports(files: Any) -> str:
     return f"{files.html} (also {files.json.name}, {files.rejects.name})" if files is not None else "none"
 
 
-def _summary(result: MigrateResult, checked: VerifyResult | None, no_verify: bool) -> Summary:
+def _summary(
+    result: MigrateResult, checked: VerifyResult | None, no_verify: bool, skipped: str = "--no-verify"
+) -> Summary:
     if checked is not None:
         verified = verify_phrase(checked)
     elif result.state == "dry_run":
@@ -417,7 +437,7 @@ def _summary(result: MigrateResult, checked: VerifyResult | None, no_verify: boo
         verified = f"not repeated; run `bme-migrate verify {result.run_id}` to check again"
     else:
         verified = (
-            f"skipped (--no-verify); run `bme-migrate verify {result.run_id}`" if no_verify else "not run"
+            f"skipped ({skipped}); run `bme-migrate verify {result.run_id}`" if no_verify else "not run"
         )
     state = "already_complete" if result.already_complete else result.state
     reports = _reports(result.files)

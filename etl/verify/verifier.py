@@ -39,7 +39,7 @@ from etl.verify.compare import (
     pick,
 )
 from etl.verify.expected import check_target, expectations, find_run, run_names, run_policy
-from etl.verify.readback import ReadBack, ReadPlan, budget_plan, by_key, costs
+from etl.verify.readback import BUDGET_SHARE, ReadBack, ReadPlan, budget_plan, by_key, costs
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class VerifyOptions:
     sample: int | None = None  # check a seeded random sample of this many keys
     embedded: bool = False  # the target is the embedded sandbox of this state dir
     patience: Patience = field(default_factory=Patience)  # --max-outage, --wait-for-quota, --max-wait
+    # what is left of a migration's --max-requests: the read-back plans within it and never sends more
+    max_requests: int | None = None
 
 
 @dataclass
@@ -153,7 +155,7 @@ def verify(
             on_read(sum(counts.values()) - billed[0])
 
     clock = clock or SystemClock()
-    pacer = Pacer(clock)
+    pacer = Pacer(clock, max_requests=opts.max_requests)
     with BenchmarkClient(
         base_url,
         api_key,
@@ -171,7 +173,14 @@ def verify(
             raise
         probe_cost = sum(counts.values())
         plan, chosen, lookups = _plan(
-            population, before, opts.sample, run.run_id, reader, total, probe_cost, client.rate.remaining
+            population,
+            before,
+            opts.sample,
+            run.run_id,
+            reader,
+            total,
+            probe_cost,
+            _remaining(client, opts, probe_cost),
         )
         pacer.expect(plan.reads + plan.list_counts)
         if on_plan is not None:
@@ -301,3 +310,13 @@ def _check(
         for lid in list_ids
     ]
     return ok, mismatches, notes, lists
+
+
+def _remaining(client: BenchmarkClient, opts: VerifyOptions, spent: int) -> int | None:
+    """The hourly requests left as the read plan sees them: within a migration's --max-requests, what the cap
+    leaves counts as the whole share the plan may spend (it spends 1/BUDGET_SHARE of what it is given)."""
+    remaining = client.rate.remaining
+    if opts.max_requests is None:
+        return remaining
+    capped = max(0, opts.max_requests - spent) * BUDGET_SHARE
+    return capped if remaining is None else min(remaining, capped)

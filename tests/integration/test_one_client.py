@@ -74,3 +74,30 @@ def test_max_requests_bounds_resolution_too(run, sandbox_factory, tmp_path: Path
     done = run(args, env)
     assert done.exit_code == 0, done.output
     assert len(account_contacts(box.app)) == N
+
+
+def test_max_requests_bounds_the_read_back_after_the_load(run, sandbox_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The verify that follows a complete migration plans within what the load left of ``--max-requests``,
+    and is skipped (saying so) when the load spent it: the run never sends more than the cap."""
+    args = ["migrate", str(_csv(tmp_path)), "--preset", "generic", "--report-dir", str(tmp_path / "r")]
+    free = sandbox_factory()
+    done = run(
+        [*args, "--no-verify", "--state-dir", str(tmp_path / "free")],
+        {"BME_BASE_URL": free.url, "BME_API_KEY": free.api_key},
+    )
+    assert done.exit_code == 0, done.output
+    load_cost = sum(free.app.request_counts().values())  # what the load alone needs
+
+    for extra, verified in ((0, False), (5, True)):
+        box = sandbox_factory()
+        env = {"BME_BASE_URL": box.url, "BME_API_KEY": box.api_key}
+        cap = load_cost + extra
+        state = ["--state-dir", str(tmp_path / f"s{extra}")]
+        result = run([*args, *state, "--max-requests", str(cap)], env)
+        assert result.exit_code == 0, result.output
+        assert sum(box.app.request_counts().values()) <= cap  # the read-back included
+        assert len(account_contacts(box.app)) == N
+        if verified:
+            assert "verify:    clean" in result.output, result.output
+        else:
+            assert f"skipped (--max-requests {cap} is spent)" in result.output, result.output
