@@ -7,6 +7,7 @@ except ``account_contacts``, which reads the sandbox's store directly to check t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -115,3 +116,13 @@ def prepared_sandbox(factory: Any, db: Any, clock: Any = None, **knobs: Any) -> 
     clean.stop()
     box = factory(knobs=Knobs(**{"hourly_limit": 10**9, "monthly_limit": 10**9, **knobs}), clock=clock, db=db)
     return box, account
+
+
+def people_csv(directory: Path, n: int, *, company: bool = False) -> Path:
+    """``directory/contacts.csv`` with ``n`` people ``person<i>@example.com``: ``Email,First Name``, or with
+    ``company`` also ``Last Name,Company`` — the export most CLI tests migrate."""
+    header = "Email,First Name,Last Name,Company" if company else "Email,First Name"
+    rows = [f"person{i}@example.com,First{i}" + (f",Last{i},Co{i}" if company else "") for i in range(n)]
+    path = directory / "contacts.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path

@@ -14,6 +14,7 @@ import pytest
 
 from etl.events import read_events
 from tests.e2e.conftest import Run
+from tests.load_support import people_csv
 
 KEYS = {"text", "tool", "state", "run_id", "counts", "requests", "resume_after", "resume_command", "reason"}
 
@@ -64,10 +65,7 @@ def remote(sandbox, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untype
 
 
 def _csv(tmp_path: Path, n: int) -> Path:
-    path = tmp_path / "contacts.csv"
-    lines = ["Email,First Name"] + [f"person{i}@example.com,First{i}" for i in range(n)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return people_csv(tmp_path, n)
 
 
 def _args(tmp_path: Path, n: int = 20) -> list[str]:

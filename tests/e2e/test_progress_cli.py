@@ -14,6 +14,7 @@ import pytest
 from etl.cli import main
 from etl.events import read_events
 from tests.e2e.conftest import CLI_ENV, Run
+from tests.load_support import people_csv
 
 N = 400
 
@@ -24,10 +25,7 @@ class _Terminal(io.StringIO):
 
 
 def _csv(tmp_path: Path, n: int = N) -> Path:
-    path = tmp_path / "contacts.csv"
-    lines = ["Email,First Name"] + [f"person{i}@example.com,First{i}" for i in range(n)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return people_csv(tmp_path, n)
 
 
 def test_a_terminal_bar_redraws_a_few_times_a_second_with_counts_in_full(

@@ -16,15 +16,13 @@ from etl.events import EventLog
 from etl.pipeline.migration import MigrateOptions, MigrateResult, migrate
 from etl.sandbox.knobs import Knobs
 from tests.e2e.conftest import Run
+from tests.load_support import people_csv
 
 N = 150
 
 
 def _csv(tmp_path: Path, n: int = N) -> Path:
-    path = tmp_path / "contacts.csv"
-    lines = ["Email,First Name"] + [f"person{i}@example.com,First{i}" for i in range(n)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return people_csv(tmp_path, n)
 
 
 def test_watch_follows_a_running_migration_until_it_completes(

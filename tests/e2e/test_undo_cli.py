@@ -17,6 +17,7 @@ import pytest
 
 from etl.sandbox.knobs import Knobs
 from tests.fixtures.sandbox import client_for, default_structure, key_eq, search_body
+from tests.load_support import people_csv
 
 SEARCH = "POST /api/contact/search"
 WRITES = ("DELETE /api/contact/{contactId}", "PUT /api/contact/{contactId}", "POST /api/contact")
@@ -25,12 +26,7 @@ EDITED = "person5@example.com"
 
 
 def _csv(tmp_path: Path, n: int) -> Path:
-    path = tmp_path / "contacts.csv"
-    rows = ["Email,First Name,Last Name,Company"] + [
-        f"person{i}@example.com,First{i},Last{i},Co{i}" for i in range(n)
-    ]
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
+    return people_csv(tmp_path, n, company=True)
 
 
 def _find(http: httpx.Client, sid: str, key: str) -> dict[str, Any] | None:

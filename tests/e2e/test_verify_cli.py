@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from etl.sandbox.knobs import Knobs
+from tests.load_support import people_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 MAILCHIMP = str(ROOT / "samples" / "mailchimp_audience.zip")
@@ -16,12 +17,7 @@ SEARCH = "POST /api/contact/search"
 
 
 def _csv(tmp_path: Path, n: int) -> Path:
-    path = tmp_path / "contacts.csv"
-    rows = ["Email,First Name,Last Name,Company"] + [
-        f"person{i}@example.com,First{i},Last{i},Co{i}" for i in range(n)
-    ]
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
+    return people_csv(tmp_path, n, company=True)
 
 
 @pytest.fixture

@@ -18,16 +18,13 @@ import pytest
 
 from etl.clock import FakeClock
 from etl.sandbox.knobs import Knobs
-from tests.load_support import account_contacts
+from tests.load_support import account_contacts, people_csv
 
 N = 30
 
 
 def _csv(tmp_path: Path) -> Path:
-    path = tmp_path / "contacts.csv"
-    rows = [f"person{i}@example.com,First{i}" for i in range(N)]
-    path.write_text("\n".join(["Email,First Name", *rows]) + "\n", encoding="utf-8")
-    return path
+    return people_csv(tmp_path, N)
 
 
 @pytest.fixture

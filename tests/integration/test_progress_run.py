@@ -17,16 +17,14 @@ from etl.load.loader import Progress
 from etl.pipeline.migration import Hooks, MigrateOptions, migrate
 from etl.progress import Tracker
 from etl.sandbox.knobs import Knobs
+from tests.load_support import people_csv
 
 N = 60
 INTERVAL = 300.0
 
 
 def _csv(tmp_path: Path) -> Path:
-    path = tmp_path / "contacts.csv"
-    lines = ["Email,First Name"] + [f"person{i}@example.com,First{i}" for i in range(N)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return people_csv(tmp_path, N)
 
 
 def test_a_paced_run_beats_at_the_interval_and_logs_its_events(sandbox_factory, tmp_path: Path) -> None:

@@ -8,29 +8,7 @@ import pytest
 
 from etl.load.decide import THREE_WAY, Conflict, decide, put_body, three_way
 from etl.model import BME_INACTIVE, BME_UNSUBSCRIBE, Outcome, PlannedContact
-
-F1, F2, L1, L2, T1 = "f" * 24, "e" * 24, "a" * 24, "b" * 24, "c" * 24
-
-
-def plan(**kw: Any) -> PlannedContact:
-    base: dict[str, Any] = {"key": "jane@x.com", "row_ids": (1,), "fields": ((F1, "Jane"),), "lists": (L1,)}
-    base.update(kw)
-    return PlannedContact(**base)
-
-
-def doc(**kw: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "_id": "1" * 24,
-        "key": "jane@x.com",
-        "status": "Active",
-        "secondary": None,
-        "fields": {F1: "Jane"},
-        "lists": [L1],
-        "tags": [],
-    }
-    base.update(kw)
-    return base
-
+from tests.unit.decide_support import F1, F2, L1, L2, T1, doc, plan
 
 # (id, source fields, Benchmark fields, base fields, on_conflict, expected fields, updated, conflicts)
 FIELD_CASES = [
