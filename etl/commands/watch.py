@@ -25,7 +25,6 @@ from etl.clock import Clock, SystemClock
 from etl.errors import EXIT_OK, EXIT_PAUSED, EXIT_UNEXPECTED, EXIT_USAGE
 from etl.events import FAIL, FINISH, PAUSE, PROGRESS, TERMINAL, events_path, read_events, tail_offset
 from etl.load.ledger import Ledger, ledger_errors, lock_holder
-from etl.model import Outcome
 from etl.progress import LOAD, RATE_WINDOW, Snapshot
 from etl.terminal import say
 
@@ -79,9 +78,7 @@ class _Watcher:
             return self._end(stamp, ledger, runs)
 
     def _line(self, run_id: str, ledger: Ledger) -> str:
-        totals = ledger.run(run_id).contact_totals()
-        pending = totals.pop(Outcome.PENDING.value, 0)
-        done = sum(totals.values())
+        done, total, totals = ledger.run(run_id).progress()
         now = self.clock.monotonic()
         if self.sampled_run != run_id:
             self.samples.clear()
@@ -96,14 +93,13 @@ class _Watcher:
             beat = None
         if rate is None and beat is not None and beat.get("rate_per_min"):
             rate = float(beat["rate_per_min"]) / 60
-        total = done + pending
         snap = Snapshot(
             phase=LOAD,
             done=done,
             total=total,
             counts=totals,
             rate=rate,
-            eta_seconds=(pending / rate) if rate else None,
+            eta_seconds=((total - done) / rate) if rate else None,
             elapsed=0.0,
             requests=None,
             hour_left=beat.get("hour_left") if beat else None,
@@ -158,11 +154,9 @@ class _Watcher:
 
 
 def _counts_text(ledger: Ledger, run_id: str) -> str:
-    totals = ledger.run(run_id).contact_totals()
-    pending = totals.pop(Outcome.PENDING.value, 0)
-    done = sum(totals.values())
+    done, total, totals = ledger.run(run_id).progress()
     shown = ", ".join(f"{k} {v:,}" for k, v in sorted(totals.items()) if v)
-    return f"{done:,}/{done + pending:,} contacts" + (f" | {shown}" if shown else "")
+    return f"{done:,}/{total:,} contacts" + (f" | {shown}" if shown else "")
 
 
 def _alive(pid: Any) -> bool:

@@ -1020,6 +1020,13 @@ class RunLedger:
         out[Outcome.PENDING.value] = left
         return out
 
+    def progress(self) -> tuple[int, int, dict[str, int]]:
+        """``(done, total, settled contacts by outcome)``: what a progress line or an event says of the run."""
+        totals = self.contact_totals()
+        pending = totals.pop(Outcome.PENDING.value, 0)
+        done = sum(totals.values())
+        return done, done + pending, totals
+
     def failed_rows(self) -> list[tuple[int, str | None]]:
         """(row_id, reason) of the rows whose contact the target refused."""
         return self.ledger.db.execute(

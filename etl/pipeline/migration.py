@@ -43,7 +43,7 @@ from etl.extract.legacy_api import OnPage
 from etl.extract.options import ReadOptions
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
 from etl.load.guard import stop_reason
-from etl.load.ledger import Ledger, file_digest, fingerprint, ledger_errors
+from etl.load.ledger import Ledger, RunLedger, file_digest, fingerprint, ledger_errors
 from etl.load.loader import LoadSummary, Progress
 from etl.load.run import LoadSettings, load
 from etl.mailbox import ascii_form
@@ -269,15 +269,12 @@ def _one_line(exc: BaseException) -> str:
     return text[:500]
 
 
-def _counts(ledger: Ledger, run_id: str) -> dict[str, Any]:
+def _counts(run: RunLedger) -> dict[str, Any]:
     """The counts every run event carries: contacts done/total and by outcome, rows by outcome, requests."""
-    run = ledger.run(run_id)
-    contacts = run.contact_totals()
-    pending = contacts.pop(Outcome.PENDING.value, 0)
-    done = sum(contacts.values())
+    done, total, contacts = run.progress()
     return {
         "done": done,
-        "total": done + pending,
+        "total": total,
         "counts": dict(sorted(contacts.items())),
         "rows": dict(sorted(run.row_totals().items())),
         "requests": sum(run.request_counts().values()),
@@ -445,7 +442,7 @@ def _migrate(
                 resume_after=exc.resume_after,
                 resume_command=opts.resume_command,
                 report=str(files.html),
-                **_counts(ledger, run_id),
+                **_counts(run_ledger),
             )
 
         def complete(summary: LoadSummary | None) -> MigrateResult:
@@ -471,11 +468,11 @@ def _migrate(
             hooks.on_run(run_id, before)
         if info is not None and info.state == "complete":  # nothing left to send: only re-report
             done = complete(None)
-            log.emit(FINISH, state="complete", already_complete=True, **_finish_fields(ledger, run_id, done))
+            log.emit(FINISH, state="complete", already_complete=True, **_finish_fields(run_ledger, done))
             return done
         if info is None and stop is not None:  # before any write, resolution's included: nothing starts
             files, doc = report("stopped")
-            log.emit(FINISH, state="stopped", reason=stop, report=str(files.html), **_counts(ledger, run_id))
+            log.emit(FINISH, state="stopped", reason=stop, report=str(files.html), **_counts(run_ledger))
             return MigrateResult(
                 run_id, "stopped", files, doc, validation=result, warnings=read.warnings, stop_reason=stop
             )
@@ -522,7 +519,7 @@ def _migrate(
             run_ledger.set_meta("upstream_recorded", "1")
         if hooks.on_plan is not None:
             hooks.on_plan(len(planned.contacts))
-        counts = _counts(ledger, run_id)
+        counts = _counts(run_ledger)
         log.emit(LOAD_START, resumed=info is not None, requests_before=before, **counts)
         tracker.begin(LOAD, len(planned.contacts), done=counts["done"], counts=counts["counts"])
 
@@ -570,17 +567,17 @@ def _migrate(
             raise
         except AuthError as exc:  # the run is failed in the ledger: say so with its counts
             tracker.drop()
-            log.emit(FAIL, error=_one_line(exc), error_type=type(exc).__name__, **_counts(ledger, run_id))
+            log.emit(FAIL, error=_one_line(exc), error_type=type(exc).__name__, **_counts(run_ledger))
             raise
         tracker.end()
         done = complete(summary)
-        log.emit(FINISH, state="complete", already_complete=False, **_finish_fields(ledger, run_id, done))
+        log.emit(FINISH, state="complete", already_complete=False, **_finish_fields(run_ledger, done))
         return done
 
 
-def _finish_fields(ledger: Ledger, run_id: str, result: MigrateResult) -> dict[str, Any]:
+def _finish_fields(run: RunLedger, result: MigrateResult) -> dict[str, Any]:
     return {
-        **_counts(ledger, run_id),
+        **_counts(run),
         "requests_this_time": result.requests_total - result.requests_before,
         "report": str(result.files.html) if result.files is not None else None,
     }
