@@ -130,3 +130,25 @@ def test_plain_status_shows_the_running_runs_last_heartbeat(
     assert seen["progress"]["phase"] == "load" and seen["progress"]["total"] == 100
     if "running" in text.out:  # still running when the text was read
         assert "load: " in text.out and "`bme-migrate status --watch` follows it" in text.out
+
+
+def test_a_run_that_has_begun_but_not_stored_its_plan_is_not_shown_as_0_of_0(tmp_path: Path) -> None:
+    """The window between ``start`` and ``add_plan`` (one transaction): the watcher says so, not ``0/0``."""
+    from etl.clock import FakeClock
+    from etl.commands.watch import follow
+    from etl.load.ledger import Ledger
+
+    state = tmp_path / "s"
+    lines: list[str] = []
+    with Ledger.open(state) as ledger:  # holds the run lock, as a live migration does
+        run_id = ledger.run("r1").start(base_url="http://x", structure_id="s1").run_id
+        clock = FakeClock()
+
+        def stop(seconds: float) -> None:
+            raise KeyboardInterrupt
+
+        clock.sleep = stop  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            follow(state, every=1, clock=clock, out=lines.append)
+    assert len(lines) == 1 and f"run {run_id} is storing its plan" in lines[0], lines
+    assert "0/0" not in lines[0]
