@@ -135,8 +135,8 @@ def open_sources(
         workdir = Path(tmp)
         known = dict(encodings or {})
         opts = options or ReadOptions()
-        budget = ArchiveBudget(opts)
-        opened = [o for p in paths for o in _open_path(Path(p), workdir, stack, known, opts, budget)]
+        opener = _Opener(workdir, stack, known, opts, ArchiveBudget(opts))
+        opened = [o for p in paths for o in opener.path(Path(p))]
         yield SourceStream(opened)
 
 
@@ -198,31 +198,90 @@ def read_sources(
     return stream_sources(paths, collect, progress, options)
 
 
-def _open_path(
-    path: Path,
-    workdir: Path,
-    stack: ExitStack,
-    encodings: Mapping[str, Choice],
-    options: ReadOptions,
-    budget: ArchiveBudget,
-) -> Iterator[_Opened]:
-    if not path.exists():
-        raise InputError("file not found", path=str(path))
-    if path.is_dir():
-        members = sorted(
-            p for p in path.rglob("*") if p.is_file() and wanted_member(p.relative_to(path).parts)
-        )
-        if not members:
-            raise InputError(
-                "folder holds no export file (" + " ".join(sorted(MEMBER_EXT)) + ")", path=str(path)
+@dataclass
+class _Opener:
+    """What opening any one source needs, shared by the whole call: the private work directory, the stack
+    that closes what was opened, the encodings settled so far, the user's options and the archive budget."""
+
+    workdir: Path
+    stack: ExitStack
+    encodings: Mapping[str, Choice]
+    options: ReadOptions
+    budget: ArchiveBudget
+
+    def path(self, path: Path) -> Iterator[_Opened]:
+        """A file, a folder (every wanted file under it) or a ZIP archive."""
+        if not path.exists():
+            raise InputError("file not found", path=str(path))
+        if path.is_dir():
+            members = sorted(
+                p for p in path.rglob("*") if p.is_file() and wanted_member(p.relative_to(path).parts)
             )
-        for member in members:
-            yield _open_file(member, str(member), workdir, stack, encodings, options)
-        return
-    if is_zip(path) and not is_workbook(path):
-        yield from _open_zip(path, workdir, stack, encodings, options, budget)
-    else:
-        yield _open_file(path, str(path), workdir, stack, encodings, options)
+            if not members:
+                raise InputError(
+                    "folder holds no export file (" + " ".join(sorted(MEMBER_EXT)) + ")", path=str(path)
+                )
+            for member in members:
+                yield self.file(member, str(member))
+            return
+        if is_zip(path) and not is_workbook(path):
+            yield from self.zip(path)
+        else:
+            yield self.file(path, str(path))
+
+    def file(self, path: Path, label: str, kind: str | None = None) -> _Opened:
+        """Open one plain file; ``kind`` overrides the FileInfo kind (``zip-member``)."""
+        try:
+            if path.stat().st_size == 0:
+                raise InputError("empty file (0 bytes)", path=label)
+            ext = path.suffix.lower()
+            if ext in EXCEL_EXT or (ext not in JSON_EXT | NDJSON_EXT and is_zip(path) and is_workbook(path)):
+                part = read_excel(path, label)
+            elif ext in JSON_EXT:
+                part = read_json(path, label, self.workdir, self.options.encoding)
+            elif ext in NDJSON_EXT:
+                part = read_ndjson(path, label, self.workdir, self.options.encoding)
+            else:
+                return DelimitedSource(
+                    path,
+                    label,
+                    self.workdir,
+                    self.stack,
+                    kind or "csv",
+                    self.encodings.get(label),
+                    self.options,
+                )
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", path=label) from None
+        if kind is not None:
+            part = Part(part.frame, part.rejects, replace(part.info, kind=kind))
+        return _Whole(part)
+
+    def zip(self, path: Path, label: str | None = None, nested: bool = False) -> Iterator[_Opened]:
+        """Unpack every wanted member (streamed to disk under a name of our own, one at a time, within
+        ``budget``) and open it; members stay until the end. A ZIP inside the ZIP is read the same way, one
+        level deep; every member left out is named, with why, in the first opened member's notes."""
+        label = label or str(path)
+        with open_archive(path, label) as zf:
+            members, skipped = archive_members(zf, label, nested)
+            first = True
+            for info in members:
+                member_label = f"{label}::{printable(info.filename)}"
+                dst = self.workdir / f"{self.budget.next_id()}{safe_suffix(info.filename)}"
+                extract_member(zf, info, dst, member_label, self.budget)
+                if PurePosixPath(info.filename).suffix.lower() == ".zip":
+                    inner = self.zip(dst, member_label, nested=True)
+                    opened_inner = list(inner)
+                    if first and skipped and opened_inner:
+                        opened_inner[0] = _Noted(opened_inner[0], tuple(skipped))
+                        first = False
+                    yield from opened_inner
+                    continue
+                opened = self.file(dst, member_label, kind="zip-member")
+                if first and skipped:
+                    opened = _Noted(opened, tuple(skipped))
+                first = False
+                yield opened
 
 
 def wanted_member(parts: tuple[str, ...]) -> bool:
@@ -250,71 +309,6 @@ def is_workbook(path: Path) -> bool:
             return "xl/workbook.xml" in zf.namelist()
     except (zipfile.BadZipFile, OSError):
         return False
-
-
-def _open_file(
-    path: Path,
-    label: str,
-    workdir: Path,
-    stack: ExitStack,
-    encodings: Mapping[str, Choice],
-    options: ReadOptions,
-    kind: str | None = None,
-) -> _Opened:
-    """Open one plain file; ``kind`` overrides the FileInfo kind (``zip-member``)."""
-    try:
-        if path.stat().st_size == 0:
-            raise InputError("empty file (0 bytes)", path=label)
-        ext = path.suffix.lower()
-        if ext in EXCEL_EXT or (ext not in JSON_EXT | NDJSON_EXT and is_zip(path) and is_workbook(path)):
-            part = read_excel(path, label)
-        elif ext in JSON_EXT:
-            part = read_json(path, label, workdir, options.encoding)
-        elif ext in NDJSON_EXT:
-            part = read_ndjson(path, label, workdir, options.encoding)
-        else:
-            return DelimitedSource(path, label, workdir, stack, kind or "csv", encodings.get(label), options)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path=label) from None
-    if kind is not None:
-        part = Part(part.frame, part.rejects, replace(part.info, kind=kind))
-    return _Whole(part)
-
-
-def _open_zip(
-    path: Path,
-    workdir: Path,
-    stack: ExitStack,
-    encodings: Mapping[str, Choice],
-    options: ReadOptions,
-    budget: ArchiveBudget,
-    label: str | None = None,
-    nested: bool = False,
-) -> Iterator[_Opened]:
-    """Unpack every wanted member (streamed to disk under a name of our own, one at a time, within
-    ``budget``) and open it; members stay until the end. A ZIP inside the ZIP is read the same way, one
-    level deep; every member left out is named, with why, in the first opened member's notes."""
-    label = label or str(path)
-    with open_archive(path, label) as zf:
-        members, skipped = archive_members(zf, label, nested)
-        first = True
-        for info in members:
-            member_label = f"{label}::{printable(info.filename)}"
-            dst = workdir / f"{budget.next_id()}{safe_suffix(info.filename)}"
-            extract_member(zf, info, dst, member_label, budget)
-            if PurePosixPath(info.filename).suffix.lower() == ".zip":
-                inner = _open_zip(dst, workdir, stack, encodings, options, budget, member_label, nested=True)
-                opened_inner = list(inner)
-                if first and skipped and opened_inner:
-                    opened_inner[0] = _Noted(opened_inner[0], tuple(skipped))
-                    first = False
-                yield from opened_inner
-                continue
-            opened = _open_file(dst, member_label, workdir, stack, encodings, options, kind="zip-member")
-            if first and skipped:
-                opened = _Noted(opened, tuple(skipped))
-            first = False
-            yield opened
 
 
 def open_archive(path: Path, label: str) -> zipfile.ZipFile:
