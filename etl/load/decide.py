@@ -131,15 +131,9 @@ def merged(
     return fields, lists, tags
 
 
-def differs(
-    plan: PlannedContact,
-    doc: Mapping[str, Any],
-    policy: str,
-    *,
-    base: PlannedContact | None = None,
-    on_conflict: str = "target",
-) -> bool:
-    fields, lists, tags = merged(plan, doc, policy, base=base, on_conflict=on_conflict)
+def _changes(doc: Mapping[str, Any], result: tuple[dict[str, str], list[str], list[str]]) -> bool:
+    """Whether the merged ``(fields, lists, tags)`` differ from what ``doc`` holds (order of lists aside)."""
+    fields, lists, tags = result
     return (
         fields != dict(doc.get("fields") or {})
         or set(lists) != set(doc.get("lists") or [])
@@ -167,20 +161,16 @@ def decide(
         if base is None:
             raise ValueError("three_way needs the base: what this state dir wrote last")
         delta = three_way(plan, doc, base, on_conflict)
-        put = (
-            delta.fields != dict(doc.get("fields") or {})
-            or set(delta.lists) != set(doc.get("lists") or [])
-            or set(delta.tags) != set(doc.get("tags") or [])
-        )
+        put = _changes(doc, (delta.fields, delta.lists, delta.tags))
         outcome = Outcome.UPDATED if put or patch else Outcome.UNCHANGED
         return Decision(outcome, put=put, patch=patch, updated=delta.updated, conflicts=delta.conflicts)
     effective = "merge" if ours else policy
-    put = differs(plan, doc, effective)
+    put = _changes(doc, merged(plan, doc, effective))
     if ours:
         return Decision(Outcome.CREATED, put=put, patch=patch)
     if put or patch:
         return Decision(Outcome.UPDATED, put=put, patch=patch)
-    if policy == "skip" and differs(plan, doc, "merge"):
+    if policy == "skip" and _changes(doc, merged(plan, doc, "merge")):
         return Decision(Outcome.SKIPPED)
     return Decision(Outcome.UNCHANGED)
 
@@ -199,10 +189,8 @@ def put_body(
     server-managed fields; ``__v`` is the one just read.
     """
     doc = compact(current)
-    if not differs(plan, doc, policy, base=base, on_conflict=on_conflict):
-        return None
-    fields, lists, tags = merged(plan, doc, policy, base=base, on_conflict=on_conflict)
-    return replacement(current, fields, lists, tags)
+    result = merged(plan, doc, policy, base=base, on_conflict=on_conflict)
+    return replacement(current, *result) if _changes(doc, result) else None
 
 
 def replacement(

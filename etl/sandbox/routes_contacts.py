@@ -153,16 +153,8 @@ def create(ctx: Ctx) -> Response:
     return Response.json(200, contact_doc(row, s))
 
 
-def _load(ctx: Ctx) -> ContactRow:
-    cid = require_object_id(ctx.params["contactId"], "contactId")
-    row = ctx.store.get_contact(cid)
-    if row is None:
-        raise not_found("Contact", cid)
-    return row
-
-
 def get_one(ctx: Ctx) -> Response:
-    row = _load(ctx)
+    row = ctx.contact()
     return Response.json(200, contact_doc(row, ctx.store.structure(row.structure_id)))
 
 
@@ -191,7 +183,7 @@ def _no_reactivation(old: ContactRow, new_status: str) -> None:
 
 
 def replace(ctx: Ctx) -> Response:
-    old = _load(ctx)
+    old = ctx.contact()
     body = ctx.body_object()
     _reject_unknown(body, _PUT_KEYS)
     if "_id" in body and body["_id"] != old.id:
@@ -228,7 +220,7 @@ def replace(ctx: Ctx) -> Response:
 
 
 def change_status(ctx: Ctx) -> Response:
-    old = _load(ctx)
+    old = ctx.contact()
     body = ctx.body_object()
     _reject_unknown(body, {"status"})
     if "status" not in body:
@@ -241,7 +233,7 @@ def change_status(ctx: Ctx) -> Response:
 
 
 def delete(ctx: Ctx) -> Response:
-    row = _load(ctx)
+    row = ctx.contact()
     doc = contact_doc(row, ctx.store.structure(row.structure_id))
     ctx.store.delete_contact(row)
     return Response.json(200, doc)

@@ -22,14 +22,6 @@ _SORTS = {"name": "name", "createdAt": "created_at", "updatedAt": "updated_at"}
 _READ_ONLY = {"_id", "type", "totalContacts", "totalCampaigns", "createdAt", "updatedAt"}
 
 
-def _structure(ctx: Ctx) -> StructureRow:
-    sid = require_object_id(ctx.params["contactStructureId"], "contactStructureId")
-    s = ctx.store.structure(sid)
-    if s is None:
-        raise not_found("Contact structure", sid)
-    return s
-
-
 def _list(ctx: Ctx, s: StructureRow, list_id: object) -> ListRow:
     lid = require_object_id(list_id, "listId")
     row = ctx.store.get_list(s.id, lid)
@@ -57,7 +49,7 @@ def _int_query(ctx: Ctx, name: str, default: int) -> int:
 
 
 def create(ctx: Ctx) -> Response:
-    s = _structure(ctx)
+    s = ctx.structure()
     body = ctx.body_object()
     extra = sorted(set(body) - {"name", "type"})
     if extra:
@@ -69,7 +61,7 @@ def create(ctx: Ctx) -> Response:
 
 
 def page(ctx: Ctx) -> Response:
-    s = _structure(ctx)
+    s = ctx.structure()
     number, size = _int_query(ctx, "page", 1), _int_query(ctx, "size", DEFAULT_SIZE)
     sort = ctx.request.query_one("sort") or "createdAt:asc"
     column, _, direction = sort.partition(":")
@@ -85,19 +77,19 @@ def page(ctx: Ctx) -> Response:
 
 
 def all_lists(ctx: Ctx) -> Response:
-    s = _structure(ctx)
+    s = ctx.structure()
     return Response.json(
         200, [{"_id": r.id, "name": r.name, "type": r.type} for r in ctx.store.all_lists(s.id)]
     )
 
 
 def get_one(ctx: Ctx) -> Response:
-    s = _structure(ctx)
+    s = ctx.structure()
     return Response.json(200, list_doc(_list(ctx, s, ctx.params["listId"])))
 
 
 def update(ctx: Ctx) -> Response:
-    s = _structure(ctx)
+    s = ctx.structure()
     row = _list(ctx, s, ctx.params["listId"])
     body = ctx.body_object()
     extra = sorted(set(body) - {"name", "__v"} - _READ_ONLY)
@@ -113,7 +105,7 @@ def update(ctx: Ctx) -> Response:
 
 
 def delete_one(ctx: Ctx) -> Response:
-    s = _structure(ctx)
+    s = ctx.structure()
     row = _list(ctx, s, ctx.params["listId"])
     ctx.store.delete_lists([row.id])
     return Response(204)
@@ -133,13 +125,13 @@ def _list_ids(ctx: Ctx, s: StructureRow, body: dict[str, Any]) -> list[str]:
 
 
 def delete_many(ctx: Ctx) -> Response:
-    s = _structure(ctx)
+    s = ctx.structure()
     ctx.store.delete_lists(_list_ids(ctx, s, ctx.body_object()))
     return Response(204)
 
 
 def merge(ctx: Ctx) -> Response:
-    s = _structure(ctx)
+    s = ctx.structure()
     body = ctx.body_object()
     sources = _list_ids(ctx, s, body)
     row = ctx.store.create_list(s.id, _name(body.get("name", "Merged list")), ctx.now)
@@ -148,7 +140,7 @@ def merge(ctx: Ctx) -> Response:
 
 
 def duplicate(ctx: Ctx) -> Response:
-    s = _structure(ctx)
+    s = ctx.structure()
     source = _list(ctx, s, ctx.params["listId"])
     body = ctx.body() or {}
     if not isinstance(body, dict):

@@ -12,6 +12,7 @@ from typing import Any
 from etl.sandbox.apierror import is_object_id, require_object_id, validation
 from etl.sandbox.http import Response
 from etl.sandbox.routing import MAX_PAGING_INT, Ctx
+from etl.sandbox.search_sql import Query
 from etl.sandbox.store import ContactRow, StructureRow
 
 SOURCES = (
@@ -134,9 +135,7 @@ def search(ctx: Ctx) -> Response:
     source = _source(body["source"])
     groups = _groups(body["contactSpecification"], structure, ctx.knobs.eq_multi_values)
     insensitive = ctx.knobs.key_match == "insensitive"
-    total, window = ctx.store.search(
-        sid, groups, insensitive=insensitive, offset=(page - 1) * size, limit=size
-    )
+    total, window = ctx.store.search(Query(sid, groups, insensitive, offset=(page - 1) * size, limit=size))
     rows = ctx.store.contacts_by_ids(window, with_lists="lists" in source)
     return Response.json(
         200, {"contacts": [_project(r, structure, source) for r in rows], "totalRecords": total}

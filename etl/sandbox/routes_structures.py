@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from etl.sandbox.apierror import forbidden, not_found, require_object_id, validation
+from etl.sandbox.apierror import forbidden, validation
 from etl.sandbox.http import Response
 from etl.sandbox.render import structure_doc
 from etl.sandbox.routes_contacts import check_version
@@ -20,20 +20,12 @@ DATA_TYPES = ("text", "number", "date", "boolean", "recurrent_date")
 _PUT_KEYS = {"label", "keyName", "keyType", "fields", "tags", "__v", "_id"}
 
 
-def _load(ctx: Ctx) -> StructureRow:
-    sid = require_object_id(ctx.params["contactStructureId"], "contactStructureId")
-    s = ctx.store.structure(sid)
-    if s is None:
-        raise not_found("Contact structure", sid)
-    return s
-
-
 def get_all(ctx: Ctx) -> Response:
     return Response.json(200, [structure_doc(s) for s in ctx.store.structures()])
 
 
 def get_one(ctx: Ctx) -> Response:
-    return Response.json(200, structure_doc(_load(ctx)))
+    return Response.json(200, structure_doc(ctx.structure()))
 
 
 def create(ctx: Ctx) -> Response:
@@ -97,7 +89,7 @@ def _tag(item: dict[str, Any], ident: str) -> dict[str, Any]:
 
 
 def replace(ctx: Ctx) -> Response:
-    old = _load(ctx)
+    old = ctx.structure()
     body = ctx.body_object()
     extra = sorted(set(body) - _PUT_KEYS)
     if extra:

@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from etl.sandbox.apierror import validation
+from etl.sandbox.apierror import not_found, require_object_id, validation
 from etl.sandbox.http import Request, Response
 from etl.sandbox.knobs import Knobs
-from etl.sandbox.store import Store
+from etl.sandbox.store import ContactRow, Store, StructureRow
 
 # Page numbers and sizes (query or body) above this are a 400: offsets stay far inside SQLite's 64 bits.
 MAX_PAGING_INT = 2**31 - 1
@@ -32,6 +32,22 @@ class Ctx:
             return self.request.json()
         except ValueError as exc:  # BadJson: malformed, not UTF-8, too deep, huge numbers, lone surrogates
             raise validation(f"Request body must be valid JSON: {exc}") from None
+
+    def structure(self) -> StructureRow:
+        """The structure named by the path's ``contactStructureId``: a 400 if malformed, a 404 if unknown."""
+        sid = require_object_id(self.params["contactStructureId"], "contactStructureId")
+        s = self.store.structure(sid)
+        if s is None:
+            raise not_found("Contact structure", sid)
+        return s
+
+    def contact(self) -> ContactRow:
+        """The contact named by the path's ``contactId``: a 400 if malformed, a 404 if unknown."""
+        cid = require_object_id(self.params["contactId"], "contactId")
+        row = self.store.get_contact(cid)
+        if row is None:
+            raise not_found("Contact", cid)
+        return row
 
     def body_object(self) -> dict[str, Any]:
         body = self.body()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 CHUNK = 500  # values per IN (...) list
 _TERMS = 200  # SELECTs per compound statement (SQLite allows 500)
@@ -29,16 +30,22 @@ def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
-def run(
-    db: sqlite3.Connection,
-    structure_id: str,
-    groups: Sequence[Sequence[Condition]],
-    *,
-    insensitive: bool,
-    offset: int,
-    limit: int,
-) -> tuple[int, list[str]]:
-    """``(total, ids of one page)``; no groups means the whole structure. Call inside a transaction."""
+@dataclass(frozen=True)
+class Query:
+    """One search page: OR-ed ``groups`` of AND-ed conditions in a structure (no groups: all of it), keys
+    matched case-insensitively or not (a knob), ``limit`` ids from ``offset``."""
+
+    structure_id: str
+    groups: Sequence[Sequence[Condition]]
+    insensitive: bool
+    offset: int
+    limit: int
+
+
+def run(db: sqlite3.Connection, query: Query) -> tuple[int, list[str]]:
+    """``(total, ids of one page)``. Call inside a transaction."""
+    structure_id, groups, insensitive = query.structure_id, query.groups, query.insensitive
+    offset, limit = query.offset, query.limit
     if not groups:
         count = db.execute("SELECT count(*) FROM contacts WHERE structure_id=?", (structure_id,))
         rows = db.execute(

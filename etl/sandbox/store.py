@@ -23,7 +23,7 @@ from typing import Any
 from etl.errors import ConfigError
 from etl.sandbox import search_sql
 from etl.sandbox.rows import ContactRow, IdFactory, ListRow, StructureRow, iso
-from etl.sandbox.search_sql import Condition, chunks, marks
+from etl.sandbox.search_sql import Query, chunks, marks
 
 __all__ = ["ContactRow", "IdFactory", "ListRow", "Store", "StructureRow", "iso"]
 
@@ -334,20 +334,10 @@ class Store:
         return int(self._db.execute("SELECT count(*) FROM contacts").fetchone()[0])
 
     # --- search -------------------------------------------------------------------------------------------
-    def search(
-        self,
-        structure_id: str,
-        groups: Sequence[Sequence[Condition]],
-        *,
-        insensitive: bool,
-        offset: int,
-        limit: int,
-    ) -> tuple[int, list[str]]:
+    def search(self, query: Query) -> tuple[int, list[str]]:
         """``(total, ids of one page)``, ordered ``createdAt, _id``: see ``search_sql.run``."""
         with self._db:
-            return search_sql.run(
-                self._db, structure_id, groups, insensitive=insensitive, offset=offset, limit=limit
-            )
+            return search_sql.run(self._db, query)
 
     # --- rate counters ------------------------------------------------------------------------------------
     def counter(self, name: str) -> tuple[float, int] | None:
