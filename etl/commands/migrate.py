@@ -54,6 +54,7 @@ from etl.load.dryrun import dry_run_lines
 from etl.load.ledger import Ledger, file_digest, ledger_errors
 from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.progress import TickingClock, Tracker
+from etl.report.files import rerender
 from etl.terminal import say
 from etl.verify.output import verify_lines
 from etl.verify.verifier import VerifyResult
@@ -401,6 +402,11 @@ def _command(
             say(line)
         if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
             to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
+    if result.state == "complete" and checked is None and result.files is not None:
+        # the page was rendered before the read-back was decided: say why there is none
+        rerender(
+            result.files.html.parent, verify_note=_summary(result, None, no_verify, verify_skipped).verify
+        )
     summary = _summary(result, checked, no_verify, verify_skipped)
     for line in migration_lines(summary):
         say(line)

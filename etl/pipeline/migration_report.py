@@ -14,7 +14,6 @@ rows' split is the dry run's ``totals``, as a real run's would be).
 
 from __future__ import annotations
 
-import html
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,12 @@ from typing import Any
 import polars as pl
 
 from etl.atomic import write_atomically
+from etl.events import FAIL, FINISH, LOAD_START, PAUSE, read_events
 from etl.load.ledger import RunLedger
 from etl.model import ROW_ID
+from etl.report import render_page
+from etl.report.files import run_verify_doc
 from etl.validate.core import ValidationResult
-from etl.validate.html import render_html
 from etl.validate.report import ReportFiles, build_report, report_writers
 
 LOAD_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed", "pending")
@@ -44,6 +45,7 @@ def load_section(run: RunLedger) -> dict[str, Any]:
     ][:MAX_FAILURES]
     return {
         "rows": rows,
+        "contacts": run.contact_totals(),
         "requests": {"total": sum(requests.values()), "by_endpoint": dict(sorted(requests.items()))},
         "state": info.state if info else None,
         "pause_reason": info.pause_reason if info else None,
@@ -69,11 +71,13 @@ def write_migration_report(
     mapping: dict[str, Any] | None = None,
     later_rejects: pl.DataFrame | None = None,
     later_field_problems: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    invocations: list[dict[str, Any]] | None = None,
 ) -> tuple[ReportFiles, dict[str, Any]]:
     """``later_rejects``: rows rejected after validate (mapping, the target) in validate's ``rejected_raw``
     shape; ``rejects.csv`` lists them with validate's, so every row that did not arrive can be fixed.
     ``later_field_problems``: values mapping left out (``type_mismatch``) and those rows' cells as read,
-    in validate's ``field_problems``/``field_problem_raw`` shapes; counted and listed with validate's."""
+    in validate's ``field_problems``/``field_problem_raw`` shapes; counted and listed with validate's.
+    ``invocations``: the run's timeline (``run_invocations``), shown on the page of a resumed run."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if later_field_problems is not None and later_field_problems[0].height:
         result = _with_field_problems(result, *later_field_problems)
@@ -88,9 +92,12 @@ def write_migration_report(
         if "rejected" in rows:
             doc["totals"]["rejected"] = rows["rejected"]  # validate's rejects plus mapping's type rejects
         doc["requests"] = section["requests"]
+        doc["contacts"] = _contacts(section.get("contacts") or {})
         doc["changes_since_last_run"] = section.get("changes_since_last_run")
         doc["load"] = {
-            k: v for k, v in section.items() if k not in ("rows", "requests", "changes_since_last_run")
+            k: v
+            for k, v in section.items()
+            if k not in ("rows", "contacts", "requests", "changes_since_last_run")
         }
     else:
         doc["requests"] = {"total": 0, "by_endpoint": {}}
@@ -99,6 +106,7 @@ def write_migration_report(
         # the rows' split the real run would report, in the same place: a dry run's totals are its plan's
         for name, count in dry_run.get("rows", {}).items():
             doc["totals"][name] = count
+        doc["contacts"] = _contacts({**dry_run.get("contacts", {}), "pending": 0})
     if extra:
         doc["load"] = {**doc.get("load", {}), **extra}
     files = ReportFiles(
@@ -107,7 +115,9 @@ def write_migration_report(
     if later_rejects is not None and later_rejects.height:
         rejected = pl.concat([result.rejected_raw, later_rejects], how="diagonal_relaxed").sort(ROW_ID)
         result = replace(result, rejected_raw=rejected)
-    page = _with_migration(render_html(doc), doc)
+    if invocations is not None:
+        doc["invocations"] = invocations
+    page = render_page(doc, run_verify_doc(out_dir, run_id))  # a complete run re-reported keeps its read-back
     write_atomically(report_writers(files, doc, page, result))  # all three or none
     return files, doc
 
@@ -125,91 +135,38 @@ def _with_field_problems(
     )
 
 
-def _with_migration(page: str, doc: dict[str, Any]) -> str:
-    """The validate page, retitled, with a migration section at the top of ``<main>``."""
-    t = doc["totals"]
-    cells = "".join(
-        f'<tr><td>{html.escape(k)}</td><td class="num">{t.get(k, 0):,}</td></tr>'
-        for k in (*LOAD_OUTCOMES, "rejected")
-    )
-    req = doc.get("requests", {})
-    by_ep = "".join(
-        f'<tr><td><code>{html.escape(k)}</code></td><td class="num">{v:,}</td></tr>'
-        for k, v in req.get("by_endpoint", {}).items()
-    )
-    load = doc.get("load", {})
-    note = ""
-    if doc["state"] == "paused":
-        note = (
-            f"<p><b>Paused</b>: {html.escape(str(load.get('pause_reason') or ''))}"
-            + (f" — resume after {html.escape(str(doc['resume_after']))}" if doc.get("resume_after") else "")
-            + (
-                f". Resume with <code>{html.escape(str(load.get('resume_command')))}</code>"
-                if load.get("resume_command")
-                else ""
-            )
-            + "</p>"
-        )
-    if doc["state"] == "stopped":
-        note = (
-            f"<p><b>Stopped before writing anything</b>: {html.escape(str(load.get('stop_reason') or ''))}. "
-            "Fix the export (see the problems below and rejects.csv), or run again with "
-            "<code>--allow-mostly-rejected</code> to load anyway.</p>"
-        )
-    if doc["state"] == "dry_run":
-        d = doc.get("dry_run", {})
-        note = (
-            "<p><b>Dry run</b>: nothing was written. Exact plan: "
-            + html.escape(", ".join(f"{k} {v:,}" for k, v in d.get("contacts", {}).items()))
-            + f"; {d.get('total_requests', 0):,} requests.</p>"
-        )
-        if load.get("would_stop"):
-            note += (
-                f"<p><b>A real run would stop before writing</b>: {html.escape(str(load['would_stop']))} "
-                "(<code>--allow-mostly-rejected</code> to load anyway).</p>"
-            )
-    section = (
-        f'<h1>Migration — {html.escape(doc["state"])}</h1><p class="muted">run '
-        f"<code>{html.escape(doc['run_id'])}</code></p>{note}<section><table><tr><th>rows</th><th></th></tr>"
-        f"{cells}</table><table><tr><th>requests by endpoint</th><th>{req.get('total', 0):,}</th></tr>"
-        f"{by_ep}</table></section>{_changes_html(doc.get('changes_since_last_run'))}"
-    )
-    page = page.replace("<title>Validation report", "<title>Migration report", 1)
-    page = page.replace(" · nothing was sent to Benchmark", "", 1)
-    return page.replace("<main>", "<main>" + section, 1)
+def _contacts(counts: dict[str, int]) -> dict[str, int]:
+    """Per contact, not per row (a merged duplicate row is not a second contact): every outcome named, and
+    ``planned``, what the load had to settle."""
+    out = {name: int(counts.get(name, 0)) for name in LOAD_OUTCOMES}
+    return {"planned": sum(out.values()), **out}
 
 
-def _changes_html(changes: dict[str, Any] | None) -> str:
-    """The "changes since last run" section: counts, the conflicts with both values, the other keys."""
-    if not changes:
-        return ""
-    esc = html.escape
-    counts = "".join(
-        f'<tr><td>{esc(name.replace("_", " "))}</td><td class="num">{changes[name]["count"]:,}</td></tr>'
-        for name in ("updated", "conflicts", "unsubscribed", "new", "gone_from_source")
-    )
-    conflicts = "".join(
-        f"<tr><td>{esc(c['key'])}</td><td><code>{esc(c['field'])}</code></td><td>{esc(str(c['source']))}</td>"
-        f"<td>{esc(str(c['benchmark']))}</td><td>{esc(str(c['base'] if c['base'] is not None else ''))}</td></tr>"
-        for c in changes["conflicts"]["items"]
-    )
-    lists = "".join(
-        f"<p><b>{esc(name.replace('_', ' '))}</b>: {esc(', '.join(changes[name]['keys']))}"
-        + (" …" if changes[name]["count"] > len(changes[name]["keys"]) else "")
-        + "</p>"
-        for name in ("updated", "unsubscribed", "new", "gone_from_source")
-        if changes[name]["count"]
-    )
-    table = (
-        "<table><tr><th>key</th><th>field</th><th>source</th><th>Benchmark</th><th>last written</th></tr>"
-        f"{conflicts}</table>"
-        if conflicts
-        else ""
-    )
-    return (
-        '<section><h2>Changes since last run</h2><p class="muted">Three-way merge against what this state '
-        "dir wrote last: fields edited in Benchmark since are conflicts, "
-        + ("overwritten with the source's value" if changes.get("on_conflict") == "source" else "kept")
-        + f"; people gone from the export are listed, never deleted.</p><table>{counts}</table>{table}{lists}"
-        "</section>"
-    )
+def run_invocations(events: Path, run_id: str, *, now: str, state: str) -> list[dict[str, Any]]:
+    """The invocations of one run, from ``events.jsonl``: each ``load_start`` opens one, the next
+    ``pause``/``fail``/``finish`` of the run closes it. The invocation writing this report has not logged
+    its end yet (the report is written first): it ends ``now`` in ``state``. Empty when there is no log
+    (a dry run writes none); best effort like the log itself."""
+    try:
+        lines, _ = read_events(events)
+    except OSError:
+        return []
+    out: list[dict[str, Any]] = []
+    for e in lines:
+        if e.get("run_id") != run_id:
+            continue
+        kind = e.get("event")
+        if kind == LOAD_START:
+            out.append(
+                {"started": e.get("at"), "ended": None, "outcome": None, "reason": None, "requests": None}
+            )
+        elif kind in (PAUSE, FAIL, FINISH) and out and out[-1]["ended"] is None:
+            out[-1].update(
+                ended=e.get("at"),
+                outcome={PAUSE: "paused", FAIL: "failed"}.get(kind, e.get("state") or "complete"),
+                reason=e.get("reason") or e.get("error"),
+                requests=e.get("requests"),
+            )
+    if out and out[-1]["ended"] is None:
+        out[-1].update(ended=now, outcome=state)
+    return out

@@ -32,11 +32,14 @@ from etl.model import (
     Status,
 )
 from etl.names import col as column
+from etl.report import render_page
 from etl.validate.core import RAW, ValidationResult
-from etl.validate.html import detection_note, render_html
 from etl.validate.rows import FIELD, FIELD_VALUE_CHARS, REJECT_COLUMN, REJECT_VALUE
 
 REPORT_SCHEMA = 1
+SAMPLE_VALUES = 3  # values shown per column in the report's mapping table
+SAMPLE_SCAN = 1000  # …found among the first rows only: a sample, not a scan of a million-row export
+SAMPLE_CHARS = 80
 SAMPLES_PER_REASON = 5
 DUPLICATE_SAMPLE = 20
 REQUESTS_PER_SECOND = 1.0  # hours = requests / 3600: the sustained rate the loader plans for
@@ -241,7 +244,25 @@ def build_report(
         "consent": result.consent.to_dict(),
         "plan": plan_estimate(result),
         "mapping": mapping,
+        "column_samples": column_samples(result),
     }
+
+
+def column_samples(result: ValidationResult) -> dict[str, list[str]]:
+    """A few distinct values of each field column, by source column: the report's mapping table shows
+    them so the owner sees *what* goes where ("Date added" holding dates, not just a column name)."""
+    canon = result.canonical
+    out: dict[str, list[str]] = {}
+    if not result.field_values or not canon.height:
+        return out
+    head = canon.head(SAMPLE_SCAN)
+    for f in result.fields:
+        if f.label not in head.columns:
+            continue
+        # renamed first: a Series method runs as pl.col(name), and a header "*" or "^…$" is a pattern there
+        values = head.get_column(f.label).alias("v").drop_nulls().cast(pl.String).unique(maintain_order=True)
+        out[f.source] = [v[:SAMPLE_CHARS] for v in values.head(SAMPLE_VALUES).to_list() if v]
+    return out
 
 
 def neutralise(expr: pl.Expr) -> pl.Expr:
@@ -366,7 +387,7 @@ def write_report(
     files = ReportFiles(
         json=out_dir / "report.json", html=out_dir / "report.html", rejects=out_dir / "rejects.csv"
     )
-    write_atomically(report_writers(files, doc, render_html(doc), result))
+    write_atomically(report_writers(files, doc, render_page(doc), result))
     return files, doc
 
 
@@ -404,6 +425,17 @@ def _not_stored_lines(mapping: dict[str, Any] | None) -> list[str]:
         return []
     shown = ", ".join(gone[:12]) + (f", and {len(gone) - 12} more" if len(gone) > 12 else "")
     return [f"not stored in Benchmark: {shown} (see report.html, Column mapping)"]
+
+
+def detection_note(det: dict[str, Any] | None) -> str:
+    """What detection decided, for the platform line: `` (detected, confidence 87%)``, or for the generic
+    fallback its own message (`` (no preset above 50%; closest: kit 31%, ghost 22% — pick one with --preset
+    NAME)``) — never a confidence for `generic` itself. Empty when the user chose the preset."""
+    if not det:
+        return ""
+    if det.get("message"):
+        return f" ({det['message']})"
+    return f" (detected, confidence {det['confidence']:.0%})"
 
 
 def validation_lines(doc: dict[str, Any]) -> list[str]:
