@@ -121,18 +121,37 @@ def _headline(doc: dict[str, Any]) -> str:
     return STATE_WORDS.get(state, state)
 
 
+def every_contact(doc: dict[str, Any]) -> dict[str, int] | None:
+    """Contacts by outcome, those skipped for their consent included (the load never plans them, so the
+    ledger's ``contacts`` leaves them out), when they add up with the merged and rejected rows to the rows
+    read; ``None`` when they do not (then the rows' own totals are shown)."""
+    contacts, t = doc.get("contacts"), doc["totals"]
+    if not contacts:
+        return None
+    counts = {k: int(contacts.get(k) or 0) for k, _, _ in ROW_OUTCOMES if k != "rejected"}
+    by_status = doc.get("by_status") or {}
+    rest = int(t.get("merged_duplicate") or 0) + int(t.get("rejected") or 0)
+    for extra in (0, int(by_status.get("pending") or 0) + int(by_status.get("no_consent") or 0)):
+        trial = {**counts, "skipped": counts["skipped"] + extra}
+        if sum(trial.values()) + rest == int(t["rows_read"]):
+            return trial
+    return None
+
+
 def _contact_line(doc: dict[str, Any]) -> str:
-    """What happened to contacts (not rows): ``6 contacts created, 1 updated``."""
-    contacts = doc.get("contacts")
+    """What happened to contacts (not rows): ``Contacts: 6 created, 1 skipped``."""
+    contacts = every_contact(doc) or doc.get("contacts")
     if not contacts:
         return ""
-    done = [(k, int(contacts.get(k) or 0)) for k in ("created", "updated", "unchanged", "skipped", "failed")]
-    parts = [f"{n:,} {k}" for k, n in done if n]
-    pending = int(contacts.get("pending") or 0)
-    if pending:
-        parts.append(f"{pending:,} not sent yet")
-    verb = "would be" if doc.get("state") == "dry_run" else ""
-    return "Contacts: " + (", ".join(parts) if parts else "none") + (f" ({verb} so)" if verb else "")
+    names = {"skipped": "skipped (no consent)", "pending": "not sent yet", "failed": "refused"}
+    parts = [
+        f"{int(contacts.get(k) or 0):,} {names.get(k, k)}"
+        for k in ("created", "updated", "unchanged", "skipped", "failed", "pending")
+        if contacts.get(k)
+    ]
+    if doc.get("state") == "dry_run":
+        return "Contacts a real run would write: " + (", ".join(parts) if parts else "none")
+    return "Contacts: " + (", ".join(parts) if parts else "none")
 
 
 MERGED = ("merged_duplicate", "merged into another row of the same address", "#b692f6")
@@ -148,11 +167,13 @@ def _row_picture(doc: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, 
         counts = {"valid": t["valid"], "merged_duplicate": merged, "rejected": rejected}
         order = (("valid", "valid contacts", "#12b76a"), MERGED, ROW_OUTCOMES[5])
         return counts, order
-    contacts = doc.get("contacts")
-    if contacts and contacts.get("planned", 0) + merged + rejected == int(t["rows_read"]):
-        counts = {**{k: contacts.get(k, 0) for k, _, _ in ROW_OUTCOMES}, "merged_duplicate": merged}
-        counts["rejected"] = rejected
-        return counts, (*ROW_OUTCOMES[:5], MERGED, *ROW_OUTCOMES[5:])
+    contacts = every_contact(doc)
+    if contacts is not None:
+        return {**contacts, "merged_duplicate": merged, "rejected": rejected}, (
+            *ROW_OUTCOMES[:5],
+            MERGED,
+            *ROW_OUTCOMES[5:],
+        )
     return dict(t), ROW_OUTCOMES
 
 

@@ -105,6 +105,9 @@ def test_each_samples_pages_read_well_at_phone_width(run, browser, tmp_path: Pat
         text = _check(browser, tmp_path / out / "report.html")
         _facts(text, doc)
     assert "Everything matches" in text  # migrate's read-back is on its page
+    if name == "mailchimp_audience.zip":  # 8 rows: 6 contacts created, 1 duplicate row merged, 1 rejected
+        assert "8 rows → 6 contacts" in text and "Contacts: 6 created" in text
+        assert "6 created\n" in text and "1 merged into another row" in text and "7 created" not in text
 
 
 def test_a_hostile_export_cannot_script_or_widen_the_page(run, browser, tmp_path: Path) -> None:
