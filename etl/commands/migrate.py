@@ -452,7 +452,8 @@ def _summary(
     return Summary(
         run_id=result.run_id,
         state=state,
-        totals=result.report.get("totals", {}),
+        rows=result.report.get("rows", {}),
+        contacts=result.report.get("contacts"),
         requests_now=None if result.state == "dry_run" else result.requests_total - result.requests_before,
         pause_reason=result.stop_reason if result.state == "stopped" else None,
         field_problems=result.report.get("field_problems"),
@@ -486,7 +487,8 @@ def _paused(
     summary = Summary(
         run_id=run_id,
         state="paused",
-        totals=doc.get("totals", {}),
+        rows=doc.get("rows", {}),
+        contacts=doc.get("contacts"),
         requests_now=total - before,
         requests_total=total,
         verify="not run (the run is not complete)",

@@ -2,13 +2,13 @@
 
 ``report.json`` keeps every validate key and gains: ``run_id``; ``state`` (``complete`` | ``paused`` |
 ``dry_run`` | ``stopped``: nothing was written, ``load.stop_reason`` says why; a dry run that a real run
-would stop says so in ``load.would_stop``); ``resume_after`` (UTC, or null); ``totals.created/updated/unchanged/skipped/failed/pending``
+would stop says so in ``load.would_stop``); ``resume_after`` (UTC, or null); ``rows.created/updated/unchanged/skipped/failed/pending``
 (per source row, from the ledger); ``requests`` ``{total, by_endpoint}``; ``load`` (policy, index strategy,
 pause reason, resume command, the first failures); ``changes_since_last_run`` (a run over a newer export
 with a state dir that wrote these people before: ``updated``, ``conflicts`` with field, source value,
 Benchmark value and base, ``unsubscribed``, ``new``, ``gone_from_source``; null when no earlier run of the
 target wrote anything) and, for a dry run, ``dry_run`` (the exact plan; its
-rows' split is the dry run's ``totals``, as a real run's would be).
+rows' split is the dry run's ``rows``, as a real run's would be).
 ``report.html`` is the validate page with a migration section on top; ``rejects.csv`` is validate's.
 """
 
@@ -88,24 +88,24 @@ def write_migration_report(
     if section is not None:
         rows = section["rows"]
         for name in LOAD_OUTCOMES:
-            doc["totals"][name] = rows.get(name, 0)
+            doc["rows"][name] = rows.get(name, 0)
         if "rejected" in rows:
-            doc["totals"]["rejected"] = rows["rejected"]  # validate's rejects plus mapping's type rejects
+            doc["rows"]["rejected"] = rows["rejected"]  # validate's rejects plus mapping's type rejects
         doc["requests"] = section["requests"]
         doc["contacts"] = _contacts(section.get("contacts") or {})
         doc["changes_since_last_run"] = section.get("changes_since_last_run")
-        doc["load"] = {
+        doc["load"] = {  # its state is the document's one ``state``
             k: v
             for k, v in section.items()
-            if k not in ("rows", "contacts", "requests", "changes_since_last_run")
+            if k not in ("rows", "contacts", "requests", "changes_since_last_run", "state")
         }
     else:
         doc["requests"] = {"total": 0, "by_endpoint": {}}
     if dry_run is not None:
         doc["dry_run"] = dry_run
-        # the rows' split the real run would report, in the same place: a dry run's totals are its plan's
+        # the rows' split the real run would report, in the same place: a dry run's rows are its plan's
         for name, count in dry_run.get("rows", {}).items():
-            doc["totals"][name] = count
+            doc["rows"][name] = count
         doc["contacts"] = _contacts({**dry_run.get("contacts", {}), "pending": 0})
     if extra:
         doc["load"] = {**doc.get("load", {}), **extra}
@@ -115,6 +115,8 @@ def write_migration_report(
     if later_rejects is not None and later_rejects.height:
         rejected = pl.concat([result.rejected_raw, later_rejects], how="diagonal_relaxed").sort(ROW_ID)
         result = replace(result, rejected_raw=rejected)
+    if "contacts" in doc:
+        doc["contacts"] = _with_consent_skips(doc["contacts"], doc)
     if invocations is not None:
         doc["invocations"] = invocations
     page = render_page(doc, run_verify_doc(out_dir, run_id))  # a complete run re-reported keeps its read-back
@@ -140,6 +142,19 @@ def _contacts(counts: dict[str, int]) -> dict[str, int]:
     ``planned``, what the load had to settle."""
     out = {name: int(counts.get(name, 0)) for name in LOAD_OUTCOMES}
     return {"planned": sum(out.values()), **out}
+
+
+def _with_consent_skips(contacts: dict[str, int], doc: dict[str, Any]) -> dict[str, int]:
+    """``contacts`` with the contacts skipped for their consent (pending, no consent) counted in
+    ``skipped``: the load never plans them, so the ledger does not count them, yet they are contacts of
+    the export. Added only when every row is then accounted for (contacts + merged + rejected = read);
+    otherwise (a policy that loads some of them) the ledger's counts stand as they are."""
+    rows, by_status = doc["rows"], doc.get("by_status") or {}
+    extra = int(by_status.get("pending", 0)) + int(by_status.get("no_consent", 0))
+    outcomes = sum(v for k, v in contacts.items() if k != "planned")
+    if extra and outcomes + extra + rows["merged_duplicate"] + rows["rejected"] == rows["read"]:
+        return {**contacts, "skipped": contacts["skipped"] + extra}
+    return contacts
 
 
 def run_invocations(events: Path, run_id: str, *, now: str, state: str) -> list[dict[str, Any]]:

@@ -102,9 +102,9 @@ def _rejects(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def rows_to_contacts(doc: dict[str, Any]) -> str:
     """``7 rows → 6 contacts: 1 duplicate row merged``: the two counts a reader otherwise confuses."""
-    t = doc["totals"]
-    read, valid = int(t["rows_read"]), int(t["valid"])
-    merged, rejected = int(t["merged_duplicate"]), int(doc["totals"].get("rejected") or 0)
+    t = doc["rows"]
+    read, valid = int(t["read"]), int(t["valid"])
+    merged, rejected = int(t["merged_duplicate"]), int(doc["rows"].get("rejected") or 0)
     why = []
     if merged:
         why.append(f"{_plural(merged, 'duplicate row')} merged into another row of the same address")
@@ -125,7 +125,7 @@ def every_contact(doc: dict[str, Any]) -> dict[str, int] | None:
     """Contacts by outcome, those skipped for their consent included (the load never plans them, so the
     ledger's ``contacts`` leaves them out), when they add up with the merged and rejected rows to the rows
     read; ``None`` when they do not (then the rows' own totals are shown)."""
-    contacts, t = doc.get("contacts"), doc["totals"]
+    contacts, t = doc.get("contacts"), doc["rows"]
     if not contacts:
         return None
     counts = {k: int(contacts.get(k) or 0) for k, _, _ in ROW_OUTCOMES if k != "rejected"}
@@ -133,7 +133,7 @@ def every_contact(doc: dict[str, Any]) -> dict[str, int] | None:
     rest = int(t.get("merged_duplicate") or 0) + int(t.get("rejected") or 0)
     for extra in (0, int(by_status.get("pending") or 0) + int(by_status.get("no_consent") or 0)):
         trial = {**counts, "skipped": counts["skipped"] + extra}
-        if sum(trial.values()) + rest == int(t["rows_read"]):
+        if sum(trial.values()) + rest == int(t["read"]):
             return trial
     return None
 
@@ -161,7 +161,7 @@ def _row_picture(doc: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, 
     """Every row read, once: a row became a contact (shown with the contact's outcome), was merged into
     another row of the same address, or was rejected. A run's row totals give a merged row its contact's
     outcome ("created 7" for 6 contacts); the contacts' counts do not, so they are used when they add up."""
-    t = doc["totals"]
+    t = doc["rows"]
     merged, rejected = int(t.get("merged_duplicate") or 0), int(t.get("rejected") or 0)
     if doc.get("state") is None:  # validate: nothing happened yet
         counts = {"valid": t["valid"], "merged_duplicate": merged, "rejected": rejected}

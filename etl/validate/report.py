@@ -2,7 +2,7 @@
 ``rejects.csv`` (to fix and feed back) and a few terminal lines. Pure functions of a ValidationResult;
 nothing here talks to the API.
 
-``report.json`` keys are documented in docs/reports.md (and docs/schema/report.schema.json); bump ``REPORT_SCHEMA`` on any
+``report.json`` keys are documented in docs/reports.md (and docs/schema/report.schema.json); bump ``REPORT_VERSION`` on any
 incompatible change.
 """
 
@@ -36,7 +36,11 @@ from etl.report import render_page
 from etl.validate.core import RAW, ValidationResult
 from etl.validate.rows import FIELD, FIELD_VALUE_CHARS, REJECT_COLUMN, REJECT_VALUE
 
-REPORT_SCHEMA = 1
+SCHEMA = "bme-migrate/report"
+# bumped on an incompatible change. 2: ``schema``/``version``/``tool_version`` replace ``report_schema``
+# and ``version`` (the tool's); ``rows`` (``read`` …) replaces ``totals`` (``rows_read`` …); one ``state``
+# (``load.state`` dropped); the offline estimate moved to ``plan.estimate``; ``contacts`` per contact.
+REPORT_VERSION = 2
 SAMPLE_VALUES = 3  # values shown per column in the report's mapping table
 SAMPLE_SCAN = 1000  # …found among the first rows only: a sample, not a scan of a million-row export
 SAMPLE_CHARS = 80
@@ -202,14 +206,15 @@ def build_report(
     c = result.counts
     det = result.detection
     return {
-        "report_schema": REPORT_SCHEMA,
-        "version": __version__,
+        "schema": SCHEMA,
+        "version": REPORT_VERSION,
+        "tool_version": __version__,
         "generated_at": generated_at,
         "platform": result.preset.name,
         "platform_title": result.preset.title,
         "detection": det.to_dict() if det is not None and hasattr(det, "to_dict") else None,
-        "totals": {
-            "rows_read": c.rows_read,
+        "rows": {
+            "read": c.rows_read,
             "valid": c.valid,
             "rejected": c.rejected,
             "merged_duplicate": c.merged_duplicate,
@@ -242,7 +247,7 @@ def build_report(
         "duplicates": _duplicates(result),
         "consent_from_rejects": result.consent_from_rejects,
         "consent": result.consent.to_dict(),
-        "plan": plan_estimate(result),
+        "plan": {"estimate": plan_estimate(result)},
         "mapping": mapping,
         "column_samples": column_samples(result),
     }
@@ -440,9 +445,9 @@ def detection_note(det: dict[str, Any] | None) -> str:
 
 def validation_lines(doc: dict[str, Any]) -> list[str]:
     """The validate report in a few terminal lines: totals, top reject reasons, duplicates, statuses, the plan."""
-    t, p, d = doc["totals"], doc["plan"], doc["duplicates"]
+    t, p, d = doc["rows"], doc["plan"]["estimate"], doc["duplicates"]
     lines = [
-        f"read {t['rows_read']:,} rows from {len(doc['files']) or 'the'} file(s); platform: {doc['platform']}"
+        f"read {t['read']:,} rows from {len(doc['files']) or 'the'} file(s); platform: {doc['platform']}"
         + detection_note(doc.get("detection")),
         f"valid {t['valid']:,} · rejected {t['rejected']:,} · merged duplicates {t['merged_duplicate']:,}",
     ]

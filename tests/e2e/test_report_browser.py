@@ -80,7 +80,7 @@ def _check(browser: Any, page_path: Path) -> str:
 
 def _facts(text: str, doc: dict[str, Any]) -> None:
     """The key facts a reader must see: the state, rows → contacts, the rejected count."""
-    t = doc["totals"]
+    t = doc["rows"]
     words = {
         None: "nothing was sent to Benchmark",
         "complete": "Migration complete",
@@ -88,7 +88,7 @@ def _facts(text: str, doc: dict[str, Any]) -> None:
         "dry_run": "Dry run",
     }
     assert words[doc.get("state")] in text
-    rows = f"{t['rows_read']:,} row" + ("" if t["rows_read"] == 1 else "s")
+    rows = f"{t['read']:,} row" + ("" if t["read"] == 1 else "s")
     contacts = f"{t['valid']:,} contact" + ("" if t["valid"] == 1 else "s")
     assert f"{rows} → {contacts}" in text
     if doc.get("contacts"):
