@@ -233,6 +233,14 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
+def _stamp(when: datetime | None, raw: Any, day: str = "") -> str:
+    """``2026-12-02 19:37:19 UTC``; the time alone when ``day`` (the start's date) is the same."""
+    if when is None:
+        return "" if raw is None else str(raw)
+    text = when.strftime("%Y-%m-%d %H:%M:%S")
+    return text[11:] if day and text.startswith(day) else text + " UTC"
+
+
 def _timeline(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     """The run's invocations (from report.json's ``invocations``) with their durations, and the total."""
     out, total = [], 0.0
@@ -240,7 +248,9 @@ def _timeline(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
         start, end = _when(inv.get("started")), _when(inv.get("ended"))
         seconds = (end - start).total_seconds() if start and end else 0.0
         total += seconds
-        out.append({**inv, "took": duration(seconds)})
+        started = _stamp(start, inv.get("started"))
+        ended = _stamp(end, inv.get("ended"), started[:10])
+        out.append({**inv, "started": started, "ended": ended, "took": duration(seconds)})
     return out, (duration(total) if out else "")
 
 

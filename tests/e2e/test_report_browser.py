@@ -19,6 +19,7 @@ from tests.e2e.browser import CHROMIUM_FLAGS, chromium_path, required
 from tests.e2e.test_report_schemas import EXPORTS, REFUSED, SAMPLES
 
 PHONE = {"width": 375, "height": 800}
+A4 = {"width": 718, "height": 1047}  # 210 × 297 mm less the page's 14 mm margins, at 96 px per inch
 LONG = "X" * 3000  # one unbroken value: must wrap, not widen the page
 HOSTILE_HEADER = 'Email,First Name,<img src=x onerror="window.__pwned=3">,Notes,status\n'
 HOSTILE_ROWS = [
@@ -73,6 +74,12 @@ def _check(browser: Any, page_path: Path) -> str:
         assert width <= PHONE["width"], f"{page_path}: {width}px wide at {PHONE['width']}px"
         assert page.evaluate("window.__pwned === undefined"), "an injected script ran"
         assert page.locator("script").count() == 0
+        page.set_viewport_size(A4)  # printed: @media print on an A4 page's width, nothing cut off
+        page.emulate_media(media="print")
+        printed = page.evaluate("document.documentElement.scrollWidth")
+        assert printed <= A4["width"], f"{page_path}: {printed}px wide printed on A4"
+        page.emulate_media(media="screen")
+        page.set_viewport_size(PHONE)
         return str(page.inner_text("body"))
     finally:
         page.close()
