@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from etl.atomic import write_atomically
-from etl.events import FAIL, FINISH, LOAD_START, PAUSE, read_events
+from etl.events import FAIL, FINISH, LOAD_START, PAUSE, START, read_events
 from etl.load.ledger import RunLedger
 from etl.model import ROW_ID
 from etl.report import render_page
@@ -158,30 +158,42 @@ def _with_consent_skips(contacts: dict[str, int], doc: dict[str, Any]) -> dict[s
 
 
 def run_invocations(events: Path, run_id: str, *, now: str, state: str) -> list[dict[str, Any]]:
-    """The invocations of one run, from ``events.jsonl``: each ``load_start`` opens one, the next
-    ``pause``/``fail``/``finish`` of the run closes it. The invocation writing this report has not logged
-    its end yet (the report is written first): it ends ``now`` in ``state``. Empty when there is no log
-    (a dry run writes none); best effort like the log itself."""
+    """The invocations of one run, from ``events.jsonl``: a ``start`` opens one (its run id is not known
+    yet), a line of the same process naming this run makes it this run's, the next ``pause``/``fail``/
+    ``finish`` closes it. One that never closed was killed (``interrupted``). The invocation writing this
+    report has not logged its end yet (the report is written first): it ends ``now`` in ``state``. Empty
+    when there is no log (a dry run writes none); best effort like the log itself."""
     try:
         lines, _ = read_events(events)
     except OSError:
         return []
     out: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+
+    def opened(at: Any, pid: Any, ours: bool) -> dict[str, Any]:
+        return {"at": at, "pid": pid, "ours": ours}
+
+    def close(inv: dict[str, Any], **end: Any) -> None:
+        out.append({"started": inv["at"], "ended": None, "reason": None, "requests": None, **end})
+
     for e in lines:
-        if e.get("run_id") != run_id:
+        kind, pid, ours = e.get("event"), e.get("pid"), e.get("run_id") == run_id
+        if kind == START:
+            if current is not None and current["ours"]:
+                close(current, outcome="interrupted")
+            current = opened(e.get("at"), pid, False)
             continue
-        kind = e.get("event")
-        if kind == LOAD_START:
-            out.append(
-                {"started": e.get("at"), "ended": None, "outcome": None, "reason": None, "requests": None}
-            )
-        elif kind in (PAUSE, FAIL, FINISH) and out and out[-1]["ended"] is None:
-            out[-1].update(
-                ended=e.get("at"),
-                outcome={PAUSE: "paused", FAIL: "failed"}.get(kind, e.get("state") or "complete"),
-                reason=e.get("reason") or e.get("error"),
-                requests=e.get("requests"),
-            )
-    if out and out[-1]["ended"] is None:
-        out[-1].update(ended=now, outcome=state)
+        if current is None or current["pid"] != pid:
+            if not (kind == LOAD_START and ours):  # a log written before ``start`` existed
+                continue
+            current = opened(e.get("at"), pid, True)
+        current["ours"] = current["ours"] or ours
+        if kind in (PAUSE, FAIL, FINISH):
+            if current["ours"]:
+                outcome = {PAUSE: "paused", FAIL: "failed"}.get(kind, e.get("state") or "complete")
+                close(current, ended=e.get("at"), outcome=outcome)
+                out[-1].update(reason=e.get("reason") or e.get("error"), requests=e.get("requests"))
+            current = None
+    if current is not None:  # this invocation: its end is this report
+        close(current, ended=now, outcome=state)
     return out

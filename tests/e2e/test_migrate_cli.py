@@ -354,3 +354,17 @@ def test_rows_and_contacts_are_counted_apart(run, tmp_path: Path) -> None:
     }
     assert "rows:      8 read = created 7 " in done.out
     assert "contacts:  6 = created 6 + updated 0 + unchanged 0 + skipped 0 + failed 0\n" in done.out
+
+
+def test_a_resumed_runs_report_has_its_timeline(run, tmp_path: Path) -> None:
+    """Each invocation of a run (from events.jsonl) is in report.json and on the page, oldest first."""
+    args = ["migrate", MAILCHIMP, "--report-dir", str(tmp_path / "r"), "--state-dir", str(tmp_path / "s")]
+    assert run([*args, "--max-requests", "3"]).exit_code == 75
+    assert run(args).exit_code == 0
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    first, second = doc["invocations"]
+    assert (first["outcome"], second["outcome"]) == ("paused", "complete")
+    assert "--max-requests 3" in first["reason"] and first["requests"] == 3
+    assert first["started"] <= first["ended"] <= second["started"] <= second["ended"]
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "Timeline" in page and page.index("paused") < page.index("Everything matches")
