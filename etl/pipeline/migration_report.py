@@ -23,7 +23,7 @@ import polars as pl
 from etl.atomic import write_atomically
 from etl.events import FAIL, FINISH, LOAD_START, PAUSE, START, read_events
 from etl.load.ledger import RunLedger
-from etl.model import ROW_ID
+from etl.model import ROW_ID, Status
 from etl.report import render_page
 from etl.report.files import run_verify_doc
 from etl.validate.core import ValidationResult
@@ -150,7 +150,7 @@ def _with_consent_skips(contacts: dict[str, int], doc: dict[str, Any]) -> dict[s
     the export. Added only when every row is then accounted for (contacts + merged + rejected = read);
     otherwise (a policy that loads some of them) the ledger's counts stand as they are."""
     rows, by_status = doc["rows"], doc.get("by_status") or {}
-    extra = int(by_status.get("pending", 0)) + int(by_status.get("no_consent", 0))
+    extra = sum(int(by_status.get(s.value, 0)) for s in (Status.PENDING, Status.NO_CONSENT))
     outcomes = sum(v for k, v in contacts.items() if k != "planned")
     if extra and outcomes + extra + rows["merged_duplicate"] + rows["rejected"] == rows["read"]:
         return {**contacts, "skipped": contacts["skipped"] + extra}
