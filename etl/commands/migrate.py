@@ -404,9 +404,10 @@ def _command(
             to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
     if result.state == "complete" and checked is None and result.files is not None:
         # the page was rendered before the read-back was decided: say why there is none
-        rerender(
-            result.files.html.parent, verify_note=_summary(result, None, no_verify, verify_skipped).verify
-        )
+        why = verify_skipped if no_verify else None
+        if result.already_complete:
+            why = "the run was already complete; its read-back is not repeated"
+        rerender(result.files.html.parent, verify_note=why)
     summary = _summary(result, checked, no_verify, verify_skipped)
     for line in migration_lines(summary):
         say(line)

@@ -225,6 +225,8 @@ def test_no_verify_skips_the_read_back(run, sandbox_factory, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "verify:    skipped (--no-verify)" in result.output
     assert not (tmp_path / "r" / "verify.json").exists() and "verifying run" not in result.output
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "Not read back (--no-verify). Run <code>bme-migrate verify " in page  # the page says why
 
 
 def test_headers_polars_reads_as_patterns_are_plain_columns(run, tmp_path: Path) -> None:
