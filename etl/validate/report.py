@@ -256,11 +256,10 @@ def build_report(
 def column_samples(result: ValidationResult) -> dict[str, list[str]]:
     """A few distinct values of each field column, by source column: the report's mapping table shows
     them so the owner sees *what* goes where ("Date added" holding dates, not just a column name)."""
-    canon = result.canonical
+    head = result.canonical.head(SAMPLE_SCAN) if result.field_values else result.field_head
     out: dict[str, list[str]] = {}
-    if not result.field_values or not canon.height:
+    if not head.height:
         return out
-    head = canon.head(SAMPLE_SCAN)
     for f in result.fields:
         if f.label not in head.columns:
             continue

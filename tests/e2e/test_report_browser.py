@@ -131,7 +131,7 @@ def test_a_hostile_export_cannot_script_or_widen_the_page(run, browser, tmp_path
         _facts(text, doc)
         # the hostile cells are shown as text, not run or dropped
         assert "<script>window.__pwned=4</script>@x" in text  # the rejected address, as text
-    assert "ליאור שלום" in text and "<b>bold</b>" in text  # migrate's mapping samples: RTL, markup as text
+        assert "ליאור שלום" in text and "<b>bold</b>" in text  # the mapping's samples: RTL, markup as text
 
 
 def test_a_paused_and_resumed_run_shows_its_timeline(run, browser, tmp_path: Path) -> None:
