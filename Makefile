@@ -7,7 +7,7 @@ RUNTIME := $(VENV)/.runtime
 SOURCE ?=
 ARGS   ?=
 
-.PHONY: help test migrate validate sandbox bench lint clean
+.PHONY: help test migrate validate sandbox bench lint clean screenshots
 
 help:
 	@echo "make migrate SOURCE=<file>   migrate an export (into the embedded sandbox unless BME_API_KEY is set)"
@@ -16,6 +16,7 @@ help:
 	@echo "make sandbox                 run the local Benchmark-compatible server"
 	@echo "make bench                   print throughput and request-count figures"
 	@echo "make lint                    ruff + mypy"
+	@echo "make screenshots             PNGs of each sample's migrate report into docs/screenshots/ (needs chromium)"
 
 # Two stamps: `make migrate` needs only the runtime dependencies; tests, lint and bench add the dev tools.
 $(RUNTIME): pyproject.toml
@@ -52,3 +53,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .etl .pytest_cache .mypy_cache .ruff_cache
+
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.e2e.screenshots

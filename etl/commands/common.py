@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -29,9 +28,10 @@ from etl.pipeline.inputs import LegacyOptions, has_legacy_source
 from etl.presets.consent import parse_status
 from etl.presets.preset import ConsentChoices, Preset, load_preset, preset_names
 from etl.progress import DEFAULT_INTERVAL, VERIFY, Tracker
+from etl.report.files import rerender
 from etl.retry import Patience, parse_duration
 from etl.terminal import say
-from etl.verify.output import append_to_report, read_plan_lines, section_html, write_verify_json
+from etl.verify.output import read_plan_lines, write_verify_json
 from etl.verify.readback import ReadPlan
 from etl.verify.verifier import VerifyOptions, VerifyResult, verify
 
@@ -436,8 +436,7 @@ def run_verify(
         tracker.end()
     out_dir = paths.report_dir(report_dir, result.run_id)
     json_path = write_verify_json(result, out_dir)
-    now = datetime.now(UTC).isoformat(timespec="seconds")
     note = str(json_path)
-    if append_to_report(out_dir / "report.html", section_html(result, now)):
+    if rerender(out_dir):  # the run's page, rendered again with the read-back in it
         note = f"{json_path} (and a section in {out_dir / 'report.html'})"
     return result, json_path, note

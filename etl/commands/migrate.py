@@ -54,6 +54,7 @@ from etl.load.dryrun import dry_run_lines
 from etl.load.ledger import Ledger, file_digest, ledger_errors
 from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.progress import TickingClock, Tracker
+from etl.report.files import rerender
 from etl.terminal import say
 from etl.verify.output import verify_lines
 from etl.verify.verifier import VerifyResult
@@ -401,6 +402,12 @@ def _command(
             say(line)
         if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
             to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
+    if result.state == "complete" and checked is None and result.files is not None:
+        # the page was rendered before the read-back was decided: say why there is none
+        why = verify_skipped if no_verify else None
+        if result.already_complete:
+            why = "the run was already complete; its read-back is not repeated"
+        rerender(result.files.html.parent, verify_note=why)
     summary = _summary(result, checked, no_verify, verify_skipped)
     for line in migration_lines(summary):
         say(line)
@@ -446,7 +453,8 @@ def _summary(
     return Summary(
         run_id=result.run_id,
         state=state,
-        totals=result.report.get("totals", {}),
+        rows=result.report.get("rows", {}),
+        contacts=result.report.get("contacts"),
         requests_now=None if result.state == "dry_run" else result.requests_total - result.requests_before,
         pause_reason=result.stop_reason if result.state == "stopped" else None,
         field_problems=result.report.get("field_problems"),
@@ -480,7 +488,8 @@ def _paused(
     summary = Summary(
         run_id=run_id,
         state="paused",
-        totals=doc.get("totals", {}),
+        rows=doc.get("rows", {}),
+        contacts=doc.get("contacts"),
         requests_now=total - before,
         requests_total=total,
         verify="not run (the run is not complete)",

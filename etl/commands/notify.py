@@ -120,9 +120,9 @@ def document(
         "at": at.isoformat(timespec="seconds"),
     }
     if summary is not None:
-        totals = summary.totals
+        rows = {"rows_read": summary.rows.get("read", 0), **summary.rows}  # its payload keeps rows_read
         doc["counts"] = {
-            k: int(totals.get(k, 0) or 0) for k in ("rows_read", *OUTCOMES, "pending") if k in totals
+            k: int(rows.get(k, 0) or 0) for k in ("rows_read", *OUTCOMES, "pending") if k in rows
         }
         doc["requests"] = summary.requests_total
         doc["resume_after"] = summary.resume_after

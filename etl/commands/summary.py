@@ -20,7 +20,7 @@ OUTCOMES = ("created", "updated", "unchanged", "skipped", "rejected", "failed")
 class Summary:
     run_id: str
     state: str  # complete | already_complete | paused | dry_run | stopped (pause_reason: why)
-    totals: Mapping[str, Any]  # report.json "totals"
+    rows: Mapping[str, Any]  # report.json "rows": per source row
     requests_now: int | None  # None for a dry run (its reads are not ledgered)
     requests_total: int | None
     verify: str  # one phrase, e.g. "clean — 120 of 120 contacts checked"
@@ -30,6 +30,7 @@ class Summary:
     resume_command: str | None = None
     verify_requests: int = 0  # the read-back's searches (not part of the run's ledgered count)
     field_problems: Mapping[str, Any] | None = None  # report.json "field_problems"
+    contacts: Mapping[str, Any] | None = None  # report.json "contacts": per contact (a merged row is not one)
 
 
 def verify_phrase(result: VerifyResult) -> str:
@@ -44,13 +45,26 @@ def verify_phrase(result: VerifyResult) -> str:
 def _rows(t: Mapping[str, Any]) -> str:
     parts = " + ".join(f"{k} {int(t.get(k, 0) or 0):,}" for k in OUTCOMES)
     pending = int(t.get("pending", 0) or 0)
-    line = f"{int(t.get('rows_read', 0) or 0):,} read = {parts}"
+    line = f"{int(t.get('read', 0) or 0):,} read = {parts}"
     if pending:
         line += f" + pending {pending:,}"
     merged = int(t.get("merged_duplicate", 0) or 0)
     if merged:
         line += f" ({merged:,} duplicate row(s) merged into another row with the same email)"
     return line
+
+
+CONTACT_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+
+
+def _contacts(c: Mapping[str, Any]) -> str:
+    """Per contact, beside the rows' line: a duplicate row merged into another counts in ``rows`` with its
+    person's outcome ("created 7") but is no second contact ("created 6")."""
+    parts = " + ".join(f"{k} {int(c.get(k, 0) or 0):,}" for k in CONTACT_OUTCOMES)
+    pending = int(c.get("pending", 0) or 0)
+    total = sum(int(c.get(k, 0) or 0) for k in (*CONTACT_OUTCOMES, "pending"))
+    line = f"{total:,} = {parts}"
+    return line + (f" + pending {pending:,}" if pending else "")
 
 
 def migration_lines(s: Summary) -> list[str]:
@@ -61,7 +75,7 @@ def migration_lines(s: Summary) -> list[str]:
         "dry_run": "dry run — nothing was written",
         "stopped": f"STOPPED before writing — {s.pause_reason}" if s.pause_reason else "STOPPED",
     }[s.state]
-    rows = _rows(s.totals)  # a dry run's totals are its plan's: the real run's line, word for word
+    rows = _rows(s.rows)  # a dry run's rows are its plan's: the real run's line, word for word
     if s.state == "dry_run":
         requests = f"read-only; the migration itself needs {s.requests_total or 0:,} (bill above)"
     else:
@@ -73,6 +87,7 @@ def migration_lines(s: Summary) -> list[str]:
         f"── run {s.run_id} " + "─" * max(0, 60 - len(s.run_id)),
         f"state:     {state}",
         f"rows:      {rows}",
+        *([f"contacts:  {_contacts(s.contacts)}"] if s.contacts else []),
         f"requests:  {requests}",
         f"verify:    {s.verify}",
         f"reports:   {s.reports}",
@@ -82,7 +97,7 @@ def migration_lines(s: Summary) -> list[str]:
         top = [f"{c['field']} {c['reason_code']} {c['cells']:,}" for c in fp.get("counts", [])]
         shown = ", ".join(top[:4]) + (", …" if len(top) > 4 else "")
         lines.insert(
-            3,
+            lines.index(f"requests:  {requests}"),
             f"fields:    {fp['cells']:,} value(s) left out of {fp['rows']:,} row(s), which still count "
             f"({shown}; listed in rejects.csv)",
         )

@@ -38,6 +38,7 @@ from etl.events import (
     START,
     TERMINAL,
     EventLog,
+    events_path,
 )
 from etl.extract.legacy_api import OnPage
 from etl.extract.options import ReadOptions
@@ -53,7 +54,7 @@ from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
 from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome, PlannedContact
 from etl.paths import report_dir
 from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
-from etl.pipeline.migration_report import load_section, write_migration_report
+from etl.pipeline.migration_report import load_section, run_invocations, write_migration_report
 from etl.presets.preset import ConsentChoices, Preset
 from etl.progress import EXTRACT, LOAD, TickingClock, Tracker
 from etl.reasons import RejectReason
@@ -281,6 +282,10 @@ def _counts(run: RunLedger) -> dict[str, Any]:
     }
 
 
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
 def _migrate(
     opts: MigrateOptions,
     base_url: str,
@@ -428,6 +433,9 @@ def _migrate(
                     later_rejects=later,
                     later_field_problems=later_fields,
                     extra={"stop_reason": stop} if state == "stopped" else None,
+                    invocations=run_invocations(
+                        events_path(state_dir), run_id, now=_iso(clock.now()), state=state
+                    ),
                 )
             except ConfigError as exc:  # e.g. a full disk: the ledger holds the run, only the report is owed
                 raise ConfigError(

@@ -2,19 +2,18 @@
 
 ``report.json`` keeps every validate key and gains: ``run_id``; ``state`` (``complete`` | ``paused`` |
 ``dry_run`` | ``stopped``: nothing was written, ``load.stop_reason`` says why; a dry run that a real run
-would stop says so in ``load.would_stop``); ``resume_after`` (UTC, or null); ``totals.created/updated/unchanged/skipped/failed/pending``
+would stop says so in ``load.would_stop``); ``resume_after`` (UTC, or null); ``rows.created/updated/unchanged/skipped/failed/pending``
 (per source row, from the ledger); ``requests`` ``{total, by_endpoint}``; ``load`` (policy, index strategy,
 pause reason, resume command, the first failures); ``changes_since_last_run`` (a run over a newer export
 with a state dir that wrote these people before: ``updated``, ``conflicts`` with field, source value,
 Benchmark value and base, ``unsubscribed``, ``new``, ``gone_from_source``; null when no earlier run of the
 target wrote anything) and, for a dry run, ``dry_run`` (the exact plan; its
-rows' split is the dry run's ``totals``, as a real run's would be).
+rows' split is the dry run's ``rows``, as a real run's would be).
 ``report.html`` is the validate page with a migration section on top; ``rejects.csv`` is validate's.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,12 @@ from typing import Any
 import polars as pl
 
 from etl.atomic import write_atomically
+from etl.events import FAIL, FINISH, LOAD_START, PAUSE, START, read_events
 from etl.load.ledger import RunLedger
-from etl.model import ROW_ID
+from etl.model import ROW_ID, Status
+from etl.report import render_page
+from etl.report.files import run_verify_doc
 from etl.validate.core import ValidationResult
-from etl.validate.html import render_html
 from etl.validate.report import ReportFiles, build_report, report_writers
 
 LOAD_OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed", "pending")
@@ -44,6 +45,7 @@ def load_section(run: RunLedger) -> dict[str, Any]:
     ][:MAX_FAILURES]
     return {
         "rows": rows,
+        "contacts": run.contact_totals(),
         "requests": {"total": sum(requests.values()), "by_endpoint": dict(sorted(requests.items()))},
         "state": info.state if info else None,
         "pause_reason": info.pause_reason if info else None,
@@ -69,11 +71,13 @@ def write_migration_report(
     mapping: dict[str, Any] | None = None,
     later_rejects: pl.DataFrame | None = None,
     later_field_problems: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    invocations: list[dict[str, Any]] | None = None,
 ) -> tuple[ReportFiles, dict[str, Any]]:
     """``later_rejects``: rows rejected after validate (mapping, the target) in validate's ``rejected_raw``
     shape; ``rejects.csv`` lists them with validate's, so every row that did not arrive can be fixed.
     ``later_field_problems``: values mapping left out (``type_mismatch``) and those rows' cells as read,
-    in validate's ``field_problems``/``field_problem_raw`` shapes; counted and listed with validate's."""
+    in validate's ``field_problems``/``field_problem_raw`` shapes; counted and listed with validate's.
+    ``invocations``: the run's timeline (``run_invocations``), shown on the page of a resumed run."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if later_field_problems is not None and later_field_problems[0].height:
         result = _with_field_problems(result, *later_field_problems)
@@ -84,21 +88,25 @@ def write_migration_report(
     if section is not None:
         rows = section["rows"]
         for name in LOAD_OUTCOMES:
-            doc["totals"][name] = rows.get(name, 0)
+            doc["rows"][name] = rows.get(name, 0)
         if "rejected" in rows:
-            doc["totals"]["rejected"] = rows["rejected"]  # validate's rejects plus mapping's type rejects
+            doc["rows"]["rejected"] = rows["rejected"]  # validate's rejects plus mapping's type rejects
         doc["requests"] = section["requests"]
+        doc["contacts"] = _contacts(section.get("contacts") or {})
         doc["changes_since_last_run"] = section.get("changes_since_last_run")
-        doc["load"] = {
-            k: v for k, v in section.items() if k not in ("rows", "requests", "changes_since_last_run")
+        doc["load"] = {  # its state is the document's one ``state``
+            k: v
+            for k, v in section.items()
+            if k not in ("rows", "contacts", "requests", "changes_since_last_run", "state")
         }
     else:
         doc["requests"] = {"total": 0, "by_endpoint": {}}
     if dry_run is not None:
         doc["dry_run"] = dry_run
-        # the rows' split the real run would report, in the same place: a dry run's totals are its plan's
+        # the rows' split the real run would report, in the same place: a dry run's rows are its plan's
         for name, count in dry_run.get("rows", {}).items():
-            doc["totals"][name] = count
+            doc["rows"][name] = count
+        doc["contacts"] = _contacts({**dry_run.get("contacts", {}), "pending": 0})
     if extra:
         doc["load"] = {**doc.get("load", {}), **extra}
     files = ReportFiles(
@@ -107,7 +115,11 @@ def write_migration_report(
     if later_rejects is not None and later_rejects.height:
         rejected = pl.concat([result.rejected_raw, later_rejects], how="diagonal_relaxed").sort(ROW_ID)
         result = replace(result, rejected_raw=rejected)
-    page = _with_migration(render_html(doc), doc)
+    if "contacts" in doc:
+        doc["contacts"] = _with_consent_skips(doc["contacts"], doc)
+    if invocations is not None:
+        doc["invocations"] = invocations
+    page = render_page(doc, run_verify_doc(out_dir, run_id))  # a complete run re-reported keeps its read-back
     write_atomically(report_writers(files, doc, page, result))  # all three or none
     return files, doc
 
@@ -125,91 +137,63 @@ def _with_field_problems(
     )
 
 
-def _with_migration(page: str, doc: dict[str, Any]) -> str:
-    """The validate page, retitled, with a migration section at the top of ``<main>``."""
-    t = doc["totals"]
-    cells = "".join(
-        f'<tr><td>{html.escape(k)}</td><td class="num">{t.get(k, 0):,}</td></tr>'
-        for k in (*LOAD_OUTCOMES, "rejected")
-    )
-    req = doc.get("requests", {})
-    by_ep = "".join(
-        f'<tr><td><code>{html.escape(k)}</code></td><td class="num">{v:,}</td></tr>'
-        for k, v in req.get("by_endpoint", {}).items()
-    )
-    load = doc.get("load", {})
-    note = ""
-    if doc["state"] == "paused":
-        note = (
-            f"<p><b>Paused</b>: {html.escape(str(load.get('pause_reason') or ''))}"
-            + (f" — resume after {html.escape(str(doc['resume_after']))}" if doc.get("resume_after") else "")
-            + (
-                f". Resume with <code>{html.escape(str(load.get('resume_command')))}</code>"
-                if load.get("resume_command")
-                else ""
-            )
-            + "</p>"
-        )
-    if doc["state"] == "stopped":
-        note = (
-            f"<p><b>Stopped before writing anything</b>: {html.escape(str(load.get('stop_reason') or ''))}. "
-            "Fix the export (see the problems below and rejects.csv), or run again with "
-            "<code>--allow-mostly-rejected</code> to load anyway.</p>"
-        )
-    if doc["state"] == "dry_run":
-        d = doc.get("dry_run", {})
-        note = (
-            "<p><b>Dry run</b>: nothing was written. Exact plan: "
-            + html.escape(", ".join(f"{k} {v:,}" for k, v in d.get("contacts", {}).items()))
-            + f"; {d.get('total_requests', 0):,} requests.</p>"
-        )
-        if load.get("would_stop"):
-            note += (
-                f"<p><b>A real run would stop before writing</b>: {html.escape(str(load['would_stop']))} "
-                "(<code>--allow-mostly-rejected</code> to load anyway).</p>"
-            )
-    section = (
-        f'<h1>Migration — {html.escape(doc["state"])}</h1><p class="muted">run '
-        f"<code>{html.escape(doc['run_id'])}</code></p>{note}<section><table><tr><th>rows</th><th></th></tr>"
-        f"{cells}</table><table><tr><th>requests by endpoint</th><th>{req.get('total', 0):,}</th></tr>"
-        f"{by_ep}</table></section>{_changes_html(doc.get('changes_since_last_run'))}"
-    )
-    page = page.replace("<title>Validation report", "<title>Migration report", 1)
-    page = page.replace(" · nothing was sent to Benchmark", "", 1)
-    return page.replace("<main>", "<main>" + section, 1)
+def _contacts(counts: dict[str, int]) -> dict[str, int]:
+    """Per contact, not per row (a merged duplicate row is not a second contact): every outcome named, and
+    ``planned``, what the load had to settle."""
+    out = {name: int(counts.get(name, 0)) for name in LOAD_OUTCOMES}
+    return {"planned": sum(out.values()), **out}
 
 
-def _changes_html(changes: dict[str, Any] | None) -> str:
-    """The "changes since last run" section: counts, the conflicts with both values, the other keys."""
-    if not changes:
-        return ""
-    esc = html.escape
-    counts = "".join(
-        f'<tr><td>{esc(name.replace("_", " "))}</td><td class="num">{changes[name]["count"]:,}</td></tr>'
-        for name in ("updated", "conflicts", "unsubscribed", "new", "gone_from_source")
-    )
-    conflicts = "".join(
-        f"<tr><td>{esc(c['key'])}</td><td><code>{esc(c['field'])}</code></td><td>{esc(str(c['source']))}</td>"
-        f"<td>{esc(str(c['benchmark']))}</td><td>{esc(str(c['base'] if c['base'] is not None else ''))}</td></tr>"
-        for c in changes["conflicts"]["items"]
-    )
-    lists = "".join(
-        f"<p><b>{esc(name.replace('_', ' '))}</b>: {esc(', '.join(changes[name]['keys']))}"
-        + (" …" if changes[name]["count"] > len(changes[name]["keys"]) else "")
-        + "</p>"
-        for name in ("updated", "unsubscribed", "new", "gone_from_source")
-        if changes[name]["count"]
-    )
-    table = (
-        "<table><tr><th>key</th><th>field</th><th>source</th><th>Benchmark</th><th>last written</th></tr>"
-        f"{conflicts}</table>"
-        if conflicts
-        else ""
-    )
-    return (
-        '<section><h2>Changes since last run</h2><p class="muted">Three-way merge against what this state '
-        "dir wrote last: fields edited in Benchmark since are conflicts, "
-        + ("overwritten with the source's value" if changes.get("on_conflict") == "source" else "kept")
-        + f"; people gone from the export are listed, never deleted.</p><table>{counts}</table>{table}{lists}"
-        "</section>"
-    )
+def _with_consent_skips(contacts: dict[str, int], doc: dict[str, Any]) -> dict[str, int]:
+    """``contacts`` with the contacts skipped for their consent (pending, no consent) counted in
+    ``skipped``: the load never plans them, so the ledger does not count them, yet they are contacts of
+    the export. Added only when every row is then accounted for (contacts + merged + rejected = read);
+    otherwise (a policy that loads some of them) the ledger's counts stand as they are."""
+    rows, by_status = doc["rows"], doc.get("by_status") or {}
+    extra = sum(int(by_status.get(s.value, 0)) for s in (Status.PENDING, Status.NO_CONSENT))
+    outcomes = sum(v for k, v in contacts.items() if k != "planned")
+    if extra and outcomes + extra + rows["merged_duplicate"] + rows["rejected"] == rows["read"]:
+        return {**contacts, "skipped": contacts["skipped"] + extra}
+    return contacts
+
+
+def run_invocations(events: Path, run_id: str, *, now: str, state: str) -> list[dict[str, Any]]:
+    """The invocations of one run, from ``events.jsonl``: a ``start`` opens one (its run id is not known
+    yet), a line of the same process naming this run makes it this run's, the next ``pause``/``fail``/
+    ``finish`` closes it. One that never closed was killed (``interrupted``). The invocation writing this
+    report has not logged its end yet (the report is written first): it ends ``now`` in ``state``. Empty
+    when there is no log (a dry run writes none); best effort like the log itself."""
+    try:
+        lines, _ = read_events(events)
+    except OSError:
+        return []
+    out: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+
+    def opened(at: Any, pid: Any, ours: bool) -> dict[str, Any]:
+        return {"at": at, "pid": pid, "ours": ours}
+
+    def close(inv: dict[str, Any], **end: Any) -> None:
+        out.append({"started": inv["at"], "ended": None, "reason": None, "requests": None, **end})
+
+    for e in lines:
+        kind, pid, ours = e.get("event"), e.get("pid"), e.get("run_id") == run_id
+        if kind == START:
+            if current is not None and current["ours"]:
+                close(current, outcome="interrupted")
+            current = opened(e.get("at"), pid, False)
+            continue
+        if current is None or current["pid"] != pid:
+            if not (kind == LOAD_START and ours):  # a log written before ``start`` existed
+                continue
+            current = opened(e.get("at"), pid, True)
+        current["ours"] = current["ours"] or ours
+        if kind in (PAUSE, FAIL, FINISH):
+            if current["ours"]:
+                outcome = {PAUSE: "paused", FAIL: "failed"}.get(kind, e.get("state") or "complete")
+                close(current, ended=e.get("at"), outcome=outcome)
+                out[-1].update(reason=e.get("reason") or e.get("error"), requests=e.get("requests"))
+            current = None
+    if current is not None:  # this invocation: its end is this report
+        close(current, ended=now, outcome=state)
+    return out

@@ -94,6 +94,9 @@ _KEY_UNUSABLE = tuple(
 )
 
 
+FIELD_SAMPLE_ROWS = 1000  # valid rows whose field values the report samples (ValidationResult.field_head)
+
+
 @dataclass(frozen=True)
 class Counts:
     rows_read: int
@@ -125,6 +128,8 @@ class ValidationResult:
       message, the value cut to ``rows.FIELD_VALUE_CHARS``), in row order. Not outcomes: those rows are
       valid (or merged) and arrive without that field. ``field_problem_raw``: those rows in their original
       source columns + PROVENANCE (one row per row), what ``rejects.csv``'s field rows are written from.
+    * ``field_head`` — the first valid rows' field columns with their values (also with
+      ``field_values=False``): the report's sample values per column.
     """
 
     preset: Preset
@@ -142,6 +147,7 @@ class ValidationResult:
     consent: ConsentFindings = field(default_factory=ConsentFindings)
     field_problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA))
     field_problem_raw: pl.DataFrame = field(default_factory=pl.DataFrame)
+    field_head: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @cached_property
     def outcomes(self) -> pl.DataFrame:
@@ -243,6 +249,7 @@ class _Batches:
         self.field_raw: list[pl.DataFrame] = []
         self.date_orders: dict[str, str] = {}  # spreadsheet dates: day/month order proven per column
         self.rows = 0
+        self.head: pl.DataFrame | None = None  # the first valid rows' field values (the report's samples)
 
     def add(self, raw: pl.DataFrame) -> None:
         """Validate one batch of raw rows (PROVENANCE + any of the source columns), in row_id order."""
@@ -263,6 +270,10 @@ class _Batches:
         if found.field_problems.height:
             self._add_field_problems(raw, found.field_problems, full.get_column(ROW_ID).filter(passed))
         del raw, found
+        if self.head is None:  # kept before values become markers: the report shows a few of each field
+            at = positions(full)
+            kept = full if all_passed else full.filter(passed)
+            self.head = kept.head(FIELD_SAMPLE_ROWS).select(pl.nth([at[c] for c in self.labels]))
         if not self.field_values:
             at = positions(full)
             full = full.with_columns(
@@ -335,6 +346,7 @@ class _Batches:
             consent_from_rejects=merged.suppressed_by_rejects,
             detection=detection,
             field_values=self.field_values,
+            field_head=self.head if self.head is not None else pl.DataFrame(),
             consent=ConsentFindings.of(self.plan, self.consent, self.sources),
             field_problems=(
                 _concat(self.field_problems)

@@ -2,7 +2,7 @@
 ``rejects.csv`` (to fix and feed back) and a few terminal lines. Pure functions of a ValidationResult;
 nothing here talks to the API.
 
-``report.json`` keys are documented in docs/reports.md (and docs/schema/report.schema.json); bump ``REPORT_SCHEMA`` on any
+``report.json`` keys are documented in docs/reports.md (and docs/schema/report.schema.json); bump ``REPORT_VERSION`` on any
 incompatible change.
 """
 
@@ -32,11 +32,18 @@ from etl.model import (
     Status,
 )
 from etl.names import col as column
+from etl.report import render_page
 from etl.validate.core import RAW, ValidationResult
-from etl.validate.html import detection_note, render_html
 from etl.validate.rows import FIELD, FIELD_VALUE_CHARS, REJECT_COLUMN, REJECT_VALUE
 
-REPORT_SCHEMA = 1
+SCHEMA = "bme-migrate/report"
+# bumped on an incompatible change. 2: ``schema``/``version``/``tool_version`` replace ``report_schema``
+# and ``version`` (the tool's); ``rows`` (``read`` …) replaces ``totals`` (``rows_read`` …); one ``state``
+# (``load.state`` dropped); the offline estimate moved to ``plan.estimate``; ``contacts`` per contact.
+REPORT_VERSION = 2
+SAMPLE_VALUES = 3  # values shown per column in the report's mapping table
+SAMPLE_SCAN = 1000  # …found among the first rows only: a sample, not a scan of a million-row export
+SAMPLE_CHARS = 80
 SAMPLES_PER_REASON = 5
 DUPLICATE_SAMPLE = 20
 REQUESTS_PER_SECOND = 1.0  # hours = requests / 3600: the sustained rate the loader plans for
@@ -199,14 +206,15 @@ def build_report(
     c = result.counts
     det = result.detection
     return {
-        "report_schema": REPORT_SCHEMA,
-        "version": __version__,
+        "schema": SCHEMA,
+        "version": REPORT_VERSION,
+        "tool_version": __version__,
         "generated_at": generated_at,
         "platform": result.preset.name,
         "platform_title": result.preset.title,
         "detection": det.to_dict() if det is not None and hasattr(det, "to_dict") else None,
-        "totals": {
-            "rows_read": c.rows_read,
+        "rows": {
+            "read": c.rows_read,
             "valid": c.valid,
             "rejected": c.rejected,
             "merged_duplicate": c.merged_duplicate,
@@ -239,9 +247,26 @@ def build_report(
         "duplicates": _duplicates(result),
         "consent_from_rejects": result.consent_from_rejects,
         "consent": result.consent.to_dict(),
-        "plan": plan_estimate(result),
+        "plan": {"estimate": plan_estimate(result)},
         "mapping": mapping,
+        "column_samples": column_samples(result),
     }
+
+
+def column_samples(result: ValidationResult) -> dict[str, list[str]]:
+    """A few distinct values of each field column, by source column: the report's mapping table shows
+    them so the owner sees *what* goes where ("Date added" holding dates, not just a column name)."""
+    head = result.canonical.head(SAMPLE_SCAN) if result.field_values else result.field_head
+    out: dict[str, list[str]] = {}
+    if not head.height:
+        return out
+    for f in result.fields:
+        if f.label not in head.columns:
+            continue
+        # renamed first: a Series method runs as pl.col(name), and a header "*" or "^…$" is a pattern there
+        values = head.get_column(f.label).alias("v").drop_nulls().cast(pl.String).unique(maintain_order=True)
+        out[f.source] = [v[:SAMPLE_CHARS] for v in values.head(SAMPLE_VALUES).to_list() if v]
+    return out
 
 
 def neutralise(expr: pl.Expr) -> pl.Expr:
@@ -366,7 +391,7 @@ def write_report(
     files = ReportFiles(
         json=out_dir / "report.json", html=out_dir / "report.html", rejects=out_dir / "rejects.csv"
     )
-    write_atomically(report_writers(files, doc, render_html(doc), result))
+    write_atomically(report_writers(files, doc, render_page(doc), result))
     return files, doc
 
 
@@ -406,11 +431,22 @@ def _not_stored_lines(mapping: dict[str, Any] | None) -> list[str]:
     return [f"not stored in Benchmark: {shown} (see report.html, Column mapping)"]
 
 
+def detection_note(det: dict[str, Any] | None) -> str:
+    """What detection decided, for the platform line: `` (detected, confidence 87%)``, or for the generic
+    fallback its own message (`` (no preset above 50%; closest: kit 31%, ghost 22% — pick one with --preset
+    NAME)``) — never a confidence for `generic` itself. Empty when the user chose the preset."""
+    if not det:
+        return ""
+    if det.get("message"):
+        return f" ({det['message']})"
+    return f" (detected, confidence {det['confidence']:.0%})"
+
+
 def validation_lines(doc: dict[str, Any]) -> list[str]:
     """The validate report in a few terminal lines: totals, top reject reasons, duplicates, statuses, the plan."""
-    t, p, d = doc["totals"], doc["plan"], doc["duplicates"]
+    t, p, d = doc["rows"], doc["plan"]["estimate"], doc["duplicates"]
     lines = [
-        f"read {t['rows_read']:,} rows from {len(doc['files']) or 'the'} file(s); platform: {doc['platform']}"
+        f"read {t['read']:,} rows from {len(doc['files']) or 'the'} file(s); platform: {doc['platform']}"
         + detection_note(doc.get("detection")),
         f"valid {t['valid']:,} · rejected {t['rejected']:,} · merged duplicates {t['merged_duplicate']:,}",
     ]

@@ -5,14 +5,13 @@
 ``expected``, ``actual``), ``lists`` (``list_id``, ``name``, ``expected``, ``actual``, ``total_records``),
 ``requests`` (``total``, ``planned``, ``by_endpoint``, ``plan``) plus ``not_checked`` and ``notes``.
 
-The HTML section sits between two comment markers so a re-run replaces it instead of adding another.
+The run's ``report.html`` is rendered again from ``report.json`` and this document (``etl.report``), so a
+re-run replaces the read-back on the page instead of adding another.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from pathlib import Path
 
 from etl.atomic import write_text_atomically
@@ -20,9 +19,7 @@ from etl.verify.compare import describe
 from etl.verify.readback import ReadPlan
 from etl.verify.verifier import VerifyResult
 
-SHOWN = 10  # mismatches listed in the terminal and the HTML section
-START, END = "<!-- bme-verify:start -->", "<!-- bme-verify:end -->"
-_SECTION = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+SHOWN = 10  # mismatches listed in the terminal
 
 
 def read_plan_lines(plan: ReadPlan) -> list[str]:
@@ -82,55 +79,3 @@ def write_verify_json(result: VerifyResult, out_dir: Path) -> Path:
     path = out_dir / "verify.json"
     write_text_atomically(path, json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     return path
-
-
-def section_html(result: VerifyResult, generated_at: str) -> str:
-    e = html.escape
-    kinds = ", ".join(f"{e(k)} {v:,}" for k, v in result.by_kind().items()) or "none"
-    items = "".join(f"<li>{e(describe(m))}</li>" for m in result.mismatches[:SHOWN])
-    more = (
-        f"<li>… and {len(result.mismatches) - SHOWN:,} more in verify.json</li>"
-        if len(result.mismatches) > SHOWN
-        else ""
-    )
-    rows = "".join(
-        f'<tr><td>{e(x.name)}</td><td class="num">{x.expected:,}</td><td class="num">{x.actual:,}</td>'
-        f'<td class="num">{"" if x.total_records is None else f"{x.total_records:,}"}</td></tr>'
-        for x in result.lists
-    )
-    notes = "".join(f"<li>{e(n)}</li>" for n in result.notes[:SHOWN])
-    verdict = "clean" if result.clean else "mismatches found"
-    sample = f" (a seeded sample of {result.plan.population:,})" if result.sampled else ""
-    return (
-        f'{START}<section id="verify"><h1>Verification — {e(verdict)}</h1>'
-        f'<p class="muted">{e(generated_at)} · {sum(result.requests.values()):,} read requests '
-        f"({e(result.plan.strategy)})</p>"
-        f"<p>Checked {result.checked:,}{e(sample)}: ok {result.ok:,}, mismatches "
-        f"{len(result.mismatches):,} ({kinds}).</p>"
-        + (f"<ul>{items}{more}</ul>" if items else "")
-        + (
-            "<table><tr><th>list</th><th>expected</th><th>in the account</th><th>list total</th></tr>"
-            f"{rows}</table>"
-            if rows
-            else ""
-        )
-        + (f"<ul>{notes}</ul>" if notes else "")
-        + f"</section>{END}"
-    )
-
-
-def append_to_report(report_html: Path, section: str) -> bool:
-    """Put ``section`` into an existing report page (replacing a previous one); ``False`` if no page."""
-    if not report_html.is_file():
-        return False
-    page = report_html.read_text(encoding="utf-8")
-    if _SECTION.search(page):
-        page = _SECTION.sub(lambda _: section, page, count=1)
-    elif "</main>" in page:
-        page = page.replace("</main>", section + "</main>", 1)
-    elif "</body>" in page:
-        page = page.replace("</body>", section + "</body>", 1)
-    else:
-        page += section
-    write_text_atomically(report_html, page)
-    return True

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etl import __version__
 from etl.benchmark.client import BenchmarkClient
 from etl.benchmark.pacing import Pacer
 from etl.benchmark.structure import structure_gone
@@ -40,6 +41,9 @@ from etl.verify.compare import (
 )
 from etl.verify.expected import check_target, expectations, find_run, run_names, run_policy
 from etl.verify.readback import BUDGET_SHARE, ReadBack, ReadPlan, budget_plan, by_key, costs
+
+VERIFY_SCHEMA = "bme-migrate/verify"
+VERIFY_VERSION = 1  # bumped on an incompatible change of verify.json
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,11 @@ class VerifyResult:
         return {k: counts[k] for k in DISCREPANCY_KINDS if counts[k]}
 
     def to_dict(self) -> dict[str, Any]:
+        """``verify.json`` (docs/reports.md, docs/schema/verify.schema.json)."""
         return {
+            "schema": VERIFY_SCHEMA,
+            "version": VERIFY_VERSION,
+            "tool_version": __version__,
             "run_id": self.run_id,
             "run_state": self.run_state,
             "structure_id": self.structure_id,

@@ -102,7 +102,7 @@ def test_a_spreadsheet_saved_hubspot_export_loads_every_contact(run, box, tmp_pa
 
     doc = json.loads((reports / "report.json").read_text())
     assert doc["state"] == "complete"
-    assert (doc["totals"]["created"], doc["totals"]["rejected"]) == (N, 0)
+    assert (doc["rows"]["created"], doc["rows"]["rejected"]) == (N, 0)
     fp = doc["field_problems"]
     assert fp["by_field"] == {
         "Created Date": {"bad_date": 1},
@@ -160,7 +160,7 @@ def test_a_spreadsheet_saved_hubspot_export_loads_every_contact(run, box, tmp_pa
     )
     assert again.exit_code == 0, again.output
     back = json.loads((tmp_path / "v" / "report.json").read_text())
-    assert back["totals"]["valid"] == 3 and "field" not in {f["label"] for f in back["fields"]}
+    assert back["rows"]["valid"] == 3 and "field" not in {f["label"] for f in back["fields"]}
     assert "Create Date (2)" in {f["label"] for f in back["fields"]}
 
 

@@ -83,7 +83,7 @@ def test_a_newer_export_writes_only_what_changed(run, sandbox_factory, tmp_path:
             "base": "Last3",
         }
     ]
-    assert report["totals"]["updated"] == 1 and report["totals"]["created"] == 1
+    assert report["rows"]["updated"] == 1 and report["rows"]["created"] == 1
     page = (tmp_path / "r2" / "report.html").read_text(encoding="utf-8")
     assert "Changes since last run" in page and "Edited" in page
 

@@ -71,13 +71,13 @@ def _agree(
     done = json.loads((tmp / "real" / "report.json").read_text(encoding="utf-8"))
     plan = planned["dry_run"]
     assert done["state"] == "complete"
-    assert planned["totals"] == done["totals"]  # every row's outcome: created … rejected, failed, pending
+    assert planned["rows"] == done["rows"]  # every row's outcome: created … rejected, failed, pending
     assert plan["by_endpoint"] == done["requests"]["by_endpoint"]
     assert plan["total_requests"] == done["requests"]["total"] == sum(plan["requests"].values())
     with Ledger.open(state, readonly=True) as ledger:
         contacts = {k: v for k, v in ledger.run(done["run_id"]).contact_totals().items() if v}
     assert plan["contacts"] == contacts
-    assert plan["rows"] == {k: done["totals"][k] for k in plan["rows"]}
+    assert plan["rows"] == {k: done["rows"][k] for k in plan["rows"]}
     assert _rows_line(dry.output) == _rows_line(real.output)  # the summary block says the same
     return plan, done
 
@@ -239,7 +239,7 @@ def test_an_account_that_ignores_status_or_tags_on_create_costs_what_the_dry_run
         }
     )
     assert done["requests"]["by_endpoint"] == {k: v for k, v in expected.items() if v}
-    assert planned["totals"] == done["totals"]
+    assert planned["rows"] == done["rows"]
 
 
 @pytest.mark.parametrize(

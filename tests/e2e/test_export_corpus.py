@@ -70,10 +70,9 @@ def test_export_migrates_as_its_documentation_says(
     doc = json.loads((reports / "report.json").read_text(encoding="utf-8"))
     if not any(a in ("--preset", "--mapping") for a in expected.get("args", [])):
         assert doc["platform"] == expected["platform"], doc.get("detection")
-    t = doc["totals"]
+    t = doc["rows"]
     assert (
-        sum(t[k] for k in ("created", "updated", "unchanged", "skipped", "failed", "rejected"))
-        == t["rows_read"]
+        sum(t[k] for k in ("created", "updated", "unchanged", "skipped", "failed", "rejected")) == t["read"]
     )
     assert t["failed"] == 0
 

@@ -33,6 +33,9 @@ def test_wheel_installs_with_its_presets(tmp_path: Path) -> None:
         "import etl.presets.preset as p, sys\n"
         "print(p.DEFAULT_DIR)\n"
         "from etl.cli import main\n"
+        "from etl.report.page import _env\n"
+        "print(_env().get_template('report.html').filename)\n"
+        "print(_env().get_template('style.css').filename)\n"
         "main(['mappings', 'show', 'mailchimp'])\n"
     )
     done = subprocess.run(
@@ -40,6 +43,9 @@ def test_wheel_installs_with_its_presets(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == str(target / "etl" / "presets" / "catalog")
+    # the report page's templates ship in the wheel (package-data), not only in a checkout
+    templates = target / "etl" / "report" / "templates"
+    assert done.stdout.splitlines()[1:3] == [str(templates / "report.html"), str(templates / "style.css")]
     assert (
         "EMAIL" in done.stdout
     )  # Mailchimp's key column, read from the wheel's copy of mappings/mailchimp.toml

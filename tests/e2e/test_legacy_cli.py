@@ -52,8 +52,8 @@ def test_migrate_from_the_legacy_api_verifies_clean_and_a_rerun_sends_and_reads_
     assert [(e["done"], e["total"]) for e in extract] == [(200, 450), (450, 450)] and extract[-1]["final"]
     assert "state:     complete" in first.output and "verify:    clean" in first.output
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    t = doc["totals"]
-    assert t["rows_read"] == 450 and t["pending"] == 0 and t["failed"] == 0
+    t = doc["rows"]
+    assert t["read"] == 450 and t["pending"] == 0 and t["failed"] == 0
     assert doc["platform"] == "legacy_api"
     assert len(account_contacts(sandbox.app)) == t["created"] > 0
     verified = json.loads((tmp_path / "r" / "verify.json").read_text())
@@ -84,7 +84,7 @@ def test_status_filter_and_fresh_extraction(
     assert first.exit_code == 0, first.output
     unsubscribed = sum(c["status"] == "unsubscribed" for c in legacy.app.contacts())
     doc = json.loads((tmp_path / "r1" / "report.json").read_text())
-    assert doc["totals"]["rows_read"] == unsubscribed > 0
+    assert doc["rows"]["read"] == unsubscribed > 0
     assert {r.query.get("status") for r in legacy.app.requests} == {"unsubscribed"}
     served = len(legacy.app.served_list_offsets())
     run([*args, "--report-dir", str(tmp_path / "r2")], env)
@@ -181,9 +181,9 @@ def test_case_variant_entries_become_one_inactive_contact_and_the_merge_is_repor
     assert older["status"] == "unsubscribed"
     newer = legacy.app.add_case_variant(older["id"], status="subscribed", listed_first=True)
     _, doc = _migrate(run, legacy, target, tmp_path)
-    t = doc["totals"]
-    assert (t["rows_read"], t["valid"], t["merged_duplicate"]) == (41, 40, 1)
-    assert t["rows_read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
+    t = doc["rows"]
+    assert (t["read"], t["valid"], t["merged_duplicate"]) == (41, 40, 1)
+    assert t["read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
     (group,) = doc["duplicates"]["sample"]
     assert (group["key"], group["rows"], group["status"]) == (older["email"].lower(), 2, "unsubscribed")
     assert {m["status"] for m in group["members"]} == {"subscribed", "unsubscribed"}
@@ -204,10 +204,10 @@ def test_a_status_change_while_paging_ends_inactive_with_nobody_skipped(
     legacy.app.move_after_page(0, mover["id"], status=after)  # listed on page 1 and again at the end
     output, doc = _migrate(run, legacy, target, tmp_path)
     assert "warning: the listing changed while it was paged (1 contact(s) listed twice)" in output
-    t = doc["totals"]
+    t = doc["rows"]
     # 450 + the mover's second entry + contacts[200] (skipped by the first read, found by the second)
-    assert (t["rows_read"], t["valid"], t["merged_duplicate"], t["failed"]) == (451, 450, 1, 0)
-    assert t["rows_read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
+    assert (t["read"], t["valid"], t["merged_duplicate"], t["failed"]) == (451, 450, 1, 0)
+    assert t["read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
     assert doc["duplicates"]["groups"] == 1 and doc["duplicates"]["sample"][0]["status"] == "unsubscribed"
     have = _one_contact_each(sandbox, legacy.app.contacts())
     person = have[mover["email"].lower()]
@@ -224,14 +224,14 @@ def test_a_contact_unsubscribing_during_a_subscribed_only_run_ends_inactive(
     legacy.app.move_after_page(0, leaver["id"], status="unsubscribed")  # leaves the filtered listing
     output, doc = _migrate(run, legacy, target, tmp_path, "--legacy-status", "subscribed")
     assert "looked up by id" in output
-    t = doc["totals"]
+    t = doc["rows"]
     assert (t["valid"], t["merged_duplicate"], t["failed"]) == (len(subscribed), 1, 0)
     (group,) = doc["duplicates"]["sample"]  # the look-up's answer is the latest entry: it is kept
     assert (
         group["kept"] == f"{legacy.url}/api/v1/contacts/{leaver['id']}:1"
         and group["status"] == "unsubscribed"
     )
-    assert t["rows_read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
+    assert t["read"] == t["valid"] + t["rejected"] + t["merged_duplicate"]
     have = _one_contact_each(sandbox, subscribed)
     assert (have[leaver["email"].lower()].status, have[leaver["email"].lower()].secondary) == (
         BME_INACTIVE,

@@ -32,10 +32,10 @@ def test_migrate_into_embedded_sandbox_then_rerun_resumes_the_same_run(run, tmp_
     assert "embedded local sandbox" in first.output
     doc = json.loads((reports / "report.json").read_text())
     assert doc["state"] == "complete" and doc["resume_after"] is None
-    t = doc["totals"]
+    t = doc["rows"]
     assert t["created"] > 0 and t["pending"] == 0 and t["failed"] == 0
     settled = sum(t[k] for k in ("created", "updated", "unchanged", "skipped", "failed", "rejected"))
-    assert settled == t["rows_read"]  # every row has exactly one outcome
+    assert settled == t["read"]  # every row has exactly one outcome
     assert doc["requests"]["total"] == sum(doc["requests"]["by_endpoint"].values())
     assert (reports / "report.html").read_text().count("Migration") >= 1 and (
         reports / "rejects.csv"
@@ -44,7 +44,7 @@ def test_migrate_into_embedded_sandbox_then_rerun_resumes_the_same_run(run, tmp_
     assert "state:     complete" in first.output and "verify:    clean" in first.output
     assert (reports / "verify.json").exists()  # migrate ended with the read-back
     rows = re.search(r"rows:      (\d+) read = created (\d+) ", first.output)
-    assert rows and int(rows.group(1)) == t["rows_read"] and int(rows.group(2)) == t["created"]
+    assert rows and int(rows.group(1)) == t["read"] and int(rows.group(2)) == t["created"]
 
     again = run(["migrate", MAILCHIMP, "--state-dir", str(state), "--report-dir", str(reports)])
     assert again.exit_code == 0, again.output
@@ -68,7 +68,7 @@ def test_max_requests_pauses_with_exit_75_and_the_printed_command_resumes(run, t
         and "to resume, run: bme-migrate migrate" in paused.output
     )
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["state"] == "paused" and doc["totals"]["pending"] > 0
+    assert doc["state"] == "paused" and doc["rows"]["pending"] > 0
     status = run(["status", "--state-dir", str(state)])
     assert "paused" in status.output and "resume with: bme-migrate migrate" in status.output
     done = run(args + ["--max-requests", "10"])  # same command: resumes the same run
@@ -76,7 +76,7 @@ def test_max_requests_pauses_with_exit_75_and_the_printed_command_resumes(run, t
     final = run(args)
     assert final.exit_code == 0, final.output
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["totals"]["created"] == 30 and doc["totals"]["pending"] == 0
+    assert doc["rows"]["created"] == 30 and doc["rows"]["pending"] == 0
 
 
 @pytest.fixture
@@ -186,11 +186,11 @@ def test_sigterm_finishes_the_request_in_flight_checkpoints_and_exits_75(tmp_pat
     assert proc.returncode == 75, text
     assert "interrupted" in text and "to resume, run: bme-migrate migrate" in text
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["state"] == "paused" and doc["totals"]["pending"] > 0
+    assert doc["state"] == "paused" and doc["rows"]["pending"] > 0
     again = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, timeout=120)
     assert again.returncode == 0, again.stderr.decode()
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["totals"]["created"] == 1500 and doc["totals"]["pending"] == 0
+    assert doc["rows"]["created"] == 1500 and doc["rows"]["pending"] == 0
 
 
 def test_dry_run_simulates_creating_fields_lists_and_tags(run, tmp_path: Path) -> None:
@@ -225,6 +225,8 @@ def test_no_verify_skips_the_read_back(run, sandbox_factory, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "verify:    skipped (--no-verify)" in result.output
     assert not (tmp_path / "r" / "verify.json").exists() and "verifying run" not in result.output
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "Not read back (--no-verify). Run <code>bme-migrate verify " in page  # the page says why
 
 
 def test_headers_polars_reads_as_patterns_are_plain_columns(run, tmp_path: Path) -> None:
@@ -238,12 +240,12 @@ def test_headers_polars_reads_as_patterns_are_plain_columns(run, tmp_path: Path)
     checked = run(["validate", str(path), "--report-dir", str(reports)])
     assert checked.exit_code == 0, checked.output
     doc = json.loads((reports / "report.json").read_text())
-    assert doc["totals"] == {"rows_read": 4, "valid": 2, "rejected": 1, "merged_duplicate": 1}
+    assert doc["rows"] == {"read": 4, "valid": 2, "rejected": 1, "merged_duplicate": 1}
     rejects = (reports / "rejects.csv").read_text(encoding="utf-8-sig").splitlines()
     assert rejects[0].startswith("Email,*,^a.*$,") and rejects[1].startswith("bad-address,1,2,")
     moved = run(["migrate", str(path), "--state-dir", str(state), "--report-dir", str(reports)])
     assert moved.exit_code == 0, moved.output
-    totals = json.loads((reports / "report.json").read_text())["totals"]
+    totals = json.loads((reports / "report.json").read_text())["rows"]
     assert (totals["created"], totals["rejected"]) == (3, 1)  # rows: the merged one counts with its person
     assert "verify:    clean — 2 contacts checked" in moved.output
 
@@ -277,7 +279,7 @@ def test_values_left_out_after_validate_are_in_rejects_csv_as_read(run, remote, 
         ("not-an-address", "7", "invalid_email", "4", ""),
     ]
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["totals"]["rejected"] == 1 and doc["totals"]["created"] == 2
+    assert doc["rows"]["rejected"] == 1 and doc["rows"]["created"] == 2
     assert doc["field_problems"]["by_field"] == {"Age": {"type_mismatch": 1}}
     arrived = account_contacts(box.app)
     assert set(arrived) == {"a@example.com", "b@example.com"}  # b arrived, without its Age
@@ -333,3 +335,38 @@ def test_encoding_reads_the_names_and_makes_its_own_run(run, remote, tmp_path: P
     other = run([*base, "--encoding", "koi8-r", "--dry-run", "--report-dir", str(tmp_path / "c")], env)
     assert other.exit_code == 0, other.output
     assert json.loads((tmp_path / "c" / "report.json").read_text())["run_id"] != first
+
+
+def test_rows_and_contacts_are_counted_apart(run, tmp_path: Path) -> None:
+    """8 rows: 1 rejected, 1 a duplicate merged into another row: 7 rows count as created (the merged one
+    with its person) but 6 contacts were created, and both the summary and report.json say which is which."""
+    reports = tmp_path / "r"
+    done = run(["migrate", MAILCHIMP, "--report-dir", str(reports), "--state-dir", str(tmp_path / "s")])
+    assert done.exit_code == 0, done.output
+    doc = json.loads((reports / "report.json").read_text())
+    assert (doc["rows"]["read"], doc["rows"]["created"], doc["rows"]["merged_duplicate"]) == (8, 7, 1)
+    assert doc["contacts"] == {
+        "planned": 6,
+        "created": 6,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 0,
+        "pending": 0,
+    }
+    assert "rows:      8 read = created 7 " in done.out
+    assert "contacts:  6 = created 6 + updated 0 + unchanged 0 + skipped 0 + failed 0\n" in done.out
+
+
+def test_a_resumed_runs_report_has_its_timeline(run, tmp_path: Path) -> None:
+    """Each invocation of a run (from events.jsonl) is in report.json and on the page, oldest first."""
+    args = ["migrate", MAILCHIMP, "--report-dir", str(tmp_path / "r"), "--state-dir", str(tmp_path / "s")]
+    assert run([*args, "--max-requests", "3"]).exit_code == 75
+    assert run(args).exit_code == 0
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    first, second = doc["invocations"]
+    assert (first["outcome"], second["outcome"]) == ("paused", "complete")
+    assert "--max-requests 3" in first["reason"] and first["requests"] == 3
+    assert first["started"] <= first["ended"] <= second["started"] <= second["ended"]
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "Timeline" in page and page.index("paused") < page.index("Everything matches")

@@ -49,12 +49,12 @@ def test_mailchimp_zip_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert code == 0, err
     doc = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert doc["platform"] == "mailchimp"
-    t = doc["totals"]
-    assert t["rows_read"] == t["valid"] + t["rejected"] + t["merged_duplicate"] > 0
+    t = doc["rows"]
+    assert t["read"] == t["valid"] + t["rejected"] + t["merged_duplicate"] > 0
     assert len(doc["files"]) == 3 and all(f["kind"] == "zip-member" for f in doc["files"])
     assert doc["by_status"]["unsubscribed"] >= 1 and doc["by_status"]["cleaned"] >= 1
     assert (tmp_path / "report.html").stat().st_size > 0 and (tmp_path / "rejects.csv").exists()
-    assert f"read {t['rows_read']} rows" in out and "plan: ~" in out
+    assert f"read {t['read']} rows" in out and "plan: ~" in out
 
 
 def test_rejects_exit_0_by_default_and_3_with_fail_on_rejects(
@@ -127,7 +127,7 @@ def test_user_mapping_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert code == 0
     doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
     assert doc["platform"] == "mine" and doc["rejects_by_reason"] == {}  # a bad number costs its field
-    assert doc["totals"]["valid"] == 2 and doc["field_problems"]["by_field"] == {"Score": {"bad_number": 1}}
+    assert doc["rows"]["valid"] == 2 and doc["field_problems"]["by_field"] == {"Score": {"bad_number": 1}}
     (sample,) = doc["field_problems"]["samples"]
     assert sample["reason"] == 'column "Punkte": "zwölf" is not a number' and sample["line"] == 3
 
@@ -230,8 +230,8 @@ def test_a_2mb_cell_is_read_and_judged_by_the_length_rule(
     code, out, err = cli(["validate", str(p), "--report-dir", str(tmp_path / "r")], capsys)
     assert code == 0, err
     doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
-    t = doc["totals"]
-    assert t["rows_read"] == 12 and t["valid"] + t["rejected"] == 12
+    t = doc["rows"]
+    assert t["read"] == 12 and t["valid"] + t["rejected"] == 12
     assert "too_long" in doc["rejects_by_reason"] or t["valid"] == 12  # the length rule decides, not extract
     assert "read 12 rows" in out
 
@@ -255,7 +255,7 @@ def test_tag_cells_in_any_spelling_become_separate_tags(tmp_path: Path, run: Run
     checked = run(["validate", str(p), "--preset", "generic", "--report-dir", str(tmp_path / "r")])
     assert checked.exit_code == 0, checked.err
     doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
-    assert doc["totals"]["valid"] == 6 and doc["fill_rates"]["tags"] == 1.0
+    assert doc["rows"]["valid"] == 6 and doc["fill_rates"]["tags"] == 1.0
     env = {"BME_STATE_DIR": str(tmp_path / "state")}
     planned = run(["mappings", "plan", str(p), "--preset", "generic", "--create-tags", "--json"], env)
     assert planned.exit_code == 0, planned.err
@@ -272,7 +272,7 @@ def test_a_detected_code_page_is_printed_with_how_sure(tmp_path: Path, run: Run)
     warning = [line for line in result.err.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "read as cp1250 (detected, " in warning[0] and "% sure" in warning[0]
     doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
-    assert doc["files"][0]["encoding"] == "cp1250" and doc["totals"]["valid"] == 15
+    assert doc["files"][0]["encoding"] == "cp1250" and doc["rows"]["valid"] == 15
 
 
 def test_an_ambiguous_file_exits_2_and_encoding_reads_it(tmp_path: Path, run: Run) -> None:
@@ -287,7 +287,7 @@ def test_an_ambiguous_file_exits_2_and_encoding_reads_it(tmp_path: Path, run: Ru
     assert told.exit_code == 0, told.err
     assert "warning" not in told.err  # nothing was guessed
     doc = json.loads((tmp_path / "b" / "report.json").read_text(encoding="utf-8"))
-    assert doc["files"][0]["encoding"] == "cp1251" and doc["totals"]["valid"] == 1
+    assert doc["files"][0]["encoding"] == "cp1251" and doc["rows"]["valid"] == 1
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def test_idn_punycode_and_nfd_variants_end_as_one_inactive_contact(
     have = account_contacts(box.app)
     assert list(have) == [NFC] and have[NFC].status == "Inactive"
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["totals"]["rows_read"] == 3 and doc["duplicates"]["rows_merged"] == 2
+    assert doc["rows"]["read"] == 3 and doc["duplicates"]["rows_merged"] == 2
 
 
 def test_a_mailbox_the_account_holds_in_punycode_is_found_not_duplicated(
@@ -88,8 +88,8 @@ def test_an_unreadable_status_row_holds_the_person_instead_of_their_subscribed_r
     assert "ann@example.com" not in statuses  # held: her typo may be an unsubscribe
     assert statuses["bob@example.com"] == "Active" and statuses["cy@example.com"] == "Inactive"
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    t = doc["totals"]
-    assert t["rejected"] == 3 and t["created"] == 6 and t["rows_read"] == 9
+    t = doc["rows"]
+    assert t["rejected"] == 3 and t["created"] == 6 and t["read"] == 9
     assert sum(t[k] for k in ("created", "updated", "unchanged", "skipped", "failed", "rejected")) == 9
 
 
@@ -115,4 +115,4 @@ def test_item6_a_cell_over_the_csv_field_limit_in_the_first_lines_is_read(run, t
     done = run(["validate", str(src), "--report-dir", str(tmp_path / "r")])
     assert done.exit_code == 0, done.output
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["totals"]["valid"] == 2 and doc["field_problems"]["cells"] == 1
+    assert doc["rows"]["valid"] == 2 and doc["field_problems"]["cells"] == 1

@@ -44,7 +44,7 @@ def _one_line(err: str) -> str:
 
 
 def _totals(report_dir: Path) -> dict[str, int]:
-    totals: dict[str, int] = json.loads((report_dir / "report.json").read_text())["totals"]
+    totals: dict[str, int] = json.loads((report_dir / "report.json").read_text())["rows"]
     return totals
 
 
@@ -85,7 +85,7 @@ def test_unsafe_member_names_are_skipped_by_name_and_nested_zip_is_read(run: Run
         for w in warnings
     ), res.err
     # alice, bob from the archive; carol, dave from the ZIP inside it; nothing of the skipped members
-    assert _totals(out)["rows_read"] == 4
+    assert _totals(out)["read"] == 4
     assert _totals(out)["valid"] == 4
     doc = json.loads((out / "report.json").read_text())
     files = [f["path"] if isinstance(f, dict) else f for f in doc["files"]]
@@ -245,7 +245,7 @@ def test_a_huge_value_is_cut_in_report_and_rejects(run: Run, tmp_path: Path) -> 
     res = run(["validate", str(src), "--report-dir", str(out)])
     assert res.exit_code == 0, res.err
     totals = _totals(out)
-    assert totals["rows_read"] == 3 and totals["valid"] == 1 and totals["rejected"] == 2
+    assert totals["read"] == 3 and totals["valid"] == 1 and totals["rejected"] == 2
     assert (out / "report.json").stat().st_size < 200_000
     samples = json.loads((out / "report.json").read_text())["reject_samples"]
     values = [s["value"] for group in samples.values() for s in group]

@@ -42,5 +42,5 @@ def test_a_wholly_cp1252_file_is_still_read(run: Run, tmp_path: Path) -> None:
     res = run(["validate", str(src), "--report-dir", str(out)])
     assert res.exit_code == 0, res.err
     doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert doc["totals"]["valid"] == len(names)
+    assert doc["rows"]["valid"] == len(names)
     assert "cp1252" in res.err

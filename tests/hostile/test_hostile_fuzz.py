@@ -1,7 +1,7 @@
 """Fuzz (issue #15): generated CSV, ZIP and JSON inputs through ``bme-migrate validate`` — bytes mutated
 from a valid export, archives with bad names, nesting, corrupt streams and foreign members, JSON nested
 deep, with huge integers and lone surrogates. Whatever the input, the run ends in exit 0 with every row
-accounted for (rows_read = valid + rejected + merged_duplicate + any other outcome) or in one line with
+accounted for (read = valid + rejected + merged_duplicate + any other outcome) or in one line with
 exit 2 — never "unexpected error". A fixed, derandomised budget keeps it deterministic and under a minute.
 """
 
@@ -125,9 +125,9 @@ def _check(run: Run, name: str, data: bytes) -> None:
             lines = [ln for ln in res.err.splitlines() if ln.startswith("error:")]
             assert len(lines) == 1, res.err
             return
-        totals = json.loads((out / "report.json").read_text(encoding="utf-8"))["totals"]
-        others = sum(v for k, v in totals.items() if k != "rows_read")
-        assert totals["rows_read"] == others, totals
+        totals = json.loads((out / "report.json").read_text(encoding="utf-8"))["rows"]
+        others = sum(v for k, v in totals.items() if k != "read")
+        assert totals["read"] == others, totals
 
 
 @FUZZ

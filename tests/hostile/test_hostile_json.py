@@ -36,8 +36,8 @@ def test_ndjson_bad_records_are_rejects_and_the_rest_loads(run: Run, tmp_path: P
     assert res.exit_code == 0, res.err
     assert "unexpected error" not in res.err
     doc = _report(out)
-    assert doc["totals"]["rows_read"] == 6
-    assert doc["totals"]["valid"] == 2  # alice, erin
+    assert doc["rows"]["read"] == 6
+    assert doc["rows"]["valid"] == 2  # alice, erin
     assert doc["rejects_by_reason"] == {"invalid_json": 4}
     reasons = {s["line"]: s["reason"] for s in doc["reject_samples"]["invalid_json"]}
     assert "line 2:" in reasons[2] and "nested too deeply" in reasons[2]
@@ -58,7 +58,7 @@ def test_json_array_item_with_a_lone_surrogate_is_a_reject(run: Run, tmp_path: P
     res = run(["validate", str(src), "--report-dir", str(out)])
     assert res.exit_code == 0, res.err
     doc = _report(out)
-    assert doc["totals"]["rows_read"] == 2 and doc["totals"]["valid"] == 1
+    assert doc["rows"]["read"] == 2 and doc["rows"]["valid"] == 1
     (sample,) = doc["reject_samples"]["invalid_json"]
     assert sample["line"] == 2 and "item 2" in sample["reason"] and "lone surrogate" in sample["reason"]
 

@@ -281,7 +281,7 @@ def test_status_tells_a_killed_run_from_a_live_one_and_requests_survive_the_kill
     total = _ledger_requests(state)
     assert served <= total <= served + 1, (served, total)
     doc = json.loads((reports / "report.json").read_text())
-    assert doc["requests"]["total"] == total and doc["totals"]["created"] == 3000
+    assert doc["requests"]["total"] == total and doc["rows"]["created"] == 3000
     final = run(["status", "--state-dir", str(state)])
     assert " complete " in final.out and "interrupted" not in final.out
 
@@ -329,7 +329,7 @@ def test_a_disk_that_fills_while_writing_a_report_keeps_the_previous_one(
     assert again.exit_code == 0
     now = _snapshot(reports)
     assert set(now) == set(previous) and all(now[name] != previous[name] for name in now)
-    assert json.loads(now["report.json"] or b"")["totals"]["rows_read"] == 401
+    assert json.loads(now["report.json"] or b"")["rows"]["read"] == 401
 
 
 def test_a_full_disk_at_the_end_of_a_migration_loses_nothing_and_a_rerun_writes_the_report(
@@ -365,5 +365,5 @@ def test_a_full_disk_at_the_end_of_a_migration_loses_nothing_and_a_rerun_writes_
     assert "already complete — nothing to send" in again.output
     assert sum(box.app.request_counts().values()) == sent  # nothing sent twice
     doc = json.loads((reports / "report.json").read_text())
-    assert doc["totals"]["created"] == 20 and doc["requests"]["total"] == sent
+    assert doc["rows"]["created"] == 20 and doc["requests"]["total"] == sent
     assert sorted(p.name for p in reports.iterdir()) == ["rejects.csv", "report.html", "report.json"]

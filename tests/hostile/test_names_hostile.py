@@ -49,8 +49,8 @@ def test_bookkeeping_like_headers_are_mapped_and_their_values_arrive(
     # every source column appears in the mapping exactly once (renamed ones under their `` (2)`` name)
     assert len(mapped) == 9 and len(set(mapped)) == 9
     assert all(c["kind"] in ("field", "email") for c in doc["mapping"]["columns"])
-    t = doc["totals"]
-    assert t["rows_read"] == 3 and t["valid"] == 2 and t["rejected"] == 1
+    t = doc["rows"]
+    assert t["read"] == 3 and t["valid"] == 2 and t["rejected"] == 1
     # the rejected row is written back with every original header and cell
     with (tmp_path / "v" / "rejects.csv").open(encoding="utf-8-sig", newline="") as fh:
         back = list(csv.reader(fh))
@@ -66,8 +66,8 @@ def test_bookkeeping_like_headers_are_mapped_and_their_values_arrive(
     assert sorted(have) == ["a@example.com", "b@example.com"]
     assert {"11", "f.csv", "31", "c1", "r1", "raw1", "x1", "rec1"} <= _values(have["a@example.com"])
     assert {"12", "g.csv", "41", "c2", "r2", "raw2", "x2", "rec2"} <= _values(have["b@example.com"])
-    t = json.loads((tmp_path / "r" / "report.json").read_text())["totals"]
-    assert t["rows_read"] == 3 and t["created"] == 2 and t["rejected"] == 1
+    t = json.loads((tmp_path / "r" / "report.json").read_text())["rows"]
+    assert t["read"] == 3 and t["created"] == 2 and t["rejected"] == 1
 
 
 def test_a_fixed_rejects_file_fed_back_drops_only_its_own_bookkeeping(run: Any, tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_a_fixed_rejects_file_fed_back_drops_only_its_own_bookkeeping(run: Any, 
     again = run(["validate", str(fixed), "--preset", "generic", "--report-dir", str(tmp_path / "w")])
     assert again.exit_code == 0, again.output
     doc = json.loads((tmp_path / "w" / "report.json").read_text())
-    assert doc["totals"]["valid"] == 1 and doc["totals"]["rejected"] == 0
+    assert doc["rows"]["valid"] == 1 and doc["rows"]["rejected"] == 0
     routes = {c["source"]: c for c in doc["mapping"]["columns"]}
     # the export's own "reason" column is data; rejects.csv's reason_code/reason/source_*/field are not
     assert sorted(routes) == ["Name", "email", "reason (2)"]
@@ -113,7 +113,7 @@ def test_control_sequences_in_names_and_cells_are_printed_escaped(run: Any, tmp_
     # the header is still named, escaped, in the summary's consent warning
     assert '"\\x1b[31mNewsletter"' in done.output
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["totals"]["rows_read"] == 2 and doc["totals"]["valid"] + doc["totals"]["rejected"] == 2
+    assert doc["rows"]["read"] == 2 and doc["rows"]["valid"] + doc["rows"]["rejected"] == 2
 
 
 def test_a_zip_member_named_with_an_escape_sequence_is_named_escaped(run: Any, tmp_path: Path) -> None:

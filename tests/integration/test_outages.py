@@ -73,7 +73,7 @@ def test_a_90s_outage_mid_run_is_waited_out_in_one_invocation(  # type: ignore[n
     assert not [x for x in lines if "network error" in x and x not in started]  # not one line per retry
     _exactly_once(box, tmp_path / "s")
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert doc["totals"]["created"] == N
+    assert doc["rows"]["created"] == N
     # a monitor following events.jsonl sees the outage begin and end, with how long it lasted
     events = [json.loads(x) for x in (tmp_path / "s" / "events.jsonl").read_text().splitlines()]
     outage = [e for e in events if e["event"] in ("outage_start", "outage_end")]

@@ -18,7 +18,7 @@ import pytest
 ETL = Path(__file__).resolve().parents[2] / "etl"
 
 STAGES = ("extract", "validate", "mapping", "load", "verify", "pipeline", "commands", "cli")
-SHARED = ("presets", "benchmark")
+SHARED = ("presets", "benchmark", "report")
 BASE = "base"  # a top-level module of etl/ other than the entry points
 
 

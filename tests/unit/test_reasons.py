@@ -18,7 +18,7 @@ ROW = re.compile(r"^\| `([a-z_]+)` \| ([^|]+) \| ([^|]+) \|$")
 # The same strings meaning something else: statuses and status words, verify's discrepancy kind.
 OTHER_MEANINGS = {
     ("etl/model.py", "no_consent"),  # Status.NO_CONSENT
-    ("etl/validate/html.py", "no_consent"),  # the status bar's colour
+    ("etl/report/page.py", "no_consent"),  # the consent picture's segment
     ("etl/presets/consent.py", "no_consent"),  # a status word
     ("etl/presets/consent.py", "unconfirmed"),  # a status word
     ("etl/verify/compare.py", "duplicate"),  # a key found twice in the account

@@ -62,7 +62,7 @@ def test_report_json_keys_and_totals(tmp_path: Path) -> None:
     assert on_disk == json.loads(json.dumps(doc, default=str))
     for key in (
         "platform",
-        "totals",
+        "rows",
         "by_status",
         "rejects_by_reason",
         "fill_rates",
@@ -71,10 +71,12 @@ def test_report_json_keys_and_totals(tmp_path: Path) -> None:
         "plan",
         "generated_at",
         "version",
+        "tool_version",
     ):
         assert key in on_disk
+    assert (on_disk["schema"], on_disk["version"]) == ("bme-migrate/report", 2) and "totals" not in on_disk
     assert on_disk["platform"] == "generic"
-    assert on_disk["totals"] == {"rows_read": 6, "valid": 2, "rejected": 3, "merged_duplicate": 1}
+    assert on_disk["rows"] == {"read": 6, "valid": 2, "rejected": 3, "merged_duplicate": 1}
     assert on_disk["by_status"] == {
         "subscribed": 0,
         "unsubscribed": 1,
@@ -87,7 +89,7 @@ def test_report_json_keys_and_totals(tmp_path: Path) -> None:
     dup = on_disk["duplicates"]
     assert (dup["groups"], dup["rows_merged"]) == (1, 1)
     assert dup["sample"][0]["status"] == "unsubscribed" and dup["sample"][0]["kept"] == "<b>evil</b>.csv:3"
-    assert any("dry-run" in a for a in on_disk["plan"]["assumptions"])
+    assert any("dry-run" in a for a in on_disk["plan"]["estimate"]["assumptions"])
 
 
 def test_plan_counts_only_loadable_statuses() -> None:
