@@ -9,12 +9,22 @@ read as another. Every line the CLI prints goes through ``say``, which writes th
 A console that cannot encode our own decorations (a Windows console or redirected output in cp1252, an ASCII
 pipe) gets their ASCII forms (``──`` → ``--``, ``≈`` → ``~``, ``→`` → ``->``); a character of the data it
 cannot encode is escaped by the stream (``cli.main`` sets ``errors="backslashreplace"``), never a crash.
+
+What is shown is decided here, once, not in each command: a ``Console`` (made by ``cli.main``, set by the
+``--quiet``/``--verbose``/``--log-file``/``--json`` flags, found through click's context) drops detail
+lines unless verbose, keeps only problems and the final line when quiet, sends every human line to stderr
+when stdout is reserved for one JSON document, and appends every line, stamped, to the log file.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -83,7 +93,81 @@ def fit(text: str, encoding: str | None) -> str:
     return text
 
 
-def say(message: str = "", *, err: bool = False) -> None:
-    """``click.echo`` of a message that may carry names or cells from the data (see the module docstring)."""
-    stream = sys.stderr if err else sys.stdout
-    click.echo(fit(for_terminal(message), getattr(stream, "encoding", None)), err=err)
+# How much a line matters, for --quiet and --verbose.
+DETAIL = 0  # shown with --verbose only (and always in the log file)
+NORMAL = 1  # the default
+FINAL = 2  # the command's last word: shown even with --quiet
+PROBLEM = 3  # errors and warnings: always shown
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Console:
+    """What this invocation shows and where: one per ``bme-migrate`` call, made by ``cli.main``.
+
+    ``json``: stdout is reserved for the one JSON document (``document``), so every human line goes to
+    stderr. ``log_file``: every line, whatever its level, also appended with a UTC timestamp — it is
+    opened per line, so nothing needs closing when a command ends in an exception. ``color`` is off when
+    ``NO_COLOR`` is set (https://no-color.org): click then strips any styling from what is echoed.
+    """
+
+    quiet: bool = False
+    verbose: bool = False
+    json: bool = False
+    log_file: Path | None = None
+    color: bool | None = None  # None: click decides (a terminal gets colour); False: never
+    now: Callable[[], datetime] = field(default=_utc_now)
+
+    def shows(self, level: int) -> bool:
+        if level >= PROBLEM:
+            return True
+        if self.quiet:
+            return level >= FINAL
+        return level > DETAIL or self.verbose
+
+    def say(self, message: str = "", *, err: bool = False, level: int = NORMAL) -> None:
+        """One human line (see ``say``)."""
+        text = for_terminal(message)
+        if self.log_file is not None:
+            self.log(text)
+        if not self.shows(level):
+            return
+        err = err or self.json
+        stream = sys.stderr if err else sys.stdout
+        click.echo(fit(text, getattr(stream, "encoding", None)), err=err, color=self.color)
+
+    def log(self, text: str) -> None:
+        """Append ``text`` to the log file, each line stamped (UTF-8 whatever the console's encoding)."""
+        if self.log_file is None:
+            return
+        stamp = self.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self.log_file.open("a", encoding="utf-8") as f:
+            for line in text.split("\n"):
+                f.write(f"{stamp} {line}\n")
+
+    def document(self, text: str) -> None:
+        """The one JSON document of ``--json`` on stdout, as the file holds it (no decoration, no escaping:
+        JSON escapes control characters itself). A console that cannot encode the document's characters
+        gets the same document with ``\\u`` escapes, never the stream's lossy replacement."""
+        try:
+            text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+        except (UnicodeEncodeError, LookupError):
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=True)
+        click.echo(text.rstrip("\n"), color=False)
+
+
+def console() -> Console:
+    """The running command's ``Console`` (from click's context); a default one outside a command."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Console) if ctx is not None else None
+    return found if found is not None else Console()
+
+
+def say(message: str = "", *, err: bool = False, level: int = NORMAL) -> None:
+    """``click.echo`` of a message that may carry names or cells from the data (see the module docstring),
+    through the running command's ``Console``: ``level`` (``DETAIL``, ``NORMAL``, ``FINAL``, ``PROBLEM``)
+    decides whether --quiet or a missing --verbose drops it."""
+    console().say(message, err=err, level=level)

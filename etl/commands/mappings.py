@@ -11,6 +11,7 @@ import click
 from etl.commands.common import (
     chosen_preset,
     chosen_read,
+    console_options,
     create_options,
     json_option,
     preset_options,
@@ -19,6 +20,7 @@ from etl.commands.common import (
     state_dir_option,
     target,
     to_stderr,
+    warn,
 )
 from etl.mapping.headers import read_headers
 from etl.presets.detect import GENERIC, MIN_CONFIDENCE, detect_platform
@@ -109,6 +111,7 @@ def command() -> None:
 
 @command.command("list")
 @json_option("Print a JSON array of {name, title}.")
+@console_options()
 def list_cmd(as_json: bool) -> None:
     """List the installed presets (the names --preset accepts).
 
@@ -124,6 +127,7 @@ def list_cmd(as_json: bool) -> None:
 
 @command.command("show")
 @click.argument("preset", metavar="PRESET")
+@console_options()
 def show_cmd(preset: str) -> None:
     """Show what a preset (name, or a mapping TOML file) does with each column.
 
@@ -137,6 +141,7 @@ def show_cmd(preset: str) -> None:
 @sources_argument()
 @read_flags()
 @json_option('Print exactly {"platform": …, "confidence": …, "evidence": […]}.')
+@console_options()
 def detect_cmd(
     sources: tuple[str, ...],
     encoding: str | None,
@@ -194,6 +199,7 @@ def detect_cmd(
 @click.option("--offline", is_flag=True, help="Do not contact the account: show column routes by label only.")
 @state_dir_option("State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].")
 @json_option("Print the report's mapping section as JSON.")
+@console_options()
 def plan_cmd(
     sources: tuple[str, ...],
     preset: str | None,
@@ -232,7 +238,7 @@ def plan_cmd(
     result = validate_sources(list(sources), preset=chosen, options=read_opts)
     for f in result.files:
         for note in getattr(f, "notes", ()):
-            to_stderr(f"warning: {note}")
+            warn(note)
     if offline:
         plan, planned = plan_validation(result)
     else:

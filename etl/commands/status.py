@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from etl.commands.common import json_option, state_dir_option, target, watch_options
+from etl.commands.common import console_options, json_option, state_dir_option, target, watch_options
 from etl.commands.watch import follow
 from etl.events import PROGRESS, events_path, read_events, tail_offset
 from etl.load.ledger import Ledger, ledger_errors, lock_holder
@@ -26,6 +26,7 @@ INTERRUPTED = "interrupted"
 @state_dir_option("State directory to read [default: $BME_STATE_DIR or .etl].")
 @json_option("Print one JSON document instead of text.")
 @watch_options()
+@console_options()
 def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) -> None:
     """Show each migration run: rows by outcome, requests used, pause reason and resume time.
 

@@ -17,6 +17,7 @@ from etl.clock import SystemClock
 from etl.commands.common import (
     api_key_file_option,
     budget_options,
+    console_options,
     report_dir_option,
     state_dir_option,
     target,
@@ -38,6 +39,7 @@ from etl.verify.expected import check_target, find_run, run_names, run_policy
 @state_dir_option("State directory holding the run's ledger [default: $BME_STATE_DIR or .etl].")
 @report_dir_option("Where undo.json goes [default: reports/<run id>].")
 @api_key_file_option()
+@console_options()
 def command(
     run: str,
     apply: bool,
