@@ -19,9 +19,11 @@ when stdout is reserved for one JSON document, and appends every line, stamped, 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,6 +159,60 @@ class Console:
         except (UnicodeEncodeError, LookupError):
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=True)
         click.echo(text.rstrip("\n"), color=False)
+
+
+MIN_COLUMN = 8  # a table column narrower than this would wrap every word
+
+
+def width() -> int | None:
+    """The width to wrap tables to: ``COLUMNS`` when set, else the terminal's; None (no wrapping) when
+    stdout is a pipe or a file, so ``grep`` and scripts see each row on one line."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def wrap(text: str, columns: int | None, indent: str = "") -> list[str]:
+    """``text`` wrapped to ``columns`` (click's wrapper; a word longer than a line is broken, not lost),
+    continuation lines indented under the first line's own indent plus ``indent``."""
+    if columns is None:
+        return [text]
+    lead = text[: len(text) - len(text.lstrip(" "))]
+    wrapped = click.wrap_text(text.strip(" "), columns, initial_indent=lead, subsequent_indent=lead + indent)
+    return wrapped.split("\n") if text.strip() else [text]
+
+
+def table(rows: Sequence[Sequence[str]], head: Sequence[str], columns: int | None) -> list[str]:
+    """``rows`` under ``head`` as a plain table no wider than ``columns``: tabulate wraps each cell within
+    its column; a column narrower than an equal share keeps its width, the wider ones share the rest."""
+    from tabulate import tabulate
+
+    cells = [[str(c) for c in r] for r in rows]
+    natural = [max(len(r[i]) for r in [list(head), *cells]) or 1 for i in range(len(head))]
+    room = (columns or 0) - 2 * (len(head) - 1)  # tabulate's "simple" format puts two spaces between columns
+    limits: list[int | None] = [None] * len(head)
+    if (
+        columns is not None and sum(natural) > room
+    ):  # narrow columns keep their width; the wide ones share what is left equally
+        wide = sorted(range(len(head)), key=lambda i: natural[i])
+        while wide:
+            fair = room // len(wide)
+            if natural[wide[0]] > fair:
+                for i in wide:
+                    limits[i] = max(MIN_COLUMN, fair)
+                break
+            i = wide.pop(0)
+            limits[i] = natural[i]
+            room -= natural[i]
+    text = tabulate(
+        cells,
+        headers=list(head),
+        tablefmt="simple",
+        maxcolwidths=limits,
+        maxheadercolwidths=limits,
+        disable_numparse=True,
+    )
+    return [line.rstrip() for line in text.split("\n")]
 
 
 def console() -> Console:

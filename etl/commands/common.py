@@ -7,9 +7,10 @@ parameters with the common wording as default.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -86,6 +87,18 @@ def json_option(help_text: str) -> Callable[[F], F]:
         return value
 
     return click.option("--json", "as_json", is_flag=True, callback=reserve_stdout, help=help_text)
+
+
+# The JSON documents the commands print (report.json and verify.json carry their own): name → version of
+# its shape, bumped when a key is renamed, dropped or retyped; each has docs/schema/<name>.schema.json.
+DOCUMENTS = MappingProxyType({"status": 1, "detect": 1, "presets": 1, "mapping-plan": 1})
+
+
+def print_document(name: str, body: Mapping[str, Any]) -> None:
+    """``--json``: ``body`` as the one document on stdout, headed by ``schema`` and ``version`` so a script
+    can tell which shape it reads."""
+    doc = {"schema": f"bme-migrate/{name}", "version": DOCUMENTS[name], **body}
+    console().document(json.dumps(doc, indent=2))
 
 
 def console_options() -> Callable[[F], F]:

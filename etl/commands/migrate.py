@@ -394,7 +394,9 @@ def _command(
                         requests=sum(checked.requests.values()),
                     )
                     for line in verify_lines(checked):
-                        say("  " + line, level=DETAIL)
+                        # a mismatch is what needs attention: its lines are shown without --verbose
+                        wrong = line.startswith("  ") or line.endswith("MISMATCH")
+                        say("  " + line, level=NORMAL if wrong and not checked.clean else DETAIL)
             finally:
                 display.close()
     except Paused as exc:

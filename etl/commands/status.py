@@ -5,14 +5,20 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from etl.commands.common import console_options, json_option, state_dir_option, target, watch_options
+from etl.commands.common import (
+    console_options,
+    json_option,
+    print_document,
+    state_dir_option,
+    target,
+    watch_options,
+)
 from etl.commands.watch import follow
 from etl.events import PROGRESS, events_path, read_events, tail_offset
 from etl.load.ledger import Ledger, ledger_errors, lock_holder
@@ -81,7 +87,7 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
                 }
             )
     if as_json:
-        say(json.dumps({"state_dir": str(sdir), "runs": runs}, indent=2))
+        print_document("status", {"state_dir": str(sdir), "runs": runs})
         return
     if not runs:
         say(f"no runs yet in {sdir}")
