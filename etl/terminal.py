@@ -102,6 +102,9 @@ FINAL = 2  # the command's last word: shown even with --quiet
 PROBLEM = 3  # errors and warnings: always shown
 
 
+LABEL_COLOURS = {"error": "red", "warning": "yellow"}  # the one colour we use: what went wrong, in a terminal
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -139,7 +142,12 @@ class Console:
             return
         err = err or self.json
         stream = sys.stderr if err else sys.stdout
-        click.echo(fit(text, getattr(stream, "encoding", None)), err=err, color=self.color)
+        shown = fit(text, getattr(stream, "encoding", None))
+        label, sep, rest = shown.partition(": ")
+        if level >= PROBLEM and sep and label in LABEL_COLOURS:  # styled after escaping: our own ESC only
+            shown = click.style(label + sep, fg=LABEL_COLOURS[label], bold=True) + rest
+        # click drops the styling when the stream is not a terminal, and always when ``color`` is False
+        click.echo(shown, err=err, color=self.color)
 
     def log(self, text: str) -> None:
         """Append ``text`` to the log file, each line stamped (UTF-8 whatever the console's encoding)."""
@@ -162,6 +170,7 @@ class Console:
 
 
 MIN_COLUMN = 8  # a table column narrower than this would wrap every word
+HEADER_PAD = 2  # tabulate's MIN_PADDING: what it adds to a header's width
 
 
 def width() -> int | None:
@@ -188,12 +197,11 @@ def table(rows: Sequence[Sequence[str]], head: Sequence[str], columns: int | Non
     from tabulate import tabulate
 
     cells = [[str(c) for c in r] for r in rows]
-    natural = [max(len(r[i]) for r in [list(head), *cells]) or 1 for i in range(len(head))]
+    # tabulate pads a header by HEADER_PAD, so a column is at least its header's width plus that
+    natural = [max(len(head[i]) + HEADER_PAD, *(len(r[i]) for r in cells)) for i in range(len(head))]
     room = (columns or 0) - 2 * (len(head) - 1)  # tabulate's "simple" format puts two spaces between columns
     limits: list[int | None] = [None] * len(head)
-    if (
-        columns is not None and sum(natural) > room
-    ):  # narrow columns keep their width; the wide ones share what is left equally
+    if columns is not None and sum(natural) > room:  # narrow columns keep their width, wide ones share
         wide = sorted(range(len(head)), key=lambda i: natural[i])
         while wide:
             fair = room // len(wide)
@@ -209,7 +217,7 @@ def table(rows: Sequence[Sequence[str]], head: Sequence[str], columns: int | Non
         headers=list(head),
         tablefmt="simple",
         maxcolwidths=limits,
-        maxheadercolwidths=limits,
+        maxheadercolwidths=[None if w is None else max(1, w - HEADER_PAD) for w in limits],
         disable_numparse=True,
     )
     return [line.rstrip() for line in text.split("\n")]
