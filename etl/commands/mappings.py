@@ -24,7 +24,7 @@ from etl.commands.common import (
 from etl.mapping.headers import read_headers
 from etl.presets.detect import GENERIC, MIN_CONFIDENCE, detect_platform
 from etl.presets.preset import Preset, load_all, load_preset
-from etl.terminal import say, table, width, wrap
+from etl.terminal import FINAL, say, table, width, wrap
 
 
 def preset_lines(p: Preset, columns: int | None) -> list[str]:
@@ -113,7 +113,7 @@ def list_cmd(as_json: bool) -> None:
         print_document("presets", {"presets": [{"name": p.name, "title": p.title} for p in presets]})
         return
     for line in table([[p.name, p.title] for p in presets], ["preset", "platform export"], width()):
-        say(line)
+        say(line, level=FINAL)  # the answer itself, not chatter: --quiet keeps it
 
 
 @command.command("show")
@@ -125,7 +125,7 @@ def show_cmd(preset: str) -> None:
     Example: bme-migrate mappings show hubspot
     """
     for line in preset_lines(load_preset(preset), width()):
-        say(line)
+        say(line, level=FINAL)  # the answer itself, not chatter: --quiet keeps it
 
 
 @command.command("detect")
@@ -150,7 +150,7 @@ def detect_cmd(
     if as_json:
         print_document("detect", found.to_dict())
         return
-    say(f"platform: {found.platform}")
+    say(f"platform: {found.platform}", level=FINAL)
     if found.platform == GENERIC:  # the confidence is the closest preset's, which was not enough
         say(f"confidence: {found.confidence:.2f} (closest preset; {MIN_CONFIDENCE:.2f} needed to apply one)")
         say(f"note: {found.message}")

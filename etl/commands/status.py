@@ -23,7 +23,7 @@ from etl.commands.watch import follow
 from etl.events import PROGRESS, events_path, read_events, tail_offset
 from etl.load.ledger import Ledger, ledger_errors, lock_holder
 from etl.progress import eta_text, rate_text
-from etl.terminal import say
+from etl.terminal import FINAL, say
 
 INTERRUPTED = "interrupted"
 
@@ -90,7 +90,7 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
         print_document("status", {"state_dir": str(sdir), "runs": runs})
         return
     if not runs:
-        say(f"no runs yet in {sdir}")
+        say(f"no runs yet in {sdir}", level=FINAL)
         return
     for run in runs:
         total = sum(run["rows"].values())
@@ -100,9 +100,10 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
         )
         if run["pid"]:
             shown += f" (pid {run['pid']})"
-        say(
+        say(  # one line a run: what --quiet keeps
             f"run {run['run_id']}  {shown}  {settled:,}/{total:,} rows settled  "
-            f"{run['requests']:,} requests  (updated {run['updated_at']})"
+            f"{run['requests']:,} requests  (updated {run['updated_at']})",
+            level=FINAL,
         )
         if run["sources"]:
             say(f"  sources: {run['sources']}")

@@ -27,7 +27,7 @@ from etl.commands.target import open_target
 from etl.errors import ConfigError, InvalidRequest, NotFound
 from etl.load.ledger import LEDGER_NAME, Ledger, ledger_errors
 from etl.load.undo import UndoResult, apply_undo, plan_undo, undo_document, undo_lines
-from etl.terminal import say
+from etl.terminal import FINAL, say
 from etl.verify.compare import Names
 from etl.verify.expected import check_target, find_run, run_names, run_policy
 
@@ -133,7 +133,7 @@ def command(
             say(f"{len(failed):,} action(s) failed: run the same command again to retry them")
     else:
         say("dry run: nothing was written; run again with --yes to apply")
-    say(f"undo report: {out_dir / 'undo.json'}")
+    say(f"undo report: {out_dir / 'undo.json'}", level=FINAL)
 
 
 def _write(out_dir: Path, result: UndoResult, names: Names, counts: Counter[str]) -> None:

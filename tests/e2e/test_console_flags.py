@@ -72,6 +72,9 @@ def test_quiet_prints_only_problems_and_the_final_line(run, tmp_path: Path) -> N
     broken = run(["validate", str(tmp_path / "missing.csv"), "--quiet"])
     assert broken.exit_code == 2 and broken.err.startswith("error: ") and broken.out == ""
 
+    status = run(["status", "--quiet", *state])  # one line a run
+    assert status.exit_code == 0 and status.out.startswith("run ") and status.out.count("\n") == 1
+
     both = run(["status", "--quiet", "--verbose"])
     assert both.exit_code == 2 and "either --quiet or --verbose" in both.err
 
