@@ -91,7 +91,7 @@ def json_option(help_text: str) -> Callable[[F], F]:
 
 # The JSON documents the commands print (report.json and verify.json carry their own): name → version of
 # its shape, bumped when a key is renamed, dropped or retyped; each has docs/schema/<name>.schema.json.
-DOCUMENTS = MappingProxyType({"status": 1, "detect": 1, "presets": 1, "mapping-plan": 1})
+DOCUMENTS = MappingProxyType({"status": 1, "detect": 1, "presets": 1, "mapping-plan": 1, "undo": 1})
 
 
 def print_document(name: str, body: Mapping[str, Any]) -> None:

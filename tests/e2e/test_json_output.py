@@ -138,9 +138,23 @@ def test_status_detect_and_mappings_json_carry_schema_and_version(run, tmp_path:
     _document(offline.out, "mapping-plan")
 
 
-@pytest.mark.parametrize("name", ["status", "detect", "presets", "mapping-plan"])
+@pytest.mark.parametrize("name", ["status", "detect", "presets", "mapping-plan", "undo"])
 def test_the_schemas_refuse_a_document_without_schema_or_version(name: str) -> None:
     for key in ("schema", "version"):
         assert not _validator(name).is_valid(
             {k: v for k, v in {"schema": f"bme-migrate/{name}", "version": 1}.items() if k != key}
         )
+
+
+def test_undo_json_is_undo_json_and_nothing_else(run, tmp_path: Path) -> None:
+    flags = ["--state-dir", str(tmp_path / "s"), "--report-dir", str(tmp_path / "r")]
+    assert run(["migrate", str(SAMPLES / "hubspot.csv"), *flags]).exit_code == 0
+    dry = run(["undo", "latest", "--json", *flags])
+    assert dry.exit_code == 0, dry.err
+    doc = _document(dry.out, "undo", tmp_path / "r" / "undo.json")
+    assert (doc["schema"], doc["applied"], doc["counts"]["delete"]) == ("bme-migrate/undo", False, 3)
+    assert "dry run: nothing was written" in dry.err
+    done = run(["undo", "latest", "--yes", "--json", *flags])
+    assert done.exit_code == 0, done.err
+    doc = _document(done.out, "undo", tmp_path / "r" / "undo.json")
+    assert [d["result"] for d in doc["delete"]] == ["deleted"] * 3
