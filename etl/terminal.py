@@ -154,9 +154,17 @@ class Console:
         if self.log_file is None:
             return
         stamp = self.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        with self.log_file.open("a", encoding="utf-8") as f:
-            for line in text.split("\n"):
-                f.write(f"{stamp} {line}\n")
+        try:
+            with self.log_file.open("a", encoding="utf-8") as f:
+                for line in text.split("\n"):
+                    f.write(f"{stamp} {line}\n")
+        except OSError as exc:  # a full disk or a removed dir must not end a migration: say so, stop logging
+            path, self.log_file = self.log_file, None
+            self.say(
+                f"warning: --log-file {path}: {exc.strerror or exc}; no longer logging",
+                err=True,
+                level=PROBLEM,
+            )
 
     def document(self, text: str) -> None:
         """The one JSON document of ``--json`` on stdout, as the file holds it (no decoration, no escaping:

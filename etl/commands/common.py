@@ -114,8 +114,12 @@ def console_options() -> Callable[[F], F]:
 
     def set_log(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
         if value is not None:
-            if value.is_dir():
-                raise click.BadParameter(f"{value} is a directory", ctx, param_hint="--log-file")
+            try:  # refused now, in one line, not at the first line logged
+                value.open("a", encoding="utf-8").close()
+            except OSError as exc:
+                raise click.BadParameter(
+                    f"{value}: {exc.strerror or exc}", ctx, param_hint="--log-file"
+                ) from None
             _console(ctx).log_file = value
 
     return _bundle(

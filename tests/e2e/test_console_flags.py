@@ -75,6 +75,9 @@ def test_quiet_prints_only_problems_and_the_final_line(run, tmp_path: Path) -> N
     status = run(["status", "--quiet", *state])  # one line a run
     assert status.exit_code == 0 and status.out.startswith("run ") and status.out.count("\n") == 1
 
+    nowhere = run(["status", "--log-file", str(tmp_path / "no" / "such" / "dir.log")])
+    assert nowhere.exit_code == 2 and "--log-file" in nowhere.err and "Traceback" not in nowhere.err
+
     both = run(["status", "--quiet", "--verbose"])
     assert both.exit_code == 2 and "either --quiet or --verbose" in both.err
 
