@@ -10,12 +10,13 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator, MutableMapping
+from functools import partial
 
 import click
 
 from etl import __version__
 from etl.errors import EXIT_UNEXPECTED, ConsentUnclear, MigrationError
-from etl.terminal import printable, say
+from etl.terminal import PROBLEM, Console, printable
 
 # Sub-commands in the order of a session: name → (module exposing ``command``, the one-line help ``--help``
 # lists). The line is kept here so that ``bme-migrate --help`` imports no command module — they pull in
@@ -93,34 +94,41 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the group, map our errors to exit codes, hide tracebacks."""
+    """Console entry point: run the group, map our errors to exit codes, hide tracebacks.
+
+    The ``Console`` made here is the one every command's lines go through (``--quiet``, ``--verbose``,
+    ``--log-file`` and ``--json`` set it), so the error line that ends a command obeys them too.
+    """
+    console = Console(color=False if os.environ.get("NO_COLOR") else None)
+    say = partial(console.say, err=True, level=PROBLEM)
     for stream in (sys.stdout, sys.stderr):  # a cp1252 console cannot show "→" or a Chinese name: escape,
         reconfigure = getattr(stream, "reconfigure", None)  # never end in UnicodeEncodeError
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     try:
-        rv = cli.main(args=argv, prog_name="bme-migrate", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="bme-migrate", standalone_mode=False, obj=console)
     except click.exceptions.Abort:
-        say("aborted", err=True)
+        say("aborted")
         sys.exit(130)
     except click.ClickException as exc:
         # e.g. click's "File '…' does not exist." names the path; ``message`` is Final only in the stubs
         object.__setattr__(exc, "message", printable(exc.message))
+        console.log(f"error: {exc.message}")
         exc.show()
         sys.exit(exc.exit_code)
     except MigrationError as exc:
         # one line, data escaped; a ConsentUnclear names one column a line (its data escaped where it is built)
         lines = str(exc).split("\n") if isinstance(exc, ConsentUnclear) else [str(exc)]
-        say("error: " + "\n".join(printable(line) for line in lines), err=True)
+        say("error: " + "\n".join(printable(line) for line in lines))
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        say("interrupted", err=True)
+        say("interrupted")
         sys.exit(130)
     except Exception as exc:  # the last line of defence: one line, no traceback unless asked
         if os.environ.get("BME_DEBUG"):
             raise
-        say(f"unexpected error: {type(exc).__name__}: {exc} (set BME_DEBUG=1 for a traceback)", err=True)
+        say(f"unexpected error: {type(exc).__name__}: {exc} (set BME_DEBUG=1 for a traceback)")
         sys.exit(EXIT_UNEXPECTED)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -7,9 +7,10 @@ parameters with the common wording as default.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -30,7 +31,7 @@ from etl.presets.preset import ConsentChoices, Preset, load_preset, preset_names
 from etl.progress import DEFAULT_INTERVAL, VERIFY, Tracker
 from etl.report.files import rerender
 from etl.retry import Patience, parse_duration
-from etl.terminal import say
+from etl.terminal import NORMAL, PROBLEM, Console, console, say
 from etl.verify.output import read_plan_lines, write_verify_json
 from etl.verify.readback import ReadPlan
 from etl.verify.verifier import VerifyOptions, VerifyResult, verify
@@ -68,8 +69,86 @@ def report_dir_option(help_text: str) -> Callable[[F], F]:
     )
 
 
+def _console(ctx: click.Context) -> Console:
+    """The invocation's ``Console``: the one ``cli.main`` made, or a new one on the root context (a test
+    invoking the group directly)."""
+    found = ctx.find_object(Console)
+    if found is None:
+        found = ctx.find_root().obj = Console()
+    return found
+
+
 def json_option(help_text: str) -> Callable[[F], F]:
-    return click.option("--json", "as_json", is_flag=True, help=help_text)
+    """``--json``: stdout holds one JSON document and nothing else; every human line goes to stderr."""
+
+    def reserve_stdout(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
+        if value:
+            _console(ctx).json = True
+        return value
+
+    return click.option("--json", "as_json", is_flag=True, callback=reserve_stdout, help=help_text)
+
+
+# The JSON documents the commands print (report.json and verify.json carry their own): name → version of
+# its shape, bumped when a key is renamed, dropped or retyped; each has docs/schema/<name>.schema.json.
+DOCUMENTS = MappingProxyType({"status": 1, "detect": 1, "presets": 1, "mapping-plan": 1, "undo": 1})
+
+
+def print_document(name: str, body: Mapping[str, Any]) -> None:
+    """``--json``: ``body`` as the one document on stdout, headed by ``schema`` and ``version`` so a script
+    can tell which shape it reads."""
+    doc = {"schema": f"bme-migrate/{name}", "version": DOCUMENTS[name], **body}
+    console().document(json.dumps(doc, indent=2))
+
+
+def console_options() -> Callable[[F], F]:
+    """``--quiet``, ``--verbose`` and ``--log-file``, on every command: they set the invocation's
+    ``Console`` (etl.terminal), which every line goes through, so no command decides this itself."""
+
+    def set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            console = _console(ctx)
+            setattr(console, str(param.name), True)
+            if console.quiet and console.verbose:
+                raise click.UsageError("use either --quiet or --verbose, not both", ctx)
+
+    def set_log(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+        if value is not None:
+            try:  # refused now, in one line, not at the first line logged
+                value.open("a", encoding="utf-8").close()
+            except OSError as exc:
+                raise click.BadParameter(
+                    f"{value}: {exc.strerror or exc}", ctx, param_hint="--log-file"
+                ) from None
+            _console(ctx).log_file = value
+
+    return _bundle(
+        click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            expose_value=False,
+            callback=set_flag,
+            help="Print only errors, warnings and the final line.",
+        ),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            expose_value=False,
+            callback=set_flag,
+            help="Print more detail (e.g. the read-back's request bill and per-run result after a migrate).",
+        ),
+        click.option(
+            "--log-file",
+            type=click.Path(dir_okay=True, path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=set_log,
+            metavar="PATH",
+            help="Also append every line (the --verbose detail included), stamped with UTC time, to PATH.",
+        ),
+    )
 
 
 def api_key_file_option() -> Callable[[F], F]:
@@ -362,6 +441,11 @@ def to_stderr(message: str) -> None:
     say(message, err=True)
 
 
+def warn(message: str) -> None:
+    """``warning: message`` on stderr, shown even with --quiet."""
+    say(f"warning: {message}", err=True, level=PROBLEM)
+
+
 def legacy_from(sources: Sequence[str], status: str | None, fresh: bool) -> LegacyOptions:
     """The legacy options for a run; the token is read from LEGACY_API_TOKEN only when a source needs it."""
     token: Secret | None = legacy_token_from_env(os.environ) if has_legacy_source(sources) else None
@@ -386,7 +470,7 @@ def rows_bar() -> Any:
         desc="reading",
         file=sys.stderr,
         leave=False,
-        disable=not sys.stderr.isatty(),
+        disable=not sys.stderr.isatty() or console().quiet,
     )
 
 
@@ -402,17 +486,19 @@ def run_verify(
     patience: Patience | None = None,
     tracker: Tracker | None = None,
     max_requests: int | None = None,
+    plan_level: int = NORMAL,
 ) -> tuple[VerifyResult, Path, str]:
     """Read a run back (printing the bill first), write verify.json and the report section. ``clock``:
     migrate passes its interruptible clock, so a signal ends the read-back's waits too; ``tracker`` shows
-    the read-back's progress (requests of the bill sent, rate, ETA).
+    the read-back's progress (requests of the bill sent, rate, ETA); ``plan_level``: how much the bill
+    matters here (migrate's summary has the result in one line, so there the bill is --verbose detail).
 
     Returns the result, the verify.json path and a note naming where it went.
     """
 
     def show_plan(plan: ReadPlan) -> None:
         for line in read_plan_lines(plan):
-            say(line)
+            say(line, level=plan_level)
         if tracker is not None and plan.reads + plan.list_counts:  # the probe alone read everything: no phase
             tracker.begin(VERIFY, plan.reads + plan.list_counts)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -11,33 +9,27 @@ import click
 from etl.commands.common import (
     chosen_preset,
     chosen_read,
+    console_options,
     create_options,
     json_option,
     preset_options,
+    print_document,
     read_flags,
     sources_argument,
     state_dir_option,
     target,
     to_stderr,
+    warn,
 )
 from etl.mapping.headers import read_headers
 from etl.presets.detect import GENERIC, MIN_CONFIDENCE, detect_platform
 from etl.presets.preset import Preset, load_all, load_preset
-from etl.terminal import say
+from etl.terminal import FINAL, say, table, width, wrap
 
 
-def _table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return [
-        fmt.format(*head).rstrip(),
-        fmt.format(*("-" * w for w in widths)).rstrip(),
-        *(fmt.format(*map(str, r)).rstrip() for r in rows),
-    ]
-
-
-def preset_lines(p: Preset) -> list[str]:
-    """Human-readable description of a preset (what `mappings show` prints)."""
+def preset_lines(p: Preset, columns: int | None) -> list[str]:
+    """Human-readable description of a preset (what `mappings show` prints), no line wider than
+    ``columns``: the column table wraps its cells, the other lines wrap under their own indent."""
     out = [f"{p.name}: {p.title}" + (f" (extends {p.extends})" if p.extends else ""), ""]
     rows = [[" | ".join(p.email), "key (email)", "", "contact key, trimmed and lower-cased"]]
     for r in p.fields:
@@ -46,31 +38,32 @@ def preset_lines(p: Preset) -> list[str]:
             x for x in [f"formats {', '.join(r.formats)}" if r.formats else "", r.note or ""] if x
         )
         rows.append([" | ".join(r.sources), target, r.data_type, notes])
-    out += _table(rows, ["source column(s)", "target field", "type", "notes"])
+    table_lines = table(rows, ["source column(s)", "target field", "type", "notes"], columns)
     st = p.status
-    out += [
+    out = [line for text in out for line in wrap(text, columns, "  ")] + table_lines
+    rest = [
         "",
         f"status (default {st.default.value}; unknown value → "
         f"{st.unknown.value if st.unknown else 'row rejected'}):",
     ]
     if st.columns:
-        out.append(
+        rest.append(
             f"  column {' | '.join(st.columns)}: "
             + ", ".join(f"{k} → {v.value}" for k, v in st.values.items())
         )
     for prefix, s in st.files.items():
-        out.append(f"  file name starting {prefix!r} → {s.value}")
+        rest.append(f"  file name starting {prefix!r} → {s.value}")
     for f in st.flags:
         test = (
             "non-empty"
             if not f.values
             else f"{'contains' if f.match == 'contains' else 'is'} " + " / ".join(repr(v) for v in f.values)
         )
-        out.append(
+        rest.append(
             f"  flag {' | '.join(f.column)}: {'unless' if f.absent else 'when'} {test} → {f.status.value}"
         )
-    out.append("")
-    out.append(f"tags: {' | '.join(p.tags.columns)} ({p.tags.format})" if p.tags.columns else "tags: none")
+    rest.append("")
+    rest.append(f"tags: {' | '.join(p.tags.columns)} ({p.tags.format})" if p.tags.columns else "tags: none")
     ls = p.lists
     desc = {
         "none": "none",
@@ -80,18 +73,18 @@ def preset_lines(p: Preset) -> list[str]:
         + (f", prefix {ls.prefix!r}" if ls.prefix else "")
         + ")",
     }[ls.mode]
-    out.append(f"lists: {desc}")
-    out.append(f"ignored: {', '.join(p.ignore) or 'none'}")
-    out.append(
+    rest.append(f"lists: {desc}")
+    rest.append(f"ignored: {', '.join(p.ignore) or 'none'}")
+    rest.append(
         "other columns: " + ("proposed as custom text fields" if p.unmapped == "custom_text" else "ignored")
     )
     if p.event_time:
-        out.append(f"event time (latest row wins): {', '.join(p.event_time)}")
-    out.append(
+        rest.append(f"event time (latest row wins): {', '.join(p.event_time)}")
+    rest.append(
         f"detect: headers {len(p.detect_headers)}, strong {', '.join(p.detect_strong) or 'none'}; "
         f"files {', '.join(p.detect_files) or 'none'}"
     )
-    return out
+    return out + [line for text in rest for line in wrap(text, columns, "  ")]
 
 
 @click.group("mappings", short_help="Presets: list, show, detect a platform, plan the mapping.")
@@ -108,7 +101,8 @@ def command() -> None:
 
 
 @command.command("list")
-@json_option("Print a JSON array of {name, title}.")
+@json_option('Print {"schema": …, "version": …, "presets": [{name, title} …]}.')
+@console_options()
 def list_cmd(as_json: bool) -> None:
     """List the installed presets (the names --preset accepts).
 
@@ -116,27 +110,29 @@ def list_cmd(as_json: bool) -> None:
     """
     presets = load_all()
     if as_json:
-        say(json.dumps([{"name": p.name, "title": p.title} for p in presets]))
+        print_document("presets", {"presets": [{"name": p.name, "title": p.title} for p in presets]})
         return
-    for line in _table([[p.name, p.title] for p in presets], ["preset", "platform export"]):
-        say(line)
+    for line in table([[p.name, p.title] for p in presets], ["preset", "platform export"], width()):
+        say(line, level=FINAL)  # the answer itself, not chatter: --quiet keeps it
 
 
 @command.command("show")
 @click.argument("preset", metavar="PRESET")
+@console_options()
 def show_cmd(preset: str) -> None:
     """Show what a preset (name, or a mapping TOML file) does with each column.
 
     Example: bme-migrate mappings show hubspot
     """
-    for line in preset_lines(load_preset(preset)):
-        say(line)
+    for line in preset_lines(load_preset(preset), width()):
+        say(line, level=FINAL)  # the answer itself, not chatter: --quiet keeps it
 
 
 @command.command("detect")
 @sources_argument()
 @read_flags()
-@json_option('Print exactly {"platform": …, "confidence": …, "evidence": […]}.')
+@json_option('Print {"schema": …, "version": …, "platform": …, "confidence": …, "evidence": […]}.')
+@console_options()
 def detect_cmd(
     sources: tuple[str, ...],
     encoding: str | None,
@@ -152,9 +148,9 @@ def detect_cmd(
     read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
     found = detect_platform(read_headers(list(sources), read_opts))
     if as_json:
-        say(json.dumps(found.to_dict()))
+        print_document("detect", found.to_dict())
         return
-    say(f"platform: {found.platform}")
+    say(f"platform: {found.platform}", level=FINAL)
     if found.platform == GENERIC:  # the confidence is the closest preset's, which was not enough
         say(f"confidence: {found.confidence:.2f} (closest preset; {MIN_CONFIDENCE:.2f} needed to apply one)")
         say(f"note: {found.message}")
@@ -193,7 +189,8 @@ def detect_cmd(
 )
 @click.option("--offline", is_flag=True, help="Do not contact the account: show column routes by label only.")
 @state_dir_option("State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].")
-@json_option("Print the report's mapping section as JSON.")
+@json_option("Print the report's mapping section as JSON (with schema and version).")
+@console_options()
 def plan_cmd(
     sources: tuple[str, ...],
     preset: str | None,
@@ -232,7 +229,7 @@ def plan_cmd(
     result = validate_sources(list(sources), preset=chosen, options=read_opts)
     for f in result.files:
         for note in getattr(f, "notes", ()):
-            to_stderr(f"warning: {note}")
+            warn(note)
     if offline:
         plan, planned = plan_validation(result)
     else:
@@ -245,7 +242,7 @@ def plan_cmd(
         ):
             plan, planned = plan_validation(result, client, opts, import_unconfirmed=import_unconfirmed)
     if as_json:
-        say(json.dumps(mapping_report(plan)))
+        print_document("mapping-plan", mapping_report(plan))
         return
     for line in plan_lines(plan, planned):
         say(line)

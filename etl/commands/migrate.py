@@ -28,7 +28,9 @@ from etl.commands.common import (
     chosen_preset,
     chosen_read,
     consent_options,
+    console_options,
     create_options,
+    json_option,
     legacy_from,
     legacy_options,
     patience_options,
@@ -41,6 +43,7 @@ from etl.commands.common import (
     state_dir_option,
     target,
     to_stderr,
+    warn,
 )
 from etl.commands.notify import Notifier, document
 from etl.commands.progress import ProgressDisplay
@@ -55,7 +58,7 @@ from etl.load.ledger import Ledger, file_digest, ledger_errors
 from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.progress import TickingClock, Tracker
 from etl.report.files import rerender
-from etl.terminal import say
+from etl.terminal import DETAIL, FINAL, NORMAL, console, say
 from etl.verify.output import verify_lines
 from etl.verify.verifier import VerifyResult
 
@@ -166,6 +169,11 @@ def _resume_command(ctx: click.Context) -> str:
 )
 @patience_options()
 @api_key_file_option()
+@json_option(
+    "Print report.json on stdout and nothing else (every other line goes to stderr), also when the run "
+    "pauses (exit 75) or stops."
+)
+@console_options()
 def command(*, dry_run: bool, notify_url: str | None, notify_command: str | None, **_: Any) -> None:
     """Migrate an export into Benchmark: resumable, rate-aware, about one request per contact.
 
@@ -224,7 +232,7 @@ def _notify(notifier: Notifier, doc: dict[str, Any], settings: TargetSettings | 
         if log is not None and doc.get("run_id"):
             log.bind(doc["run_id"])
         for failure in notifier.send(doc, log if log is not None else NO_EVENTS):
-            to_stderr(f"warning: notification failed: {failure}")
+            warn(f"notification failed: {failure}")
     finally:
         if log is not None:
             log.close()
@@ -267,6 +275,7 @@ def _command(
     wait_for_quota: bool,
     max_wait: str,
     api_key_file: Path | None,
+    as_json: bool,
 ) -> TargetSettings:
     """The command's work (its parameters are ``command``'s, by name); ``ended`` receives the run id, the
     settings and, once known, the notification to send."""
@@ -348,7 +357,7 @@ def _command(
             try:
                 result = migrate(opts, url, key, settings.state_dir, hooks=hooks, clock=clock, events=events)
                 for warning in result.warnings:
-                    to_stderr(f"warning: {warning}")
+                    warn(warning)
                 # --max-requests bounds the read-back too: it plans within what the load left of the cap
                 left = (
                     None
@@ -364,7 +373,8 @@ def _command(
                     no_verify = True
                     verify_skipped = f"--max-requests {max_requests} is spent"
                 if result.state == "complete" and not result.already_complete and not no_verify:
-                    say(f"verifying run {result.run_id} (read-only; --no-verify to skip)")
+                    # its bill and per-run result are detail (--verbose, verify.json): the summary has its line
+                    say(f"verifying run {result.run_id} (read-only; --no-verify to skip)", level=DETAIL)
                     checked, _, _ = run_verify(
                         settings,
                         url,
@@ -375,6 +385,7 @@ def _command(
                         tracker=tracker,
                         patience=opts.patience,
                         max_requests=left,
+                        plan_level=DETAIL,
                     )
                     events.emit(
                         VERIFIED,
@@ -384,24 +395,30 @@ def _command(
                         requests=sum(checked.requests.values()),
                     )
                     for line in verify_lines(checked):
-                        say("  " + line)
+                        # a mismatch is what needs attention: its lines are shown without --verbose
+                        wrong = line.startswith("  ") or line.endswith("MISMATCH")
+                        say("  " + line, level=NORMAL if wrong and not checked.clean else DETAIL)
             finally:
                 display.close()
     except Paused as exc:
         summary = _paused(exc, started.get("run"), settings, report_dir, resume)
         ended["doc"] = document("paused", summary=summary, run_id=ended.get("run_id"), error=str(exc))
+        if as_json and started.get("run"):
+            _print_report(paths.report_dir(report_dir, started["run"][0]) / "report.json")
         raise click.exceptions.Exit(exc.exit_code) from None
     except KeyboardInterrupt:  # a second Ctrl-C: out now (130), but still say where the run stands
         summary = _paused(Paused("interrupted twice"), started.get("run"), settings, report_dir, resume)
         ended["doc"] = document(
             "paused", summary=summary, run_id=ended.get("run_id"), error="interrupted twice"
         )
+        if as_json and started.get("run"):
+            _print_report(paths.report_dir(report_dir, started["run"][0]) / "report.json")
         raise click.exceptions.Exit(130) from None
     if result.plan is not None:
         for line in dry_run_lines(result.plan):
             say(line)
         if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
-            to_stderr(f"warning: a real run would stop before writing: {result.stop_reason} {_ALLOW}")
+            warn(f"a real run would stop before writing: {result.stop_reason} {_ALLOW}")
     if result.state == "complete" and checked is None and result.files is not None:
         # the page was rendered before the read-back was decided: say why there is none
         why = verify_skipped if no_verify else None
@@ -409,8 +426,9 @@ def _command(
             why = "the run was already complete; its read-back is not repeated"
         rerender(result.files.html.parent, verify_note=why)
     summary = _summary(result, checked, no_verify, verify_skipped)
-    for line in migration_lines(summary):
-        say(line)
+    _say_summary(migration_lines(summary))
+    if as_json and result.files is not None:
+        _print_report(result.files.json)
     if result.state != "dry_run":
         state = "stopped" if result.state == "stopped" else "complete"
         ended["doc"] = document(state, summary=summary)
@@ -498,6 +516,19 @@ def _paused(
         resume_after=exc.resume_after,
         resume_command=resume,
     )
-    for line in migration_lines(summary):
-        say(line, err=True)
+    _say_summary(migration_lines(summary), err=True)
     return summary
+
+
+def _say_summary(lines: list[str], *, err: bool = False) -> None:
+    """The summary block; its ``state:`` line and, when paused, how to resume are what --quiet keeps."""
+    final = False
+    for line in lines:
+        final = line.startswith(("state:", "resume:")) or (final and line.startswith(" "))
+        say(line, err=err, level=FINAL if final else NORMAL)
+
+
+def _print_report(path: Path) -> None:
+    """--json: the report as written is the one thing on stdout (nothing when the run wrote none)."""
+    if path.exists():
+        console().document(path.read_text(encoding="utf-8"))

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from etl.commands.common import to_stderr
 from etl.progress import LOAD, UNITS, Snapshot, Tracker
+from etl.terminal import console
 
 BAR_MIN_INTERVAL = 0.5  # seconds between two redraws of the terminal bar
 LONG_WAIT = 10.0  # a wait at least this long gets its own line when stderr is not a terminal
@@ -28,7 +29,8 @@ class ProgressDisplay:
 
     def __init__(self, stream: IO[str] | None = None, write: Callable[[str], None] | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        # --quiet: no bar (its heartbeat lines are dropped by the console like any NORMAL line)
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)()) and not console().quiet
         self.write = write or to_stderr
         self.bar: Any = None
         self._shown = 0  # what the bar has been told (it takes increments)

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from etl.commands.common import console_options
 from etl.config import SANDBOX_DB_NAME, SANDBOX_KEY
 from etl.errors import ConfigError
 from etl.paths import DEFAULT_STATE_DIR
@@ -78,6 +79,7 @@ from etl.terminal import say
 )
 @click.option("--latency-ms", type=float, default=None, help="Delay added to every API request.")
 @click.option("--seed", type=int, default=None, help="Seed of the fault-injection random source.")
+@console_options()
 def command(
     host: str,
     port: int,

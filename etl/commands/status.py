@@ -5,19 +5,25 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from etl.commands.common import json_option, state_dir_option, target, watch_options
+from etl.commands.common import (
+    console_options,
+    json_option,
+    print_document,
+    state_dir_option,
+    target,
+    watch_options,
+)
 from etl.commands.watch import follow
 from etl.events import PROGRESS, events_path, read_events, tail_offset
 from etl.load.ledger import Ledger, ledger_errors, lock_holder
 from etl.progress import eta_text, rate_text
-from etl.terminal import say
+from etl.terminal import FINAL, say
 
 INTERRUPTED = "interrupted"
 
@@ -26,6 +32,7 @@ INTERRUPTED = "interrupted"
 @state_dir_option("State directory to read [default: $BME_STATE_DIR or .etl].")
 @json_option("Print one JSON document instead of text.")
 @watch_options()
+@console_options()
 def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) -> None:
     """Show each migration run: rows by outcome, requests used, pause reason and resume time.
 
@@ -80,10 +87,10 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
                 }
             )
     if as_json:
-        say(json.dumps({"state_dir": str(sdir), "runs": runs}, indent=2))
+        print_document("status", {"state_dir": str(sdir), "runs": runs})
         return
     if not runs:
-        say(f"no runs yet in {sdir}")
+        say(f"no runs yet in {sdir}", level=FINAL)
         return
     for run in runs:
         total = sum(run["rows"].values())
@@ -93,9 +100,10 @@ def command(state_dir: Path | None, as_json: bool, watch: bool, every: float) ->
         )
         if run["pid"]:
             shown += f" (pid {run['pid']})"
-        say(
+        say(  # one line a run: what --quiet keeps
             f"run {run['run_id']}  {shown}  {settled:,}/{total:,} rows settled  "
-            f"{run['requests']:,} requests  (updated {run['updated_at']})"
+            f"{run['requests']:,} requests  (updated {run['updated_at']})",
+            level=FINAL,
         )
         if run["sources"]:
             say(f"  sources: {run['sources']}")

@@ -38,7 +38,8 @@ def verify_phrase(result: VerifyResult) -> str:
         f" (a seeded sample of {result.plan.population:,})" if result.sampled else ""
     )
     if result.clean:
-        return f"clean — {checked}, {sum(result.requests.values()):,} search request(s)"
+        spent = sum(result.requests.values())
+        return f"clean — {checked}, {spent:,} request" + ("" if spent == 1 else "s")
     return f"MISMATCH — {len(result.mismatches):,} difference(s) among {checked}"
 
 

@@ -15,8 +15,11 @@ from etl.benchmark.pacing import Pacer
 from etl.benchmark.structure import structure_gone
 from etl.clock import SystemClock
 from etl.commands.common import (
+    DOCUMENTS,
     api_key_file_option,
     budget_options,
+    console_options,
+    json_option,
     report_dir_option,
     state_dir_option,
     target,
@@ -26,7 +29,7 @@ from etl.commands.target import open_target
 from etl.errors import ConfigError, InvalidRequest, NotFound
 from etl.load.ledger import LEDGER_NAME, Ledger, ledger_errors
 from etl.load.undo import UndoResult, apply_undo, plan_undo, undo_document, undo_lines
-from etl.terminal import say
+from etl.terminal import FINAL, console, say
 from etl.verify.compare import Names
 from etl.verify.expected import check_target, find_run, run_names, run_policy
 
@@ -38,6 +41,8 @@ from etl.verify.expected import check_target, find_run, run_names, run_policy
 @state_dir_option("State directory holding the run's ledger [default: $BME_STATE_DIR or .etl].")
 @report_dir_option("Where undo.json goes [default: reports/<run id>].")
 @api_key_file_option()
+@json_option("Print undo.json on stdout and nothing else (every other line goes to stderr), also on exit 75.")
+@console_options()
 def command(
     run: str,
     apply: bool,
@@ -46,6 +51,7 @@ def command(
     state_dir: Path | None,
     report_dir: Path | None,
     api_key_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Take a migration run back out of the account: dry by default, applied with --yes.
 
@@ -116,7 +122,9 @@ def command(
                     pacer.expect(plan.writes)
                     apply_undo(client, run_ledger, result)
             finally:  # an undo stopped half-way still says what it did
-                _write(out_dir, result, names, counts)
+                written = _write(out_dir, result, names, counts)
+                if as_json:
+                    console().document(written)
     if apply:
         failed = [r for r in result.results.values() if r.startswith("failed")]
         say(
@@ -131,10 +139,18 @@ def command(
             say(f"{len(failed):,} action(s) failed: run the same command again to retry them")
     else:
         say("dry run: nothing was written; run again with --yes to apply")
-    say(f"undo report: {out_dir / 'undo.json'}")
+    say(f"undo report: {out_dir / 'undo.json'}", level=FINAL)
 
 
-def _write(out_dir: Path, result: UndoResult, names: Names, counts: Counter[str]) -> None:
-    doc = undo_document(result, names.lists, names.fields, counts)
+def _write(out_dir: Path, result: UndoResult, names: Names, counts: Counter[str]) -> str:
+    """Write undo.json, headed by its ``schema`` and ``version`` (docs/schema/undo.schema.json); return
+    the text written."""
+    doc = {
+        "schema": "bme-migrate/undo",
+        "version": DOCUMENTS["undo"],
+        **undo_document(result, names.lists, names.fields, counts),
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(out_dir / "undo.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    write_text_atomically(out_dir / "undo.json", text)
+    return text

@@ -15,7 +15,9 @@ from etl.commands.common import (
     chosen_preset,
     chosen_read,
     consent_options,
+    console_options,
     echo_page,
+    json_option,
     legacy_from,
     legacy_options,
     preset_options,
@@ -25,12 +27,12 @@ from etl.commands.common import (
     sources_argument,
     state_dir_option,
     state_path,
-    to_stderr,
+    warn,
 )
 from etl.errors import ValidationBlocked
 from etl.mapping.plan import report_section
 from etl.pipeline.inputs import read_inputs
-from etl.terminal import say
+from etl.terminal import FINAL, console, say
 from etl.validate.report import validation_lines, write_report
 
 
@@ -50,6 +52,8 @@ from etl.validate.report import validation_lines, write_report
 )
 @legacy_options()
 @state_dir_option("Where a legacy API source's snapshot is kept [default: $BME_STATE_DIR or .etl].")
+@json_option("Print report.json on stdout and nothing else (every other line goes to stderr).")
+@console_options()
 def command(
     sources: tuple[str, ...],
     preset: str | None,
@@ -66,6 +70,7 @@ def command(
     legacy_status: str | None,
     legacy_fresh: bool,
     state_dir: Path | None,
+    as_json: bool,
 ) -> None:
     """Dry run: check an export and report what a migration would do. Makes no Benchmark API request.
 
@@ -101,18 +106,18 @@ def command(
             options=read_opts,
         )
     for warning in read.warnings:
-        to_stderr(f"warning: {warning}")
+        warn(warning)
     result = read.validation
     files, doc = write_report(
         result, out_dir, generated_at=now.isoformat(timespec="seconds"), mapping=report_section(result)
     )
     for line in validation_lines(doc):
         say(line)
-    say(f"report: {files.html} · {files.json.name} · {files.rejects.name}")
+    say(f"report: {files.html} · {files.json.name} · {files.rejects.name}", level=FINAL)
     if result.consent.unclear:  # migrate would stop here: say so now, in the same words
-        to_stderr(
-            "warning: " + result.consent.stop_message().replace("nothing was written", "migrate will stop")
-        )
+        warn(result.consent.stop_message().replace("nothing was written", "migrate will stop"))
+    if as_json:
+        console().document(files.json.read_text(encoding="utf-8"))
     if fail_on_rejects and result.counts.rejected:
         raise ValidationBlocked(
             f"{result.counts.rejected:,} row(s) rejected (--fail-on-rejects); see {files.rejects}"

@@ -10,6 +10,8 @@ from etl.clock import SystemClock
 from etl.commands.common import (
     api_key_file_option,
     chosen_patience,
+    console_options,
+    json_option,
     patience_options,
     progress_interval_option,
     report_dir_option,
@@ -22,7 +24,7 @@ from etl.commands.progress import ProgressDisplay
 from etl.commands.target import open_target
 from etl.errors import VerificationFailed
 from etl.progress import TickingClock, Tracker
-from etl.terminal import say
+from etl.terminal import FINAL, console, say
 from etl.verify.output import verify_lines
 
 
@@ -44,6 +46,8 @@ from etl.verify.output import verify_lines
     "and ETA, e.g. --progress-interval 30 (a terminal gets a live bar)."
 )
 @api_key_file_option()
+@json_option("Print verify.json on stdout and nothing else (every other line goes to stderr).")
+@console_options()
 def command(
     run: str | None,
     state_dir: Path | None,
@@ -54,6 +58,7 @@ def command(
     max_wait: str,
     progress_interval: float,
     api_key_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Check that a migration run landed: every contact once, with its fields, lists, tags and status.
 
@@ -97,9 +102,13 @@ def command(
             )
     finally:
         display.close()
-    for line in verify_lines(result):
+    lines = verify_lines(result)
+    for line in lines[:-1]:
         say(line)
+    say(lines[-1], level=FINAL)  # "verified: clean" or "verify FOUND MISMATCHES"
     say(f"verify report: {note}")
+    if as_json:
+        console().document(json_path.read_text(encoding="utf-8"))
     if not result.clean:
         raise VerificationFailed(
             f"{len(result.mismatches):,} mismatch(es) in run {result.run_id}; details in {json_path}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,3 +52,53 @@ def test_cli_on_a_narrow_console_exits_0(tmp_path: Path, encoding: str, command:
     out = (done.stdout + done.stderr).decode(encoding)  # every byte is in the console's encoding
     assert "Traceback" not in out and "UnicodeEncodeError" not in out
     assert "\\u2500" not in out  # the rule line came out as ASCII, not as escapes
+
+
+NARROW = {
+    "cp1252": {"PYTHONIOENCODING": "cp1252"},
+    "ascii": {"PYTHONIOENCODING": "ascii"},
+    "LANG=C": {"LANG": "C", "LC_ALL": "C"},
+}
+
+
+def _narrow(tmp_path: Path, console: str, args: list[str]) -> subprocess.CompletedProcess[bytes]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("BME_API_KEY", "PYTHONIOENCODING", "LC_ALL", "LANG")
+    }
+    env.update(NARROW[console], BME_STATE_DIR=str(tmp_path / "state"))
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "bme-migrate"), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("console", list(NARROW))
+def test_json_on_a_narrow_console_is_still_the_report(tmp_path: Path, console: str) -> None:
+    """The report holds non-ASCII cells (a cp1252 export's names): a console that cannot encode them gets
+    them as JSON escapes, so stdout still parses as the same document."""
+    sample = ROOT / "samples" / "brevo_cp1252_semicolon.csv"
+    done = _narrow(
+        tmp_path, console, ["validate", str(sample), "--report-dir", str(tmp_path / "r"), "--json"]
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("console", list(NARROW))
+def test_verbose_quiet_and_log_file_on_a_narrow_console(tmp_path: Path, console: str) -> None:
+    sample = str(ROOT / "samples" / "hubspot.csv")
+    log = tmp_path / "run.log"
+    loud = _narrow(
+        tmp_path,
+        console,
+        ["migrate", sample, "--report-dir", str(tmp_path / "a"), "--verbose", "--log-file", str(log)],
+    )
+    assert loud.returncode == 0, loud.stderr[-2000:]
+    assert b"plan: 1 search request(s)" in loud.stdout and b"\\u2500" not in loud.stdout
+    assert "── run " in log.read_text(encoding="utf-8")  # the log file is UTF-8 whatever the console
+    quiet = _narrow(tmp_path, console, ["migrate", sample, "--report-dir", str(tmp_path / "b"), "--quiet"])
+    assert quiet.returncode == 0 and quiet.stdout.startswith(b"state:") and quiet.stderr == b""

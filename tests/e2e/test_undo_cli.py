@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from etl.sandbox.knobs import Knobs
 from tests.fixtures.sandbox import client_for, default_structure, key_eq, search_body
@@ -23,6 +24,11 @@ SEARCH = "POST /api/contact/search"
 WRITES = ("DELETE /api/contact/{contactId}", "PUT /api/contact/{contactId}", "POST /api/contact")
 PRE = ("person1@example.com", "person2@example.com", "person3@example.com")
 EDITED = "person5@example.com"
+
+
+def _schema_errors(doc: dict[str, Any]) -> list[str]:
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs/schema/undo.schema.json").read_text())
+    return [e.message for e in Draft202012Validator(schema).iter_errors(doc)]
 
 
 def _csv(tmp_path: Path, n: int) -> Path:
@@ -119,6 +125,7 @@ def test_undo_plans_dry_then_deletes_ours_keeps_edited_and_rerun_writes_nothing(
     assert "--yes sends 10 more (4 DELETE + 3 GET/PUT pair(s))" in dry.out
     assert "dry run: nothing was written" in dry.out
     plan = json.loads((tmp_path / "r" / "undo.json").read_text())
+    assert _schema_errors(plan) == []  # docs/schema/undo.schema.json
     assert plan["applied"] is False and plan["run_id"] == run_id
     assert sorted(d["key"] for d in plan["delete"]) == sorted(k for k in created if k != EDITED)
     assert [k["key"] for k in plan["kept"]] == [EDITED]
@@ -163,6 +170,7 @@ def test_undo_plans_dry_then_deletes_ours_keeps_edited_and_rerun_writes_nothing(
         assert after["fields"] == was["fields"] and after["status"] == was["status"]  # not reverted
     assert [x["_id"] for x in (_get(http, sid, "person2@example.com") or {})["lists"]] == [old_list]
     applied = json.loads((tmp_path / "r" / "undo.json").read_text())
+    assert _schema_errors(applied) == []  # docs/schema/undo.schema.json
     assert applied["applied"] is True
     assert {d["result"] for d in applied["delete"]} == {"deleted"}
     assert {d["result"] for d in applied["remove_lists"]} == {"lists removed"}
@@ -186,6 +194,7 @@ def test_max_requests_stops_cleanly_and_the_next_undo_finishes(run, world, tmp_p
     assert "--max-requests 3 reached" in stopped.err
     assert sum(box.app.request_counts().values()) == 3
     partial = json.loads((tmp_path / "r" / "undo.json").read_text())
+    assert _schema_errors(partial) == []  # docs/schema/undo.schema.json
     assert sum(1 for d in partial["delete"] if d.get("result") == "deleted") == 2
     box.app.reset_counts()
     rest = run(["undo", run_id, "--yes", *_flags(tmp_path)], env)

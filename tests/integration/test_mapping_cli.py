@@ -34,7 +34,7 @@ def mailchimp_zip(tmp_path: Path) -> Path:
 def test_list_names_every_preset() -> None:
     r = invoke("list", "--json")
     assert r.exit_code == 0
-    assert [p["name"] for p in json.loads(r.output)] == preset_names()
+    assert [p["name"] for p in json.loads(r.output)["presets"]] == preset_names()
     text = invoke("list").output
     assert all(n in text for n in preset_names())
 
@@ -67,7 +67,7 @@ def test_detect_a_mailchimp_zip_as_json(tmp_path: Path) -> None:
     r = invoke("detect", str(mailchimp_zip(tmp_path)), "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
-    assert list(doc) == ["platform", "confidence", "evidence"]
+    assert list(doc) == ["schema", "version", "platform", "confidence", "evidence"]
     assert doc["platform"] == "mailchimp" and 0.5 < doc["confidence"] <= 1
     assert any("MEMBER_RATING" in e for e in doc["evidence"])
     assert any("subscribed_*.csv" in e or "cleaned_*.csv" in e for e in doc["evidence"])
