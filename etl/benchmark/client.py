@@ -162,12 +162,12 @@ def _auth_error(
         )
     if status == 401:
         if "expired" in message.lower():
-            why = "has expired"
+            why = "it has expired"
             fix = f"create a new key under {KEYS_PAGE}"
         else:
-            why = "is unknown to the account: mistyped, revoked, deactivated, or another account's"
+            why = "the account does not know it (mistyped, revoked, deactivated, or another account's key)"
             fix = f"copy the key and the base URL from the same account's {KEYS_PAGE}"
-        return AuthError(f"{prefix}{key} was refused{where} ({answer}): it {why}; {fix}", **kw)
+        return AuthError(f"{prefix}{key} was refused{where} ({answer}): {why}; {fix}", **kw)
     scope = f"has the {needed} scope {action} needs and " if needed else ""
     return AuthError(
         f"{prefix}{key} was accepted but the account refused {action} ({answer}): check that the key "
