@@ -168,10 +168,10 @@ def _auth_error(
             why = "the account does not know it (mistyped, revoked, deactivated, or another account's key)"
             fix = f"copy the key and the base URL from the same account's {KEYS_PAGE}"
         return AuthError(f"{prefix}{key} was refused{where} ({answer}): {why}; {fix}", **kw)
-    scope = f"has the {needed} scope {action} needs and " if needed else ""
+    checks = f"that the key has the {needed} scope {action} needs and " if needed else ""
     return AuthError(
-        f"{prefix}{key} was accepted but the account refused {action} ({answer}): check that the key "
-        f"{scope}that the account is in good standing with API access",
+        f"{prefix}{key} was accepted but the account refused {action} ({answer}): check "
+        f"{checks}that the account is in good standing with API access",
         **kw,
     )
 
