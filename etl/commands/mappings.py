@@ -21,12 +21,14 @@ from etl.commands.common import (
     target,
     to_stderr,
 )
+from etl.errors import MappingError
 from etl.mapping.headers import read_headers
 from etl.presets.detect import GENERIC, MIN_CONFIDENCE, detect_platform
 from etl.presets.preset import Preset, load_all, load_preset
 from etl.terminal import say
 
 F = TypeVar("F", bound=Callable[..., Any])
+MISSING = "not in the account"  # resolve's words for targets a --create-* flag would make
 
 
 def _table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> list[str]:
@@ -219,7 +221,7 @@ def _plan_options(create_verb: str) -> Callable[[F], F]:
     return wrap
 
 
-@command.command("plan")
+@command.command("plan", short_help="Where each column goes in the account; read-only, writes nothing.")
 @_plan_options("Show (never create) the")
 @click.option("--offline", is_flag=True, help="Do not contact the account: show column routes by label only.")
 @state_dir_option("State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].")
@@ -259,7 +261,16 @@ def plan_cmd(
         plan, planned = plan_validation(result)
     else:
         opts = _resolve_options(structure_id, create_fields, create_lists, create_tags, extra_lists)
-        plan, planned, reads = _resolved(result, opts, state_dir, import_unconfirmed, simulate=True)
+        try:
+            plan, planned, reads = _resolved(result, opts, state_dir, import_unconfirmed, simulate=True)
+        except MappingError as exc:
+            if MISSING not in str(exc):
+                raise
+            # resolve's "(add --create-fields to create them)" is migrate's and apply's truth, not plan's
+            raise MappingError(
+                f"{exc}; in `mappings plan` those flags show what would be created, and "
+                "`mappings apply` (or `migrate`) with them creates it"
+            ) from None
         plan = as_would_create(plan, reads)
     if as_json:
         say(json.dumps(mapping_report(plan)))
@@ -278,7 +289,7 @@ def plan_cmd(
         say("plan only, nothing was written: every field, list and tag it needs is already in the account")
 
 
-@command.command("apply")
+@command.command("apply", short_help="Create the fields, lists and tags the --create-* flags allow.")
 @_plan_options("Create")
 @state_dir_option("State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].")
 @json_option("Print the report's mapping section as JSON (created targets marked).")

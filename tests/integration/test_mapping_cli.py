@@ -218,6 +218,10 @@ def test_missing_targets_exit_2_with_one_line(tmp_path: Path, target_env) -> Non
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: fields not in the account: ")
     assert "--create-fields" in lines[0] and "--create-tags" in lines[0] and "nothing was written" in lines[0]
+    assert lines[0].endswith(
+        "; in `mappings plan` those flags show what would be created, and `mappings apply` (or `migrate`) "
+        "with them creates it"
+    )
 
 
 def test_plan_with_a_user_mapping_and_a_preset_override(tmp_path: Path) -> None:
