@@ -109,7 +109,9 @@ def test_a_403_naming_no_scope_is_not_blamed_on_the_key() -> None:
     assert "check that the key has the contacts:write scope creating contacts needs" in text
     assert "Account does not have API access" in text and "lacks" not in text and "was refused" not in text
     unlisted = str(classify(_resp(403, "ForbiddenError", "no"), now=NOW, endpoint="GET /api/reports/x"))
-    assert "refused GET /api/reports/x (403 ForbiddenError: no): check that the account is in good" in unlisted
+    assert (
+        "refused GET /api/reports/x (403 ForbiddenError: no): check that the account is in good" in unlisted
+    )
 
 
 def test_classify_details() -> None:
