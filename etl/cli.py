@@ -23,7 +23,7 @@ from etl.terminal import PROBLEM, Console, printable
 # polars, pandera and httpx, a second or more — and a test holds it equal to the command's own ``short_help``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("etl.commands.validate", "Check an export and write its report; no Benchmark request."),
-    "mappings": ("etl.commands.mappings", "Presets: list, show, detect a platform, plan the mapping."),
+    "mappings": ("etl.commands.mappings", "Presets: list, show, detect a platform, plan/apply the mapping."),
     "migrate": ("etl.commands.migrate", "Load contacts into Benchmark: resumable, then verified."),
     "status": ("etl.commands.status", "Every run: rows by outcome, requests, how to resume."),
     "verify": ("etl.commands.verify", "Read a run back from the account; compare with the ledger."),

@@ -21,16 +21,31 @@ SANDBOX_DB_NAME = "sandbox.db"
 SANDBOX_KEY = "bme_sandbox_key"
 
 
+SUFFIX_MIN_LENGTH = 24  # a key shorter than this shows no suffix: four characters would be too much of it
+
+
 class Secret:
-    """A string that never shows itself: ``str()``/``repr()`` give ``***``; ``reveal()`` gives the value."""
+    """A string that never shows itself: ``str()``/``repr()`` give ``***``; ``reveal()`` gives the value.
 
-    __slots__ = ("_value",)
+    ``origin`` says where it was read from (``BME_API_KEY``, a key file): a refused key is named by where it
+    came from, because that is what the user has to go and fix, and never by its value.
+    """
 
-    def __init__(self, value: str) -> None:
+    __slots__ = ("_value", "origin")
+
+    def __init__(self, value: str, origin: str = "") -> None:
         self._value = value
+        self.origin = origin
 
     def reveal(self) -> str:
         return self._value
+
+    def describe(self) -> str:
+        """``the API key from BME_API_KEY (ending …x7Qa)``: where it came from and, for a full-length key,
+        its last four characters, so a user holding several keys can tell which one was sent."""
+        where = f" from {self.origin}" if self.origin else ""
+        tail = f" (ending …{self._value[-4:]})" if len(self._value) >= SUFFIX_MIN_LENGTH else ""
+        return f"the API key{where}{tail}"
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -114,12 +129,13 @@ def target_from_env(
     """
     sdir = paths.state_dir(state_dir, env)
     key: str | None = None
+    origin = ""
     if key_file:
-        key = read_key_file(key_file)
+        key, origin = read_key_file(key_file), "the file given by --api-key-file"
     elif env.get(ENV_API_KEY):
-        key = check_key(env[ENV_API_KEY].strip(), ENV_API_KEY)
+        key, origin = check_key(env[ENV_API_KEY].strip(), ENV_API_KEY), ENV_API_KEY
     elif env.get(ENV_API_KEY_FILE):
-        key = read_key_file(env[ENV_API_KEY_FILE])
+        key, origin = read_key_file(env[ENV_API_KEY_FILE]), f"the file named by {ENV_API_KEY_FILE}"
     base_url = (env.get(ENV_BASE_URL) or "").strip().rstrip("/") or None
     if key is None:
         if base_url:
@@ -146,4 +162,4 @@ def target_from_env(
         )
     if not host:
         raise ConfigError(f"{ENV_BASE_URL} has no host")
-    return TargetSettings(base_url=base_url, api_key=Secret(key), embedded=False, state_dir=sdir)
+    return TargetSettings(base_url=base_url, api_key=Secret(key, origin), embedded=False, state_dir=sdir)

@@ -12,7 +12,7 @@
     ├── LoadError                  talking to the target API
     │   ├── RetriableLoadError     5xx, network, hourly 429: wait and retry (carries retry_after)
     │   ├── FatalLoadError         bad request the caller cannot fix by waiting  → exit 1
-    │   │   └── AuthError          401/403: key or scope                        → exit 4
+    │   │   └── AuthError          401 key refused / 403 scope missing          → exit 4
     │   └── RecordRejected         the API refused one contact; record it and go on
     │       ├── DuplicateKey       400 DuplicateFieldError: the key exists (maybe our own lost create)
     │       ├── StaleVersion       400 ConcurrencyError: re-GET and try once more

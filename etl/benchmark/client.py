@@ -7,7 +7,11 @@ Policy, in one sentence per case (``classify`` is the single function that decid
   (``etl.retry``), and with ``--max-outage`` an outage is waited out before the run pauses.
 - 429 hourly → retriable after ``Retry-After`` (the pacer waits); 429 monthly → ``QuotaExhausted`` (a
   ``Paused``) with the UTC reset, slept through with ``--wait-for-quota`` when it is within ``--max-wait``.
-- 401/403 → ``AuthError`` naming the missing scope; never retried.
+- 401/403 → ``AuthError`` saying which check failed, never retried: a 401 means the key itself was refused
+  (unknown, revoked, deactivated or expired: named by where it came from, never by its value); a 403 that
+  names a scope means the key is valid but lacks it, and the message names that scope and what the request
+  was doing (``ENDPOINT_SCOPES``). A 401 that names a scope is read as a missing scope too, in case the
+  service ever answers a missing scope with 401.
 - 400 ``DuplicateFieldError`` / ``ConcurrencyError`` / ``ValidationError`` and 404 → typed ``RecordRejected``
   subclasses, never retried: the loader acts on them (exists, re-GET, record failure).
 
@@ -58,6 +62,27 @@ __all__ = [  # the four 400/404 kinds live in etl.errors; named here too for the
 HOUR = 3600.0
 MAX_QUOTA_WAITS = 2  # quota waits per request: a second refusal after a reset is the server's, not ours
 _SCOPE = re.compile(r"scope:?\s*([a-z]+:[a-z]+)", re.IGNORECASE)
+KEYS_PAGE = "Settings > API Keys"
+
+# What each request the tool sends does, in words, and the scope the API requires for it (the API
+# reference's operation index): a refusal names both, so the user knows which scope to grant and why.
+ENDPOINT_SCOPES: dict[str, tuple[str, str]] = {
+    "POST /api/contact/search": ("contacts:read", "searching contacts"),
+    "GET /api/contact": ("contacts:read", "reading contacts"),
+    "GET /api/contact/{contactId}": ("contacts:read", "reading a contact"),
+    "POST /api/contact": ("contacts:write", "creating contacts"),
+    "PUT /api/contact/{contactId}": ("contacts:write", "updating contacts"),
+    "PATCH /api/contact/{contactId}": ("contacts:write", "changing a contact's status"),
+    "DELETE /api/contact/{contactId}": ("contacts:write", "deleting contacts"),
+    "GET /api/contact-structure": ("contacts:read", "reading the contact structures"),
+    "GET /api/contact-structure/{structureId}": ("contacts:read", "reading the contact structure"),
+    "PUT /api/contact-structure/{structureId}": (
+        "contacts:write",
+        "adding fields or tags to the contact structure",
+    ),
+    "GET /api/contact-structure/{structureId}/lists/all": ("contacts:read", "reading the lists"),
+    "POST /api/contact-structure/{structureId}/lists": ("contacts:write", "creating lists"),
+}
 
 
 @dataclass
@@ -114,8 +139,50 @@ def _envelope(response: httpx.Response) -> tuple[str | None, str, str | None, st
         return None, "", None, None
 
 
-def classify(response: httpx.Response, *, now: float, endpoint: str = "") -> MigrationErrorT | None:
-    """The exception a response stands for (``None`` for 2xx). Decides on status *and* ``errorType``."""
+def _auth_error(
+    status: int, error_type: str | None, message: str, endpoint: str, key: str, base_url: str
+) -> AuthError:
+    """The one-line ``AuthError`` for a 401/403: which check failed, the scope and action, and what to fix.
+
+    ``key`` describes the key (``Secret.describe``: where it came from), never its value.
+    """
+    answer = f"{status} {error_type or 'error'}" + (f": {message}" if message else "")
+    where = f" at {base_url}" if base_url else ""
+    needed, doing = ENDPOINT_SCOPES.get(endpoint, (None, None))
+    action = doing or (f"{endpoint}" if endpoint else "this request")
+    prefix = f"{endpoint}: " if endpoint else ""
+    kw: dict[str, Any] = {"status": status, "error_type": error_type}
+    named = _SCOPE.search(message)
+    if named is not None:  # the key is known; it lacks a scope (403 as documented, or a 401 naming one)
+        scope = named.group(1)
+        return AuthError(
+            f"{prefix}{key} is valid but lacks the {scope} scope, which {action} needs ({answer}); "
+            f"add {scope} to the key under {KEYS_PAGE} or use a key that has it",
+            **kw,
+        )
+    if status == 401:
+        if "expired" in message.lower():
+            why = "it has expired"
+            fix = f"create a new key under {KEYS_PAGE}"
+        else:
+            why = "the account does not know it (mistyped, revoked, deactivated, or another account's key)"
+            fix = f"copy the key and the base URL from the same account's {KEYS_PAGE}"
+        return AuthError(f"{prefix}{key} was refused{where} ({answer}): {why}; {fix}", **kw)
+    checks = f"that the key has the {needed} scope {action} needs and " if needed else ""
+    return AuthError(
+        f"{prefix}{key} was accepted but the account refused {action} ({answer}): check "
+        f"{checks}that the account is in good standing with API access",
+        **kw,
+    )
+
+
+def classify(
+    response: httpx.Response, *, now: float, endpoint: str = "", key: str = "the API key", base_url: str = ""
+) -> MigrationErrorT | None:
+    """The exception a response stands for (``None`` for 2xx). Decides on status *and* ``errorType``.
+
+    ``key`` (``Secret.describe()``) and ``base_url`` only word a 401/403: which key, sent where.
+    """
     status = response.status_code
     if 200 <= status < 300:
         return None
@@ -145,14 +212,8 @@ def classify(response: httpx.Response, *, now: float, endpoint: str = "") -> Mig
             retry_after=retry_after_seconds(response.headers.get("retry-after"), now),
             **kw,
         )
-    if status == 401:
-        return AuthError(
-            f"{where}the API key was refused ({detail}); check BME_API_KEY and BME_BASE_URL", **kw
-        )
-    if status == 403:
-        match = _SCOPE.search(message)
-        scope = f"the key lacks scope {match.group(1)}" if match else "access denied"
-        return AuthError(f"{where}{scope} ({detail})", **kw)
+    if status in (401, 403):
+        return _auth_error(status, error_type, message, endpoint, key, base_url)
     if status == 404:
         return NotFound(f"{where}{detail}", **kw)
     if error_type == "DuplicateFieldError":
@@ -303,7 +364,13 @@ class BenchmarkClient:
                 self.rate = state
                 if self.pacer is not None:
                     self.pacer.observe(state)
-            exc_or_none = classify(response, now=self.clock.now(), endpoint=f"{method} {endpoint}")
+            exc_or_none = classify(
+                response,
+                now=self.clock.now(),
+                endpoint=f"{method} {endpoint}",
+                key=self._key.describe(),
+                base_url=self.base_url,
+            )
             if exc_or_none is None or not (
                 isinstance(exc_or_none, RetriableLoadError) and exc_or_none.status != 429
             ):

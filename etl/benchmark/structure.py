@@ -3,8 +3,9 @@
 Only through a ``BenchmarkClient`` (what ``migrate``, ``mappings plan`` and the dry run pass), so every call
 is paced, counted, scrubbed and retried like the load's: 5xx, network errors and hourly 429s are waited out,
 and a list POST whose answer was lost is re-sent only after the lists were searched for it by name. The
-client classifies the answers (``classify``: one status mapping); here a 401/403 gets the scope hint and a
-400/404 becomes a ``FatalLoadError`` with its ``errorType`` (resolution acts on them, never the loader).
+client classifies the answers (``classify``: one status mapping, a 401/403 naming the check that failed
+and the scope the endpoint needs); here a 400/404 becomes a ``FatalLoadError`` with its ``errorType``
+(resolution acts on them, never the loader).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from etl.benchmark.client import BenchmarkClient
-from etl.errors import AuthError, ConfigError, FatalLoadError, InvalidRequest, NotFound, RecordRejected
+from etl.errors import ConfigError, FatalLoadError, InvalidRequest, NotFound, RecordRejected
 
 _IDS = re.compile(r"/(contact-structure|lists|contact)/([0-9a-f]{24})")
 _TEMPLATE = {"contact-structure": "{structureId}", "lists": "{listId}", "contact": "{contactId}"}
-_SCOPE_HINT = " (contact-structure changes need the contacts:write scope)"
 
 
 def endpoint_template(path: str) -> str:
@@ -62,10 +62,6 @@ class StructureApi:
         self._counting += 1
         try:
             return client.request(method, path, endpoint=endpoint_template(path), json=body, recheck=recheck)
-        except AuthError as exc:
-            raise AuthError(
-                f"{exc}{_SCOPE_HINT}", status=exc.status, error_type=exc.error_type, method=method, path=path
-            ) from None
         except RecordRejected as exc:  # 400/404 mean the same to resolution as to a bare client
             raise FatalLoadError(
                 str(exc), status=exc.status, error_type=exc.error_type, method=method, path=path

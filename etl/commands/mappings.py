@@ -1,8 +1,11 @@
-"""``bme-migrate mappings``: list and show presets, detect an export's platform, plan a mapping against the account."""
+"""``bme-migrate mappings``: list and show presets, detect an export's platform, plan a mapping against the
+account (read-only) and apply it (create the missing fields, lists and tags)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -10,7 +13,6 @@ from etl.commands.common import (
     chosen_preset,
     chosen_read,
     console_options,
-    create_options,
     json_option,
     preset_options,
     print_document,
@@ -21,10 +23,14 @@ from etl.commands.common import (
     to_stderr,
     warn,
 )
+from etl.errors import MappingError
 from etl.mapping.headers import read_headers
 from etl.presets.detect import GENERIC, MIN_CONFIDENCE, detect_platform
 from etl.presets.preset import Preset, load_all, load_preset
 from etl.terminal import FINAL, say, table, width, wrap
+
+F = TypeVar("F", bound=Callable[..., Any])
+MISSING = "not in the account"  # resolve's words for targets a --create-* flag would make
 
 
 def preset_lines(p: Preset, columns: int | None) -> list[str]:
@@ -87,9 +93,9 @@ def preset_lines(p: Preset, columns: int | None) -> list[str]:
     return out + [line for text in rest for line in wrap(text, columns, "  ")]
 
 
-@click.group("mappings", short_help="Presets: list, show, detect a platform, plan the mapping.")
+@click.group("mappings", short_help="Presets: list, show, detect a platform, plan/apply the mapping.")
 def command() -> None:
-    """Platform presets: list them, show one, detect an export's platform, plan the mapping.
+    """Platform presets: list them, show one, detect an export's platform, plan the mapping, apply it.
 
     \b
     Examples:
@@ -97,6 +103,7 @@ def command() -> None:
       bme-migrate mappings show mailchimp
       bme-migrate mappings detect audience_export.zip --json
       bme-migrate mappings plan audience_export.zip --create-fields --list "Imported 2026"
+      bme-migrate mappings apply audience_export.zip --create-fields --list "Imported 2026"
     """
 
 
@@ -161,32 +168,58 @@ def detect_cmd(
         say(f"  - {e}")
 
 
-@command.command("plan")
-@sources_argument()
-@preset_options(
-    preset_help="Preset to read the export with (default: detected); see `mappings list`.",
-    mapping_help='Your own mapping TOML (may `extends = "mailchimp"`); replaces --preset.',
-)
-@read_flags()
-@click.option(
-    "--structure",
-    "structure_id",
-    metavar="ID",
-    help="Contact structure _id to map into (default: the account's first structure).",
-)
-@create_options(fields_help="Create missing fields in the contact structure.")
-@click.option(
-    "--list",
-    "extra_lists",
-    multiple=True,
-    metavar="NAME",
-    help="Also put every contact in this list (repeatable).",
-)
-@click.option(
-    "--import-unconfirmed",
-    is_flag=True,
-    help="Count pending / no-consent rows as imported (as Inactive), like `migrate --import-unconfirmed`.",
-)
+def _plan_options(create_verb: str) -> Callable[[F], F]:
+    """The options `mappings plan` and `mappings apply` share: the same invocation plans, then applies."""
+
+    def wrap(f: F) -> F:
+        for option in reversed(
+            (
+                sources_argument(),
+                preset_options(
+                    preset_help="Preset to read the export with (default: detected); see `mappings list`.",
+                    mapping_help='Your own mapping TOML (may `extends = "mailchimp"`); replaces --preset.',
+                ),
+                read_flags(),
+                click.option(
+                    "--structure",
+                    "structure_id",
+                    metavar="ID",
+                    help="Contact structure _id to map into (default: the account's first structure).",
+                ),
+                click.option(
+                    "--create-fields",
+                    is_flag=True,
+                    help=f"{create_verb} missing fields in the contact structure.",
+                ),
+                click.option("--create-lists", is_flag=True, help=f"{create_verb} missing lists."),
+                click.option(
+                    "--create-tags",
+                    is_flag=True,
+                    help=f"{create_verb} missing tags in the contact structure.",
+                ),
+                click.option(
+                    "--list",
+                    "extra_lists",
+                    multiple=True,
+                    metavar="NAME",
+                    help="Also put every contact in this list (repeatable).",
+                ),
+                click.option(
+                    "--import-unconfirmed",
+                    is_flag=True,
+                    help="Count pending / no-consent rows as imported (as Inactive), like "
+                    "`migrate --import-unconfirmed`.",
+                ),
+            )
+        ):
+            f = option(f)
+        return f
+
+    return wrap
+
+
+@command.command("plan", short_help="Where each column goes in the account; read-only, writes nothing.")
+@_plan_options("Show (never create) the")
 @click.option("--offline", is_flag=True, help="Do not contact the account: show column routes by label only.")
 @state_dir_option("State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].")
 @json_option("Print the report's mapping section as JSON (with schema and version).")
@@ -211,17 +244,120 @@ def plan_cmd(
 ) -> None:
     """Resolve an export's columns, lists and tags against the account and show where each goes.
 
-    Without --create-* flags nothing is written: a missing field, list or tag is an error that names
-    them all and the flag that creates them.
+    Read-only, always: only GET and search requests reach the account. With --create-* flags a missing
+    field, list or tag is shown as "would be created" (what `mappings apply` or `migrate` with the same
+    flags creates); without them it is an error that names them all and the flag that creates them.
 
     Example: bme-migrate mappings plan export.csv --create-fields --create-tags --list Imported
     """
-    from etl.benchmark.client import BenchmarkClient
-    from etl.benchmark.pacing import Pacer
-    from etl.clock import SystemClock
-    from etl.commands.target import open_target
-    from etl.mapping.plan import mapping_report, plan_lines, plan_validation
-    from etl.mapping.resolve import ResolveOptions
+    from etl.mapping.plan import as_would_create, created_targets, mapping_report, plan_lines, plan_validation
+
+    result = _validated(
+        sources, preset, mapping_file, encoding, delimiter, max_archive_size, max_archive_ratio
+    )
+    if offline:
+        plan, planned = plan_validation(result)
+    else:
+        opts = _resolve_options(structure_id, create_fields, create_lists, create_tags, extra_lists)
+        try:
+            plan, planned, reads = _resolved(result, opts, state_dir, import_unconfirmed, simulate=True)
+        except MappingError as exc:
+            if MISSING not in str(exc):
+                raise
+            # resolve's "(add --create-fields to create them)" is migrate's and apply's truth, not plan's
+            raise MappingError(
+                f"{exc}; in `mappings plan` those flags show what would be created, and "
+                "`mappings apply` (or `migrate`) with them creates it"
+            ) from None
+        plan = as_would_create(plan, reads)
+    if as_json:
+        print_document("mapping-plan", mapping_report(plan))
+        return
+    for line in plan_lines(plan, planned):
+        say(line)
+    if offline:
+        return
+    would = created_targets(plan)
+    if any(would.values()):
+        say(
+            f"plan only, nothing was written: would create {_names(would)}; `bme-migrate mappings apply` "
+            "with the same options creates them (so does `migrate` with the same --create-* flags)"
+        )
+    else:
+        say("plan only, nothing was written: every field, list and tag it needs is already in the account")
+
+
+@command.command("apply", short_help="Create the fields, lists and tags the --create-* flags allow.")
+@_plan_options("Create")
+@state_dir_option("State directory (embedded sandbox database) [default: $BME_STATE_DIR or .etl].")
+@json_option("Print the report's mapping section as JSON (with schema and version; created targets marked).")
+@console_options()
+def apply_cmd(
+    sources: tuple[str, ...],
+    preset: str | None,
+    mapping_file: Path | None,
+    encoding: str | None,
+    delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
+    structure_id: str | None,
+    create_fields: bool,
+    create_lists: bool,
+    create_tags: bool,
+    extra_lists: tuple[str, ...],
+    import_unconfirmed: bool,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Create the missing fields, lists and tags `mappings plan` showed, then show where each column goes.
+
+    Writes only what the --create-* flags allow (nothing without them) and no contact. Running it again
+    creates nothing: what it made is found by name the second time.
+
+    Example: bme-migrate mappings apply export.csv --create-fields --create-tags --list Imported
+    """
+    from etl.mapping.plan import created_targets, mapping_report, plan_lines
+
+    result = _validated(
+        sources, preset, mapping_file, encoding, delimiter, max_archive_size, max_archive_ratio
+    )
+    opts = _resolve_options(structure_id, create_fields, create_lists, create_tags, extra_lists)
+    plan, planned, _ = _resolved(result, opts, state_dir, import_unconfirmed, simulate=False)
+    made = created_targets(plan)
+    summary = (
+        f"created {_names(made)}"
+        if any(made.values())
+        else "nothing created: every field, list and tag it needs was already in the account"
+    )
+    if as_json:
+        print_document("mapping-plan", mapping_report(plan))
+        to_stderr(summary)
+        return
+    for line in plan_lines(plan, planned):
+        say(line)
+    say(summary)
+
+
+def _names(made: dict[str, list[str]]) -> str:
+    """``2 fields ('Phone', 'City'), 1 list ('Imported')``: what was (or would be) created, by kind."""
+    singular = {"fields": "field", "lists": "list", "tags": "tag"}
+    return ", ".join(
+        f"{len(names)} {kind if len(names) != 1 else singular[kind]} ({', '.join(repr(n) for n in names)})"
+        for kind, names in made.items()
+        if names
+    )
+
+
+def _validated(
+    sources: tuple[str, ...],
+    preset: str | None,
+    mapping_file: Path | None,
+    encoding: str | None,
+    delimiter: str | None,
+    max_archive_size: str | None,
+    max_archive_ratio: str | None,
+) -> Any:
+    """Read and validate the export as `migrate` would (its notes as warnings on stderr)."""
     from etl.validate.core import validate_sources
 
     chosen = chosen_preset(preset, mapping_file)
@@ -230,19 +366,59 @@ def plan_cmd(
     for f in result.files:
         for note in getattr(f, "notes", ()):
             warn(note)
-    if offline:
-        plan, planned = plan_validation(result)
-    else:
-        opts = ResolveOptions(structure_id, create_fields, create_lists, create_tags, tuple(extra_lists))
-        clock = SystemClock()
-        with (
-            open_target(target(state_dir), to_stderr, doing="planning against") as (url, key),
-            # paced and retried like a load: a 5xx or a lost answer does not end the plan
-            BenchmarkClient(url, key, clock=clock, pacer=Pacer(clock)) as client,
-        ):
-            plan, planned = plan_validation(result, client, opts, import_unconfirmed=import_unconfirmed)
-    if as_json:
-        print_document("mapping-plan", mapping_report(plan))
-        return
-    for line in plan_lines(plan, planned):
-        say(line)
+    return result
+
+
+def _resolve_options(
+    structure_id: str | None,
+    create_fields: bool,
+    create_lists: bool,
+    create_tags: bool,
+    extra_lists: tuple[str, ...],
+) -> Any:
+    from etl.mapping.resolve import ResolveOptions
+
+    return ResolveOptions(structure_id, create_fields, create_lists, create_tags, tuple(extra_lists))
+
+
+def _resolved(
+    result: Any, opts: Any, state_dir: Path | None, import_unconfirmed: bool, *, simulate: bool
+) -> tuple[Any, Any, int]:
+    """Resolve against the account: ``(plan, planned contacts, requests that reached the account)``.
+
+    With ``simulate`` every request goes through ``SimulatedWrites`` (migrate --dry-run's guard): reads
+    reach the account, the structure PUT and list POSTs are answered locally, and any other write is refused
+    before it leaves, so a plan cannot write whatever the resolution asks for.
+    """
+    import httpx
+
+    from etl.benchmark.client import BenchmarkClient
+    from etl.benchmark.pacing import Pacer
+    from etl.clock import SystemClock
+    from etl.commands.target import open_target
+    from etl.load.dryrun import SimulatedWrites
+    from etl.mapping.plan import plan_validation
+
+    reached = 0
+
+    def count(endpoint: str) -> None:
+        nonlocal reached
+        method = endpoint.split(" ", 1)[0]
+        reached += not simulate or method == "GET" or endpoint.endswith("/api/contact/search")
+
+    clock = SystemClock()
+    doing = "planning against" if simulate else "creating fields, lists and tags in"
+    with (
+        open_target(target(state_dir), to_stderr, doing=doing) as (url, key),
+        # paced and retried like a load: a 5xx or a lost answer does not end the plan
+        BenchmarkClient(
+            url,
+            key,
+            clock=clock,
+            pacer=Pacer(clock),
+            on_request=count,
+            transport=SimulatedWrites(httpx.HTTPTransport()) if simulate else None,
+        ) as client,
+    ):
+        plan, planned = plan_validation(result, client, opts, import_unconfirmed=import_unconfirmed)
+    return plan, planned, reached

@@ -53,6 +53,6 @@ def open_target(
             "rate limits relaxed for the rehearsal, request counts as on a real account). "
             f"Set {ENV_API_KEY} and {ENV_BASE_URL} to target your Benchmark account."
         )
-        yield box.url, Secret(box.api_key)
+        yield box.url, Secret(box.api_key, "the embedded sandbox")
     finally:
         box.stop()

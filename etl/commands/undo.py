@@ -77,7 +77,7 @@ def command(
     with (
         Ledger.open(settings.state_dir) as ledger,
         ledger_errors(ledger.path),
-        open_target(settings, to_stderr) as (url, key),
+        open_target(settings, to_stderr, doing=_doing(apply)) as (url, key),
     ):
         if ledger.empty:
             raise ConfigError(f"no runs in {settings.state_dir}: run `bme-migrate migrate` first")
@@ -140,6 +140,11 @@ def command(
     else:
         say("dry run: nothing was written; run again with --yes to apply")
     say(f"undo report: {out_dir / 'undo.json'}", level=FINAL)
+
+
+def _doing(apply: bool) -> str:
+    """What the embedded-sandbox line says undo does: it never migrates, and without --yes it only reads."""
+    return "undoing a run in" if apply else "planning an undo (read-only) against"
 
 
 def _write(out_dir: Path, result: UndoResult, names: Names, counts: Counter[str]) -> str:

@@ -8,7 +8,7 @@ under ``"mapping"``; its shape is documented in mappings/README.md and is stable
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from etl.benchmark.client import BenchmarkClient
@@ -17,6 +17,8 @@ from etl.model import FieldColumn
 from etl.presets.preset import FlagRule, Preset, find_column, norm_header
 
 KINDS = ("email", "field", "status", "status_flag", "consent", "tags", "lists", "event_time", "ignored")
+CREATED_NOTE = "field created"
+WOULD_CREATE_NOTE = "field would be created"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class ColumnRoute:
     target_id: str | None = None  # field _id once resolved
     data_type: str | None = None  # the target field's dataType (the account's, once resolved)
     note: str = ""
+    created: bool = False  # the field was created by this resolution (not in the report: its note says so)
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,16 @@ def _field_route(h: str, col: FieldColumn, resolution: Resolution | None) -> Col
     if target is None:
         return ColumnRoute(h, "field", col.label, None, col.data_type, note)
     bits = [note] if note else []
-    if target.matched_by == "created":
-        bits.append("field created")
+    created = target.matched_by == "created"
+    if created:
+        bits.append(CREATED_NOTE)
     if target.coerced:
         bits.append(
             f"{col.data_type} values converted to {target.data_type}; rows that cannot be are rejected"
         )
-    return ColumnRoute(h, "field", target.field_label, target.field_id, target.data_type, "; ".join(bits))
+    return ColumnRoute(
+        h, "field", target.field_label, target.field_id, target.data_type, "; ".join(bits), created
+    )
 
 
 def build_plan(
@@ -243,10 +249,12 @@ def plan_lines(plan: MappingPlan, planned: Any = None) -> list[str]:
             "ignored": "ignored",
         }[r.kind]
         out.append(f"  {r.source:<{width}}  → {target}" + (f"  [{r.note}]" if r.note else ""))
-    for x in plan.lists:
-        out.append(f"list {x['name']!r} → {x['_id']}" + (" (created)" if x["created"] else ""))
-    for x in plan.tags:
-        out.append(f"tag {x['label']!r} → {x['_id']}" + (" (created)" if x["created"] else ""))
+    for kind, items, name in (("list", plan.lists, "name"), ("tag", plan.tags, "label")):
+        for x in items:
+            if x.get("would_create"):
+                out.append(f"{kind} {x[name]!r} → not in the account (would be created)")
+            else:
+                out.append(f"{kind} {x[name]!r} → {x['_id']}" + (" (created)" if x["created"] else ""))
     if plan.unfilled:
         out.append("fields left empty: " + ", ".join(str(u["label"]) for u in plan.unfilled))
     out += [f"warning: {w}" for w in plan.warnings]
@@ -258,6 +266,38 @@ def plan_lines(plan: MappingPlan, planned: Any = None) -> list[str]:
             f"{planned.rejected.height} row(s) rejected by type conversion"
         )
     return out
+
+
+def created_targets(plan: MappingPlan) -> dict[str, list[str]]:
+    """What the resolution behind ``plan`` created (or, for ``as_would_create``'s plan, would create):
+    field labels, list names and tag labels, for `mappings apply` and `mappings plan` to name them."""
+
+    def made(x: Mapping[str, Any]) -> bool:
+        return bool(x.get("created") or x.get("would_create"))
+
+    return {
+        "fields": list(dict.fromkeys(str(r.target) for r in plan.columns if r.kind == "field" and r.created)),
+        "lists": [str(x["name"]) for x in plan.lists if made(x)],
+        "tags": [str(x["label"]) for x in plan.tags if made(x)],
+    }
+
+
+def as_would_create(plan: MappingPlan, reads: int) -> MappingPlan:
+    """``plan`` resolved against simulated writes (`mappings plan`), reworded for what it is: what *would*
+    be created, with no placeholder id shown as if it were the account's, and ``reads`` (the requests that
+    reached the account) as its request count."""
+    columns = tuple(
+        replace(r, target_id=None, note=r.note.replace(CREATED_NOTE, WOULD_CREATE_NOTE)) if r.created else r
+        for r in plan.columns
+    )
+
+    def unmade(items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+        return tuple(
+            {**x, "_id": None, "created": False, "would_create": True} if x.get("created") else dict(x)
+            for x in items
+        )
+
+    return replace(plan, columns=columns, lists=unmade(plan.lists), tags=unmade(plan.tags), requests=reads)
 
 
 def report_section(result: Any, resolution: Resolution | None = None) -> dict[str, Any]:

@@ -8,7 +8,8 @@ Every ``/api`` request goes through the same pipeline, in this order (the order 
 3. request counting by route template (``request_counts()``, for comparing a client's own report);
 4. injected latency (outside the lock, so it delays without serialising other requests);
 5. hourly/monthly budget (429, not charged), then the request is charged;
-6. injected 500 before doing anything, then the scope check (403) and the route (4xx in the envelope);
+6. injected 500 before doing anything, then the scope check (403, or 401 with ``missing_scope_status``)
+   and the route (4xx in the envelope);
 7. a successful write may be applied and then have its response lost (``Response.dropped()``);
 8. failed requests are refunded when ``count_failed_requests`` is off; every 2xx gets the five headers.
 
@@ -151,7 +152,10 @@ class SandboxApp:
             return self.faults.server_error()
         try:
             if not allowed:
-                raise forbidden(f"API key missing required scope: {route.scope}")
+                missing = f"API key missing required scope: {route.scope}"
+                if self.knobs.missing_scope_status == 401:
+                    raise unauthorized(missing)
+                raise forbidden(missing)
             return route.handler(Ctx(request, params, self.store, self.knobs, now))
         except ApiError as exc:
             return exc.response()

@@ -83,6 +83,9 @@ class Knobs:
     # PUT (contact, structure) and PATCH (list) without ``__v`` are rejected
     strict_version: bool = True
     api_keys: Mapping[str, ApiKey] = field(default_factory=default_api_keys)
+    # the status a known key lacking the route's scope gets: 403 ForbiddenError as documented, or 401
+    # UnauthorizedError (same message, naming the scope) so a client is tested against both readings
+    missing_scope_status: int = 403
     # fault injection (authenticated /api requests only)
     fail_rate: float = 0.0  # fraction answered 500 before anything is done
     lost_response_rate: float = 0.0  # fraction of successful writes applied, then the connection dropped
@@ -115,6 +118,8 @@ class Knobs:
                 raise ConfigError(f"sandbox knob {name} must be a fraction between 0 and 1")
         if not isinstance(self.latency_ms, int | float) or self.latency_ms < 0:
             raise ConfigError("sandbox knob latency_ms must be >= 0")
+        if self.missing_scope_status not in (401, 403):
+            raise ConfigError("sandbox knob missing_scope_status must be 401 or 403")
         if not self.api_keys:
             raise ConfigError("sandbox knob api_keys must register at least one key")
         object.__setattr__(self, "script", _parse_script(self.script))

@@ -111,10 +111,10 @@ def write(tmp_path: Path, platform: str) -> list[str]:
     return paths
 
 
-def test_plan_creates_and_shows_every_route(tmp_path: Path, target_env, sandbox) -> None:
+def test_apply_creates_and_shows_every_route(tmp_path: Path, target_env, sandbox) -> None:
     paths = write(tmp_path, "klaviyo")
     r = invoke(
-        "plan",
+        "apply",
         *paths,
         "--create-fields",
         "--create-lists",
@@ -134,6 +134,60 @@ def test_plan_creates_and_shows_every_route(tmp_path: Path, target_env, sandbox)
     assert again.exit_code == 0, again.output  # everything exists now: no flag needed
     assert "contacts: 3 to write (1 Active, 2 Inactive), 0 row(s) skipped" in again.output
     assert "(created)" not in again.output
+
+
+WRITES = {"PUT", "POST", "PATCH", "DELETE"}
+
+
+def _writes(sandbox) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Requests that reached the sandbox and could change it (a search is a POST that only reads)."""
+    return {
+        route: n
+        for route, n in sandbox.app.request_counts().items()
+        if route.split(" ")[0] in WRITES and route != "POST /api/contact/search"
+    }
+
+
+def test_plan_never_writes_and_apply_creates_once(tmp_path: Path, target_env, sandbox) -> None:
+    """`plan --create-*` shows what would be created and sends only reads; `apply` creates it and says
+    what; a second apply creates nothing."""
+    paths = write(tmp_path, "klaviyo")
+    flags = ["--create-fields", "--create-lists", "--create-tags", "--list", "Migrated"]
+    before = {f["label"] for f in sandbox.app.store.structures()[0].fields}
+    planned = invoke("plan", *paths, *flags, env=target_env)
+    assert planned.exit_code == 0, planned.output
+    sent = sandbox.app.request_counts()
+    assert sent and all(r.startswith("GET ") or r == "POST /api/contact/search" for r in sent), sent
+    assert {f["label"] for f in sandbox.app.store.structures()[0].fields} == before
+    assert "list 'Migrated' → not in the account (would be created)" in planned.output
+    assert "→ field 'Klaviyo ID' (text)  [field would be created]" in planned.output
+    assert "plan only, nothing was written: would create 11 fields ('Klaviyo ID', " in planned.output
+    assert "2 lists ('List Export 2022-08-15', 'Migrated'), 2 tags ('wholesale', 'vip')" in planned.output
+    assert "`bme-migrate mappings apply`" in planned.output
+    assert "(created)" not in planned.output
+    as_json = json.loads(invoke("plan", *paths, *flags, "--json", env=target_env).output)
+    migrated = next(x for x in as_json["lists"] if x["name"] == "Migrated")
+    assert migrated["would_create"] and migrated["_id"] is None and not migrated["created"]
+    assert _writes(sandbox) == {}
+
+    applied = invoke("apply", *paths, *flags, env=target_env)
+    assert applied.exit_code == 0, applied.output
+    assert "\ncreated 11 fields ('Klaviyo ID', " in applied.output
+    assert "2 lists ('List Export 2022-08-15', 'Migrated'), 2 tags ('wholesale', 'vip')" in applied.output
+    assert _writes(sandbox) == {  # one structure PUT for every field and tag, one POST per list
+        "PUT /api/contact-structure/{contactStructureId}": 1,
+        "POST /api/contact-structure/{contactStructureId}/lists": 2,
+    }
+    assert {"Klaviyo ID", "Company", "Created Date"} <= {
+        f["label"] for f in sandbox.app.store.structures()[0].fields
+    }
+    sandbox.app.reset_counts()
+    again = invoke("apply", *paths, *flags, env=target_env)
+    assert again.exit_code == 0, again.output
+    assert "nothing created: every field, list and tag it needs was already in the account" in again.output
+    assert _writes(sandbox) == {} and "(created)" not in again.output
+    replanned = invoke("plan", *paths, *flags, env=target_env)
+    assert "plan only, nothing was written: every field, list and tag it needs is already" in replanned.output
 
 
 def test_plan_json_is_the_report_section(tmp_path: Path, target_env) -> None:
@@ -165,6 +219,10 @@ def test_missing_targets_exit_2_with_one_line(tmp_path: Path, target_env) -> Non
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: fields not in the account: ")
     assert "--create-fields" in lines[0] and "--create-tags" in lines[0] and "nothing was written" in lines[0]
+    assert lines[0].endswith(
+        "; in `mappings plan` those flags show what would be created, and `mappings apply` (or `migrate`) "
+        "with them creates it"
+    )
 
 
 def test_plan_with_a_user_mapping_and_a_preset_override(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from etl.clock import FakeClock
+from etl.errors import ConfigError
 from etl.sandbox.knobs import ALL_SCOPES, ApiKey, Knobs
 from tests.fixtures.sandbox import client_for, default_structure, error_of, search_body
 
@@ -86,6 +87,22 @@ def test_write_scope_implies_read(sandbox_factory, scopes, status) -> None:
     assert r.status_code == status
     if status == 403:
         assert error_of(r)["message"] == "API key missing required scope: contacts:read"
+
+
+def test_missing_scope_status_knob_acts_out_the_401_reading(sandbox_factory) -> None:
+    """The reference documents 403 for a missing scope; the knob lets a client be tested against a 401 that
+    names the scope too (same message), while an unknown key stays the plain 401."""
+    box = sandbox_factory(Knobs(api_keys={"bme_ro": ["contacts:read"]}, missing_scope_status=401))
+    with client_for(box, "bme_ro") as ro:
+        sid = default_structure(ro)["_id"]
+        r = ro.put(f"/api/contact-structure/{sid}", json={})
+    assert r.status_code == 401
+    assert error_of(r) == {
+        "errorType": "UnauthorizedError",
+        "message": "API key missing required scope: contacts:write",
+    }
+    with pytest.raises(ConfigError, match="missing_scope_status must be 401 or 403"):
+        Knobs(missing_scope_status=404)
 
 
 def test_creating_a_structure_is_forbidden(sandbox) -> None:

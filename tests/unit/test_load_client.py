@@ -93,6 +93,27 @@ def test_classify_maps_status_and_error_type(response: httpx.Response, expected:
             raise exc
 
 
+def test_a_403_naming_no_scope_is_not_blamed_on_the_key() -> None:
+    """A 403 for account standing or an endpoint closed to keys (the reference's other 403s) names the scope
+    the endpoint needs as one thing to check, and the account's API access as the other: the key was
+    accepted, so the message must not call it refused or say it lacks a scope it may well have."""
+    standing = classify(
+        _resp(403, "ForbiddenError", "Account does not have API access"),
+        now=NOW,
+        endpoint="POST /api/contact",
+        key="the API key from BME_API_KEY",
+    )
+    text = str(standing)
+    assert isinstance(standing, AuthError) and standing.exit_code == 4
+    assert "the API key from BME_API_KEY was accepted but the account refused creating contacts" in text
+    assert "check that the key has the contacts:write scope creating contacts needs" in text
+    assert "Account does not have API access" in text and "lacks" not in text and "was refused" not in text
+    unlisted = str(classify(_resp(403, "ForbiddenError", "no"), now=NOW, endpoint="GET /api/reports/x"))
+    assert (
+        "refused GET /api/reports/x (403 ForbiddenError: no): check that the account is in good" in unlisted
+    )
+
+
 def test_classify_details() -> None:
     forbidden = classify(
         _resp(403, "ForbiddenError", "API key missing required scope: contacts:write"), now=NOW
