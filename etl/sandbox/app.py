@@ -23,11 +23,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from etl.clock import Clock, SystemClock
 from etl.sandbox import routes_contacts as contacts
+from etl.sandbox import routes_export as export
 from etl.sandbox import routes_lists as lists
 from etl.sandbox import routes_search as search
 from etl.sandbox import routes_structures as structures
@@ -43,10 +46,12 @@ _log = logging.getLogger(__name__)
 
 READ, WRITE = "contacts:read", "contacts:write"
 _LISTS = "/api/contact-structure/{contactStructureId}/lists"
+EXPORT = "/api/contact/export"
 
 # Literal segments before parameters: /search before /{contactId}, /lists/all and /merge before /{listId}.
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/contact/search", search.search, READ, False),
+    Route("POST", EXPORT, export.export, READ, False),
     Route("GET", "/api/contact", contacts.get_all, READ, False),
     Route("POST", "/api/contact", contacts.create, WRITE, True),
     Route("GET", "/api/contact/{contactId}", contacts.get_one, READ, False),
@@ -72,8 +77,16 @@ ROUTES: tuple[Route, ...] = (
 class SandboxApp:
     """Construct with ``create_app``. ``store``, ``knobs`` and ``clock`` are public for tests and benches."""
 
-    def __init__(self, store: Store, knobs: Knobs, clock: Clock, rng: random.Random) -> None:
+    def __init__(
+        self,
+        store: Store,
+        knobs: Knobs,
+        clock: Clock,
+        rng: random.Random,
+        wall_sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.store = store
+        self.wall_sleep = wall_sleep  # the slow export takes real time, whatever the (fake) clock says
         self.knobs = knobs
         self.clock = clock
         self.limiter = RateLimiter(store, knobs)
@@ -128,6 +141,8 @@ class SandboxApp:
             return injected
         if self.faults.active:
             self.faults.delay()
+        if route.template == EXPORT and self.knobs.export_delay_seconds:
+            self.wall_sleep(self.knobs.export_delay_seconds)  # outside the lock: other requests go on
         with self.store.lock:
             now = self.clock.now()
             try:
