@@ -26,10 +26,12 @@ class Verdict:
 
 
 class AccountNotes:
-    """The verdicts of one state dir; ``path`` need not exist yet."""
+    """The verdicts of one state dir; ``path`` need not exist yet. ``readonly`` (the dry run, which writes
+    nothing into the state dir) reads verdicts and forgets what it learns."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, readonly: bool = False) -> None:
         self.path = Path(state_dir) / FILE
+        self.readonly = readonly
 
     @staticmethod
     def account(base_url: str, structure_id: str) -> str:
@@ -50,6 +52,8 @@ class AccountNotes:
         return Verdict(raw["usable"], str(raw.get("reason") or ""), str(raw.get("at") or ""))
 
     def remember_export(self, account: str, verdict: Verdict) -> None:
+        if self.readonly:
+            return
         doc = self._read()
         found = doc.get(account)
         entry: dict[str, Any] = found if isinstance(found, dict) else {}
