@@ -34,6 +34,7 @@ ROLE_NAMES: dict[str, frozenset[str]] = {
 }
 REQUIRED = ("id", "key", "status", "lists", "tags")
 SEPARATOR = re.compile(r"[;|]")
+STATUSES = ("active", "inactive", "unsubscribe", "")
 
 
 class ExportDoubt(Exception):
@@ -177,6 +178,8 @@ def _doc(row: Sequence[str], c: Columns, lists: Names, tags: Names) -> Doc:
 
     if not cell("id") or not cell("key"):
         raise ExportDoubt("an export row has no contact id or key")
+    if cell("status").lower() not in STATUSES:  # e.g. a field labelled "Status" taken for the status column
+        raise ExportDoubt(f"the export's status column holds {cell('status')[:40]!r}, not a contact status")
     return {
         "_id": cell("id"),
         "key": cell("key"),
