@@ -122,6 +122,7 @@ def dry_run(
     on_conflict: str = "target",
     index_strategy: str = "auto",
     notes: AccountNotes | None = None,
+    target: str | None = None,
 ) -> DryRunPlan:
     """The plan of the load ``plans`` would get: decided against an index built as the loader builds it.
 
@@ -135,9 +136,8 @@ def dry_run(
     """
     counted: Counter[str] = sent if sent is not None else Counter()
     setup = sum(counted.values())
-    index = IndexBuilder(client, structure_id, strategy=index_strategy, notes=notes).build(
-        plan_keys(plans), variants
-    )
+    builder = IndexBuilder(client, structure_id, strategy=index_strategy, notes=notes, target=target)
+    index = builder.build(plan_keys(plans), variants)
     if sent is None:  # nothing fed the counter: the index's searches, as the pager counted them
         counted[SEARCH] += index.requests
     index_requests = sum(counted.values()) - setup

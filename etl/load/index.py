@@ -29,7 +29,7 @@ from etl.benchmark.client import BenchmarkClient, utc_iso
 from etl.benchmark.search import PAGE_SIZES, SearchPager
 from etl.errors import LoadError
 from etl.load.accounts import AccountNotes, Verdict
-from etl.load.export_read import ExportDoubt, name_map, read_export
+from etl.load.export_read import Columns, ExportDoubt, name_map, read_export
 from etl.mailbox import mailbox_key
 
 STRATEGIES = ("auto", "paging", "search", "export")  # --index-strategy; "search" is the batched key search
@@ -105,6 +105,7 @@ class IndexBuilder:
         strategy: str = "auto",
         notes: AccountNotes | None = None,
         export_timeout: float = EXPORT_TIMEOUT,
+        target: str | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"index strategy must be one of {', '.join(STRATEGIES)}")
@@ -114,6 +115,7 @@ class IndexBuilder:
         self.strategy = strategy
         self.notes = notes  # where the export's verdict is remembered (None: nowhere, probe every run)
         self.export_timeout = export_timeout
+        self.target = target or client.base_url  # the account's identity (the embedded sandbox's port varies)
         self.extra_requests = 0  # structure, lists and export requests (the pager counts the searches)
 
     @property
@@ -192,7 +194,7 @@ class IndexBuilder:
 
     # --- the export -----------------------------------------------------------------------------------------
     def _account(self) -> str:
-        return AccountNotes.account(self.client.base_url, self.structure_id)
+        return AccountNotes.account(self.target, self.structure_id)
 
     def _known_bad(self) -> str | None:
         verdict = self.notes.export_verdict(self._account()) if self.notes is not None else None
@@ -218,7 +220,7 @@ class IndexBuilder:
         self._remember(Verdict(True, columns.describe(), utc_iso(self.client.clock.now())))
         return docs, None
 
-    def read_export(self, total: int) -> tuple[dict[str, Doc], Any]:
+    def read_export(self, total: int) -> tuple[dict[str, Doc], Columns]:
         """The export with the smallest body that could work, then the structure that names its columns
         (asked second: an export that is refused costs one request, not two)."""
         self.extra_requests += 1

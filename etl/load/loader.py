@@ -84,6 +84,7 @@ class Loader:
         notes: AccountNotes | None = None,
         export_timeout: float = EXPORT_TIMEOUT,
         on_note: Callable[[str], None] | None = None,
+        target: str | None = None,
     ) -> None:
         self.client = client
         self.on_note = on_note  # told once why the export was not used (stderr and events)
@@ -100,7 +101,12 @@ class Loader:
         self.variants = variants
         self.index: dict[str, dict[str, Any]] = {}
         self.builder = IndexBuilder(
-            client, structure_id, strategy=index_strategy, notes=notes, export_timeout=export_timeout
+            client,
+            structure_id,
+            strategy=index_strategy,
+            notes=notes,
+            export_timeout=export_timeout,
+            target=target,
         )
         self.progress = Progress()
         self._current: str | None = None  # key with an uncommitted-outcome write

@@ -128,6 +128,7 @@ def load(
             notes=AccountNotes(settings.state_dir),
             export_timeout=settings.export_timeout,
             on_note=on_note,
+            target=target,
         )
         if on_start is not None:
             on_start(loader, pacer)

@@ -376,6 +376,7 @@ def _migrate(
                 upstream=upstream,
                 index_strategy=opts.index_strategy,
                 notes=AccountNotes(state_dir, readonly=True),
+                target=opts.target_id or base_url,
             )
         later, later_fields = _later_rejects(opts.sources, read, preview, [])
         files, doc = write_migration_report(
