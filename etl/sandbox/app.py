@@ -6,7 +6,8 @@ Every ``/api`` request goes through the same pipeline, in this order (the order 
 2. authentication by ``X-API-Key`` (401, not counted: it never reached the account) — steps 1 and 2 are
    ``precheck``, which the HTTP layer runs on the headers before it reads (or caps, 413) the body;
 3. request counting by route template (``request_counts()``, for comparing a client's own report);
-4. injected latency (outside the lock, so it delays without serialising other requests);
+4. injected latency and the slow export's wall-clock delay (outside the lock, so they delay without
+   serialising other requests);
 5. hourly/monthly budget (429, not charged), then the request is charged;
 6. injected 500 before doing anything, then the scope check (403) and the route (4xx in the envelope);
 7. a successful write may be applied and then have its response lost (``Response.dropped()``);
