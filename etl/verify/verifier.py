@@ -150,11 +150,16 @@ def verify(
         before = run_ledger.existing()
         population, not_checked = expectations(run_ledger, policy, before)
         page_size = run_ledger.get_meta("page_size")
-        exported = exported_read(run_ledger.get_meta("index"), run_ledger.request_counts())
-    if exported is not None:  # the run's export is the account as it stands: nothing to read again
-        return _from_export(
-            run, policy, names, before, population, not_checked, exported, int(page_size or 0)
-        )
+        read = export_read(run_ledger.get_meta("index"))
+        wrote = any(run_ledger.request_counts().get(endpoint) for endpoint in WRITES)
+    if read is not None and not wrote:  # the run's export is the account as it stands: nothing to read
+        return _from_export(run, policy, names, before, population, not_checked, read, int(page_size or 0))
+    settled: tuple[int, list[Mismatch], list[str], list[ListCheck]] | None = None
+    unchanged: list[Expected] = []
+    if read is not None:  # keys the run did not write are as its export read them: read back the others
+        unchanged = [e for e in population if e.outcome == "unchanged"]
+        population = [e for e in population if e.outcome != "unchanged"]
+        settled = _compare(list(before.values()), {}, unchanged, names)
     counts: Counter[str] = Counter()
     billed: list[int] = []  # requests sent before the bill (the probe), once the bill is known
 
@@ -217,6 +222,8 @@ def verify(
             f"run {run.run_id} is {run.state}: only contacts it has finished are checked "
             f"({not_checked.get('pending', 0):,} still pending)",
         )
+    if settled is not None:
+        _merge(result, settled, len(unchanged))
     if plan.strategy == "batched":
         result.notes.append(
             "read back by KEY search: a duplicate spelled in another case shows only if the account's key "
@@ -225,13 +232,34 @@ def verify(
     return result
 
 
-def exported_read(index: str | None, requests: Mapping[str, int]) -> dict[str, Any] | None:
-    """The run's ``read`` record when it read the account by export and wrote nothing after (a write
-    comes only after the index is read, so no write in the run means none since the export)."""
+def export_read(index: str | None) -> dict[str, Any] | None:
+    """The run's ``read`` record when it read the account by export (its writes all came after it: the
+    index is read before the first write, so a contact the run did not write is as the export showed it)."""
     read = json.loads(index).get("read") if index else None
-    if not isinstance(read, dict) or read.get("strategy") != "export":
-        return None
-    return None if any(requests.get(endpoint) for endpoint in WRITES) else read
+    return read if isinstance(read, dict) and read.get("strategy") == "export" else None
+
+
+def _merge(
+    result: VerifyResult, settled: tuple[int, list[Mismatch], list[str], list[ListCheck]], n: int
+) -> None:
+    """Add the ``n`` keys checked against the run's export to the read-back's result."""
+    ok, mismatches, notes, lists = settled
+    result.checked += n
+    result.ok += ok
+    result.mismatches = mismatches + result.mismatches
+    by_id = {x.list_id: x for x in result.lists}
+    for x in lists:
+        if x.list_id in by_id:
+            by_id[x.list_id].expected += x.expected
+            by_id[x.list_id].actual += x.actual
+        else:
+            by_id[x.list_id] = ListCheck(x.list_id, x.name, x.expected, x.actual, None)
+    result.lists = sorted(by_id.values(), key=lambda x: x.list_id)
+    result.notes += [
+        *notes,
+        f"{n:,} key(s) the run did not write checked against the account as its export read it; only the "
+        f"{result.plan.population:,} it wrote were read back",
+    ]
 
 
 def _from_export(
