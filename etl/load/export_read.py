@@ -34,6 +34,7 @@ ROLE_NAMES: dict[str, frozenset[str]] = {
 }
 REQUIRED = ("id", "key", "status", "lists", "tags")
 SEPARATOR = re.compile(r"[;|]")
+OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 STATUSES = ("active", "inactive", "unsubscribe", "")
 
 
@@ -101,6 +102,9 @@ class Names:
         out: list[str] = []
         for value in (v.strip() for v in SEPARATOR.split(cell)):
             if not value:
+                continue
+            if OBJECT_ID.fullmatch(value) and (self._by_name is None or value not in self._by_name):
+                out.append(value)  # an id as search would give it: no request to learn the names
                 continue
             if self._by_name is None:
                 self._by_name = self._more()
