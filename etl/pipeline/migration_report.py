@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from etl.atomic import write_atomically
+from etl.load.dryrun import read_lines
 from etl.load.ledger import RunLedger
 from etl.model import ROW_ID
 from etl.validate.core import ValidationResult
@@ -180,11 +181,18 @@ def _with_migration(page: str, doc: dict[str, Any]) -> str:
         f'<h1>Migration — {html.escape(doc["state"])}</h1><p class="muted">run '
         f"<code>{html.escape(doc['run_id'])}</code></p>{note}<section><table><tr><th>rows</th><th></th></tr>"
         f"{cells}</table><table><tr><th>requests by endpoint</th><th>{req.get('total', 0):,}</th></tr>"
-        f"{by_ep}</table></section>{_changes_html(doc.get('changes_since_last_run'))}"
+        f"{by_ep}</table></section>{_read_html(load.get('read') or doc.get('dry_run', {}).get('read'))}"
+        f"{_changes_html(doc.get('changes_since_last_run'))}"
     )
     page = page.replace("<title>Validation report", "<title>Migration report", 1)
     page = page.replace(" · nothing was sent to Benchmark", "", 1)
     return page.replace("<main>", "<main>" + section, 1)
+
+
+def _read_html(read: dict[str, Any] | None) -> str:
+    """How the account was read and what the other ways would have cost (docs/loading.md)."""
+    lines = read_lines(read)
+    return f"<p>{'<br>'.join(html.escape(line.strip()) for line in lines)}</p>" if lines else ""
 
 
 def _changes_html(changes: dict[str, Any] | None) -> str:

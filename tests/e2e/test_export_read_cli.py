@@ -82,6 +82,8 @@ def test_dry_run_and_report_show_the_export_read_and_its_price(run, sandbox_fact
     read = load["read"]
     assert read["strategy"] == "export" and read["export_fallback"] is None
     assert set(read["alternatives"]) == {"paging", "batched", "export"} and read["hours"] >= 0
+    (page,) = (tmp_path / "real").rglob("report.html")
+    assert "reading the account: export, " in page.read_text(encoding="utf-8")
 
 
 def test_an_unusable_export_is_said_once_and_not_probed_by_the_next_run(
