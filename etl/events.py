@@ -43,6 +43,8 @@ START, LOAD_START, PROGRESS, PAUSE, FAIL, FINISH = (
 QUOTA_WAIT, VERIFIED, NOTIFIED, NOTIFY_FAILED = "quota_wait", "verified", "notified", "notify_failed"
 # emitted by the Benchmark client (etl.benchmark) through the sink it is given: a run of 5xx/network errors
 OUTAGE_START, OUTAGE_END = "outage_start", "outage_end"
+# the account was not read by export (why: an error, a missing column, …, or a verdict remembered)
+INDEX_NOTE = "index_note"
 TERMINAL = frozenset({PAUSE, FAIL, FINISH})  # a run's last event: a watcher stops on one of these
 
 

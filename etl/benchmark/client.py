@@ -442,8 +442,63 @@ class BenchmarkClient:
         p.say("monthly API quota reset: resuming")
 
     # --- the operations the loader uses -------------------------------------------------------------
+    def get_structure(self, structure_id: str) -> dict[str, Any]:
+        return self.request(
+            "GET",
+            f"/api/contact-structure/{structure_id}",
+            endpoint="/api/contact-structure/{contactStructureId}",
+        )
+
+    def all_lists(self, structure_id: str) -> list[dict[str, Any]]:
+        return self.request(
+            "GET",
+            f"/api/contact-structure/{structure_id}/lists/all",
+            endpoint="/api/contact-structure/{contactStructureId}/lists/all",
+        )
+
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/api/contact/search", endpoint="/api/contact/search", json=body)
+
+    def export(self, body: dict[str, Any], *, timeout: float) -> tuple[str, bytes]:
+        """``POST /api/contact/export`` once: ``(content type, body bytes)`` of a 2xx answer.
+
+        Unlike every other call it is not retried on a 5xx or a network error (a timeout included): the
+        export is an optimisation whose body and columns are undocumented, and its caller falls back to
+        paging on any doubt rather than spend budget insisting. Only an hourly 429 is waited out, as for
+        any request; the other answers raise what ``classify`` says (a 404 → ``NotFound``, …).
+        """
+        endpoint = "/api/contact/export"
+        throttles = 0
+        while True:
+            if self.pacer is not None:
+                self.pacer.before_request()
+            if self.on_request is not None:
+                self.on_request(f"POST {endpoint}")
+            try:
+                response = self.http.request(
+                    "POST", self.base_url + endpoint, json=body, headers=self._header(), timeout=timeout
+                )
+            except httpx.TransportError as exc:
+                raise RetriableLoadError(
+                    self._scrub(f"POST {endpoint}: no answer ({type(exc).__name__})"),
+                    method="POST",
+                    path=endpoint,
+                ) from None
+            state = RateState.from_headers(response.headers)
+            if not state.empty:
+                self.rate = state
+                if self.pacer is not None:
+                    self.pacer.observe(state)
+            problem = classify(response, now=self.clock.now(), endpoint=f"POST {endpoint}")
+            if problem is None:
+                return response.headers.get("content-type", ""), response.content
+            problem.args = (self._scrub(str(problem)),)
+            if isinstance(problem, RetriableLoadError) and problem.status == 429 and self.pacer is not None:
+                throttles += 1
+                if throttles <= self.max_throttles:
+                    self.pacer.throttled(problem.retry_after, throttles)
+                    continue
+            raise problem
 
     def create_contact(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/api/contact", endpoint="/api/contact", json=body)

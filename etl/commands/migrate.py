@@ -54,6 +54,7 @@ from etl.errors import ConfigError, InputError, Paused, VerificationFailed
 from etl.events import NO_EVENTS, VERIFIED, EventLog
 from etl.load.decide import ON_CONFLICT, POLICIES
 from etl.load.dryrun import dry_run_lines
+from etl.load.index import STRATEGIES
 from etl.load.ledger import Ledger, file_digest, ledger_errors
 from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.progress import TickingClock, Tracker
@@ -132,6 +133,15 @@ def _resume_command(ctx: click.Context) -> str:
     help="The cut-over delta: a contact this state dir wrote before is merged three ways (only what the "
     "source changed since is written); a field edited in Benchmark since is a conflict, reported, and "
     "kept (target) or overwritten (source).",
+)
+@click.option(
+    "--index-strategy",
+    type=click.Choice(STRATEGIES),
+    default="auto",
+    show_default=True,
+    help="How the account is read before writing: auto (the cheapest of paging, batched key search and "
+    "the export, the export only when it carries everything and was not found unusable before), or force "
+    "paging, search or export (export still falls back to paging when it is unusable).",
 )
 @click.option(
     "--import-unconfirmed",
@@ -257,6 +267,7 @@ def _command(
     create_tags: bool,
     on_existing: str,
     on_conflict: str,
+    index_strategy: str,
     import_unconfirmed: bool,
     dry_run: bool,
     max_requests: int | None,
@@ -306,6 +317,7 @@ def _command(
         create_tags=create_tags,
         on_existing=on_existing,
         on_conflict=on_conflict,
+        index_strategy=index_strategy,
         import_unconfirmed=import_unconfirmed,
         dry_run=dry_run,
         max_requests=max_requests,
@@ -353,6 +365,7 @@ def _command(
                 should_stop=stop.is_set,
                 on_run=on_run,
                 tracker=tracker,
+                on_note=lambda note: to_stderr(f"note: {note}"),
             )
             try:
                 result = migrate(opts, url, key, settings.state_dir, hooks=hooks, clock=clock, events=events)

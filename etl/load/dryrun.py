@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from etl.benchmark.client import BenchmarkClient
+from etl.load.accounts import AccountNotes
 from etl.load.decide import THREE_WAY, decide
 from etl.load.index import IndexBuilder
 from etl.mapping.transform import plan_keys
@@ -63,6 +64,8 @@ class DryRunPlan:
     rows: dict[str, int] = field(default_factory=dict)
     by_endpoint: dict[str, int] = field(default_factory=dict)  # as the real run's ``requests.by_endpoint``
     if_tags_ignored: int = 0  # extra PUTs if the account drops tags on create
+    # how the account is read, at what price, next to the other ways' (IndexResult.read_section)
+    read: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +120,9 @@ def dry_run(
     upstream: Mapping[str, int] | None = None,
     bases: dict[str, tuple[PlannedContact, int | None]] | None = None,
     on_conflict: str = "target",
+    index_strategy: str = "auto",
+    notes: AccountNotes | None = None,
+    target: str | None = None,
 ) -> DryRunPlan:
     """The plan of the load ``plans`` would get: decided against an index built as the loader builds it.
 
@@ -125,10 +131,13 @@ def dry_run(
     resolution already sent (simulated writes included: the real run sends them), so the bill is every
     request of the run by endpoint; without it only the index and the writes are billed. ``upstream``: the
     rows that never reach the load, by outcome (validate's and mapping's rejects, mapping's skips).
+    ``index_strategy`` and ``notes`` as the real run's: the dry run reads the account the way it would
+    (an export probe included) and a verdict it finds is the real run's too.
     """
     counted: Counter[str] = sent if sent is not None else Counter()
     setup = sum(counted.values())
-    index = IndexBuilder(client, structure_id).build(plan_keys(plans), variants)
+    builder = IndexBuilder(client, structure_id, strategy=index_strategy, notes=notes, target=target)
+    index = builder.build(plan_keys(plans), variants)
     if sent is None:  # nothing fed the counter: the index's searches, as the pager counted them
         counted[SEARCH] += index.requests
     index_requests = sum(counted.values()) - setup
@@ -182,7 +191,22 @@ def dry_run(
         dict(rows),
         dict(sorted(by_endpoint.items())),
         new_tagged,
+        index.read_section(),
     )
+
+
+def read_lines(read: Mapping[str, Any] | None) -> list[str]:
+    """The read's price next to the alternatives', and why the export was not used (when it was not)."""
+    if not read or not read.get("alternatives"):
+        return []
+    others = ", ".join(f"{k} {v['requests']:,} ({v['hours']:.2f} h)" for k, v in read["alternatives"].items())
+    lines = [
+        f"reading the account: {read['strategy']}, {read['requests']:,} requests ({read['hours']:.2f} h); "
+        f"after the probe, {others}"
+    ]
+    if read.get("export_fallback"):
+        lines.append(f"  {read['export_fallback']}")
+    return lines
 
 
 def dry_run_lines(plan: DryRunPlan) -> list[str]:
@@ -191,6 +215,7 @@ def dry_run_lines(plan: DryRunPlan) -> list[str]:
         "dry run (nothing written): "
         + ", ".join(f"{k} {c.get(k, 0):,}" for k in ("created", "updated", "unchanged", "skipped")),
         f"account: {plan.existing_in_account:,} contacts in the structure; index by {plan.index_strategy}",
+        *read_lines(plan.read),
         "requests: "
         + " + ".join(f"{k} {v:,}" for k, v in plan.requests.items())
         + f" = {plan.total_requests:,} (≈ {plan.hours:.2f} h at {plan.hourly_limit:,}/h)",

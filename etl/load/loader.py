@@ -37,8 +37,9 @@ from typing import Any
 from etl.benchmark.client import BenchmarkClient, DuplicateKey, InvalidRequest, StaleVersion
 from etl.benchmark.pacing import Pacer
 from etl.errors import AuthError, Paused, RecordRejected, RetriableLoadError
+from etl.load.accounts import AccountNotes
 from etl.load.decide import THREE_WAY, Decision, decide, put_body
-from etl.load.index import IndexBuilder, compact
+from etl.load.index import EXPORT_TIMEOUT, IndexBuilder, compact
 from etl.load.ledger import DONE, IN_FLIGHT, PLANNED, STATUS_PENDING, ContactRow, RunLedger
 from etl.model import BME_INACTIVE, Outcome, PlannedContact
 
@@ -79,8 +80,14 @@ class Loader:
         should_stop: Callable[[], bool] | None = None,
         variants: Mapping[str, Sequence[str]] | None = None,
         on_conflict: str = "target",
+        index_strategy: str = "auto",
+        notes: AccountNotes | None = None,
+        export_timeout: float = EXPORT_TIMEOUT,
+        on_note: Callable[[str], None] | None = None,
+        target: str | None = None,
     ) -> None:
         self.client = client
+        self.on_note = on_note  # told once why the export was not used (stderr and events)
         self.ledger = ledger  # this run's part of the ledger
         self.run_id = ledger.run_id
         self.structure_id = structure_id
@@ -93,7 +100,14 @@ class Loader:
         self.should_stop = should_stop or (lambda: False)
         self.variants = variants
         self.index: dict[str, dict[str, Any]] = {}
-        self.builder = IndexBuilder(client, structure_id)
+        self.builder = IndexBuilder(
+            client,
+            structure_id,
+            strategy=index_strategy,
+            notes=notes,
+            export_timeout=export_timeout,
+            target=target,
+        )
         self.progress = Progress()
         self._current: str | None = None  # key with an uncommitted-outcome write
         self._dirty = False  # the current intent's write was answered or may have applied
@@ -232,10 +246,13 @@ class Loader:
                     "requests": result.requests,
                     "page_size": result.page_size,
                     "existing_total": result.total,
+                    "read": result.read_section(),
                 }
             ),
         )
         self.strategy = result.strategy
+        if result.fallback and self.on_note is not None:
+            self.on_note(result.fallback)
 
     def _resolve_in_flight(self) -> None:
         """Keys left ``in_flight`` by a crash: search them before anything is re-sent."""

@@ -17,6 +17,8 @@ from etl.benchmark.client import BenchmarkClient
 from etl.benchmark.pacing import Pacer
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
+from etl.load.accounts import AccountNotes
+from etl.load.index import EXPORT_TIMEOUT
 from etl.load.ledger import Ledger, fingerprint, plan_to_json
 from etl.load.loader import Loader, LoadSummary, Progress
 from etl.model import PlannedContact
@@ -45,6 +47,8 @@ class LoadSettings:
     label: str | None = None
     resume_command: str | None = None
     target_id: str | None = None  # the target's identity when the base URL is not (the embedded sandbox)
+    index_strategy: str = "auto"  # --index-strategy: auto | paging | search | export
+    export_timeout: float = EXPORT_TIMEOUT
 
 
 def load(
@@ -62,6 +66,7 @@ def load(
     on_start: Callable[[Loader, Pacer], None] | None = None,
     backoff_base: float = 0.5,
     ledger: Ledger | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> LoadSummary:
     """Run (or resume) the load; raises ``Paused`` (exit 75) when it stops early, ``AuthError`` (exit 4).
 
@@ -83,6 +88,7 @@ def load(
                 on_start=on_start,
                 backoff_base=backoff_base,
                 ledger=own,
+                on_note=on_note,
             )
     clock = clock or SystemClock()
     run = ledger.run(settings.run_id)
@@ -118,6 +124,11 @@ def load(
             on_progress=on_progress,
             should_stop=should_stop,
             variants=variants,
+            index_strategy=settings.index_strategy,
+            notes=AccountNotes(settings.state_dir),
+            export_timeout=settings.export_timeout,
+            on_note=on_note,
+            target=target,
         )
         if on_start is not None:
             on_start(loader, pacer)

@@ -31,6 +31,7 @@ from etl.errors import AuthError, ConfigError, ConsentUnclear, Paused
 from etl.events import (
     FAIL,
     FINISH,
+    INDEX_NOTE,
     LOAD_START,
     PAUSE,
     PROGRESS,
@@ -42,6 +43,7 @@ from etl.events import (
 )
 from etl.extract.legacy_api import OnPage
 from etl.extract.options import ReadOptions
+from etl.load.accounts import AccountNotes
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
 from etl.load.guard import stop_reason
 from etl.load.ledger import Ledger, RunLedger, file_digest, fingerprint, ledger_errors
@@ -77,6 +79,7 @@ class MigrateOptions:
     create_tags: bool = False
     on_existing: str = "merge"
     on_conflict: str = "target"  # the cut-over delta: who wins a field edited in Benchmark since we wrote it
+    index_strategy: str = "auto"  # how the account is read before writing (etl.load.index.STRATEGIES)
     import_unconfirmed: bool = False
     dry_run: bool = False
     max_requests: int | None = None
@@ -125,6 +128,7 @@ class Hooks:
     on_run: Callable[[str, int], None] | None = None  # (run id, requests it had spent before this call)
     # progress with rate/ETA; its heartbeats also go to events.jsonl (default: one beat a minute)
     tracker: Tracker | None = None
+    on_note: Callable[[str], None] | None = None  # said once: why the account was not read by export
 
 
 def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str] | None = None) -> str:
@@ -375,6 +379,9 @@ def _migrate(
                 variants=_raw_variants(result),
                 sent=sent,
                 upstream=upstream,
+                index_strategy=opts.index_strategy,
+                notes=AccountNotes(state_dir, readonly=True),
+                target=opts.target_id or base_url,
             )
         later, later_fields = _later_rejects(opts.sources, read, preview, [])
         files, doc = write_migration_report(
@@ -556,7 +563,14 @@ def _migrate(
             label=" ".join(opts.sources)[:200],
             resume_command=opts.resume_command,
             target_id=opts.target_id,
+            index_strategy=opts.index_strategy,
         )
+
+        def on_note(note: str) -> None:
+            log.emit(INDEX_NOTE, note=note)
+            if hooks.on_note is not None:
+                hooks.on_note(note)
+
         try:
             summary = load(
                 planned.contacts,
@@ -568,6 +582,7 @@ def _migrate(
                 should_stop=hooks.should_stop,
                 on_start=on_start,
                 ledger=ledger,
+                on_note=on_note,
             )
         except Paused as exc:
             tracker.drop()

@@ -14,6 +14,7 @@ rows' split is the dry run's ``rows``, as a real run's would be).
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,17 @@ def load_section(run: RunLedger) -> dict[str, Any]:
         "resume_after": info.resume_after if info else None,
         "resume_command": info.resume_command if info else None,
         "index_strategy": run.get_meta("index_strategy"),
+        "read": _read(run.get_meta("index")),
         "status_on_create": run.get_meta("status_on_create"),
         "failures": failures,
         "changes_since_last_run": run.changes_since_last_run(),
     }
+
+
+def _read(index: str | None) -> dict[str, Any] | None:
+    """How the load read the account and its price (``etl.load.index.IndexResult.read_section``)."""
+    read = json.loads(index).get("read") if index else None
+    return read if isinstance(read, dict) else None
 
 
 def write_migration_report(

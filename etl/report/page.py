@@ -266,6 +266,8 @@ def _cost(doc: dict[str, Any]) -> dict[str, Any]:
         "hours": float(dry["hours"] if dry and dry.get("hours") is not None else estimate.get("hours") or 0),
         "by_endpoint": (requests or {}).get("by_endpoint") or (dry or {}).get("by_endpoint") or {},
         "assumptions": estimate.get("assumptions") or [],
+        # how the account was read and what the other ways would have cost (docs/loading.md)
+        "read": (doc.get("load") or {}).get("read") or (dry or {}).get("read") or None,
     }
 
 

@@ -6,7 +6,8 @@ Every ``/api`` request goes through the same pipeline, in this order (the order 
 2. authentication by ``X-API-Key`` (401, not counted: it never reached the account) — steps 1 and 2 are
    ``precheck``, which the HTTP layer runs on the headers before it reads (or caps, 413) the body;
 3. request counting by route template (``request_counts()``, for comparing a client's own report);
-4. injected latency (outside the lock, so it delays without serialising other requests);
+4. injected latency and the slow export's wall-clock delay (outside the lock, so they delay without
+   serialising other requests);
 5. hourly/monthly budget (429, not charged), then the request is charged;
 6. injected 500 before doing anything, then the scope check (403, or 401 with ``missing_scope_status``)
    and the route (4xx in the envelope);
@@ -24,11 +25,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from etl.clock import Clock, SystemClock
 from etl.sandbox import routes_contacts as contacts
+from etl.sandbox import routes_export as export
 from etl.sandbox import routes_lists as lists
 from etl.sandbox import routes_search as search
 from etl.sandbox import routes_structures as structures
@@ -44,10 +48,12 @@ _log = logging.getLogger(__name__)
 
 READ, WRITE = "contacts:read", "contacts:write"
 _LISTS = "/api/contact-structure/{contactStructureId}/lists"
+EXPORT = "/api/contact/export"
 
 # Literal segments before parameters: /search before /{contactId}, /lists/all and /merge before /{listId}.
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/contact/search", search.search, READ, False),
+    Route("POST", EXPORT, export.export, READ, False),
     Route("GET", "/api/contact", contacts.get_all, READ, False),
     Route("POST", "/api/contact", contacts.create, WRITE, True),
     Route("GET", "/api/contact/{contactId}", contacts.get_one, READ, False),
@@ -73,8 +79,16 @@ ROUTES: tuple[Route, ...] = (
 class SandboxApp:
     """Construct with ``create_app``. ``store``, ``knobs`` and ``clock`` are public for tests and benches."""
 
-    def __init__(self, store: Store, knobs: Knobs, clock: Clock, rng: random.Random) -> None:
+    def __init__(
+        self,
+        store: Store,
+        knobs: Knobs,
+        clock: Clock,
+        rng: random.Random,
+        wall_sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.store = store
+        self.wall_sleep = wall_sleep  # the slow export takes real time, whatever the (fake) clock says
         self.knobs = knobs
         self.clock = clock
         self.limiter = RateLimiter(store, knobs)
@@ -129,6 +143,8 @@ class SandboxApp:
             return injected
         if self.faults.active:
             self.faults.delay()
+        if route.template == EXPORT and self.knobs.export_delay_seconds:
+            self.wall_sleep(self.knobs.export_delay_seconds)  # outside the lock: other requests go on
         with self.store.lock:
             now = self.clock.now()
             try:

@@ -53,7 +53,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "unique_match": ("insensitive", "sensitive"),
     "status_on_create": ("accept", "ignore", "reject"),
     "tags_on_create": ("accept", "ignore"),
+    "export_columns": ("absent", "label", "id"),
+    "export_answer": ("full", "short", "garbage"),
 }
+EXPORT_ROLES = ("id", "key", "status", "secondary", "fields", "lists", "tags")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ class Knobs:
     # the status a known key lacking the route's scope gets: 403 ForbiddenError as documented, or 401
     # UnauthorizedError (same message, naming the scope) so a client is tested against both readings
     missing_scope_status: int = 403
+    # POST /api/contact/export (body and columns undocumented): "absent" answers 404 (default: a client
+    # must work without it); "label" / "id" name the field columns by field label / by field _id
+    export_columns: str = "absent"
+    # "full"; "short" loses the last rows (the row count disagrees with search); "garbage" is not CSV
+    export_answer: str = "full"
+    # a column role the export leaves out (id, key, status, secondary, fields, lists, tags); None = none
+    export_drop: str | None = None
+    # wall-clock seconds the export takes before answering (a slow export meets the client's timeout)
+    export_delay_seconds: float = 0.0
     # fault injection (authenticated /api requests only)
     fail_rate: float = 0.0  # fraction answered 500 before anything is done
     lost_response_rate: float = 0.0  # fraction of successful writes applied, then the connection dropped
@@ -116,6 +128,10 @@ class Knobs:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
                 raise ConfigError(f"sandbox knob {name} must be a fraction between 0 and 1")
+        if self.export_drop is not None and self.export_drop not in EXPORT_ROLES:
+            raise ConfigError(f"sandbox knob export_drop must be one of {', '.join(EXPORT_ROLES)}")
+        if not isinstance(self.export_delay_seconds, int | float) or self.export_delay_seconds < 0:
+            raise ConfigError("sandbox knob export_delay_seconds must be >= 0")
         if not isinstance(self.latency_ms, int | float) or self.latency_ms < 0:
             raise ConfigError("sandbox knob latency_ms must be >= 0")
         if self.missing_scope_status not in (401, 403):

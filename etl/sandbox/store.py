@@ -327,6 +327,13 @@ class Store:
                 found[cid].lists.append(lid)
         return [found[i] for i in ids if i in found]
 
+    def structure_contact_ids(self, structure_id: str) -> list[str]:
+        """Ids of one structure's contacts in search order ``(createdAt, _id)`` (the export reads them all)."""
+        rows = self._db.execute(
+            "SELECT id FROM contacts WHERE structure_id=? ORDER BY created_at, id", (structure_id,)
+        )
+        return [r[0] for r in rows]
+
     def all_contact_ids(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT id FROM contacts ORDER BY created_at, id")]
 

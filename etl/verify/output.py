@@ -24,7 +24,12 @@ SHOWN = 10  # mismatches listed in the terminal
 
 def read_plan_lines(plan: ReadPlan) -> list[str]:
     """The request bill, printed before the read-back spends it."""
-    if plan.strategy == "paging":
+    if plan.strategy == "export":
+        how = (
+            "no request: the run read the account by export and wrote nothing since (paging would cost "
+            f"{plan.paging_cost:,}, batched KEY searches {plan.batched_cost:,})"
+        )
+    elif plan.strategy == "paging":
         how = (
             f"{plan.reads:,} more page(s) of the structure ({plan.structure_total:,} contacts at pageSize "
             f"{plan.page_size}); batched KEY searches would cost {plan.batched_cost:,}"

@@ -15,9 +15,10 @@ Verify never writes to the account (searches only) nor to the ledger (opened wit
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ from etl.verify.readback import BUDGET_SHARE, ReadBack, ReadPlan, budget_plan, b
 
 VERIFY_SCHEMA = "bme-migrate/verify"
 VERIFY_VERSION = 1  # bumped on an incompatible change of verify.json
+# the run's writes: none in its request counts means the account is as its index read found it
+WRITES = ("POST /api/contact", "PUT /api/contact/{contactId}", "PATCH /api/contact/{contactId}")
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,16 @@ def verify(
         before = run_ledger.existing()
         population, not_checked = expectations(run_ledger, policy, before)
         page_size = run_ledger.get_meta("page_size")
+        read = export_read(run_ledger.get_meta("index"))
+        wrote = any(run_ledger.request_counts().get(endpoint) for endpoint in WRITES)
+    if read is not None and not wrote:  # the run's export is the account as it stands: nothing to read
+        return _from_export(run, policy, names, before, population, not_checked, read, int(page_size or 0))
+    settled: tuple[int, list[Mismatch], list[str], list[ListCheck]] | None = None
+    unchanged: list[Expected] = []
+    if read is not None:  # keys the run did not write are as its export read them: read back the others
+        unchanged = [e for e in population if e.outcome == "unchanged"]
+        population = [e for e in population if e.outcome != "unchanged"]
+        settled = _compare(list(before.values()), {}, unchanged, names)
     counts: Counter[str] = Counter()
     billed: list[int] = []  # requests sent before the bill (the probe), once the bill is known
 
@@ -216,12 +229,93 @@ def verify(
             f"run {run.run_id} is {run.state}: only contacts it has finished are checked "
             f"({not_checked.get('pending', 0):,} still pending)",
         )
+    if settled is not None:
+        _merge(result, settled, len(unchanged))
     if plan.strategy == "batched":
         result.notes.append(
             "read back by KEY search: a duplicate spelled in another case shows only if the account's key "
             "search ignores case (paging the structure always shows it)"
         )
     return result
+
+
+def export_read(index: str | None) -> dict[str, Any] | None:
+    """The run's ``read`` record when it read the account by export (its writes all came after it: the
+    index is read before the first write, so a contact the run did not write is as the export showed it)."""
+    read = json.loads(index).get("read") if index else None
+    return read if isinstance(read, dict) and read.get("strategy") == "export" else None
+
+
+def _merge(
+    result: VerifyResult, settled: tuple[int, list[Mismatch], list[str], list[ListCheck]], n: int
+) -> None:
+    """Add the ``n`` keys checked against the run's export to the read-back's result."""
+    ok, mismatches, notes, lists = settled
+    result.checked += n
+    result.ok += ok
+    result.mismatches = mismatches + result.mismatches
+    by_id = {x.list_id: x for x in result.lists}
+    for x in lists:
+        if x.list_id in by_id:
+            by_id[x.list_id].expected += x.expected
+            by_id[x.list_id].actual += x.actual
+        else:
+            by_id[x.list_id] = ListCheck(x.list_id, x.name, x.expected, x.actual, None)
+    result.lists = sorted(by_id.values(), key=lambda x: x.list_id)
+    result.notes += [
+        *notes,
+        f"{n:,} key(s) the run did not write checked against the account as its export read it; only the "
+        f"{result.plan.population:,} it wrote were read back",
+    ]
+
+
+def _from_export(
+    run: Any,
+    policy: str,
+    names: Names,
+    before: dict[str, dict[str, Any]],
+    population: list[Expected],
+    not_checked: dict[str, int],
+    read: Mapping[str, Any],
+    page_size: int,
+) -> VerifyResult:
+    """Check every key against the contacts the run's export held: no request at all."""
+    prices = read.get("alternatives") or {}
+    plan = ReadPlan(
+        strategy="export",
+        probe=0,
+        reads=0,
+        list_counts=0,
+        paging_cost=int(prices.get("paging", {}).get("requests", 0)),
+        batched_cost=int(prices.get("batched", {}).get("requests", 0)),
+        page_size=page_size,
+        structure_total=int(read.get("total") or 0),
+        keys=len(population),
+        population=len(population),
+        sampled=False,
+        remaining=None,
+        reason="all keys: the run read the account by export and wrote nothing since",
+    )
+    ok, mismatches, notes, lists = _compare(list(before.values()), {}, population, names)
+    return VerifyResult(
+        run_id=run.run_id,
+        run_state=run.state,
+        structure_id=run.structure_id,
+        policy=policy,
+        plan=plan,
+        checked=len(population),
+        sampled=False,
+        ok=ok,
+        mismatches=mismatches,
+        lists=lists,
+        not_checked=not_checked,
+        requests={},
+        notes=[
+            *notes,
+            "checked against the account as the run's export read it (the run wrote nothing since): "
+            "no request sent",
+        ],
+    )
 
 
 def _lookups(chosen: Sequence[Expected], before: dict[str, dict[str, Any]]) -> list[str]:
@@ -296,6 +390,14 @@ def _check(
         docs = reader.search_keys(lookups)
         for lid in list_ids:
             totals[lid] = reader.list_total(lid)
+    return _compare(docs, totals, chosen, names)
+
+
+def _compare(
+    docs: Sequence[Mapping[str, Any]], totals: Mapping[str, int], chosen: list[Expected], names: Names
+) -> tuple[int, list[Mismatch], list[str], list[ListCheck]]:
+    """Compare every chosen key with the account's ``docs``; ``totals``: list sizes when known."""
+    list_ids = sorted({lid for e in chosen for lid in e.lists})
     wanted = {e.key for e in chosen}
     found = {k: v for k, v in by_key(docs).items() if k in wanted}
     mismatches: list[Mismatch] = []
