@@ -281,12 +281,14 @@ def _one_line(exc: BaseException) -> str:
 
 def _counts(run: RunLedger) -> dict[str, Any]:
     """The counts every run event carries: contacts done/total and by outcome, rows by outcome, requests."""
-    done, total, contacts = run.progress()
+    contacts, rows = run.tallies()
+    pending = contacts.pop(Outcome.PENDING.value, 0)
+    done = sum(contacts.values())
     return {
         "done": done,
-        "total": total,
+        "total": done + pending,
         "counts": dict(sorted(contacts.items())),
-        "rows": dict(sorted(run.row_totals().items())),
+        "rows": dict(sorted(rows.items())),
         "requests": sum(run.request_counts().values()),
     }
 
@@ -569,6 +571,7 @@ def _migrate(
                 hooks.on_start(loader, pacer)
 
         def on_progress(progress: Progress) -> None:
+            sources.start()  # a stored run's resume: its first contact is settled, now read the sources
             tracker.update(progress.done, progress.counts)
             if hooks.on_progress is not None:
                 hooks.on_progress(progress)

@@ -3,8 +3,9 @@
 A resumed run's plan, resolved mapping and dedup index are in the ledger, and its run id already pins the
 sources' content (their digests), the mapping and the target; reading and validating a million rows again
 before the first write would only make the resume wait. The sources are still read — the report, the
-rejects and the validation result need them — in a thread, and whoever needs them waits for that read
-(``SourcesRead.get``); by then the load is under way.
+rejects and the validation result need them — in a thread started once the load is under way (on a
+machine of two cores a read beside the load's own setup would slow both), and whoever needs them waits
+for that read (``SourcesRead.get``, which starts it if nothing has yet).
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ def writes_at_once(state_dir: Path, run_id: str) -> bool:
 class SourcesRead:
     """The run's sources read: at once (``now``) or in a thread (``later``), ``get`` waiting for it."""
 
-    def __init__(self, value: SourceRead | None = None) -> None:
+    def __init__(self, value: SourceRead | None = None, read: Callable[[], SourceRead] | None = None) -> None:
         self._value = value
+        self._read = read
         self._error: BaseException | None = None
         self._done = threading.Event()
+        self._started = threading.Lock()
         if value is not None:
             self._done.set()
 
@@ -53,21 +56,28 @@ class SourcesRead:
 
     @classmethod
     def later(cls, read: Callable[[], SourceRead]) -> SourcesRead:
-        """Start ``read`` in a daemon thread (an interrupted resume does not wait for it to exit)."""
-        out = cls()
+        """``read`` to run in a daemon thread (an interrupted resume does not wait for it to exit) once
+        ``start`` is called."""
+        return cls(read=read)
+
+    def start(self) -> None:
+        """Begin the read (once; nothing to do for a read done ``now``)."""
+        read = self._read
+        if read is None or not self._started.acquire(blocking=False):
+            return
 
         def run() -> None:
             try:
-                out._value = read()
+                self._value = read()
             except BaseException as exc:  # handed to whoever waits: raised there, in the run's thread
-                out._error = exc
+                self._error = exc
             finally:
-                out._done.set()
+                self._done.set()
 
         threading.Thread(target=run, name="bme-read-sources", daemon=True).start()
-        return out
 
     def get(self) -> SourceRead:
+        self.start()
         self._done.wait()
         if self._error is not None:
             raise self._error
