@@ -269,6 +269,8 @@ def test_the_first_write_goes_out_before_the_whole_plan_is_stored_and_a_kill_the
     # the chunks (of 5) the first batch of create intents reaches into, not the plan of 50
     assert stored_at_first_write and stored_at_first_write[0] <= INTENT_BATCH + 5 < 50
     assert 12 <= _stored_on_disk(tmp_path) < 50  # killed while the plan was being stored
+    with Ledger.open(tmp_path, lock=False) as ledger:  # what status --watch reads: the plan's whole size
+        assert ledger.run("run").progress()[:2] == (12, 50)
     assert len(account_contacts(box.app)) == 12
     with Ledger.open(tmp_path, chunk=5) as ledger:
         summary = load(plans, _settings(box, account, tmp_path), clock=clock, ledger=ledger)
