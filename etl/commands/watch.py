@@ -79,7 +79,7 @@ class _Watcher:
 
     def _line(self, run_id: str, ledger: Ledger) -> str:
         done, total, totals = ledger.run(run_id).progress()
-        if not total:  # begun, its plan not stored yet (add_plan is one transaction: all or nothing)
+        if not total:  # begun, no chunk of its plan stored yet (then the unstored rest counts as pending)
             return "is storing its plan (no contact is loading yet)"
         now = self.clock.monotonic()
         if self.sampled_run != run_id:

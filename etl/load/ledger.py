@@ -36,10 +36,12 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
+from itertools import count, islice, repeat
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 
@@ -134,18 +136,41 @@ def _m5_delta(db: sqlite3.Connection) -> None:
     )
 
 
+def _m6_plan_chunks(db: sqlite3.Connection) -> None:
+    """A plan's documents stored compressed a chunk at a time, beside slim contact rows: the ledger of a
+    million-contact run was mostly plan text (one JSON document, its digest and one pending ``rows`` row per
+    source row, per contact), and storing it was most of the time before the first write. A contact with
+    ``rids`` (its source row ids, comma-joined) has no ``rows`` of its own: they follow from its state.
+    Plans stored before this migration keep their ``plan`` text and their ``rows``; both readings coexist."""
+    _script(
+        db,
+        """
+        ALTER TABLE contacts ADD COLUMN rids TEXT;
+        CREATE TABLE plan_chunks (run_id TEXT NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL,
+            data BLOB NOT NULL, PRIMARY KEY (run_id, first_seq));
+        """,
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
     ("0001_initial", _m1_initial),
     ("0002_rows_follow_contacts", _m2_rows_follow_contacts),
     ("0003_contacts_by_seq", _m3_contacts_by_seq),
     ("0004_undo", _m4_undo),
     ("0005_delta", _m5_delta),
+    ("0006_plan_chunks", _m6_plan_chunks),
 )
 # outcomes that mean this state dir wrote the contact: its plan is the base of a later run's delta
 WRITTEN = ("created", "updated")
 DELTA_KINDS = ("updated", "conflict", "unsubscribed")
 DELTA_SECTION = ("updated", "conflicts", "unsubscribed", "new", "gone_from_source")
+# a slim contact's rows' outcome: its own once it is done (what the ``contacts_done`` trigger copies into
+# ``rows`` for a plan stored the old way), pending until then
+_ROW_OUTCOME = "CASE WHEN state = 'done' AND outcome IS NOT NULL THEN outcome ELSE 'pending' END"
 CHUNK = 5_000  # contacts read at a time: memory holds a chunk of a run's plan, not the plan
+# zlib level of a stored plan chunk: level 1 is several times faster than the default and the documents of
+# one chunk (same field ids, statuses, list ids) compress well at any level
+PLAN_LEVEL = 1
 SETTLE_BATCH = 100  # settles waiting for a commit at most (a run with no writes still commits this often)
 
 
@@ -167,9 +192,33 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _digest(plan_json: str) -> str:
-    """The ``payload_hash`` column: a digest of the stored plan (for tools comparing two runs' plans)."""
-    return hashlib.sha256(plan_json.encode()).hexdigest()[:32]
+def _frame_parts(docs: pl.DataFrame, size: int) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    """``plan_documents`` output as (keys, comma-joined row ids, documents), ``size`` contacts at a time."""
+    rids = pl.col("row_ids").cast(pl.List(pl.String)).list.join(",")
+    columns = docs.select("key", rids, "doc")
+    for start in range(0, columns.height, size):
+        part = columns.slice(start, size)
+        yield part["key"].to_list(), part["row_ids"].to_list(), part["doc"].to_list()
+
+
+def _plan_parts(
+    plans: Iterable[PlannedContact] | PlanFrames, skip: int, size: int
+) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    """(keys, comma-joined row ids, documents) of the plan from position ``skip`` on, ``size`` at a time."""
+    if isinstance(plans, PlanFrames):
+        for frame in plans.plan_frames():
+            if skip >= frame.height:
+                skip -= frame.height
+                continue
+            yield from _frame_parts(plan_documents(frame.slice(skip)), size)
+            skip = 0
+        return
+    for chunk in _batches(islice(plans, skip, None), size):
+        yield (
+            [p.key for p in chunk],
+            [",".join(map(str, p.row_ids)) for p in chunk],
+            [plan_to_json(p) for p in chunk],
+        )
 
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -412,6 +461,8 @@ class Ledger:
         self._deferred: list[tuple[str, tuple[Any, ...]]] = []  # settles not yet written (see settle)
         self._field_ids: dict[str, list[str]] = {}  # run id → its plan's field ids (``plan_fields``)
         self._empty = False  # read-only and no schema: reads as a ledger with no runs
+        self._chunk: tuple[str, int, list[str]] = ("", 0, [])  # the plan chunk read last (``stored_plan``)
+        self._slim: bool | None = None  # the schema has ``contacts.rids`` (``slim``)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -528,6 +579,36 @@ class Ledger:
             with self.tx():
                 pass
 
+    @property
+    def slim(self) -> bool:
+        """The schema has migration 0006 (``contacts.rids``, ``plan_chunks``): only a read-only open of an
+        older ledger lacks it, and that ledger's plans are all stored the old way."""
+        if self._slim is None:
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(contacts)")}
+            self._slim = "rids" in columns
+        return self._slim
+
+    def stored_plan(self, run_id: str, seq: int, text: str) -> str:
+        """The plan document of contact ``seq`` of ``run_id``: ``text`` (its ``plan`` column) when the plan
+        was stored before migration 0006, else read from its compressed chunk. Contacts are read in plan
+        order, so the chunk read last is kept: one decompression per chunk, not per contact."""
+        if text:
+            return text
+        cached_run, first, docs = self._chunk
+        if cached_run != run_id or not first <= seq < first + len(docs):
+            row = self.db.execute(
+                "SELECT first_seq, data FROM plan_chunks WHERE run_id=? AND first_seq<=?"
+                " ORDER BY first_seq DESC LIMIT 1",
+                (run_id, seq),
+            ).fetchone()
+            if row is None:
+                raise ValueError("a contact's plan is missing from the ledger (a damaged ledger)")
+            first, docs = row[0], zlib.decompress(row[1]).decode("utf-8").split("\n")
+            self._chunk = (run_id, first, docs)
+            if seq >= first + len(docs):
+                raise ValueError("a contact's plan is missing from the ledger (a damaged ledger)")
+        return docs[seq - first]
+
     # --- the cut-over delta's bases ------------------------------------------------------------------
     def written(
         self,
@@ -536,30 +617,35 @@ class Ledger:
         *,
         exclude_run: str | None = None,
         started_by: float | None = None,
+        with_plans: bool = True,
     ) -> Iterator[tuple[str, str, str, int | None]]:
         """(key, run id, plan, version) of every contact a run of ``target`` (its meta ``target``, else its
         base URL) and structure wrote (created or updated), latest run first; ``exclude_run`` and runs
         started after ``started_by`` left out. A read-only ledger from before migration 0005 has no
-        ``version`` column: read as null."""
+        ``version`` column: read as null. ``with_plans=False``: the plan is left empty (not decompressed)."""
         if self._empty:
             return iter(())
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(contacts)")}
         version = "c.version" if "version" in columns else "NULL"
-        return iter(
-            self.db.execute(
-                f"SELECT c.key, c.run_id, c.plan, {version} FROM contacts c JOIN runs r ON r.run_id = c.run_id"
-                " LEFT JOIN meta m ON m.run_id = c.run_id AND m.name = 'target'"
-                " WHERE c.run_id IS NOT ? AND r.created_at <= ? AND COALESCE(m.value, r.base_url) IS ?"
-                f" AND r.structure_id IS ? AND c.state = 'done' AND c.outcome IN ({','.join('?' * len(WRITTEN))})"
-                " ORDER BY r.created_at DESC, c.run_id",
-                (
-                    exclude_run,
-                    float("inf") if started_by is None else started_by,
-                    target,
-                    structure_id,
-                    *WRITTEN,
-                ),
-            )
+        rows = self.db.execute(
+            f"SELECT c.key, c.run_id, c.plan, {version}, c.seq FROM contacts c JOIN runs r ON r.run_id = c.run_id"
+            " LEFT JOIN meta m ON m.run_id = c.run_id AND m.name = 'target'"
+            " WHERE c.run_id IS NOT ? AND r.created_at <= ? AND COALESCE(m.value, r.base_url) IS ?"
+            f" AND r.structure_id IS ? AND c.state = 'done' AND c.outcome IN ({','.join('?' * len(WRITTEN))})"
+            " ORDER BY r.created_at DESC, c.run_id, c.seq",
+            (
+                exclude_run,
+                float("inf") if started_by is None else started_by,
+                target,
+                structure_id,
+                *WRITTEN,
+            ),
+        )
+        if not with_plans:
+            return ((key, run_id, plan, version) for key, run_id, plan, version, _ in rows)
+        return (
+            (key, run_id, self.stored_plan(run_id, seq, plan), version)
+            for key, run_id, plan, version, seq in rows
         )
 
     def bases(
@@ -661,42 +747,62 @@ class RunLedger:
 
     # --- plan and contacts -----------------------------------------------------------------------------------
     def add_plan(self, plans: Iterable[PlannedContact] | PlanFrames) -> int:
-        """Record the planned contacts once; a resumed run keeps what is there. Returns how many were new.
+        """Record the planned contacts once (all of them: ``store_plan`` a chunk at a time); a resumed run
+        keeps what is there and stores only what a kill left unstored. Returns how many were new."""
+        return sum(self.store_plan(plans))
 
-        One transaction (a kill leaves no half plan), fed a chunk at a time. ``PlanFrames`` (the mapping
-        stage's ``PlannedContacts``) are encoded by polars (``plan_documents``), with the run's field ids
-        written once beside them; other plans are encoded one by one (``plan_to_json``).
+    def plan_stored(self) -> bool:
+        """Every contact of the run's plan is in the ledger (or none was ever stored)."""
+        return self.get_meta("plan_todo") is None
+
+    def store_plan(self, plans: Iterable[PlannedContact] | PlanFrames) -> Iterator[int]:
+        """Store the plan a chunk (``Ledger.chunk`` contacts) per step, each chunk its own transaction,
+        yielding how many it stored: the loader stores the next chunk when it has gone through those
+        stored, so a million-contact run writes its first contact without waiting for the whole plan.
+
+        Each contact gets a slim row (key, plan order, state, its source row ids in ``rids``); the
+        documents are stored compressed a chunk at a time in ``plan_chunks`` (``stored_plan`` reads them
+        back), and a contact's source rows are not written one by one: they follow from its state
+        (``row_totals``). ``PlanFrames`` (the mapping stage's ``PlannedContacts``) are encoded by polars
+        (``plan_documents``), with the run's field ids written beside them; other plans one by one.
+
+        Kill-safe: the meta ``plan_todo`` (the plan position to store next) commits with each chunk and is
+        removed with the last, so a resume (same run id: the same plan in the same order) stores from where
+        the kill stopped. A plan stored before (``plan_todo`` absent, contacts present) is kept as it is.
         """
-        run_id = self.run_id
-        have = self.ledger.db.execute("SELECT COUNT(*) FROM contacts WHERE run_id=?", (run_id,)).fetchone()[0]
-        if have:
-            return 0
-        added = 0
-        with self.ledger.tx() as db:
-            if isinstance(plans, PlanFrames):
-                fields = json.dumps(plans.field_ids)
-                db.execute("INSERT OR REPLACE INTO meta VALUES (?, 'plan_fields', ?)", (run_id, fields))
-                chunks: Iterable[list[tuple[str, list[int], str]]] = (
-                    list(plan_documents(part).iter_rows()) for part in plans.plan_frames()
+        run_id, db = self.run_id, self.ledger.db
+        todo = self.get_meta("plan_todo")
+        if todo is None and db.execute("SELECT 1 FROM contacts WHERE run_id=? LIMIT 1", (run_id,)).fetchone():
+            return
+        added = int(todo or 0)
+        fields = json.dumps(plans.field_ids) if isinstance(plans, PlanFrames) else None
+        size = str(len(plans)) if isinstance(plans, Sized) else None
+        parts = _plan_parts(plans, added, self.ledger.chunk)
+        part = next(parts, None)
+        while part is not None:
+            keys, rids, docs = part
+            part = next(parts, None)  # the last chunk removes ``plan_todo``
+            data = zlib.compress("\n".join(docs).encode("utf-8"), PLAN_LEVEL)
+            with self.ledger.tx() as tx:
+                if fields is not None:
+                    tx.execute("INSERT OR REPLACE INTO meta VALUES (?, 'plan_fields', ?)", (run_id, fields))
+                if size is not None:  # ``contact_totals`` counts the contacts not stored yet as pending
+                    tx.execute("INSERT OR REPLACE INTO meta VALUES (?, 'plan_size', ?)", (run_id, size))
+                tx.execute(
+                    "INSERT OR REPLACE INTO plan_chunks VALUES (?, ?, ?, ?)", (run_id, added, len(docs), data)
                 )
-            else:
-                chunks = (
-                    [(p.key, list(p.row_ids), plan_to_json(p)) for p in chunk]
-                    for chunk in _batches(plans, self.ledger.chunk)
+                tx.executemany(
+                    "INSERT OR IGNORE INTO contacts (run_id, key, seq, payload_hash, plan, state, rids)"
+                    " VALUES (?, ?, ?, '', '', 'planned', NULLIF(?, ''))",
+                    zip(repeat(run_id), keys, count(added), rids),
                 )
-            for chunk in chunks:
-                db.executemany(
-                    "INSERT OR IGNORE INTO contacts (run_id, key, seq, payload_hash, plan, state)"
-                    " VALUES (?, ?, ?, ?, ?, 'planned')",
-                    ((run_id, key, added + i, _digest(doc), doc) for i, (key, _, doc) in enumerate(chunk)),
-                )
-                db.executemany(
-                    "INSERT OR IGNORE INTO rows (run_id, row_id, key, outcome) VALUES (?, ?, ?, ?)",
-                    ((run_id, rid, key, Outcome.PENDING.value) for key, rids, _ in chunk for rid in rids),
-                )
-                added += len(chunk)
-        self.ledger._field_ids.pop(run_id, None)
-        return added
+                added += len(docs)
+                if part is None:
+                    tx.execute("DELETE FROM meta WHERE run_id=? AND name='plan_todo'", (run_id,))
+                else:
+                    tx.execute("INSERT OR REPLACE INTO meta VALUES (?, 'plan_todo', ?)", (run_id, str(added)))
+            self.ledger._field_ids.pop(run_id, None)
+            yield len(docs)
 
     def plan_fields(self) -> list[str]:
         """The field ids the run's stored documents' values stand for (none for ``plan_to_json`` plans)."""
@@ -727,11 +833,14 @@ class RunLedger:
         """Every contact in one of ``states``, in plan order (for small sets: see ``iter_contacts``)."""
         return list(self.iter_contacts(states))
 
-    def iter_contacts(self, states: Sequence[str], *, chunk: int | None = None) -> Iterator[ContactRow]:
+    def iter_contacts(
+        self, states: Sequence[str], *, chunk: int | None = None, more: Iterator[int] | None = None
+    ) -> Iterator[ContactRow]:
         """The contacts in one of ``states``, in plan order, read ``chunk`` (default ``Ledger.chunk``) at a
         time: a run of millions of contacts never holds its whole plan as objects. Each chunk is read when the previous
         one is used up, so a contact's state is the one it has then (the loader changes only contacts it
-        has passed).
+        has passed). ``more`` (``store_plan``): when the stored contacts are used up, store the next chunk
+        of the plan and go on, until it is all stored.
         """
         marks = ",".join("?" * len(states))
         sql = (
@@ -739,15 +848,18 @@ class RunLedger:
             f" WHERE run_id=? AND seq>? AND state IN ({marks}) ORDER BY seq LIMIT ?"
         )
         last, fields, chunk = -1, self.plan_fields(), chunk or self.ledger.chunk
+        stored = self.ledger.stored_plan
         while True:
             rows = self.ledger.db.execute(sql, (self.run_id, last, *states, chunk)).fetchall()
             for seq, plan, state, op, outcome, cid, ours, attempts in rows:
+                text = stored(self.run_id, seq, plan)
                 yield ContactRow(
-                    seq, plan_from_json(plan, fields), state, op, outcome, cid, bool(ours), attempts
+                    seq, plan_from_json(text, fields), state, op, outcome, cid, bool(ours), attempts
                 )
-            if len(rows) < chunk:
+            if rows:
+                last = rows[-1][0]
+            if len(rows) < chunk and (more is None or next(more, None) is None):
                 return
-            last = rows[-1][0]
 
     def count_contacts(self, states: Sequence[str]) -> int:
         marks = ",".join("?" * len(states))
@@ -835,7 +947,7 @@ class RunLedger:
             self.ledger.flush()
 
     # --- the cut-over delta ----------------------------------------------------------------------------
-    def _earlier_written(self) -> Iterator[tuple[str, str, str, int | None]]:
+    def _earlier_written(self, *, with_plans: bool = True) -> Iterator[tuple[str, str, str, int | None]]:
         """(key, run id, plan, version) of every contact an earlier run (started before this one: a later
         ``verify`` of this run sees the same) of this target wrote, latest first.
 
@@ -846,7 +958,11 @@ class RunLedger:
             return iter(())
         target = self.get_meta("target") or info.base_url
         return self.ledger.written(
-            target, info.structure_id, exclude_run=self.run_id, started_by=info.created_at
+            target,
+            info.structure_id,
+            exclude_run=self.run_id,
+            started_by=info.created_at,
+            with_plans=with_plans,
         )
 
     def bases(self) -> dict[str, tuple[PlannedContact, int | None]]:
@@ -871,7 +987,7 @@ class RunLedger:
         value, base), ``unsubscribed`` (status applied), ``new`` (keys no earlier run wrote: created now),
         ``gone_from_source`` (keys an earlier run wrote that this export lacks: listed, never deleted).
         Each is ``{"count", "keys"|"items"}``, lists cut at ``limit``."""
-        earlier = {key for key, *_ in self._earlier_written()}
+        earlier = {key for key, *_ in self._earlier_written(with_plans=False)}
         if not earlier:
             return None
         db = self.ledger.db
@@ -1000,25 +1116,45 @@ class RunLedger:
         )
 
     def row_totals(self) -> dict[str, int]:
-        return dict(
-            self.ledger.db.execute(
-                "SELECT outcome, COUNT(*) FROM rows WHERE run_id=? GROUP BY outcome", (self.run_id,)
-            ).fetchall()
-        )
+        """Source rows by outcome: those recorded in ``rows`` (upstream outcomes; every row of a plan stored
+        before migration 0006) plus the rows of each slim contact, whose outcome is its contact's."""
+        return self.tallies()[1]
 
     def contact_totals(self) -> dict[str, int]:
+        """Contacts by outcome once done, the others (and a plan's part not stored yet) as ``pending``."""
+        return self.tallies()[0]
+
+    def tallies(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(``contact_totals``, ``row_totals``) in one pass over the run's contacts: a million of them take
+        a while, and a run event carries both."""
         db = self.ledger.db
-        rows = db.execute(
-            "SELECT COALESCE(outcome, state), COUNT(*) FROM contacts WHERE run_id=?"
-            " AND state='done' GROUP BY outcome",
+        rows_of = (
+            "SUM(CASE WHEN rids IS NULL THEN 0 ELSE LENGTH(rids) - LENGTH(REPLACE(rids, ',', '')) + 1 END)"
+            if self.ledger.slim
+            else "0"
+        )
+        groups = db.execute(
+            f"SELECT state = 'done', outcome, COUNT(*), {rows_of} FROM contacts WHERE run_id=? GROUP BY 1, 2",
             (self.run_id,),
         ).fetchall()
-        out = dict(rows)
-        left = db.execute(
-            "SELECT COUNT(*) FROM contacts WHERE run_id=? AND state!='done'", (self.run_id,)
-        ).fetchone()[0]
-        out[Outcome.PENDING.value] = left
-        return out
+        contacts: Counter[str] = Counter()
+        rows: Counter[str] = Counter(
+            dict(
+                db.execute(
+                    "SELECT outcome, COUNT(*) FROM rows WHERE run_id=? GROUP BY outcome", (self.run_id,)
+                )
+            )
+        )
+        for done, outcome, n, source_rows in groups:
+            settled = bool(done) and outcome is not None  # as _ROW_OUTCOME: rows wait for an outcome
+            contacts[(outcome or "done") if done else Outcome.PENDING.value] += n
+            if source_rows:
+                rows[outcome if settled else Outcome.PENDING.value] += source_rows
+        todo, size = self.get_meta("plan_todo"), self.get_meta("plan_size")
+        if todo is not None and size is not None:  # the plan is being stored: the rest is pending too
+            contacts[Outcome.PENDING.value] += max(0, int(size) - int(todo))
+        contacts[Outcome.PENDING.value] += 0  # always present, as callers read it
+        return dict(contacts), dict(rows)
 
     def progress(self) -> tuple[int, int, dict[str, int]]:
         """``(done, total, settled contacts by outcome)``: what a progress line or an event says of the run."""
@@ -1029,12 +1165,25 @@ class RunLedger:
 
     def failed_rows(self) -> list[tuple[int, str | None]]:
         """(row_id, reason) of the rows whose contact the target refused."""
-        return self.ledger.db.execute(
-            "SELECT row_id, reason FROM rows WHERE run_id=? AND outcome=? ORDER BY row_id",
-            (self.run_id, Outcome.FAILED.value),
-        ).fetchall()
+        return [(rid, reason) for rid, _, _, reason in self.row_outcomes((Outcome.FAILED.value,))]
 
-    def row_outcomes(self) -> list[tuple[int, str | None, str, str | None]]:
-        return self.ledger.db.execute(
-            "SELECT row_id, key, outcome, reason FROM rows WHERE run_id=? ORDER BY row_id", (self.run_id,)
+    def row_outcomes(
+        self, outcomes: Sequence[str] | None = None
+    ) -> list[tuple[int, str | None, str, str | None]]:
+        """(row_id, key, outcome, reason) of every source row (only those with one of ``outcomes`` when
+        given), by row id: the ``rows`` table's and those of the slim contacts (``row_totals``)."""
+        db, run_id = self.ledger.db, self.run_id
+        only = "" if outcomes is None else f" AND outcome IN ({','.join('?' * len(outcomes))})"
+        out = db.execute(
+            f"SELECT row_id, key, outcome, reason FROM rows WHERE run_id=?{only}", (run_id, *(outcomes or ()))
         ).fetchall()
+        if self.ledger.slim:
+            picked = "" if outcomes is None else f" AND {_ROW_OUTCOME} IN ({','.join('?' * len(outcomes))})"
+            for rids, key, outcome, reason in db.execute(
+                f"SELECT rids, key, {_ROW_OUTCOME}, CASE WHEN state = 'done' THEN error END FROM contacts WHERE run_id=? AND rids IS NOT NULL"
+                + picked,
+                (run_id, *(outcomes or ())),
+            ):
+                out.extend((int(rid), key, outcome, reason) for rid in rids.split(","))
+        out.sort(key=lambda row: row[0])
+        return out

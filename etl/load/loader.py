@@ -41,6 +41,7 @@ from etl.load.accounts import AccountNotes
 from etl.load.decide import THREE_WAY, Decision, decide, put_body
 from etl.load.index import EXPORT_TIMEOUT, IndexBuilder, compact
 from etl.load.ledger import DONE, IN_FLIGHT, PLANNED, STATUS_PENDING, ContactRow, RunLedger
+from etl.mapping.transform import plan_keys
 from etl.model import BME_INACTIVE, Outcome, PlannedContact
 
 UNKNOWN, HONOURED, IGNORED, REJECTED = "unknown", "honoured", "ignored", "rejected"
@@ -129,8 +130,12 @@ class Loader:
             self._modes[name] = value
 
     # --- the run -----------------------------------------------------------------------------------------
-    def run(self, plans: Sequence[PlannedContact]) -> LoadSummary:
-        self.ledger.add_plan(plans)
+    def run(self, plans: Sequence[PlannedContact] | None) -> LoadSummary:
+        """Load ``plans`` (stored in the ledger first, once); ``None``: the run's plan is already stored
+        (a resume that starts writing before it has read its sources again)."""
+        # the plan is stored a chunk ahead of the writes, not all before the first (``store_plan``)
+        storing = iter(()) if plans is None else self.ledger.store_plan(plans)
+        next(storing, None)
         info = self.ledger.info()
         if info is not None and info.state == "complete":
             return self.summary("complete")
@@ -140,18 +145,16 @@ class Loader:
             self.ledger.set_meta("on_conflict", self.on_conflict)
         self.bases = self.ledger.bases()
         try:
-            self._load_index(self.ledger.keys())  # not from plans: they may be built as read
+            self._load_index(plans)
             self._resolve_in_flight()
-            self.progress.total = len(plans)
-            self.progress.counts = {
-                k: v for k, v in self.ledger.contact_totals().items() if k != Outcome.PENDING.value
-            }
-            self.progress.done = sum(self.progress.counts.values())
-            todo = self.ledger.count_contacts([STATUS_PENDING, PLANNED])
+            self.progress.done, total, self.progress.counts = self.ledger.progress()
+            # the plan's size, stored or not yet; none given: all of it is stored
+            self.progress.total = total if plans is None else len(plans)
+            todo = self.ledger.count_contacts([STATUS_PENDING, PLANNED]) + self.progress.total - total
             if isinstance(self.client.pacer, Pacer):
                 # ~1 request per contact, +10% for status fix-ups: lets a run that fits the window skip pacing
                 self.client.pacer.expect(todo + todo // 10)
-            rows = self.ledger.iter_contacts([STATUS_PENDING, PLANNED])
+            rows = self.ledger.iter_contacts([STATUS_PENDING, PLANNED], more=storing)
             ahead: deque[ContactRow] = deque()
             while (row := ahead.popleft() if ahead else next(rows, None)) is not None:
                 if self.should_stop():
@@ -160,16 +163,16 @@ class Loader:
                     self._intend_creates(row, ahead, rows)
                 self._process(row)
         except Paused as exc:
-            self._abandon()
+            self._abandon(storing)
             self.ledger.set_state("paused", reason=str(exc), resume_after=exc.resume_after)
             raise
         except RetriableLoadError as exc:
-            self._abandon()
+            self._abandon(storing)
             reason = f"the target keeps failing ({exc}); run the same command again to resume"
             self.ledger.set_state("paused", reason=reason)
             raise Paused(reason) from None
         except AuthError as exc:
-            self._abandon()
+            self._abandon(storing)
             self.ledger.set_state("failed", reason=str(exc))
             raise
         self.ledger.set_state("complete")
@@ -211,8 +214,9 @@ class Loader:
         self.ledger.intents(keys, "create")
         self._pre.update(keys)
 
-    def _abandon(self) -> None:
-        """A write that certainly did not apply goes back to where it was; an ambiguous one stays in flight."""
+    def _abandon(self, storing: Iterator[int]) -> None:
+        """A write that certainly did not apply goes back to where it was; an ambiguous one stays in flight.
+        The rest of the plan is stored: the report counts every row, and a resume starts from the ledger."""
         for key in sorted(self._pre - {self._current}):  # committed in flight with a batch, never sent
             self.ledger.revert_intent(key)
         self._pre.clear()
@@ -225,13 +229,19 @@ class Loader:
                 self.ledger.revert_intent(self._current)
         self._current = None
         self.ledger.flush()
+        for _ in storing:
+            pass
 
-    def _load_index(self, keys: Sequence[str]) -> None:
+    def _load_index(self, plans: Sequence[PlannedContact] | None) -> None:
+        """The dedup index: read once per run and kept in the ledger, so a resume reads it from there."""
         if self.ledger.get_meta("index_strategy") is not None:
             self.index = self.ledger.existing()
             size = self.ledger.get_meta("page_size")
             self.builder.page_size = int(size) if size else None
             return
+        # every key of the plan, stored or not yet (``store_plan``); from the ledger when the plan is not
+        # at hand: not from plans built as read, which would be built twice
+        keys = self.ledger.keys() if plans is None else plan_keys(plans)
         result = self.builder.build(keys, self.variants)
         wanted = set(keys)
         self.index = result.docs

@@ -52,7 +52,7 @@ class LoadSettings:
 
 
 def load(
-    plans: Sequence[PlannedContact],
+    plans: Sequence[PlannedContact] | None,
     settings: LoadSettings,
     *,
     clock: Clock | None = None,
@@ -69,6 +69,8 @@ def load(
     on_note: Callable[[str], None] | None = None,
 ) -> LoadSummary:
     """Run (or resume) the load; raises ``Paused`` (exit 75) when it stops early, ``AuthError`` (exit 4).
+
+    ``plans``: None when the run's plan is already in the ledger (``Loader.run``).
 
     ``ledger``: an already open (locked) ledger, when the caller needs it before and after the load.
     """

@@ -100,6 +100,7 @@ class PlannedContacts(Sequence[PlannedContact]):
         self._fids = fids
         self._groups = groups
         self._chunk = chunk_rows  # contacts built at a time
+        self._merged: pl.DataFrame | None = None  # ``groups`` as a frame, built once (``_plan_frame``)
 
     def __len__(self) -> int:
         return self._frame.height
@@ -141,11 +142,12 @@ class PlannedContacts(Sequence[PlannedContact]):
     def _plan_frame(self, f: pl.DataFrame) -> pl.DataFrame:
         row_ids = pl.concat_list(pl.col(ROW_ID).cast(pl.Int64))
         if self._groups:
-            merged = pl.DataFrame(
-                {KEY: list(self._groups), "_rids": [list(v) for v in self._groups.values()]},
-                schema={KEY: pl.String, "_rids": pl.List(pl.Int64)},
-            )
-            f = f.join(merged, on=KEY, how="left", maintain_order="left")
+            if self._merged is None:  # once, not per chunk: building it from Python objects is the cost
+                self._merged = pl.DataFrame(
+                    {KEY: list(self._groups), "_rids": [list(v) for v in self._groups.values()]},
+                    schema={KEY: pl.String, "_rids": pl.List(pl.Int64)},
+                )
+            f = f.join(self._merged, on=KEY, how="left", maintain_order="left")
             row_ids = pl.coalesce(pl.col("_rids"), row_ids)
         values = (
             pl.concat_list([pl.col(f"_v{i}") for i in range(len(self._fids))])

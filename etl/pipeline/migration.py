@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,8 +55,9 @@ from etl.mapping.resolve import ResolveOptions, resolve_mapping, resolved_from_j
 from etl.mapping.transform import TransformResult, distinct_names, plan_contacts
 from etl.model import EMAIL_RAW, KEY, REASON, REASON_CODE, ROW_ID, Outcome, PlannedContact
 from etl.paths import report_dir
-from etl.pipeline.inputs import LegacyOptions, SourceRead, raw_rows, read_inputs
+from etl.pipeline.inputs import LegacyOptions, SourceRead, has_legacy_source, raw_rows, read_inputs
 from etl.pipeline.migration_report import load_section, run_invocations, write_migration_report
+from etl.pipeline.resume import LaterVariants, SourcesRead, writes_at_once
 from etl.presets.preset import ConsentChoices, Preset
 from etl.progress import EXTRACT, LOAD, TickingClock, Tracker
 from etl.reasons import RejectReason
@@ -165,6 +166,15 @@ def run_fingerprint(opts: MigrateOptions, base_url: str, identity: Sequence[str]
         opts.structure_id or "default",
         *([read] if read else []),
     )
+
+
+def _stored_run(opts: MigrateOptions, base_url: str, state_dir: Path) -> str | None:
+    """The id of this command's run when the ledger holds all a resume needs to write at once (files only:
+    their digests are the run id; a legacy source's identity needs the API read)."""
+    if has_legacy_source(opts.sources) or not all(Path(s).is_file() for s in opts.sources):
+        return None
+    run_id = run_fingerprint(opts, base_url)
+    return run_id if writes_at_once(state_dir, run_id) else None
 
 
 def _raw_variants(result: ValidationResult) -> dict[str, list[str]]:
@@ -276,12 +286,14 @@ def _one_line(exc: BaseException) -> str:
 
 def _counts(run: RunLedger) -> dict[str, Any]:
     """The counts every run event carries: contacts done/total and by outcome, rows by outcome, requests."""
-    done, total, contacts = run.progress()
+    contacts, rows = run.tallies()
+    pending = contacts.pop(Outcome.PENDING.value, 0)
+    done = sum(contacts.values())
     return {
         "done": done,
-        "total": total,
+        "total": done + pending,
         "counts": dict(sorted(contacts.items())),
-        "rows": dict(sorted(run.row_totals().items())),
+        "rows": dict(sorted(rows.items())),
         "requests": sum(run.request_counts().values()),
     }
 
@@ -311,22 +323,28 @@ def _migrate(
         if on_page is not None:
             on_page(offset, records, total)
 
-    read = read_inputs(
-        opts.sources,
-        preset=opts.preset,
-        state_dir=state_dir,
-        legacy=replace(opts.legacy, patience=opts.patience),  # --max-outage holds for the legacy API too
-        progress=hooks.on_rows,
-        on_page=page_read,
-        clock=clock,
-        consent=opts.consent,
-        options=opts.read,
-    )
-    tracker.end()  # the extraction's last line, if it had any
-    result = read.validation
-    if result.consent.unclear and not opts.dry_run:  # fail closed, before the first request
-        raise ConsentUnclear(result.consent.stop_message())
-    run_id = run_fingerprint(opts, base_url, read.identity)
+    def read_sources(progress: Callable[[int], Any] | None) -> SourceRead:
+        return read_inputs(
+            opts.sources,
+            preset=opts.preset,
+            state_dir=state_dir,
+            legacy=replace(opts.legacy, patience=opts.patience),  # --max-outage holds for the legacy API too
+            progress=progress,
+            on_page=page_read,
+            clock=clock,
+            consent=opts.consent,
+            options=opts.read,
+        )
+
+    stored = None if opts.dry_run else _stored_run(opts, base_url, state_dir)
+    if stored is not None:  # a resume writes at once; its sources are read meanwhile, for the report
+        run_id, sources = stored, SourcesRead.later(lambda: read_sources(None))
+    else:
+        read_now = read_sources(hooks.on_rows)
+        tracker.end()  # the extraction's last line, if it had any
+        if read_now.validation.consent.unclear and not opts.dry_run:  # fail closed, before any request
+            raise ConsentUnclear(read_now.validation.consent.stop_message())
+        run_id, sources = run_fingerprint(opts, base_url, read_now.identity), SourcesRead.now(read_now)
     now = datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds")
     out_dir = report_dir(opts.report_dir, run_id)
     writable_dir(out_dir)  # before the first request: a run must not find out after loading every contact
@@ -337,12 +355,14 @@ def _migrate(
         create_tags=opts.create_tags,
         extra_lists=opts.lists,
     )
-    stop = (
+    stop = (  # a stored run began: only a run that has not begun stops for this
         None
-        if opts.allow_mostly_rejected
-        else stop_reason(result, import_unconfirmed=opts.import_unconfirmed)
+        if opts.allow_mostly_rejected or stored is not None
+        else stop_reason(sources.get().validation, import_unconfirmed=opts.import_unconfirmed)
     )
     if opts.dry_run:
+        read = sources.get()
+        result = read.validation
         simulated = SimulatedWrites(httpx.HTTPTransport())
         # one pacer for the resolution and the index reads: --max-requests bounds them together; one
         # counter for every request the real run would send, the simulated writes included
@@ -412,6 +432,8 @@ def _migrate(
         plan_of_run: list[TransformResult] = []  # set once the run's plan is known
 
         def report(state: str, paused_by: Paused | None = None) -> tuple[ReportFiles, dict[str, Any]]:
+            read = sources.get()
+            result = read.validation
             section = load_section(run_ledger)
             if (
                 section["state"] is None and paused_by is not None
@@ -469,11 +491,11 @@ def _migrate(
                 files,
                 doc,
                 summary=summary,
-                validation=result,
+                validation=sources.get().validation,
                 requests_before=before,
                 requests_total=total,
                 already_complete=summary is None,
-                warnings=read.warnings,
+                warnings=sources.get().warnings,
             )
 
         before = sum(run_ledger.request_counts().values())
@@ -488,8 +510,15 @@ def _migrate(
         if info is None and stop is not None:  # before any write, resolution's included: nothing starts
             files, doc = report("stopped")
             log.emit(FINISH, state="stopped", reason=stop, report=str(files.html), **_counts(run_ledger))
+            read = sources.get()
             return MigrateResult(
-                run_id, "stopped", files, doc, validation=result, warnings=read.warnings, stop_reason=stop
+                run_id,
+                "stopped",
+                files,
+                doc,
+                validation=read.validation,
+                warnings=read.warnings,
+                stop_reason=stop,
             )
 
         def waited(seconds: float, reason: str) -> None:
@@ -502,41 +531,54 @@ def _migrate(
         # --max-requests bounds them with the load's: the load gets what resolution left of it
         setup_pacer = Pacer(clock, reserve=opts.reserve, max_requests=opts.max_requests, on_wait=waited)
         setup_pacer.expect(SETUP_REQUESTS)  # a handful: sent at once unless the window is nearly spent
-        try:
-            with BenchmarkClient(
-                base_url,
-                api_key,
-                clock=clock,
-                pacer=setup_pacer,
-                on_request=run_ledger.count_request,
-                patience=opts.patience,
-            ) as http:
-                (planned, structure_id), fresh, mapping_doc = _plan(
-                    result, resolve_opts, opts, http, saved=run_ledger.get_meta("resolved_mapping")
+        saved = run_ledger.get_meta("resolved_mapping")
+        plans: Sequence[PlannedContact] | None = None  # None: the stored run's plan, in the ledger
+        variants: Mapping[str, Sequence[str]]
+        if stored is not None and saved is not None:
+            structure_id = resolved_from_json(saved).structure_id
+            variants = LaterVariants(lambda: _raw_variants(sources.get().validation))
+        else:
+            result = sources.get().validation
+            try:
+                with BenchmarkClient(
+                    base_url,
+                    api_key,
+                    clock=clock,
+                    pacer=setup_pacer,
+                    on_request=run_ledger.count_request,
+                    patience=opts.patience,
+                ) as http:
+                    (planned, structure_id), fresh, mapping_doc = _plan(
+                        result, resolve_opts, opts, http, saved=saved
+                    )
+            except (
+                Paused
+            ) as exc:  # e.g. --max-requests spent by the setup: the report says so, as for the load
+                paused(exc)
+                raise
+            setup_pacer.check_reserve()  # an impossible --reserve stops here, before the run's first write
+            plan_of_run.append(planned)
+            plans, variants = planned.contacts, _raw_variants(result)
+            if fresh is not None:
+                run_ledger.start(
+                    base_url=base_url,
+                    structure_id=structure_id,
+                    label=" ".join(opts.sources)[:200],
+                    resume_command=opts.resume_command,
                 )
-        except Paused as exc:  # e.g. --max-requests spent by the setup: the report says so, as for the load
-            paused(exc)
-            raise
-        setup_pacer.check_reserve()  # an impossible --reserve stops here, before the run's first write
-        plan_of_run.append(planned)
-        if fresh is not None:
-            run_ledger.start(
-                base_url=base_url,
-                structure_id=structure_id,
-                label=" ".join(opts.sources)[:200],
-                resume_command=opts.resume_command,
-            )
-            run_ledger.set_meta("resolved_mapping", fresh)
-            run_ledger.set_meta("mapping_report", json.dumps(mapping_doc))
-        if run_ledger.get_meta("upstream_recorded") is None:
-            run_ledger.add_plan(planned.contacts)
-            run_ledger.record_rows(_upstream_outcomes(result, planned))
-            run_ledger.set_meta("upstream_recorded", "1")
-        if hooks.on_plan is not None:
-            hooks.on_plan(len(planned.contacts))
+                run_ledger.set_meta("resolved_mapping", fresh)
+                run_ledger.set_meta("mapping_report", json.dumps(mapping_doc))
+            if run_ledger.get_meta("upstream_recorded") is None:  # the plan itself: stored by the load
+                run_ledger.record_rows(_upstream_outcomes(result, planned))
+                run_ledger.set_meta("upstream_recorded", "1")
+        setup_pacer.check_reserve()  # (again for a stored run: nothing above sent a request)
         counts = _counts(run_ledger)
+        if plans is not None:  # the load stores the plan as it goes: what is not stored yet is pending
+            counts["total"] = len(plans)
+        if hooks.on_plan is not None:
+            hooks.on_plan(counts["total"])
         log.emit(LOAD_START, resumed=info is not None, requests_before=before, **counts)
-        tracker.begin(LOAD, len(planned.contacts), done=counts["done"], counts=counts["counts"])
+        tracker.begin(LOAD, counts["total"], done=counts["done"], counts=counts["counts"])
 
         def on_start(loader: Any, pacer: Pacer) -> None:
             tracker.attach(pacer)
@@ -544,6 +586,7 @@ def _migrate(
                 hooks.on_start(loader, pacer)
 
         def on_progress(progress: Progress) -> None:
+            sources.start()  # a stored run's resume: its first contact is settled, now read the sources
             tracker.update(progress.done, progress.counts)
             if hooks.on_progress is not None:
                 hooks.on_progress(progress)
@@ -573,9 +616,9 @@ def _migrate(
 
         try:
             summary = load(
-                planned.contacts,
+                plans,
                 settings,
-                variants=_raw_variants(result),
+                variants=variants,
                 clock=clock,
                 on_wait=waited,
                 on_progress=on_progress,

@@ -225,3 +225,115 @@ def test_a_kill_inside_a_batch_of_create_intents_is_resolved_by_one_search(targe
     served = box.app.request_counts()
     assert served.get("POST /api/contact/search", 0) == 1 and served["POST /api/contact"] == 43
     assert_matches_plan(box.app, plans)
+
+
+def _stored_on_disk(state_dir: Path) -> int:
+    """Contacts of the run a reader of the file sees (a killed process's successor)."""
+    import sqlite3
+
+    db = sqlite3.connect(state_dir / "ledger.db")
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM contacts WHERE run_id='run'").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_the_first_write_goes_out_before_the_whole_plan_is_stored_and_a_kill_then_loses_nothing(
+    target, tmp_path: Path
+) -> None:
+    """The plan is stored a chunk at a time ahead of the writes: the first create leaves with one chunk
+    in the ledger, not the plan. A kill after a few chunks leaves a ledger the same load finishes: every
+    contact created exactly once, none lost, the rest of the plan stored by the resume."""
+    from etl.load.loader import INTENT_BATCH
+
+    box, account, clock = target
+    plans = make_plans(account, 50, unsub_every=0)
+    stored_at_first_write: list[int] = []
+    sent = 0
+
+    def kill_after_twelve_creates(request: httpx.Request) -> None:
+        nonlocal sent
+        if request.method == "POST" and request.url.path == "/api/contact":
+            if not stored_at_first_write:
+                stored_at_first_write.append(_stored_on_disk(tmp_path))
+            sent += 1
+            if sent > 12:
+                raise KeyboardInterrupt  # as a kill would stop the process: no clean-up runs
+
+    http = httpx.Client(
+        event_hooks={"request": [kill_after_twelve_creates]}, headers={"X-API-Key": box.api_key}
+    )
+    with Ledger.open(tmp_path, chunk=5) as ledger, pytest.raises(KeyboardInterrupt):
+        load(plans, _settings(box, account, tmp_path), clock=clock, http=http, ledger=ledger)
+    http.close()
+    # the chunks (of 5) the first batch of create intents reaches into, not the plan of 50
+    assert stored_at_first_write and stored_at_first_write[0] <= INTENT_BATCH + 5 < 50
+    assert 12 <= _stored_on_disk(tmp_path) < 50  # killed while the plan was being stored
+    with Ledger.open(tmp_path, lock=False) as ledger:  # what status --watch reads: the plan's whole size
+        assert ledger.run("run").progress()[:2] == (12, 50)
+    assert len(account_contacts(box.app)) == 12
+    with Ledger.open(tmp_path, chunk=5) as ledger:
+        summary = load(plans, _settings(box, account, tmp_path), clock=clock, ledger=ledger)
+        assert ledger.run("run").plan_stored()
+    assert summary.state == "complete" and summary.rows == {"created": 50}
+    assert _stored_on_disk(tmp_path) == 50
+    assert_matches_plan(box.app, plans)
+
+
+def test_a_pause_stores_the_rest_of_the_plan_so_the_report_counts_every_row(target, tmp_path: Path) -> None:
+    from etl.errors import Paused
+
+    box, account, clock = target
+    plans = make_plans(account, 30)
+    with Ledger.open(tmp_path, chunk=4) as ledger:
+        with pytest.raises(Paused, match="--max-requests 6"):
+            load(plans, _settings(box, account, tmp_path, max_requests=6), clock=clock, ledger=ledger)
+        run = ledger.run("run")
+        assert run.plan_stored() and sum(run.row_totals().values()) == 30
+        assert run.progress()[1] == 30
+
+
+def test_a_ledger_written_before_plans_were_stored_in_chunks_opens_and_its_run_resumes(
+    target, tmp_path: Path
+) -> None:
+    """A 0005 ledger (plan text per contact, one pending ``rows`` row per source row) is migrated in place
+    and its paused run finishes: its stored plans are read as they are, its rows settle as before."""
+    import sqlite3
+    import time
+
+    from etl.load.ledger import MIGRATIONS, plan_to_json
+
+    box, account, clock = target
+    plans = make_plans(account, 12)
+    db = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+    for name, fn in MIGRATIONS[:5]:
+        assert name != "0006_plan_chunks"
+        fn(db)
+        db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+    db.execute(
+        "INSERT INTO runs (run_id, created_at, updated_at, state, base_url, structure_id)"
+        " VALUES ('run', 1, 1, 'paused', ?, ?)",
+        (box.url, account.structure_id),
+    )
+    for meta in (("index_strategy", "empty"), ("page_size", "100")):
+        db.execute("INSERT INTO meta VALUES ('run', ?, ?)", meta)
+    for seq, p in enumerate(plans):
+        db.execute(
+            "INSERT INTO contacts (run_id, key, seq, payload_hash, plan, state) VALUES ('run', ?, ?, 'h', ?,"
+            " 'planned')",
+            (p.key, seq, plan_to_json(p)),
+        )
+        db.execute("INSERT INTO rows VALUES ('run', ?, ?, 'pending', NULL)", (p.row_ids[0], p.key))
+    db.close()
+    with Ledger.open(tmp_path) as ledger:
+        run = ledger.run("run")
+        assert [c.plan for c in run.contacts(["planned"])] == plans
+        assert run.row_totals() == {"pending": 12}
+    summary = load(plans, _settings(box, account, tmp_path), clock=clock)
+    assert summary.state == "complete" and summary.rows == {"created": 12}
+    assert_matches_plan(box.app, plans)
+    db = sqlite3.connect(tmp_path / "ledger.db")
+    assert db.execute("SELECT COUNT(*) FROM plan_chunks").fetchone()[0] == 0  # its plan stayed as it was
+    assert db.execute("SELECT COUNT(*) FROM rows WHERE outcome='created'").fetchone()[0] == 12
+    db.close()

@@ -46,6 +46,7 @@ def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
         "0003_contacts_by_seq",
         "0004_undo",
         "0005_delta",
+        "0006_plan_chunks",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
