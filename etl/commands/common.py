@@ -7,10 +7,12 @@ parameters with the common wording as default.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -301,6 +303,51 @@ def watch_options() -> Callable[[F], F]:
             help="With --watch: seconds between two reads of the ledger and events.jsonl, e.g. --every 30.",
         ),
     )
+
+
+@dataclass(frozen=True)
+class InputChoices:
+    """How to read the export, as ``validate`` and ``migrate`` both take it: the preset or mapping file,
+    what a person says about consent columns, and the reading overrides. One object, so the two commands
+    declare, pass and turn these nine options into the stages' types the same way (``input_options``)."""
+
+    preset: str | None
+    mapping_file: Path | None
+    status_column: str | None
+    status_values: tuple[str, ...]
+    ignore_columns: tuple[str, ...]
+    encoding: str | None
+    delimiter: str | None
+    max_archive_size: str | None
+    max_archive_ratio: str | None
+
+    def chosen_preset(self) -> Preset | None:
+        return chosen_preset(self.preset, self.mapping_file)
+
+    def read_options(self) -> ReadOptions:
+        return chosen_read(self.encoding, self.delimiter, self.max_archive_size, self.max_archive_ratio)
+
+    def consent(self) -> ConsentChoices:
+        return chosen_consent(self.status_column, self.status_values, self.ignore_columns)
+
+
+INPUT_NAMES = tuple(f.name for f in fields(InputChoices))
+
+
+def input_options(preset_help: str | None = None) -> Callable[[F], F]:
+    """``preset_options``, ``consent_options`` and ``read_flags``, handed to the command as one
+    ``inputs: InputChoices`` keyword instead of nine."""
+
+    def wrap(f: F) -> F:
+        @functools.wraps(f)
+        def collapsed(*args: Any, **kwargs: Any) -> Any:
+            inputs = InputChoices(**{name: kwargs.pop(name) for name in INPUT_NAMES})
+            return f(*args, inputs=inputs, **kwargs)
+
+        presets = preset_options(preset_help) if preset_help else preset_options()
+        return presets(consent_options()(read_flags()(collapsed)))  # type: ignore[return-value]
+
+    return wrap
 
 
 def chosen_consent(

@@ -21,22 +21,18 @@ from etl import paths
 from etl.atomic import writable_dir
 from etl.clock import StoppableClock, SystemClock
 from etl.commands.common import (
+    InputChoices,
     api_key_file_option,
     budget_options,
-    chosen_consent,
     chosen_patience,
-    chosen_preset,
-    chosen_read,
-    consent_options,
     console_options,
     create_options,
+    input_options,
     json_option,
     legacy_from,
     legacy_options,
     patience_options,
-    preset_options,
     progress_options,
-    read_flags,
     report_dir_option,
     run_verify,
     sources_argument,
@@ -110,9 +106,7 @@ def _resume_command(ctx: click.Context) -> str:
 
 @click.command("migrate", short_help="Load contacts into Benchmark: resumable, then verified.")
 @sources_argument()
-@preset_options()
-@consent_options()
-@read_flags()
+@input_options()
 @click.option(
     "--list", "lists", multiple=True, metavar="NAME", help="Add every contact to this list too (repeatable)."
 )
@@ -184,7 +178,7 @@ def _resume_command(ctx: click.Context) -> str:
     "pauses (exit 75) or stops."
 )
 @console_options()
-def command(*, dry_run: bool, notify_url: str | None, notify_command: str | None, **_: Any) -> None:
+def command(*, dry_run: bool, notify_url: str | None, notify_command: str | None, **rest: Any) -> None:
     """Migrate an export into Benchmark: resumable, rate-aware, about one request per contact.
 
     Every row ends with one outcome (created, updated, unchanged, skipped, failed, rejected) in the
@@ -218,12 +212,14 @@ def command(*, dry_run: bool, notify_url: str | None, notify_command: str | None
       LEGACY_API_TOKEN=… bme-migrate migrate legacy+https://legacy.example.com --legacy-status subscribed
       nohup bme-migrate migrate big.csv --progress-interval 300 --notify https://hooks.slack.com/services/T0/B0/X &
     """
-    # every option reaches ``_command`` by name from click's parsed params (one typed list, not two)
+    # every option reaches ``_command`` by name (one typed list, not two); the input options as ``inputs``
     notifier = Notifier.from_flags(notify_url, notify_command)
     ended: dict[str, Any] = {}  # the notification, once the run's end is known
     settings: TargetSettings | None = None
     try:
-        settings = _command(ended, **click.get_current_context().params)
+        settings = _command(
+            ended, dry_run=dry_run, notify_url=notify_url, notify_command=notify_command, **rest
+        )
     except BaseException as exc:
         if notifier and not dry_run and "doc" not in ended:
             run = ended.get("run_id")
@@ -252,15 +248,7 @@ def _command(
     ended: dict[str, Any],
     *,
     sources: tuple[str, ...],
-    preset: str | None,
-    mapping_file: Path | None,
-    status_column: str | None,
-    status_values: tuple[str, ...],
-    ignore_columns: tuple[str, ...],
-    encoding: str | None,
-    delimiter: str | None,
-    max_archive_size: str | None,
-    max_archive_ratio: str | None,
+    inputs: InputChoices,
     lists: tuple[str, ...],
     create_fields: bool,
     create_lists: bool,
@@ -292,8 +280,9 @@ def _command(
     settings and, once known, the notification to send."""
     if any(not name.strip() for name in lists):  # refused before any work, not as an HTTP 400 after setup
         raise ConfigError("--list needs a list name; an empty one was given")
-    chosen = chosen_preset(preset, mapping_file)
-    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
+    chosen = inputs.chosen_preset()
+    read_opts = inputs.read_options()
+    mapping_file, preset = inputs.mapping_file, inputs.preset
     mapping_id = (
         f"file:{file_digest(mapping_file)}" if mapping_file else f"preset:{preset}" if preset else "detected"
     )
@@ -328,7 +317,7 @@ def _command(
         # the embedded sandbox's port changes every run; its database does not
         target_id=f"embedded:{settings.sandbox_db.resolve()}" if settings.embedded else None,
         legacy=legacy,
-        consent=chosen_consent(status_column, status_values, ignore_columns),
+        consent=inputs.consent(),
         allow_mostly_rejected=allow_mostly_rejected,
         read=read_opts,
         patience=chosen_patience(max_outage, wait_for_quota, max_wait),

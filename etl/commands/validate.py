@@ -11,17 +11,13 @@ from etl import paths
 from etl.atomic import writable_dir
 from etl.clock import SystemClock
 from etl.commands.common import (
-    chosen_consent,
-    chosen_preset,
-    chosen_read,
-    consent_options,
+    InputChoices,
     console_options,
     echo_page,
+    input_options,
     json_option,
     legacy_from,
     legacy_options,
-    preset_options,
-    read_flags,
     report_dir_option,
     rows_bar,
     sources_argument,
@@ -38,12 +34,10 @@ from etl.validate.report import validation_lines, write_report
 
 @click.command("validate", short_help="Check an export and write its report; no Benchmark request.")
 @sources_argument()
-@preset_options(
+@input_options(
     preset_help="Platform preset to read the export with (default: detected from headers and file names; "
     "legacy_api for a legacy+https:// source)."
 )
-@consent_options()
-@read_flags()
 @report_dir_option(
     "Where to write report.json, report.html and rejects.csv [default: reports/validate-<UTC timestamp>]."
 )
@@ -56,15 +50,7 @@ from etl.validate.report import validation_lines, write_report
 @console_options()
 def command(
     sources: tuple[str, ...],
-    preset: str | None,
-    mapping_file: Path | None,
-    status_column: str | None,
-    status_values: tuple[str, ...],
-    ignore_columns: tuple[str, ...],
-    encoding: str | None,
-    delimiter: str | None,
-    max_archive_size: str | None,
-    max_archive_ratio: str | None,
+    inputs: InputChoices,
     report_dir: Path | None,
     fail_on_rejects: bool,
     legacy_status: str | None,
@@ -87,8 +73,8 @@ def command(
       bme-migrate validate kunden.csv --encoding cp1250 --delimiter ";"
       LEGACY_API_TOKEN=… bme-migrate validate legacy+https://legacy.example.com --legacy-status subscribed
     """
-    chosen = chosen_preset(preset, mapping_file)
-    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
+    chosen = inputs.chosen_preset()
+    read_opts = inputs.read_options()
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     now = datetime.fromtimestamp(SystemClock().now(), UTC)
     out_dir = paths.report_dir(report_dir, f"validate-{now:%Y%m%dT%H%M%SZ}")
@@ -102,7 +88,7 @@ def command(
             progress=bar.update,
             on_page=echo_page,
             field_values=False,  # the report needs fill rates, not the cells: a fraction of the memory
-            consent=chosen_consent(status_column, status_values, ignore_columns),
+            consent=inputs.consent(),
             options=read_opts,
         )
     for warning in read.warnings:
