@@ -3,7 +3,9 @@ account (read-only) and apply it (create the missing fields, lists and tags)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -168,10 +170,62 @@ def detect_cmd(
         say(f"  - {e}")
 
 
+@dataclass(frozen=True)
+class _PlanRequest:
+    """What `mappings plan` and `mappings apply` are asked (``_plan_options``): the same request plans, then
+    applies."""
+
+    sources: tuple[str, ...]
+    preset: str | None
+    mapping_file: Path | None
+    encoding: str | None
+    delimiter: str | None
+    max_archive_size: str | None
+    max_archive_ratio: str | None
+    structure_id: str | None
+    create_fields: bool
+    create_lists: bool
+    create_tags: bool
+    extra_lists: tuple[str, ...]
+    import_unconfirmed: bool
+
+    def validated(self) -> Any:
+        """Read and validate the export as `migrate` would (its notes as warnings on stderr)."""
+        from etl.validate.core import validate_sources
+
+        chosen = chosen_preset(self.preset, self.mapping_file)
+        read_opts = chosen_read(self.encoding, self.delimiter, self.max_archive_size, self.max_archive_ratio)
+        result = validate_sources(list(self.sources), preset=chosen, options=read_opts)
+        for f in result.files:
+            for note in getattr(f, "notes", ()):
+                warn(note)
+        return result
+
+    def resolve_options(self) -> Any:
+        from etl.mapping.resolve import ResolveOptions
+
+        return ResolveOptions(
+            self.structure_id,
+            self.create_fields,
+            self.create_lists,
+            self.create_tags,
+            tuple(self.extra_lists),
+        )
+
+
+_REQUEST_NAMES = tuple(f.name for f in fields(_PlanRequest))
+
+
 def _plan_options(create_verb: str) -> Callable[[F], F]:
-    """The options `mappings plan` and `mappings apply` share: the same invocation plans, then applies."""
+    """The options `mappings plan` and `mappings apply` share, handed to the command as one ``request``."""
 
     def wrap(f: F) -> F:
+        @functools.wraps(f)
+        def collapsed(*args: Any, **kwargs: Any) -> Any:
+            request = _PlanRequest(**{name: kwargs.pop(name) for name in _REQUEST_NAMES})
+            return f(*args, request=request, **kwargs)
+
+        command: Any = collapsed
         for option in reversed(
             (
                 sources_argument(),
@@ -212,8 +266,8 @@ def _plan_options(create_verb: str) -> Callable[[F], F]:
                 ),
             )
         ):
-            f = option(f)
-        return f
+            command = option(command)
+        return command
 
     return wrap
 
@@ -225,19 +279,7 @@ def _plan_options(create_verb: str) -> Callable[[F], F]:
 @json_option("Print the report's mapping section as JSON (with schema and version).")
 @console_options()
 def plan_cmd(
-    sources: tuple[str, ...],
-    preset: str | None,
-    mapping_file: Path | None,
-    encoding: str | None,
-    delimiter: str | None,
-    max_archive_size: str | None,
-    max_archive_ratio: str | None,
-    structure_id: str | None,
-    create_fields: bool,
-    create_lists: bool,
-    create_tags: bool,
-    extra_lists: tuple[str, ...],
-    import_unconfirmed: bool,
+    request: _PlanRequest,
     offline: bool,
     state_dir: Path | None,
     as_json: bool,
@@ -252,15 +294,12 @@ def plan_cmd(
     """
     from etl.mapping.plan import as_would_create, created_targets, mapping_report, plan_lines, plan_validation
 
-    result = _validated(
-        sources, preset, mapping_file, encoding, delimiter, max_archive_size, max_archive_ratio
-    )
+    result = request.validated()
     if offline:
         plan, planned = plan_validation(result)
     else:
-        opts = _resolve_options(structure_id, create_fields, create_lists, create_tags, extra_lists)
         try:
-            plan, planned, reads = _resolved(result, opts, state_dir, import_unconfirmed, simulate=True)
+            plan, planned, reads = _resolved(result, request, state_dir, simulate=True)
         except MappingError as exc:
             if MISSING not in str(exc):
                 raise
@@ -293,19 +332,7 @@ def plan_cmd(
 @json_option("Print the report's mapping section as JSON (with schema and version; created targets marked).")
 @console_options()
 def apply_cmd(
-    sources: tuple[str, ...],
-    preset: str | None,
-    mapping_file: Path | None,
-    encoding: str | None,
-    delimiter: str | None,
-    max_archive_size: str | None,
-    max_archive_ratio: str | None,
-    structure_id: str | None,
-    create_fields: bool,
-    create_lists: bool,
-    create_tags: bool,
-    extra_lists: tuple[str, ...],
-    import_unconfirmed: bool,
+    request: _PlanRequest,
     state_dir: Path | None,
     as_json: bool,
 ) -> None:
@@ -318,11 +345,8 @@ def apply_cmd(
     """
     from etl.mapping.plan import created_targets, mapping_report, plan_lines
 
-    result = _validated(
-        sources, preset, mapping_file, encoding, delimiter, max_archive_size, max_archive_ratio
-    )
-    opts = _resolve_options(structure_id, create_fields, create_lists, create_tags, extra_lists)
-    plan, planned, _ = _resolved(result, opts, state_dir, import_unconfirmed, simulate=False)
+    result = request.validated()
+    plan, planned, _ = _resolved(result, request, state_dir, simulate=False)
     made = created_targets(plan)
     summary = (
         f"created {_names(made)}"
@@ -348,41 +372,8 @@ def _names(made: dict[str, list[str]]) -> str:
     )
 
 
-def _validated(
-    sources: tuple[str, ...],
-    preset: str | None,
-    mapping_file: Path | None,
-    encoding: str | None,
-    delimiter: str | None,
-    max_archive_size: str | None,
-    max_archive_ratio: str | None,
-) -> Any:
-    """Read and validate the export as `migrate` would (its notes as warnings on stderr)."""
-    from etl.validate.core import validate_sources
-
-    chosen = chosen_preset(preset, mapping_file)
-    read_opts = chosen_read(encoding, delimiter, max_archive_size, max_archive_ratio)
-    result = validate_sources(list(sources), preset=chosen, options=read_opts)
-    for f in result.files:
-        for note in getattr(f, "notes", ()):
-            warn(note)
-    return result
-
-
-def _resolve_options(
-    structure_id: str | None,
-    create_fields: bool,
-    create_lists: bool,
-    create_tags: bool,
-    extra_lists: tuple[str, ...],
-) -> Any:
-    from etl.mapping.resolve import ResolveOptions
-
-    return ResolveOptions(structure_id, create_fields, create_lists, create_tags, tuple(extra_lists))
-
-
 def _resolved(
-    result: Any, opts: Any, state_dir: Path | None, import_unconfirmed: bool, *, simulate: bool
+    result: Any, request: _PlanRequest, state_dir: Path | None, *, simulate: bool
 ) -> tuple[Any, Any, int]:
     """Resolve against the account: ``(plan, planned contacts, requests that reached the account)``.
 
@@ -420,5 +411,7 @@ def _resolved(
             transport=SimulatedWrites(httpx.HTTPTransport()) if simulate else None,
         ) as client,
     ):
-        plan, planned = plan_validation(result, client, opts, import_unconfirmed=import_unconfirmed)
+        plan, planned = plan_validation(
+            result, client, request.resolve_options(), import_unconfirmed=request.import_unconfirmed
+        )
     return plan, planned, reached
