@@ -60,7 +60,7 @@ def test_a_resume_writes_before_reading_its_sources_and_still_reports_every_row(
     assert order == ["load", "read"]
     assert result.state == "complete" and result.summary is not None
     assert result.summary.rows == {"created": 40}
-    assert result.validation is not None and result.report["totals"]["created"] == 40
+    assert result.validation is not None and result.report["rows"]["created"] == 40
     assert len(account_contacts(box.app)) == 40
     served = box.app.request_counts()
     assert served["POST /api/contact"] == 40  # each contact created once across the pause
