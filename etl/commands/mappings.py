@@ -312,18 +312,21 @@ def plan_cmd(
     if as_json:
         print_document("mapping-plan", mapping_report(plan))
         return
-    for line in plan_lines(plan, planned):
-        say(line)
+    _say_wrapped(plan_lines(plan, planned))
     if offline:
         return
     would = created_targets(plan)
     if any(would.values()):
-        say(
-            f"plan only, nothing was written: would create {_names(would)}; `bme-migrate mappings apply` "
-            "with the same options creates them (so does `migrate` with the same --create-* flags)"
+        _say_wrapped(
+            [
+                f"plan only, nothing was written: would create {_names(would)}; `bme-migrate mappings apply` "
+                "with the same options creates them (so does `migrate` with the same --create-* flags)"
+            ]
         )
     else:
-        say("plan only, nothing was written: every field, list and tag it needs is already in the account")
+        _say_wrapped(
+            ["plan only, nothing was written: every field, list and tag it needs is already in the account"]
+        )
 
 
 @command.command("apply", short_help="Create the fields, lists and tags the --create-* flags allow.")
@@ -357,9 +360,15 @@ def apply_cmd(
         print_document("mapping-plan", mapping_report(plan))
         to_stderr(summary)
         return
-    for line in plan_lines(plan, planned):
-        say(line)
-    say(summary)
+    _say_wrapped([*plan_lines(plan, planned), summary])
+
+
+def _say_wrapped(lines: list[str]) -> None:
+    """The plan's lines, each wrapped to the terminal (a pipe gets each whole: ``terminal.width``)."""
+    columns = width()
+    for text in lines:
+        for line in wrap(text, columns, "    "):
+            say(line)
 
 
 def _names(made: dict[str, list[str]]) -> str:

@@ -165,6 +165,15 @@ def test_mappings_list_fits_60_columns(run) -> None:
     assert _chars(listed.out) == _chars(run(["mappings", "list"], {"COLUMNS": "1000"}).out)
 
 
+def test_mappings_plan_fits_60_columns_and_loses_nothing(run, tmp_path: Path) -> None:
+    args = ["mappings", "plan", SAMPLE, "--create-fields", "--state-dir", str(tmp_path)]
+    narrow = run(args, {"COLUMNS": "60"})
+    wide = run(args, {"COLUMNS": "1000"})
+    assert narrow.exit_code == wide.exit_code == 0, narrow.err
+    assert max(map(len, narrow.out.splitlines())) <= 60 < max(map(len, wide.out.splitlines()))
+    assert _chars(narrow.out) == _chars(wide.out)
+
+
 def test_a_pipe_gets_each_table_row_on_one_line(run) -> None:
     """No COLUMNS and no terminal: nothing is wrapped, so grep finds a row whole."""
     shown = run(["mappings", "show", "mailchimp"])
