@@ -240,10 +240,15 @@ _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _MONTH_DAY = r"^\d{2}-\d{2}$"
 
 
+def _text(name: str) -> pl.Expr:
+    """Column ``name`` as strings: validate keeps a column of few distinct values as a Categorical."""
+    return column(name).cast(pl.String)
+
+
 def _fast(name: str, data_type: str) -> pl.Expr:
     """The value in the target's type when it is already in normal form (the common case: validate
-    normalised it), else null; ``_finish`` settles the remaining values one distinct value at a time."""
-    c = rules.clean(column(name))
+    normalised it), else null; ``_value`` settles the remaining values one distinct value at a time."""
+    c = rules.clean(_text(name))
     if data_type == "date":
         ok = c.str.contains(_ISO_DATE) & c.str.to_date("%Y-%m-%d", strict=False).is_not_null()
         return pl.when(ok).then(c)
@@ -271,19 +276,23 @@ def _value(df: pl.DataFrame, src: str, data_type: str) -> pl.Expr:
     fast = _fast(src, data_type)
     if df.height == 0:
         return fast
+    # every check below is per value: a Categorical (few distinct values) is checked on those alone
+    # rather than cast to a million strings
+    if df.schema[src] == pl.Categorical:
+        df = df.select(column(src).unique())
     same, pending = df.select(
-        fast.eq_missing(column(src)).all().alias("same"),
-        (fast.is_null() & rules.clean(column(src)).is_not_null()).any().alias("pending"),
+        fast.eq_missing(_text(src)).all().alias("same"),
+        (fast.is_null() & rules.clean(_text(src)).is_not_null()).any().alias("pending"),
     ).row(0)
     if same:
-        return column(src)
+        return _text(src)
     if data_type == "text" or not pending:
         return fast
-    cells = column(src).filter(fast.is_null() & rules.clean(column(src)).is_not_null())
+    cells = _text(src).filter(fast.is_null() & rules.clean(_text(src)).is_not_null())
     values = df.select(cells.str.strip_chars().unique()).to_series().to_list()
     fixed = dict(zip(values, _slow(values, data_type), strict=True))
     looked_up = (
-        column(src)
+        _text(src)
         .str.strip_chars()
         .replace_strict(list(fixed), list(fixed.values()), default=None, return_dtype=pl.String)
     )
@@ -422,20 +431,21 @@ def _type_mismatches(
     """One row per non-empty value that did not coerce to its field's type (rows kept by consent only),
     built for those cells alone: one boolean pass finds the fields that have any (text always coerces)."""
     failed = {
-        i: rules.clean(pl.col(f"_s{i}")).is_not_null() & values[i].is_null() & ~is_bad
+        i: rules.clean(_text(f"_s{i}")).is_not_null() & values[i].is_null() & ~is_bad
         for i, t in enumerate(targets)
         if t[2] != "text"
     }
     if not failed or df.height == 0:
         return pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
-    hit = df.select(f.any().alias(str(i)) for i, f in failed.items()).row(0)
+    # one field at a time: evaluated together, every field's values would exist at once
+    hit = [df.select(f.any()).item() for f in failed.values()]
     none = pl.lit(None, dtype=pl.String)
     parts = []
     for (i, f), h in zip(failed.items(), hit, strict=True):
         if not h:
             continue
         _, _, dt, col = targets[i]
-        value = pl.col(f"_s{i}").str.strip_chars()
+        value = _text(f"_s{i}").str.strip_chars()
         msg = pl.concat_str(
             [
                 pl.lit(f"column {col.source!r}: value '"),
