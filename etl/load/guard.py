@@ -42,7 +42,10 @@ def stop_reason(result: ValidationResult, *, import_unconfirmed: bool = False) -
     """Why this run must stop before writing (one line naming the main reason and the counts), or None."""
     c = result.counts
     canon = result.canonical
-    written = canon.height if import_unconfirmed else canon.filter(pl.col(STATUS).is_in(_WRITTEN)).height
+    # counted, never filtered: a filter of the whole frame copies every column of a million rows
+    written = (
+        canon.height if import_unconfirmed else int(canon.select(pl.col(STATUS).is_in(_WRITTEN).sum()).item())
+    )
     if c.rows_read == 0:
         return "no contact would be written: the sources hold no rows"
     if c.valid == 0:

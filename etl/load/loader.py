@@ -243,9 +243,10 @@ class Loader:
         # at hand: not from plans built as read, which would be built twice
         keys = self.ledger.keys() if plans is None else plan_keys(plans)
         result = self.builder.build(keys, self.variants)
-        wanted = set(keys)
         self.index = result.docs
-        self.ledger.save_existing(((k, d) for k, d in result.docs.items() if k in wanted))
+        if result.docs:  # (a set of a million keys only when the account holds some contact)
+            wanted = set(keys)
+            self.ledger.save_existing(((k, d) for k, d in result.docs.items() if k in wanted))
         self.ledger.set_meta("page_size", str(result.page_size))
         self.ledger.set_meta("index_strategy", result.strategy)
         self.ledger.set_meta(

@@ -95,19 +95,34 @@ class PlannedContacts(Sequence[PlannedContact]):
         groups: dict[str, tuple[int, ...]],
         *,
         chunk_rows: int = CHUNK_ROWS,
+        columns: Sequence[pl.Expr] | None = None,
+        rows: pl.Series | None = None,
     ) -> None:
+        """``frame`` holds the plan's columns, or (with ``columns``, the expressions that compute them from
+        ``frame``'s) what they are computed from, a chunk at a time; ``rows``: the positions of ``frame``'s
+        rows that are planned (None: every row)."""
         self._frame = frame
         self._fids = fids
         self._groups = groups
         self._chunk = chunk_rows  # contacts built at a time
+        self._columns = None if columns is None else list(columns)
+        self._rows = rows
         self._merged: pl.DataFrame | None = None  # ``groups`` as a frame, built once (``_plan_frame``)
 
     def __len__(self) -> int:
-        return self._frame.height
+        return self._frame.height if self._rows is None else self._rows.len()
+
+    def _part(self, start: int, length: int) -> pl.DataFrame:
+        """Contacts ``start``… of the plan as the plan's columns (KEY, ROW_ID, STATUS, _lists, _tags, _v…)."""
+        if self._rows is None:
+            part = self._frame.slice(start, length)
+        else:
+            part = self._frame[self._rows.slice(start, length)]
+        return part if self._columns is None else part.select(self._columns)
 
     def __iter__(self) -> Iterator[PlannedContact]:
-        for start in range(0, self._frame.height, self._chunk):
-            yield from _build(self._frame.slice(start, self._chunk), self._fids, self._groups)
+        for start in range(0, len(self), self._chunk):
+            yield from _build(self._part(start, self._chunk), self._fids, self._groups)
 
     @overload
     def __getitem__(self, index: int) -> PlannedContact: ...
@@ -123,10 +138,11 @@ class PlannedContacts(Sequence[PlannedContact]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError("planned contact index out of range")
-        return _build(self._frame.slice(index, 1), self._fids, self._groups)[0]
+        return _build(self._part(index, 1), self._fids, self._groups)[0]
 
     def keys(self) -> list[str]:
-        return self._frame.get_column(KEY).to_list()
+        keys = self._frame.get_column(KEY)
+        return (keys if self._rows is None else keys.gather(self._rows)).to_list()
 
     @property
     def field_ids(self) -> list[str]:
@@ -136,8 +152,8 @@ class PlannedContacts(Sequence[PlannedContact]):
     def plan_frames(self) -> Iterator[pl.DataFrame]:
         """The plan as columns (``PLAN_COLUMNS``), ``chunk_rows`` contacts at a time in plan order, built by
         polars without one Python object per contact; the ledger encodes them (``plan_documents``)."""
-        for start in range(0, self._frame.height, self._chunk):
-            yield self._plan_frame(self._frame.slice(start, self._chunk))
+        for start in range(0, len(self), self._chunk):
+            yield self._plan_frame(self._part(start, self._chunk))
 
     def _plan_frame(self, f: pl.DataFrame) -> pl.DataFrame:
         row_ids = pl.concat_list(pl.col(ROW_ID).cast(pl.Int64))
@@ -224,10 +240,15 @@ _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _MONTH_DAY = r"^\d{2}-\d{2}$"
 
 
+def _text(name: str) -> pl.Expr:
+    """Column ``name`` as strings: validate keeps a column of few distinct values as a Categorical."""
+    return column(name).cast(pl.String)
+
+
 def _fast(name: str, data_type: str) -> pl.Expr:
     """The value in the target's type when it is already in normal form (the common case: validate
-    normalised it), else null; ``_finish`` settles the remaining values one distinct value at a time."""
-    c = rules.clean(column(name))
+    normalised it), else null; ``_value`` settles the remaining values one distinct value at a time."""
+    c = rules.clean(_text(name))
     if data_type == "date":
         ok = c.str.contains(_ISO_DATE) & c.str.to_date("%Y-%m-%d", strict=False).is_not_null()
         return pl.when(ok).then(c)
@@ -244,6 +265,40 @@ def _fast(name: str, data_type: str) -> pl.Expr:
     return c
 
 
+def _value(df: pl.DataFrame, src: str, data_type: str) -> pl.Expr:
+    """The expression of column ``src``'s values in the target's type, settled here for the whole column
+    and evaluated a chunk at a time when the plan is walked.
+
+    Validate hands field columns trimmed and normalised, so ``_fast`` usually changes no cell: then the
+    value is the column itself (one boolean pass decides; no copy). Values the fast path leaves unsettled
+    (``Yes``, ``2024-03-01T10:00:00Z``, ``1,234.5``) are parsed once per distinct value and looked up.
+    """
+    fast = _fast(src, data_type)
+    if df.height == 0:
+        return fast
+    # every check below is per value: a Categorical (few distinct values) is checked on those alone
+    # rather than cast to a million strings
+    if df.schema[src] == pl.Categorical:
+        df = df.select(column(src).unique())
+    same, pending = df.select(
+        fast.eq_missing(_text(src)).all().alias("same"),
+        (fast.is_null() & rules.clean(_text(src)).is_not_null()).any().alias("pending"),
+    ).row(0)
+    if same:
+        return _text(src)
+    if data_type == "text" or not pending:
+        return fast
+    cells = _text(src).filter(fast.is_null() & rules.clean(_text(src)).is_not_null())
+    values = df.select(cells.str.strip_chars().unique()).to_series().to_list()
+    fixed = dict(zip(values, _slow(values, data_type), strict=True))
+    looked_up = (
+        _text(src)
+        .str.strip_chars()
+        .replace_strict(list(fixed), list(fixed.values()), default=None, return_dtype=pl.String)
+    )
+    return pl.coalesce(fast, looked_up)
+
+
 def _slow(values: list[str], data_type: str) -> list[str | None]:
     if data_type == "number":
         return [rules.normalise_number(v) for v in values]
@@ -254,48 +309,26 @@ def _slow(values: list[str], data_type: str) -> list[str | None]:
     return parse(series).to_list()  # validate's parsers: the same formats validate accepts
 
 
-def _finish(df: pl.DataFrame, pairs: list[tuple[str, str, str]]) -> pl.DataFrame:
-    """Values the fast path left unsettled (``Yes``, ``2024-03-01T10:00:00Z``, ``1,234.5``): parsed once per
-    distinct value and joined back."""
-    for src, out, data_type in pairs:
-        if data_type == "text":
-            continue
-        pending = df.filter(column(out).is_null() & rules.clean(column(src)).is_not_null())
-        if pending.height == 0:
-            continue
-        values = pending.get_column(src).alias("v").str.strip_chars().unique().to_list()
-        fixed = dict(zip(values, _slow(values, data_type), strict=True))
-        df = df.with_columns(
-            pl.coalesce(
-                column(out),
-                column(src)
-                .str.strip_chars()
-                .replace_strict(list(fixed), list(fixed.values()), default=None, return_dtype=pl.String),
-            ).alias(out)
-        )
-    return df
-
-
 SEP = "\x1f"  # joins ids inside one cell; ids are hex ObjectIds, never containing it
 
 
-def _to_ids(df: pl.DataFrame, col: str, mapping: dict[str, str], extra: list[str], out: str) -> pl.DataFrame:
+def _to_ids(df: pl.DataFrame, col: str, mapping: dict[str, str], extra: list[str]) -> pl.Expr:
     """Names → the row's sorted, de-duplicated ids (+ ``extra``), joined by ``SEP`` into one string.
 
-    Rows share few distinct name combinations, so each combination is resolved once in Python and the
-    column is mapped with one vectorised lookup (per-row list operations are far slower on big frames).
+    Rows share few distinct name combinations, so each combination is resolved once in Python here and
+    the expression maps the column with one vectorised lookup (per-row list operations are far slower).
     """
     if col not in df.columns:
-        return df.with_columns(pl.lit(SEP.join(extra)).alias(out))
-    names = df.get_column(col).fill_null([]).list.join(SEP)
-    combos = names.unique().to_list()
+        return pl.lit(SEP.join(extra), dtype=pl.String)
+    names = pl.col(col).fill_null([]).list.join(SEP)
+    combos = df.select(names.unique()).to_series().to_list()
     ids = [
         SEP.join(sorted({*(mapping[n] for n in c.split(SEP) if n in mapping), *extra}))
         if c
         else SEP.join(extra)
         for c in combos
     ]
-    return df.with_columns(names.replace_strict(combos, ids, return_dtype=pl.String).alias(out))
+    return names.replace_strict(combos, ids, return_dtype=pl.String)
 
 
 def _check_names(frame: pl.DataFrame, resolved: ResolvedMapping) -> None:
@@ -336,6 +369,9 @@ def plan_contacts(
     lmap, tmap = dict(resolved.list_ids), dict(resolved.tag_ids)
     extra_ids = sorted({lmap[n] for n in resolved.extra_lists})
     where = [c for c in (SOURCE_FILE, SOURCE_LINE) if c in frame.columns]
+    # The plan keeps no column of its own: its frame shares the canonical frame's columns (a select copies
+    # no cell) and its values, list and tag ids are expressions computed a chunk at a time when the plan
+    # is walked. A million-row plan's materialised value columns cost more than the canonical frame.
     df = frame.select(
         pl.col(ROW_ID),
         pl.col(KEY),
@@ -343,22 +379,23 @@ def plan_contacts(
         *[pl.col(c) for c in where],
         *[pl.col(c) for c in (LISTS, TAGS) if c in frame.columns],
         *[column(src).alias(f"_s{i}") for i, (_, src, _, _) in enumerate(targets)],
-        *[_fast(src, dt).alias(f"_v{i}") for i, (_, src, dt, _) in enumerate(targets)],
     )
-    df = _to_ids(df, LISTS, lmap, extra_ids, "_lists")
-    df = _to_ids(df, TAGS, tmap, [], "_tags")
-    df = _finish(df, [(f"_s{i}", f"_v{i}", t[2]) for i, t in enumerate(targets)])
+    values = [_value(df, f"_s{i}", t[2]) for i, t in enumerate(targets)]
+    lists = _to_ids(df, LISTS, lmap, extra_ids)
+    tags = _to_ids(df, TAGS, tmap, [])
     groups = _groups(duplicates)
 
     known = [s.value for s in Status]
-    df = df.with_columns((~pl.col(STATUS).is_in(known)).fill_null(True).alias("_sbad"))
-    is_bad = pl.col("_sbad")  # only consent rejects here; a value that did not coerce is left out
-    field_problems = _type_mismatches(df, targets)
-    rejected = _reasons(df.filter(is_bad))
-    ok = df.filter(~is_bad)
+    is_bad = (~pl.col(STATUS).is_in(known)).fill_null(True)  # only consent rejects here
+    field_problems = _type_mismatches(df, targets, values, is_bad)
+    brief = df.select(ROW_ID, KEY, STATUS)
+    rejected = _reasons(brief.filter(is_bad))
     skip_states = [] if import_unconfirmed else list(SKIP_REASONS)
-    skipped = ok.filter(pl.col(STATUS).is_in(skip_states))
-    ok = ok.filter(~pl.col(STATUS).is_in(skip_states))
+    skip = pl.col(STATUS).is_in(skip_states)
+    skipped = brief.filter(~is_bad & skip)
+    planned = brief.select((~is_bad & ~skip).alias("_ok")).to_series()
+    rows = None if planned.all() else planned.arg_true()
+    del brief, planned
 
     rejected_out = _issues(rejected, groups, pl.lit(RejectReason.UNKNOWN_STATUS.value), pl.col("_bad"))
     skipped_out = _issues(
@@ -367,32 +404,48 @@ def plan_contacts(
         pl.col(STATUS).replace_strict({k: v[0] for k, v in SKIP_REASONS.items()}),
         pl.col(STATUS).replace_strict({k: v[1] for k, v in SKIP_REASONS.items()}),
     )
-    keep = ok.select(KEY, ROW_ID, STATUS, "_lists", "_tags", *(f"_v{i}" for i in range(len(targets))))
+    columns = [
+        pl.col(KEY),
+        pl.col(ROW_ID),
+        pl.col(STATUS),
+        lists.alias("_lists"),
+        tags.alias("_tags"),
+        *(v.alias(f"_v{i}") for i, v in enumerate(values)),
+    ]
     return TransformResult(
-        PlannedContacts(keep, [t[0] for t in targets], groups, chunk_rows=chunk_rows),
+        PlannedContacts(
+            df, [t[0] for t in targets], groups, chunk_rows=chunk_rows, columns=columns, rows=rows
+        ),
         rejected_out,
         skipped_out,
         field_problems,
     )
 
 
-def _type_mismatches(df: pl.DataFrame, targets: list[tuple[str, str, str, FieldColumn]]) -> pl.DataFrame:
+def _type_mismatches(
+    df: pl.DataFrame,
+    targets: list[tuple[str, str, str, FieldColumn]],
+    values: Sequence[pl.Expr],
+    is_bad: pl.Expr,
+) -> pl.DataFrame:
     """One row per non-empty value that did not coerce to its field's type (rows kept by consent only),
-    built for those cells alone: one boolean pass finds the fields that have any."""
+    built for those cells alone: one boolean pass finds the fields that have any (text always coerces)."""
     failed = {
-        i: rules.clean(pl.col(f"_s{i}")).is_not_null() & pl.col(f"_v{i}").is_null() & ~pl.col("_sbad")
-        for i in range(len(targets))
+        i: rules.clean(_text(f"_s{i}")).is_not_null() & values[i].is_null() & ~is_bad
+        for i, t in enumerate(targets)
+        if t[2] != "text"
     }
     if not failed or df.height == 0:
         return pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
-    hit = df.select(f.any().alias(str(i)) for i, f in failed.items()).row(0)
+    # one field at a time: evaluated together, every field's values would exist at once
+    hit = [df.select(f.any()).item() for f in failed.values()]
     none = pl.lit(None, dtype=pl.String)
     parts = []
     for (i, f), h in zip(failed.items(), hit, strict=True):
         if not h:
             continue
         _, _, dt, col = targets[i]
-        value = pl.col(f"_s{i}").str.strip_chars()
+        value = _text(f"_s{i}").str.strip_chars()
         msg = pl.concat_str(
             [
                 pl.lit(f"column {col.source!r}: value '"),

@@ -95,6 +95,10 @@ _KEY_UNUSABLE = tuple(
 
 
 FIELD_SAMPLE_ROWS = 1000  # valid rows whose field values the report samples (ValidationResult.field_head)
+# A field column whose first batch of at least REPEAT_MIN_ROWS rows holds at most one distinct value in
+# REPEAT_RATIO rows is kept as a Categorical (see ``_Batches._repeats``)
+REPEAT_MIN_ROWS = 10_000
+REPEAT_RATIO = 20
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,9 @@ class ValidationResult:
     """What validate hands to the report, and to mapping/load (stable interface).
 
     * ``canonical`` — valid rows only, one per KEY (winner's provenance), in ``row_id`` order: PROVENANCE,
-      EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, then one str column per ``fields`` entry (by label);
-      with ``field_values=False`` the field columns hold only True/null (filled or not).
+      EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, then one str column per ``fields`` entry (by label;
+      a column of few distinct values in a large export is a Categorical of the same strings: cast it for
+      string functions); with ``field_values=False`` the field columns hold only True/null (filled or not).
     * ``not_valid`` — the outcome rows of every row that is not valid (rejected and merged), in
       ``row_id`` order: OUTCOME_COLUMNS. Small; what reports and the ledger read.
     * ``outcomes`` (property) — one row per row read: OUTCOME_COLUMNS, built on first use from
@@ -250,6 +255,7 @@ class _Batches:
         self.date_orders: dict[str, str] = {}  # spreadsheet dates: day/month order proven per column
         self.rows = 0
         self.head: pl.DataFrame | None = None  # the first valid rows' field values (the report's samples)
+        self.repeats: list[str] | None = None  # field columns kept as Categorical: decided on the first batch
 
     def add(self, raw: pl.DataFrame) -> None:
         """Validate one batch of raw rows (PROVENANCE + any of the source columns), in row_id order."""
@@ -279,7 +285,30 @@ class _Batches:
             full = full.with_columns(
                 pl.when(pl.nth(at[c]).is_not_null()).then(True).alias(c) for c in self.labels
             )
+        else:
+            full = self._repeats(full)
         self.valid.append(full if all_passed else full.filter(passed))
+
+    def _repeats(self, full: pl.DataFrame) -> pl.DataFrame:
+        """``full`` with its field columns of few distinct values (a country, a time zone, an opt-in IP)
+        as Categoricals: a string cell costs 16 bytes a row before its text, a category 4, and a
+        million-row export's canonical frame is most of a migration's memory. Decided on the first batch
+        and then applied to every batch (one dtype per column across batches); a batch smaller than
+        ``REPEAT_MIN_ROWS`` (a small export) decides nothing, so small runs keep plain strings. The values
+        read the same: consumers that need string functions cast (``etl.mapping.transform``)."""
+        if self.repeats is None and full.height < REPEAT_MIN_ROWS:
+            self.repeats = []
+        if self.repeats is None:
+            strings = [c for c in self.labels if full.schema[c] == pl.String]
+            at = positions(full)
+            distinct = full.select(pl.nth([at[c] for c in strings]).n_unique()).row(0) if strings else ()
+            self.repeats = [
+                c for c, n in zip(strings, distinct, strict=True) if n * REPEAT_RATIO <= full.height
+            ]
+        if not self.repeats:
+            return full
+        at = positions(full)
+        return full.with_columns(pl.nth(at[c]).cast(pl.Categorical) for c in self.repeats)
 
     def _add_field_problems(self, raw: pl.DataFrame, cells: pl.DataFrame, passed: pl.Series) -> None:
         """Keep the field problems of rows that passed (the contract may still reject one) and those

@@ -264,7 +264,8 @@ def _suppressed_by(canonical: pl.DataFrame, suppressors: pl.DataFrame | None) ->
     )
     if not sup.height:
         return empty
-    hit = canonical.filter(pl.col(KEY).is_in(sup.get_column(KEY).implode())).select(ROW_ID, KEY, STATUS)
+    # three columns selected before the filter: a filter of the whole frame would copy every column
+    hit = canonical.select(ROW_ID, KEY, STATUS).filter(pl.col(KEY).is_in(sup.get_column(KEY).implode()))
     fixed = hit.join(sup, on=KEY).with_columns(
         _merged_status(pl.col(STATUS), pl.col("_cleaned"), pl.lit(True)).alias("_new")
     )
