@@ -30,6 +30,7 @@ from etl.benchmark.structure import structure_gone
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
 from etl.errors import ConfigError, InvalidRequest, NotFound
+from etl.load.dryrun import CREATE, PATCH_ONE, PUT_ONE
 from etl.load.ledger import Ledger, ledger_errors
 from etl.retry import Patience
 from etl.verify.compare import (
@@ -46,7 +47,7 @@ from etl.verify.readback import BUDGET_SHARE, ReadBack, ReadPlan, budget_plan, b
 VERIFY_SCHEMA = "bme-migrate/verify"
 VERIFY_VERSION = 1  # bumped on an incompatible change of verify.json
 # the run's writes: none in its request counts means the account is as its index read found it
-WRITES = ("POST /api/contact", "PUT /api/contact/{contactId}", "PATCH /api/contact/{contactId}")
+WRITES = (CREATE, PUT_ONE, PATCH_ONE)
 
 
 @dataclass(frozen=True)
