@@ -52,7 +52,8 @@ from etl.load.decide import ON_CONFLICT, POLICIES
 from etl.load.dryrun import dry_run_lines
 from etl.load.index import STRATEGIES
 from etl.load.ledger import Ledger, file_digest, ledger_errors
-from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
+from etl.pipeline.inputs import require_sources
+from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate, refused_before_start
 from etl.progress import TickingClock, Tracker
 from etl.report.files import rerender
 from etl.terminal import DETAIL, FINAL, NORMAL, console, say
@@ -289,13 +290,19 @@ def _command(
     legacy = legacy_from(sources, legacy_status, legacy_fresh)
     settings = target(state_dir, api_key_file)
     ended["settings"] = settings
+    resume = _resume_command(click.get_current_context())
+    try:  # before the embedded sandbox starts and announces a rehearsal of nothing
+        require_sources(sources)
+    except InputError as exc:
+        if not dry_run:
+            refused_before_start(settings.state_dir, sources, resume, exc)
+        raise
     # before extraction and the first request, not after the load
     writable_dir(paths.reports_root(report_dir))
     if not dry_run:  # a ledger that is not ours is refused before extraction, not after it
         Ledger.open(settings.state_dir, readonly=True).close()
     if settings.embedded:  # a rehearsal in the local sandbox: create whatever the export needs
         create_fields = create_lists = create_tags = True
-    resume = _resume_command(click.get_current_context())
     opts = MigrateOptions(
         sources=sources,
         preset=chosen,

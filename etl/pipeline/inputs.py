@@ -25,7 +25,7 @@ import polars as pl
 
 from etl.clock import Clock
 from etl.config import Secret
-from etl.errors import ConfigError
+from etl.errors import ConfigError, InputError
 from etl.extract import SourceStream, stream_sources
 from etl.extract.legacy_api import (
     LegacyExtract,
@@ -65,6 +65,14 @@ class SourceRead:
 
 def has_legacy_source(sources: Sequence[str]) -> bool:
     return any(is_legacy_source(str(s)) for s in sources)
+
+
+def require_sources(sources: Sequence[str]) -> None:
+    """Refuse a source path that does not exist before any other work: ``migrate`` would otherwise start
+    the embedded sandbox and announce the rehearsal before it found out there is nothing to read."""
+    for source in sources:
+        if not is_legacy_source(str(source)) and not Path(source).exists():
+            raise InputError("file not found", path=str(source))
 
 
 def read_inputs(

@@ -266,6 +266,16 @@ def migrate(
             log.close()
 
 
+def refused_before_start(
+    state_dir: Path, sources: Sequence[str], resume_command: str, exc: Exception
+) -> None:
+    """A run refused before its target was opened (a source path that does not exist) still tells whoever
+    follows ``events.jsonl`` (``status --watch``, a monitor): it started and failed, and why."""
+    with EventLog.for_state_dir(state_dir) as log:
+        log.emit(START, sources=list(sources), resume_command=resume_command)
+        log.emit(FAIL, error=_one_line(exc), error_type=type(exc).__name__)
+
+
 class _NoLog:
     """The dry run's event log: nothing is written."""
 

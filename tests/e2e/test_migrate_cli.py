@@ -370,3 +370,14 @@ def test_a_resumed_runs_report_has_its_timeline(run, tmp_path: Path) -> None:
     assert first["started"] <= first["ended"] <= second["started"] <= second["ended"]
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "Timeline" in page and page.index("paused") < page.index("Everything matches")
+
+
+def test_a_missing_source_is_refused_before_the_embedded_sandbox_starts(run, tmp_path: Path) -> None:
+    """Without a key, migrate starts a local sandbox and announces the rehearsal; a source path that does not
+    exist must be refused first, not after the announcement and a sandbox database nobody needs."""
+    state = tmp_path / "s"
+    missing = str(tmp_path / "nope.csv")
+    result = run(["migrate", missing, "--state-dir", str(state), "--report-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2 and result.err.strip() == f"error: {missing}: file not found", result.output
+    assert "sandbox" not in result.output
+    assert not (state / "sandbox.db").exists()
