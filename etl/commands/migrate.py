@@ -135,8 +135,9 @@ def _resume_command(ctx: click.Context) -> str:
     default="auto",
     show_default=True,
     help="How the account is read before writing: auto (the cheapest of paging, batched key search and "
-    "the export, the export only when it carries everything and was not found unusable before), or force "
-    "paging, search or export (export still falls back to paging when it is unusable).",
+    "the export, the export only when it carries everything and was not found unusable in the last day "
+    "(a timeout, a 5xx) or week (a 404, a missing column)), or force paging, search or export (export "
+    "still falls back to paging when it is unusable).",
 )
 @click.option(
     "--export-timeout",

@@ -118,6 +118,8 @@ def test_an_unusable_export_is_said_once_and_not_probed_by_the_next_run(
     assert second.exit_code == 0, second.output
     assert EXPORT not in box.app.request_counts()
     assert "export not tried" in second.err and "--index-strategy export" in second.err
+    fallback = _report(tmp_path, "second")["load"]["read"]["export_fallback"]  # the report says until when
+    assert "the export failed here on " in fallback and "trying it again after " in fallback, fallback
 
 
 def test_verify_reuses_the_export_when_the_run_wrote_nothing_and_reads_back_otherwise(  # type: ignore[no-untyped-def]
