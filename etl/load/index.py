@@ -224,12 +224,11 @@ class IndexBuilder:
             reason = str(exc).splitlines()[0][:300]
             verdict = Verdict(False, reason, utc_iso(self.client.clock.now()), failure_kind(exc))
             self._remember(verdict)
+            note = f"export not used: {reason}; read by search instead"
             again = verdict.retry_after()
-            assert again is not None  # a failed verdict made now has an expiry
-            return None, (
-                f"export not used: {reason}; read by search instead (auto tries the export again after "
-                f"{_when(utc_iso(again))})"
-            )
+            if again is not None and self.notes is not None and not self.notes.readonly:  # remembered
+                note += f" (auto tries the export again after {_when(utc_iso(again))})"
+            return None, note
         self._remember(Verdict(True, columns.describe(), utc_iso(self.client.clock.now())))
         return docs, None
 

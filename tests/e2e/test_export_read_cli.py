@@ -185,10 +185,12 @@ def test_export_timeout_reaches_the_dry_run_and_the_load(run, sandbox_factory, t
     assert dry.exit_code == 0, dry.output
     assert "reading the account: paging" in dry.out and "ReadTimeout" in dry.output, dry.output
     assert box.app.request_counts()[EXPORT] == 1
+    assert "tries the export again" not in dry.output  # the dry run remembers nothing: the next run probes
 
     short = migrate("short", "--export-timeout", "2s")
     assert short.exit_code == 0, short.output
     assert short.err.count("note: export not used: ") == 1 and "ReadTimeout" in short.err, short.err
+    assert "(auto tries the export again after " in short.err  # a timeout: a day later
     assert box.app.request_counts()[EXPORT] == 1
     assert _report(tmp_path / "reports", "short")["load"]["read"]["strategy"] == "paging"
 
