@@ -85,8 +85,10 @@ class Patience:
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-def parse_duration(text: str, flag: str) -> float:
-    """``90``/``90s``, ``30m``, ``6h``, ``7d`` → seconds; ``ConfigError`` (exit 2) naming ``flag`` otherwise."""
+def parse_duration(text: str, flag: str, *, zero: bool = True) -> float:
+    """``90``/``90s``, ``30m``, ``6h``, ``7d`` → seconds; ``ConfigError`` (exit 2) naming ``flag`` otherwise.
+
+    ``zero``: whether 0 (turning the wait off) is a value ``flag`` accepts."""
     value = text.strip().lower()
     scale = _UNITS.get(value[-1:]) if value else None
     number = value[:-1] if scale is not None else value
@@ -94,9 +96,10 @@ def parse_duration(text: str, flag: str) -> float:
         seconds = float(number) * (scale or 1.0)
     except ValueError:
         seconds = -1.0
-    if not seconds >= 0 or seconds == float("inf"):
+    if not (seconds >= 0 if zero else seconds > 0) or seconds == float("inf"):
         raise ConfigError(
-            f"{flag} {text!r}: expected a duration such as 90s, 30m, 6h or 7d (0 to turn it off)"
+            f"{flag} {text!r}: expected a duration such as 90s, 30m, 6h or 7d"
+            + (" (0 to turn it off)" if zero else ", above 0")
         )
     return seconds
 

@@ -418,6 +418,12 @@ def chosen_patience(max_outage: str, wait_for_quota: bool, max_wait: str) -> Pat
     )
 
 
+def chosen_export_timeout(text: str) -> float:
+    """``--export-timeout`` in seconds; exit 2 for a malformed or zero one (a zero wait would be no export
+    at all, which ``--index-strategy paging`` says)."""
+    return parse_duration(text, "--export-timeout", zero=False)
+
+
 def budget_options() -> Callable[[F], F]:
     """``--max-requests`` and ``--reserve``: how much of the account's request budget a command may spend."""
     return _bundle(

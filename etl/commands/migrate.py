@@ -24,6 +24,7 @@ from etl.commands.common import (
     InputChoices,
     api_key_file_option,
     budget_options,
+    chosen_export_timeout,
     chosen_patience,
     console_options,
     create_options,
@@ -135,8 +136,17 @@ def _resume_command(ctx: click.Context) -> str:
     default="auto",
     show_default=True,
     help="How the account is read before writing: auto (the cheapest of paging, batched key search and "
-    "the export, the export only when it carries everything and was not found unusable before), or force "
-    "paging, search or export (export still falls back to paging when it is unusable).",
+    "the export, the export only when it carries everything and was not found unusable in the last day "
+    "(a timeout, a 5xx) or week (a 404, a missing column)), or force paging, search or export (export "
+    "still falls back to paging when it is unusable).",
+)
+@click.option(
+    "--export-timeout",
+    metavar="DURATION",
+    default="5m",
+    show_default=True,
+    help="How long the one export request may take before the account is read by paging instead (s, m, "
+    "h or d), e.g. --export-timeout 20m for a million contacts on a slow account.",
 )
 @click.option(
     "--import-unconfirmed",
@@ -257,6 +267,7 @@ def _command(
     on_existing: str,
     on_conflict: str,
     index_strategy: str,
+    export_timeout: str,
     import_unconfirmed: bool,
     dry_run: bool,
     max_requests: int | None,
@@ -314,6 +325,7 @@ def _command(
         on_existing=on_existing,
         on_conflict=on_conflict,
         index_strategy=index_strategy,
+        export_timeout=chosen_export_timeout(export_timeout),
         import_unconfirmed=import_unconfirmed,
         dry_run=dry_run,
         max_requests=max_requests,

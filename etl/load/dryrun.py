@@ -32,7 +32,7 @@ import httpx
 from etl.benchmark.client import BenchmarkClient
 from etl.load.accounts import AccountNotes
 from etl.load.decide import THREE_WAY, decide
-from etl.load.index import IndexBuilder
+from etl.load.index import EXPORT_TIMEOUT, IndexBuilder
 from etl.mapping.transform import plan_keys
 from etl.model import BME_INACTIVE, PlannedContact
 
@@ -123,6 +123,7 @@ def dry_run(
     index_strategy: str = "auto",
     notes: AccountNotes | None = None,
     target: str | None = None,
+    export_timeout: float = EXPORT_TIMEOUT,
 ) -> DryRunPlan:
     """The plan of the load ``plans`` would get: decided against an index built as the loader builds it.
 
@@ -131,12 +132,19 @@ def dry_run(
     resolution already sent (simulated writes included: the real run sends them), so the bill is every
     request of the run by endpoint; without it only the index and the writes are billed. ``upstream``: the
     rows that never reach the load, by outcome (validate's and mapping's rejects, mapping's skips).
-    ``index_strategy`` and ``notes`` as the real run's: the dry run reads the account the way it would
-    (an export probe included) and a verdict it finds is the real run's too.
+    ``index_strategy``, ``notes`` and ``export_timeout`` as the real run's: the dry run reads the account
+    the way it would (an export probe included) and a verdict it finds is the real run's too.
     """
     counted: Counter[str] = sent if sent is not None else Counter()
     setup = sum(counted.values())
-    builder = IndexBuilder(client, structure_id, strategy=index_strategy, notes=notes, target=target)
+    builder = IndexBuilder(
+        client,
+        structure_id,
+        strategy=index_strategy,
+        notes=notes,
+        export_timeout=export_timeout,
+        target=target,
+    )
     index = builder.build(plan_keys(plans), variants)
     if sent is None:  # nothing fed the counter: the index's searches, as the pager counted them
         counted[SEARCH] += index.requests

@@ -39,7 +39,15 @@ STATUSES = ("active", "inactive", "unsubscribe", "")
 
 
 class ExportDoubt(Exception):
-    """Why the export cannot stand in for paging (one line, said once, remembered for the account)."""
+    """Why the export cannot stand in for paging (one line, said once, remembered for the account).
+
+    ``transient``: the answer looks cut short (empty, a ragged line, a row count search disagrees with),
+    which a later afternoon may not repeat; any other doubt is about what the export *is* for this account.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def norm(name: str) -> str:
@@ -153,7 +161,7 @@ def read_export(
     try:
         header = next(reader, None)
         if header is None:
-            raise ExportDoubt("the export's answer is empty")
+            raise ExportDoubt("the export's answer is empty", transient=True)
         columns = learn_columns(header, structure)
         tags = Names("tag", name_map(structure.get("tags") or [], "label"), dict)
         list_names = Names("list", None, lists)
@@ -164,14 +172,16 @@ def read_export(
             if not row:
                 continue
             if len(row) != width:
-                raise ExportDoubt(f"export line {line} has {len(row)} cells, the header {width}")
+                raise ExportDoubt(
+                    f"export line {line} has {len(row)} cells, the header {width}", transient=True
+                )
             rows += 1
             doc = _doc(row, columns, list_names, tags)
             docs[mailbox_key(doc["key"])] = doc
     except csv.Error as exc:
         raise ExportDoubt(f"the export's answer is not CSV we can read: {exc}") from None
     if rows != total:
-        raise ExportDoubt(f"the export has {rows:,} contacts but search counts {total:,}")
+        raise ExportDoubt(f"the export has {rows:,} contacts but search counts {total:,}", transient=True)
     return docs, columns
 
 

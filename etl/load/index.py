@@ -12,7 +12,8 @@ Three ways to learn it, priced before choosing (one probe page tells ``totalReco
   columns are undocumented, so it is probed with the smallest body that could work and used only when
   ``etl.load.export_read`` finds everything the decision reads in it; any doubt falls back to the cheaper
   of the other two, is said once (``IndexResult.fallback``) and remembered for the account
-  (``etl.load.accounts``), so the next run does not probe again unless ``--index-strategy export`` says so.
+  (``etl.load.accounts``), so the next runs do not probe again until the verdict expires (a day or a
+  week, by the kind of failure) unless ``--index-strategy export`` says so.
 
 The index maps the *lower-cased* key to a compact document (``_id``, key, status, fields, lists, tags), so
 ``Jane@X.com`` in the account is found for ``jane@x.com``. The loader consults only this index.
@@ -28,7 +29,7 @@ from typing import Any
 from etl.benchmark.client import BenchmarkClient, utc_iso
 from etl.benchmark.search import PAGE_SIZES, SearchPager
 from etl.errors import LoadError
-from etl.load.accounts import AccountNotes, Verdict
+from etl.load.accounts import AccountNotes, Verdict, failure_kind
 from etl.load.export_read import Columns, ExportDoubt, name_map, read_export
 from etl.mailbox import mailbox_key
 
@@ -197,10 +198,16 @@ class IndexBuilder:
         return AccountNotes.account(self.target, self.structure_id)
 
     def _known_bad(self) -> str | None:
+        """Why ``auto`` skips the export: a failed verdict that has not expired (None: try it)."""
         verdict = self.notes.export_verdict(self._account()) if self.notes is not None else None
-        if verdict is None or verdict.usable:
+        if verdict is None or not verdict.holds(self.client.clock.now()):
             return None
-        return f"export not tried: {verdict.reason} (found {verdict.at}; --index-strategy export tries again)"
+        until = verdict.retry_after()
+        assert until is not None  # a verdict that holds has an expiry
+        return (
+            f"export not tried: the export failed here on {_when(verdict.at)} ({verdict.reason}); trying it "
+            f"again after {_when(utc_iso(until))} (--index-strategy export tries it now)"
+        )
 
     def _export_wanted(self, prices: Mapping[str, int]) -> bool:
         if self.strategy == "export":
@@ -215,8 +222,13 @@ class IndexBuilder:
             docs, columns = self.read_export(total)
         except (ExportDoubt, LoadError) as exc:
             reason = str(exc).splitlines()[0][:300]
-            self._remember(Verdict(False, reason, utc_iso(self.client.clock.now())))
-            return None, f"export not used: {reason}; read by search instead"
+            verdict = Verdict(False, reason, utc_iso(self.client.clock.now()), failure_kind(exc))
+            self._remember(verdict)
+            note = f"export not used: {reason}; read by search instead"
+            again = verdict.retry_after()
+            if again is not None and self.notes is not None and not self.notes.readonly:  # remembered
+                note += f" (auto tries the export again after {_when(utc_iso(again))})"
+            return None, note
         self._remember(Verdict(True, columns.describe(), utc_iso(self.client.clock.now())))
         return docs, None
 
@@ -239,6 +251,11 @@ class IndexBuilder:
     def _remember(self, verdict: Verdict) -> None:
         if self.notes is not None:
             self.notes.remember_export(self._account(), verdict)
+
+
+def _when(iso: str) -> str:
+    """``2026-12-01T14:05:09Z`` → ``2026-12-01 14:05 UTC``: a verdict's time as a note line says it."""
+    return f"{iso[:10]} {iso[11:16]} UTC"
 
 
 def _cheapest(prices: Mapping[str, int]) -> bool:

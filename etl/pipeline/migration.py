@@ -46,6 +46,7 @@ from etl.extract.options import ReadOptions
 from etl.load.accounts import AccountNotes
 from etl.load.dryrun import DryRunPlan, SimulatedWrites, dry_run
 from etl.load.guard import stop_reason
+from etl.load.index import EXPORT_TIMEOUT
 from etl.load.ledger import Ledger, RunLedger, file_digest, fingerprint, ledger_errors
 from etl.load.loader import LoadSummary, Progress
 from etl.load.run import LoadSettings, load
@@ -81,6 +82,7 @@ class MigrateOptions:
     on_existing: str = "merge"
     on_conflict: str = "target"  # the cut-over delta: who wins a field edited in Benchmark since we wrote it
     index_strategy: str = "auto"  # how the account is read before writing (etl.load.index.STRATEGIES)
+    export_timeout: float = EXPORT_TIMEOUT  # --export-timeout: seconds the export read may take
     import_unconfirmed: bool = False
     dry_run: bool = False
     max_requests: int | None = None
@@ -410,6 +412,7 @@ def _migrate(
                 sent=sent,
                 upstream=upstream,
                 index_strategy=opts.index_strategy,
+                export_timeout=opts.export_timeout,
                 notes=AccountNotes(state_dir, readonly=True),
                 target=opts.target_id or base_url,
             )
@@ -617,6 +620,7 @@ def _migrate(
             resume_command=opts.resume_command,
             target_id=opts.target_id,
             index_strategy=opts.index_strategy,
+            export_timeout=opts.export_timeout,
         )
 
         def on_note(note: str) -> None:

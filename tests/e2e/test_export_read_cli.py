@@ -118,6 +118,8 @@ def test_an_unusable_export_is_said_once_and_not_probed_by_the_next_run(
     assert second.exit_code == 0, second.output
     assert EXPORT not in box.app.request_counts()
     assert "export not tried" in second.err and "--index-strategy export" in second.err
+    fallback = _report(tmp_path, "second")["load"]["read"]["export_fallback"]  # the report says until when
+    assert "the export failed here on " in fallback and "trying it again after " in fallback, fallback
 
 
 def test_verify_reuses_the_export_when_the_run_wrote_nothing_and_reads_back_otherwise(  # type: ignore[no-untyped-def]
@@ -154,3 +156,49 @@ def test_verify_reuses_the_export_when_the_run_wrote_nothing_and_reads_back_othe
     assert checked["clean"] and checked["checked"] == N + 1, checked
     plan = checked["requests"]["plan"]
     assert plan["strategy"] == "batched" and plan["keys"] == 1 and 0 < checked["requests"]["total"] <= 3
+
+
+def test_export_timeout_reaches_the_dry_run_and_the_load(run, sandbox_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An export answering after 3 s (real time): read by it with --export-timeout 10s, by paging with 2s;
+    each case in a state dir of its own, so no remembered verdict decides instead of the timeout."""
+    box, env = _remote(sandbox_factory, export_columns="label", export_delay_seconds=3)
+    source = people_csv(tmp_path, N)
+
+    def migrate(name: str, *flags: str) -> Any:
+        box.app.reset_counts()
+        state, reports = tmp_path / name, tmp_path / "reports" / name
+        return run(
+            [
+                "migrate",
+                str(source),
+                "--no-verify",
+                "--state-dir",
+                str(state),
+                "--report-dir",
+                str(reports),
+                *flags,
+            ],
+            env,
+        )
+
+    dry = migrate("dry", "--dry-run", "--export-timeout", "2s")
+    assert dry.exit_code == 0, dry.output
+    assert "reading the account: paging" in dry.out and "ReadTimeout" in dry.output, dry.output
+    assert box.app.request_counts()[EXPORT] == 1
+    assert "tries the export again" not in dry.output  # the dry run remembers nothing: the next run probes
+
+    short = migrate("short", "--export-timeout", "2s")
+    assert short.exit_code == 0, short.output
+    assert short.err.count("note: export not used: ") == 1 and "ReadTimeout" in short.err, short.err
+    assert "(auto tries the export again after " in short.err  # a timeout: a day later
+    assert box.app.request_counts()[EXPORT] == 1
+    assert _report(tmp_path / "reports", "short")["load"]["read"]["strategy"] == "paging"
+
+    long = migrate("long", "--export-timeout", "10s")
+    assert long.exit_code == 0, long.output
+    assert "note:" not in long.err and box.app.request_counts()[EXPORT] == 1, long.err
+    assert _report(tmp_path / "reports", "long")["load"]["read"]["strategy"] == "export"
+
+    zero = migrate("zero", "--export-timeout", "0")
+    assert zero.exit_code == 2 and "--export-timeout '0'" in zero.err and "above 0" in zero.err, zero.output
+    assert len(zero.err.strip().splitlines()) == 1 and not box.app.request_counts(), zero.output

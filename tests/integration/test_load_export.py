@@ -9,11 +9,14 @@ remembered for the account in ``<state dir>/accounts.json``. Request counts come
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from etl.benchmark.client import utc_iso
 from etl.clock import FakeClock
 from etl.config import Secret
 from etl.load.run import LoadSettings, load
@@ -42,9 +45,17 @@ def _account(sandbox_factory: Any, n: int, **knobs: Any) -> tuple[Any, Account, 
     return box, account, plans, clock
 
 
-def _load(box: Any, account: Account, plans: list[Any], state_dir: Path, clock: FakeClock, **kw: Any) -> Any:
+def _load(
+    box: Any,
+    account: Account,
+    plans: list[Any],
+    state_dir: Path,
+    clock: FakeClock,
+    run_id: str = "run",
+    **kw: Any,
+) -> Any:
     notes: list[str] = []
-    settings = LoadSettings(box.url, Secret(box.api_key), state_dir, account.structure_id, "run", **kw)
+    settings = LoadSettings(box.url, Secret(box.api_key), state_dir, account.structure_id, run_id, **kw)
     summary = load(plans, settings, clock=clock, on_note=notes.append)
     return summary, notes
 
@@ -184,3 +195,104 @@ def test_small_accounts_never_probe_the_export(sandbox_factory: Any, tmp_path: P
     summary, notes = _load(box, account, plans, tmp_path, clock)
     assert EXPORT not in box.app.request_counts() and summary.index_strategy in ("paging", "batched")
     assert notes == [] and not (tmp_path / "accounts.json").exists()
+
+
+# --- remembered verdicts expire ---------------------------------------------------------------------------
+DAY = 86400.0
+
+
+def test_a_404_verdict_skips_the_export_for_a_week_then_it_is_tried_again(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    """Day 0: 404, read by paging; day 3: the export is not probed, and the note says until when; day 8 (the
+    export enabled meanwhile): probed again, and the account is read by it."""
+    n = 1000
+    box, account, plans, clock = _account(sandbox_factory, n, export_columns="absent")
+    summary, notes = _load(box, account, plans, tmp_path, clock)
+    assert summary.index_strategy == "paging" and box.app.request_counts()[EXPORT] == 1
+    verdict = _verdict(tmp_path)
+    assert verdict["usable"] is False and verdict["kind"] == "structural" and "404" in verdict["reason"]
+    day0 = utc_iso(clock.now())
+    assert "auto tries the export again after " + _when(clock.now() + 7 * DAY) in notes[0], notes
+
+    clock.advance(3 * DAY)
+    box.app.knobs = replace(box.app.knobs, export_columns="label")  # the account's export works now
+    box.app.reset_counts()
+    summary, notes = _load(box, account, plans, tmp_path, clock, run_id="day3")
+    served = box.app.request_counts()
+    assert EXPORT not in served and summary.index_strategy == "paging" and summary.rows == {"unchanged": n}
+    assert sum(served.values()) <= n / 100 + 2, served  # the probe page and the other pages, nothing more
+    (note,) = notes
+    assert f"the export failed here on {_when_iso(day0)} (" in note and "404" in note, note
+    assert f"trying it again after {_when_iso(utc_iso(parse(day0) + 7 * DAY))}" in note, note
+
+    clock.advance(5 * DAY)  # day 8
+    box.app.reset_counts()
+    summary, notes = _load(box, account, plans, tmp_path, clock, run_id="day8")
+    served = box.app.request_counts()
+    assert summary.index_strategy == "export" and notes == [] and summary.rows == {"unchanged": n}
+    assert served[EXPORT] == 1 and served[SEARCH] <= 2 and sum(served.values()) <= 5, served
+    assert _verdict(tmp_path)["usable"] is True
+
+
+def test_a_timeout_verdict_expires_after_a_day(sandbox_factory: Any, tmp_path: Path) -> None:
+    n = 1000
+    box, account, plans, clock = _account(
+        sandbox_factory, n, export_columns="label", export_delay_seconds=1.5
+    )
+    summary, notes = _load(box, account, plans, tmp_path, clock, export_timeout=1.0)
+    assert summary.index_strategy == "paging" and "ReadTimeout" in notes[0]
+    assert _verdict(tmp_path)["kind"] == "transient"
+
+    box.app.knobs = replace(box.app.knobs, export_delay_seconds=0.0)  # the slow afternoon is over
+    clock.advance(DAY - 60)
+    box.app.reset_counts()
+    summary, notes = _load(box, account, plans, tmp_path, clock, run_id="same-day", export_timeout=1.0)
+    assert EXPORT not in box.app.request_counts() and summary.index_strategy == "paging"
+    assert "export not tried" in notes[0] and "ReadTimeout" in notes[0], notes
+
+    clock.advance(120)
+    box.app.reset_counts()
+    summary, notes = _load(box, account, plans, tmp_path, clock, run_id="next-day", export_timeout=1.0)
+    assert box.app.request_counts()[EXPORT] == 1 and summary.index_strategy == "export" and notes == []
+
+
+@pytest.mark.parametrize(
+    ("export", "probed"),
+    [
+        ({"usable": False, "reason": "404 long ago"}, True),  # no time at all: expired
+        ({"usable": False, "reason": "404", "at": "yesterday"}, True),  # a time we cannot read: expired
+        ({"usable": False, "reason": "404", "at": "<an hour ago>"}, False),  # no kind: the day's wait
+        ({"usable": False, "reason": "404", "at": "<two days ago>"}, True),
+        ({"usable": True}, True),
+    ],
+)
+def test_an_older_accounts_file_is_read_without_error(
+    sandbox_factory: Any, tmp_path: Path, export: dict[str, Any], probed: bool
+) -> None:
+    """accounts.json as earlier versions wrote it (no ``kind``) or as a hand may have left it (no ``at``)."""
+    box, account, plans, clock = _account(sandbox_factory, 1000, export_columns="id")
+    ago = {"<an hour ago>": 3600, "<two days ago>": 2 * DAY}
+    if export.get("at") in ago:
+        export = {**export, "at": utc_iso(clock.now() - ago[export["at"]])}
+    (tmp_path / "accounts.json").write_text(
+        json.dumps({f"{box.url}|{account.structure_id}": {"export": export}}), encoding="utf-8"
+    )
+    summary, notes = _load(box, account, plans, tmp_path, clock)
+    assert (EXPORT in box.app.request_counts()) is probed
+    assert summary.index_strategy == ("export" if probed else "paging"), notes
+    if probed:  # the old entry is replaced by one of today's format
+        fresh = _verdict(tmp_path)
+        assert fresh["usable"] is True and fresh["at"] == utc_iso(clock.now()) and "kind" not in fresh
+
+
+def parse(iso: str) -> float:
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def _when_iso(iso: str) -> str:
+    return f"{iso[:10]} {iso[11:16]} UTC"
+
+
+def _when(ts: float) -> str:
+    return _when_iso(utc_iso(ts))

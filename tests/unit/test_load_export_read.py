@@ -87,3 +87,38 @@ def test_verdicts_are_kept_per_account_and_a_readonly_store_writes_nothing(tmp_p
     assert not (tmp_path / "dry").exists()
     (tmp_path / "accounts.json").write_text("{not json", encoding="utf-8")
     assert notes.export_verdict(a) is None  # unreadable: as if nothing were known
+
+
+def test_a_failed_verdict_holds_a_day_or_a_week_by_its_kind_and_a_usable_one_never_blocks() -> None:
+    from etl.load.accounts import DAY, STRUCTURAL, TRANSIENT, parse_iso
+
+    at = "2026-12-01T10:00:00Z"
+    made = parse_iso(at)
+    assert made is not None
+    for kind, days in ((TRANSIENT, 1), (STRUCTURAL, 7), ("", 1)):  # "": written before verdicts had a kind
+        verdict = Verdict(False, "why", at, kind)
+        assert verdict.retry_after() == made + days * DAY
+        assert verdict.holds(made + days * DAY - 1) and not verdict.holds(made + days * DAY)
+    assert not Verdict(False, "why", "", STRUCTURAL).holds(made)  # no time: expired (one probe)
+    assert not Verdict(True, "columns", at).holds(made)
+
+
+def test_failures_are_transient_or_structural() -> None:
+    from etl.errors import AuthError, InvalidRequest, NotFound, RetriableLoadError
+    from etl.load.accounts import STRUCTURAL, TRANSIENT, failure_kind
+
+    transient = [
+        RetriableLoadError("POST /api/contact/export: no answer (ReadTimeout)"),
+        RetriableLoadError("503", status=503),
+        ExportDoubt("the export has 9 contacts but search counts 10", transient=True),
+    ]
+    structural = [NotFound("404"), InvalidRequest("400"), AuthError("403"), ExportDoubt("no column for id")]
+    assert [failure_kind(e) for e in transient] == [TRANSIENT] * 3
+    assert [failure_kind(e) for e in structural] == [STRUCTURAL] * 4
+    for text, total in (("", 0), (f"_id,key,contactStatus,{F1},{F2},lists,tags\nx1,a@x.com\n", 1)):
+        with pytest.raises(ExportDoubt) as cut:
+            _read(text, total)
+        assert cut.value.transient, text  # an empty or ragged answer is one cut short
+    with pytest.raises(ExportDoubt) as missing:
+        _read("Email,Status,First Name,Status,Lists,Tags\nx@x.com,Active,,,,\n")
+    assert not missing.value.transient
