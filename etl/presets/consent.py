@@ -21,6 +21,10 @@ A column's *shape* is decided from its name (``classify_header``):
 * ``value`` — no consent word in the name, but a cell holds a suppression word of the vocabulary
   ("unsubscribed", "bounced" …) — decided by validate from the data.
 
+A negation right before a consent or newsletter word ("Nicht angemeldet", "no consent", "Pas de
+newsletter") makes a ``negative`` column; before an opt-out word ("not unsubscribed", "Kein Widerspruch")
+it makes a ``status`` column, never a guess. Words of other languages come from ``consent_words``.
+
 A cell is read as a status, as "no signal" (affirmative or empty), or as *unreadable*. A column with an
 unreadable cell, and every ``weak``/``value`` column with a non-affirmative cell, *needs a decision*: the
 run stops before its first write, naming the column, its values and the flags that settle it
@@ -238,15 +242,17 @@ def words(header: str) -> list[str]:
 
 # Header patterns, English first and then the other languages' (``consent_words``); a header's words are
 # matched with their accents stripped, so one pattern takes "désinscrit" and "desinscrit".
-_CLEAN_WORDS = re.compile(
-    r"\b(hard ?bounced?|bounced?|bounces|complain(ed|t|ts)?|spam|quarantined|unreachable|undeliverable|"
-    r"invalid (email|address)|clean(ed)?|" + local.CLEAN + r")\b"
+_CLEAN_ANY = (
+    r"hard ?bounced?|bounced?|bounces|complain(ed|t|ts)?|spam|quarantined|unreachable|undeliverable|"
+    r"invalid (email|address)|clean(ed)?|" + local.CLEAN
 )
-_UNSUB_WORDS = re.compile(
-    r"\b(unsubscribed?|unsubscribes|unsub|opted ?out|opt ?out|optout|do ?not ?(e ?mail|contact|mail|send)|"
+_UNSUB_ANY = (
+    r"unsubscribed?|unsubscribes|unsub|opted ?out|opt ?out|optout|do ?not ?(e ?mail|contact|mail|send)|"
     r"donotemail|dnc|e ?mail disabled|disabled|blocklisted|blocklist|blacklisted|blacklist|blocked|"
-    r"suppress(ed|ion)?|no (e ?mail|marketing)|" + local.UNSUB + r")\b"
+    r"suppress(ed|ion)?|no (e ?mail|marketing)|" + local.UNSUB
 )
+_CLEAN_WORDS = re.compile(r"\b(" + _CLEAN_ANY + r")\b")
+_UNSUB_WORDS = re.compile(r"\b(" + _UNSUB_ANY + r")\b")
 _POSITIVE_EN = (
     r"subscribed|opted ?in|opt ?in|optin|accepts?( e ?mail)? marketing|marketing (consent|opt ?in|ok)|"
     r"consent(ed|s)?|gdpr|marketable|can e ?mail|allow(s)? e ?mail|receive e ?mails?|wants? e ?mails?|"
@@ -295,6 +301,20 @@ _NEGATED = re.compile(
     + _WEAK_EN
     + "|"
     + local.WEAK
+    + r")\b"
+)
+# "Nicht abgemeldet", "not unsubscribed", "Kein Widerspruch": a negated opt-out word. Its yes is a consent
+# and its no an opt-out, but a negation mis-read would turn an opt-out into Active, so such a column is
+# never guessed: it is read as a status column (its yes/no cells stop the run for a person to settle).
+_NEGATED_OPT_OUT = re.compile(
+    r"\b("
+    + local.NEGATION
+    + r")( ("
+    + local.NEGATION_FILLER
+    + r"))? ("
+    + _UNSUB_ANY
+    + "|"
+    + _CLEAN_ANY
     + r")\b"
 )
 
@@ -363,6 +383,8 @@ def classify_header(header: str) -> ConsentShape | None:
     clean = bool(_CLEAN_WORDS.search(joined))
     unsub = bool(_UNSUB_WORDS.search(joined))
     opt_out = _C if clean else _U
+    if (clean or unsub) and _NEGATED_OPT_OUT.search(joined):
+        return None if _METADATA.search(joined) else ConsentShape("status", opt_out)
     if clean or unsub:
         if _EVENT_WORDS.search(joined):
             return None if _METADATA.search(joined) else ConsentShape("event", opt_out)

@@ -303,8 +303,9 @@ UNSUB = _any(
     r"\w*abbestell\w*",
     r"ausgetragen",
     r"\w*austragung",
-    r"\w*widerruf\w*",
-    r"\w*widerspruch\w*",
+    r"widerrufen|widerspruch",
+    r"(einwilligungs|werbe|newsletter)(widerruf|widerspruch)",
+    r"(widerruf|widerspruch) (der |zur |gegen |gegen die )?(einwilligung|zustimmung|werbung|newsletter)",
     r"werbesperre",
     r"sperrliste",
     r"keine? (e ?mails?|werbung|newsletter|werbe ?e ?mails?)",
@@ -439,7 +440,8 @@ STATUS_NAMES = _any(
     r"prenumerationsstatus",
 )
 WEAK = _any(
-    r"newsletter\w*|\w+newsletter|\w*werbung|werbe ?e ?mails?|infopost|rundbrief",
+    r"newsletter\w*|\w+newsletter|werbung|(e ?mail|post|newsletter)werbung|werbe ?e ?mails?|werbepost",
+    r"infopost|rundbrief",
     r"lettre d (information|info|actualites)|infolettre|offres (commerciales|promotionnelles|partenaires)",
     r"publicite|prospection( commerciale)?",
     r"boletin(es)?|publicidad|promociones|comunicaciones( comerciales)?",

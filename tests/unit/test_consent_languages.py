@@ -45,6 +45,11 @@ from tests.unit.test_consent_signals import run, statuses
         ("Nicht angemeldet", "negative", "unsubscribed"),  # a negation turns the name around
         ("Keine Werbung", "negative", "unsubscribed"),
         ("Keine Einwilligung", "negative", "no_consent"),
+        # a negated opt-out ("not unsubscribed") is never guessed: read as a status column, its yes/no stop
+        ("Nicht abgemeldet", "status", "unsubscribed"),
+        ("Kein Widerspruch", "status", "unsubscribed"),
+        ("not unsubscribed", "status", "unsubscribed"),
+        ("Werbewiderspruch", "negative", "unsubscribed"),
         # French
         ("Désabonné", "negative", "unsubscribed"),
         ("desabonne", "negative", "unsubscribed"),  # the accents lost by the export
@@ -134,6 +139,8 @@ def test_localized_headers_are_read_for_what_they_say(header: str, kind: str, st
         "SMS abgemeldet",  # another channel
         "Telefono dado de baja",
         "Idioma",
+        "Bewerbung",  # a job application, not "Werbung"
+        "Widerrufsbelehrung",  # a shop's notice of the right to return an order
     ],
 )
 def test_localized_evidence_and_ordinary_columns_are_not_signals(header: str) -> None:
@@ -175,6 +182,9 @@ def test_localized_evidence_and_ordinary_columns_are_not_signals(header: str) ->
         ("Situação", "descadastrado", "unsubscribed"),
         ("Newsletter", "ja", NO_SIGNAL),
         ("Newsletter", "nein", UNREADABLE),  # a weak column's "no" still needs a person
+        ("Nicht abgemeldet", "ja", UNREADABLE),
+        ("Nicht abgemeldet", "nein", UNREADABLE),
+        ("Nicht abgemeldet", "abgemeldet", "unsubscribed"),
     ],
 )
 def test_localized_cells_are_read_in_their_column(header: str, cell: str, reading: str) -> None:
@@ -245,4 +255,23 @@ def test_localized_columns_decide_the_status_through_validate() -> None:
         "b@x.com": "no_consent",
         "c@x.com": "unsubscribed",
         "d@x.com": "subscribed",
+    }
+
+
+def test_a_preset_status_column_reads_localized_status_words() -> None:
+    res = run(
+        [
+            {"email": "a@x.com", "Status": "Dado de baja"},
+            {"email": "b@x.com", "Status": "abgemeldet"},
+            {"email": "c@x.com", "Status": "désinscrit"},
+            {"email": "d@x.com", "Status": "rebotado"},
+            {"email": "e@x.com", "Status": "aktiv"},
+        ]
+    )
+    assert statuses(res) == {
+        "a@x.com": "unsubscribed",
+        "b@x.com": "unsubscribed",
+        "c@x.com": "unsubscribed",
+        "d@x.com": "cleaned",
+        "e@x.com": "subscribed",
     }
