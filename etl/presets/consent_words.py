@@ -60,7 +60,7 @@ def spelled(words: Iterable[str]) -> tuple[str, ...]:
 TRUE_WORDS = ("wahr", "vrai", "verdadero", "vero", "sì", "waar", "sim", "verdadeiro", "sant", "sandt")
 FALSE_WORDS = ("falsch", "faux", "falso", "nee", "onwaar", "não", "nao", "nej", "falskt", "falsk")
 # cells of an event column that say the event never happened ("Abgemeldet am: nie")
-NEVER_WORDS = ("nie", "niemals", "jamais", "nunca", "nooit", "aldrig", "keine", "aucun", "ninguno")
+NEVER_WORDS = ("nie", "niemals", "jamais", "nunca", "nooit", "aldrig")
 
 # Status words, per language and status (cell values, lower case, accents as written).
 STATUS_WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType(

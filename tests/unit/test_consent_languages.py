@@ -53,6 +53,7 @@ from tests.unit.test_consent_signals import run, statuses
         # French
         ("Désabonné", "negative", "unsubscribed"),
         ("desabonne", "negative", "unsubscribed"),  # the accents lost by the export
+        (unicodedata.normalize("NFD", "Désinscrit le"), "event", "unsubscribed"),  # decomposed (macOS)
         ("Désinscrit le", "event", "unsubscribed"),
         ("Date de désinscription", "event", "unsubscribed"),
         ("Motif de désabonnement", "event", "unsubscribed"),
@@ -166,6 +167,7 @@ def test_localized_evidence_and_ordinary_columns_are_not_signals(header: str) ->
         ("Consentimento", "sim", NO_SIGNAL),
         ("Abgemeldet am", "2024-02-05", "unsubscribed"),
         ("Abgemeldet am", "nie", NO_SIGNAL),
+        ("Abgemeldet am", "keine", "unsubscribed"),  # "none" may be the reason left empty: fires
         ("Fecha de baja", "05/02/2024", "unsubscribed"),
         ("Statut", "désabonné", "unsubscribed"),
         ("Statut", "desabonne", "unsubscribed"),
