@@ -8,16 +8,15 @@ account's language; shops in these countries export from their own CRMs). Read w
 
 Where the words come from: compiled by hand from the everyday words of each language for "(un)subscribed",
 "bounced/invalid", "consent", "pending", "status", "newsletter", "date", "reason" (the words CRMs and shop
-systems in these countries put in their column names and status values); no platform documents them, so
-the lists are plain data here, easy to extend. Header patterns are matched against the header with its accents
-stripped (``fold``), because exports lose them ("desinscrit", "desabonne"); value words are listed once
+systems in these countries put in their column names and status values), not taken from a platform's
+documentation; the lists are plain data here, easy to extend. Header patterns are matched against the
+header with its accents stripped (``fold``), because exports lose them ("desinscrit", "desabonne"); value words are listed once
 with their accents and ``spellings`` adds the accent-less forms.
 
 The fail-closed rule decides what is left out: a word is here only if a mis-read can only make a person
 *less* Active or stop the run. So "baja" (Spanish: unsubscription, but also "low") is an opt-out word in a
-header and a status word, never a value that makes an unknown column a consent column's evidence of
-subscription; a bare "cancelado"/"cancellato" (an order's state as often) is a status word but not a
-suppression word; short prepositions ("am", "le", "op", "em", "il") mark an event only at the end of a
+header and a status word (read as unsubscribed), but, like a bare "cancelado"/"cancellato" (an order's
+state as often), not a suppression word that makes an unknown column a consent question; short prepositions ("am", "le", "op", "em", "il") mark an event only at the end of a
 header ("Abgemeldet am").
 """
 
@@ -26,8 +25,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-
-LANGUAGES = ("de", "fr", "es", "it", "nl", "pt", "sv", "da")
 
 
 def fold(text: str) -> str:
