@@ -21,6 +21,10 @@ A column's *shape* is decided from its name (``classify_header``):
 * ``value`` — no consent word in the name, but a cell holds a suppression word of the vocabulary
   ("unsubscribed", "bounced" …) — decided by validate from the data.
 
+A negation right before a consent or newsletter word ("Nicht angemeldet", "no consent", "Pas de
+newsletter") makes a ``negative`` column; before an opt-out word ("not unsubscribed", "Kein Widerspruch")
+it makes a ``status`` column, never a guess. Words of other languages come from ``consent_words``.
+
 A cell is read as a status, as "no signal" (affirmative or empty), or as *unreadable*. A column with an
 unreadable cell, and every ``weak``/``value`` column with a non-affirmative cell, *needs a decision*: the
 run stops before its first write, naming the column, its values and the flags that settle it
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from etl.model import Status
+from etl.presets import consent_words as local
 
 # Most restrictive last. A person's status is the highest-ranked status any signal gives.
 RANK: Mapping[str, int] = MappingProxyType(
@@ -52,12 +57,35 @@ UNREADABLE = "?"  # a cell that cannot be read with confidence
 
 _S, _U, _C, _P, _N = (s.value for s in Status)
 
-TRUE_WORDS = ("true", "yes", "y", "1", "t", "on", "x", "checked", "ja", "oui", "si", "sí")
-FALSE_WORDS = ("false", "no", "n", "0", "f", "off", "unchecked", "nein", "non")
+# English and the other languages' words (``consent_words``), each in every spelling an export may use
+TRUE_WORDS = local.spelled(
+    ("true", "yes", "y", "1", "t", "on", "x", "checked", "ja", "oui", "si", "sí", *local.TRUE_WORDS)
+)
+FALSE_WORDS = local.spelled(
+    ("false", "no", "n", "0", "f", "off", "unchecked", "nein", "non", *local.FALSE_WORDS)
+)
+# cells of an event column that say the event never happened
+_NEVER = local.spelled(
+    (
+        "false",
+        "no",
+        "n",
+        "0",
+        "never",
+        "none",
+        "null",
+        "nil",
+        "nein",
+        "non",
+        *local.FALSE_WORDS,
+        *local.NEVER_WORDS,
+    )
+)
 
 # Status words of the platforms (normalised: lower case, runs of space/_/- as one space).
 VOCABULARY: Mapping[str, str] = MappingProxyType(
     {
+        **local.vocabulary(),  # first: an English word keeps its English meaning
         **dict.fromkeys(
             (
                 "subscribed",
@@ -186,6 +214,7 @@ SUPPRESSION_WORDS = (
     "unreachable",
     "undeliverable",
     "quarantined",
+    *local.spelled(local.SUPPRESSION_WORDS),
 )
 
 
@@ -211,37 +240,82 @@ def words(header: str) -> list[str]:
     return [w for w in re.split(r"[^0-9a-zA-Z\u00c0-\uffff]+", spaced.casefold()) if w]
 
 
-_CLEAN_WORDS = re.compile(
-    r"\b(hard ?bounced?|bounced?|bounces|complain(ed|t|ts)?|spam|quarantined|unreachable|undeliverable|"
-    r"invalid (email|address)|clean(ed)?)\b"
+# Header patterns, English first and then the other languages' (``consent_words``); a header's words are
+# matched with their accents stripped, so one pattern takes "désinscrit" and "desinscrit".
+_CLEAN_ANY = (
+    r"hard ?bounced?|bounced?|bounces|complain(ed|t|ts)?|spam|quarantined|unreachable|undeliverable|"
+    r"invalid (email|address)|clean(ed)?|" + local.CLEAN
 )
-_UNSUB_WORDS = re.compile(
-    r"\b(unsubscribed?|unsubscribes|unsub|opted ?out|opt ?out|optout|do ?not ?(e ?mail|contact|mail|send)|"
+_UNSUB_ANY = (
+    r"unsubscribed?|unsubscribes|unsub|opted ?out|opt ?out|optout|do ?not ?(e ?mail|contact|mail|send)|"
     r"donotemail|dnc|e ?mail disabled|disabled|blocklisted|blocklist|blacklisted|blacklist|blocked|"
-    r"suppress(ed|ion)?|no (e ?mail|marketing))\b"
+    r"suppress(ed|ion)?|no (e ?mail|marketing)|" + local.UNSUB
 )
-_POSITIVE_WORDS = re.compile(
-    r"\b(subscribed|opted ?in|opt ?in|optin|accepts?( e ?mail)? marketing|marketing (consent|opt ?in|ok)|"
+_CLEAN_WORDS = re.compile(r"\b(" + _CLEAN_ANY + r")\b")
+_UNSUB_WORDS = re.compile(r"\b(" + _UNSUB_ANY + r")\b")
+_POSITIVE_EN = (
+    r"subscribed|opted ?in|opt ?in|optin|accepts?( e ?mail)? marketing|marketing (consent|opt ?in|ok)|"
     r"consent(ed|s)?|gdpr|marketable|can e ?mail|allow(s)? e ?mail|receive e ?mails?|wants? e ?mails?|"
-    r"e ?mail marketing|subscribed to e ?mails?)\b"
+    r"e ?mail marketing|subscribed to e ?mails?"
 )
-_EVENT_WORDS = re.compile(r"\b(at|date|time|timestamp|on|when|datetime|since|reason|dt|ts)\b")
+_POSITIVE_WORDS = re.compile(r"\b(" + _POSITIVE_EN + "|" + local.POSITIVE + r")\b")
+_GAVE = re.compile(
+    r"\b(accepts?|consent(ed|s)?|gdpr|marketable|allow(s)?|can|wants?|receive|opted ?in|opt ?in|optin|"
+    + local.GAVE
+    + r")\b"
+)
+_EVENT_WORDS = re.compile(
+    r"\b(at|date|time|timestamp|on|when|datetime|since|reason|dt|ts|" + local.EVENT + r")\b"
+    r"|\b(" + local.EVENT_LAST + r")$"
+)
 _STATUS_NAMES = re.compile(
     r"^((e ?mail|subscription|subscriber|member|contact|marketing|consent|opt ?in|optin|newsletter|list|"
     r"e ?mail marketing|e ?mail permission|permission|mailing) (status|state)|status|state|subscription|"
-    r"subscription state|permission)$"
+    r"subscription state|permission|" + local.STATUS_NAMES + r")$"
 )
-_WEAK_WORDS = re.compile(
-    r"\b(newsletters?|marketing|mailing list|e ?mail (preferences?|list)|communications?)\b"
-)
+_WEAK_EN = r"newsletters?|marketing|mailing list|e ?mail (preferences?|list)|communications?"
+_WEAK_WORDS = re.compile(r"\b(" + _WEAK_EN + "|" + local.WEAK + r")\b")
 # Evidence *about* a consent (when, where, how it was given) is not a signal itself.
 _METADATA = re.compile(
     r"\b(ip|source|method|form|id|version|level|type|campaign|title|url|link|count|updated|modified|changed|"
     r"created|language|timezone|channel|medium|referrer|page|score|rating|sms|whatsapp|push|phone|text ?message|"
-    r"other)\b"
+    r"other|" + local.METADATA + r")\b"
 )
 _POSITIVE_EVENT = re.compile(
-    r"\b(opted ?in|opt ?in|optin|subscribed|consent(ed)?|confirm(ed)?|signup|joined)\b"
+    r"\b(opted ?in|opt ?in|optin|subscribed|consent(ed)?|confirm(ed)?|signup|joined|"
+    + local.POSITIVE_EVENT
+    + r")\b"
+)
+# "Nicht angemeldet", "Keine Einwilligung", "Pas de newsletter", "No consent": a negation right before a
+# consent or newsletter word (one small word may sit between) turns the name around
+_NEGATED = re.compile(
+    r"\b("
+    + local.NEGATION
+    + r")( ("
+    + local.NEGATION_FILLER
+    + r"))? ("
+    + _POSITIVE_EN
+    + "|"
+    + local.POSITIVE
+    + "|"
+    + _WEAK_EN
+    + "|"
+    + local.WEAK
+    + r")\b"
+)
+# "Nicht abgemeldet", "not unsubscribed", "Kein Widerspruch": a negated opt-out word. Its yes is a consent
+# and its no an opt-out, but a negation mis-read would turn an opt-out into Active, so such a column is
+# never guessed: it is read as a status column (its yes/no cells stop the run for a person to settle).
+_NEGATED_OPT_OUT = re.compile(
+    r"\b("
+    + local.NEGATION
+    + r")( ("
+    + local.NEGATION_FILLER
+    + r"))? ("
+    + _UNSUB_ANY
+    + "|"
+    + _CLEAN_ANY
+    + r")\b"
 )
 
 
@@ -262,7 +336,7 @@ class ConsentShape:
     def value_table(self) -> dict[str, str]:
         """Known cells → their reading. Cells not in the table read as ``default_reading``."""
         if self.kind == "event":
-            return dict.fromkeys(("false", "no", "n", "0", "never", "none", "null", "nil"), NO_SIGNAL)
+            return dict.fromkeys(_NEVER, NO_SIGNAL)
         table = {w: (NO_SIGNAL if s == _S else s) for w, s in VOCABULARY.items()}
         if self.kind == "positive":
             table.update(dict.fromkeys(TRUE_WORDS, NO_SIGNAL))
@@ -303,12 +377,14 @@ _DATE = re.compile(DATE_LIKE)
 
 def classify_header(header: str) -> ConsentShape | None:
     """The consent shape a column's name suggests, or None when the name says nothing about consent."""
-    joined = " ".join(words(header))
+    joined = local.fold(" ".join(words(header)))
     if not joined:
         return None
     clean = bool(_CLEAN_WORDS.search(joined))
     unsub = bool(_UNSUB_WORDS.search(joined))
     opt_out = _C if clean else _U
+    if (clean or unsub) and _NEGATED_OPT_OUT.search(joined):
+        return None if _METADATA.search(joined) else ConsentShape("status", opt_out)
     if clean or unsub:
         if _EVENT_WORDS.search(joined):
             return None if _METADATA.search(joined) else ConsentShape("event", opt_out)
@@ -319,17 +395,19 @@ def classify_header(header: str) -> ConsentShape | None:
         return ConsentShape("negative", opt_out)
     if _STATUS_NAMES.match(joined):
         return ConsentShape("status", _U)
+    negated = _NEGATED.search(joined)
+    if negated:
+        if _METADATA.search(joined):
+            return None
+        # "keine Einwilligung = ja" never consented; "keine Werbung = ja" / "nicht angemeldet = ja" opted out
+        return ConsentShape("negative", _N if _GAVE.search(negated.group(0)) else _U)
     if _POSITIVE_WORDS.search(joined):
         if _METADATA.search(joined) or (_EVENT_WORDS.search(joined) and _POSITIVE_EVENT.search(joined)):
             return None  # when/where/how a consent was given: evidence, not a signal
         if re.search(r"\b(status|state)\b", joined):
             return ConsentShape("status", _U)
         # "subscribed = false" is an unsubscribe; "accepts marketing = no" / "opted in = no" never consented
-        gave = re.search(
-            r"\b(accepts?|consent(ed|s)?|gdpr|marketable|allow(s)?|can|wants?|receive|opted ?in|opt ?in|optin)\b",
-            joined,
-        )
-        return ConsentShape("positive", _N if gave else _U)
+        return ConsentShape("positive", _N if _GAVE.search(joined) else _U)
     if _WEAK_WORDS.search(joined) and not _METADATA.search(joined):
         return ConsentShape("weak", _U)
     return None
