@@ -149,7 +149,7 @@ class ConsentFindings:
         return printable(
             f"consent is unclear in column{'s' if len(cols) != 1 else ''} {names}: "
             f"{self.undecided_rows:,} contact(s) undecided; settle each with --status-column and "
-            "--status-value, or --ignore-column (the questions are in report.html)"
+            "--status-value, or --ignore-column"
         )
 
     def decided_by_lines(self) -> list[str]:
