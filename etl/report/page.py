@@ -177,6 +177,10 @@ def _row_picture(doc: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, 
         counts = {"valid": t["valid"], "merged_duplicate": merged, "rejected": rejected}
         order = (("valid", "valid contacts", "#12b76a"), MERGED, ROW_OUTCOMES[5])
         return counts, order
+    if doc.get("state") == "stopped":  # nothing was written: the rows that would have been are held back
+        counts = {"held": t["valid"], "merged_duplicate": merged, "rejected": rejected}
+        order = (("held", "not written: the run stopped before writing", "#98a2b3"), MERGED, ROW_OUTCOMES[5])
+        return counts, order
     contacts = every_contact(doc)
     if contacts is not None:
         return {**contacts, "merged_duplicate": merged, "rejected": rejected}, (
