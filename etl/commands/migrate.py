@@ -47,7 +47,7 @@ from etl.commands.progress import ProgressDisplay
 from etl.commands.summary import Summary, migration_lines, verify_phrase
 from etl.commands.target import open_target
 from etl.config import TargetSettings
-from etl.errors import ConfigError, InputError, Paused, VerificationFailed
+from etl.errors import ConfigError, ConsentUnclear, InputError, Paused, VerificationFailed
 from etl.events import NO_EVENTS, VERIFIED, EventLog
 from etl.load.decide import ON_CONFLICT, POLICIES
 from etl.load.dryrun import dry_run_lines
@@ -58,6 +58,7 @@ from etl.pipeline.migration import Hooks, MigrateOptions, MigrateResult, migrate
 from etl.progress import TickingClock, Tracker
 from etl.report.files import rerender
 from etl.terminal import DETAIL, FINAL, NORMAL, console, say
+from etl.validate.report import status_line
 from etl.verify.output import verify_lines
 from etl.verify.verifier import VerifyResult
 
@@ -438,7 +439,11 @@ def _command(
     if result.plan is not None:
         for line in dry_run_lines(result.plan):
             say(line)
-        if result.stop_reason:  # a preview: it says what the real run would do, and succeeds
+        if result.consent_unclear:  # in validate's words: the same questions, the same counts
+            say(status_line(result.report))
+            warn(f"a real run would stop before writing: {result.stop_reason}")
+            warn(result.consent_unclear.replace("nothing was written", "migrate will stop"))
+        elif result.stop_reason:  # a preview: it says what the real run would do, and succeeds
             warn(f"a real run would stop before writing: {result.stop_reason} {_ALLOW}")
     if result.state == "complete" and checked is None and result.files is not None:
         # the page was rendered before the read-back was decided: say why there is none
@@ -453,6 +458,8 @@ def _command(
     if result.state != "dry_run":
         state = "stopped" if result.state == "stopped" else "complete"
         ended["doc"] = document(state, summary=summary)
+    if result.state == "stopped" and result.consent_unclear:  # one line per column to settle
+        raise ConsentUnclear(result.consent_unclear)
     if result.state == "stopped":
         raise InputError(f"stopped before writing anything: {result.stop_reason} {_ALLOW}")
     if checked is not None and not checked.clean:

@@ -27,7 +27,7 @@ from etl.benchmark.client import BenchmarkClient
 from etl.benchmark.pacing import Pacer
 from etl.clock import Clock, SystemClock
 from etl.config import Secret
-from etl.errors import AuthError, ConfigError, ConsentUnclear, Paused
+from etl.errors import AuthError, ConfigError, Paused
 from etl.events import (
     FAIL,
     FINISH,
@@ -115,6 +115,8 @@ class MigrateResult:
     already_complete: bool = False
     warnings: tuple[str, ...] = ()
     stop_reason: str | None = None  # stopped, or (dry run) what would stop the real run
+    # the stop (or would-stop) is unclear consent: ``ConsentUnclear``'s text, one line per column to settle
+    consent_unclear: str | None = None
 
 
 @dataclass
@@ -354,8 +356,6 @@ def _migrate(
     else:
         read_now = read_sources(hooks.on_rows)
         tracker.end()  # the extraction's last line, if it had any
-        if read_now.validation.consent.unclear and not opts.dry_run:  # fail closed, before any request
-            raise ConsentUnclear(read_now.validation.consent.stop_message())
         run_id, sources = run_fingerprint(opts, base_url, read_now.identity), SourcesRead.now(read_now)
     now = datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds")
     out_dir = report_dir(opts.report_dir, run_id)
@@ -367,11 +367,16 @@ def _migrate(
         create_tags=opts.create_tags,
         extra_lists=opts.lists,
     )
-    stop = (  # a stored run began: only a run that has not begun stops for this
-        None
-        if opts.allow_mostly_rejected or stored is not None
+    # a stored run began: only a run that has not begun stops. Unclear consent fails closed, before any
+    # request and whatever --allow-mostly-rejected says; then the export's own guard (etl.load.guard)
+    consent = None if stored is not None else sources.get().validation.consent
+    unclear = consent.stop_line() if consent is not None and consent.unclear else None
+    stop = (
+        unclear
+        if unclear is not None or opts.allow_mostly_rejected or stored is not None
         else stop_reason(sources.get().validation, import_unconfirmed=opts.import_unconfirmed)
     )
+    questions = consent.stop_message() if consent is not None and unclear is not None else None
     if opts.dry_run:
         read = sources.get()
         result = read.validation
@@ -438,6 +443,7 @@ def _migrate(
             validation=result,
             warnings=(*read.warnings, *unread),
             stop_reason=stop,
+            consent_unclear=questions,
         )
 
     with Ledger.open(state_dir) as ledger, ledger_errors(ledger.path):
@@ -532,6 +538,7 @@ def _migrate(
                 validation=read.validation,
                 warnings=read.warnings,
                 stop_reason=stop,
+                consent_unclear=questions,
             )
 
         def waited(seconds: float, reason: str) -> None:

@@ -26,6 +26,8 @@ ROW_OUTCOMES = (
     ("pending", "not sent yet", "#fdb022"),
 )
 CONSENT = (
+    # first: the contacts nobody can say anything about yet (report.json's consent.undecided_rows)
+    ("undecided", "undecided — migrate will stop until the consent column is settled", "#c11574"),
     ("subscribed", "subscribed", "#12b76a"),
     ("unsubscribed", "unsubscribed (imported as Inactive)", "#f79009"),
     ("cleaned", "cleaned (imported as Inactive)", "#f04438"),
@@ -74,6 +76,14 @@ def segments(counts: dict[str, Any], order: tuple[tuple[str, str, str], ...]) ->
         out.append({"key": key, "label": label, "color": color, "count": count, "x": x, "width": width})
         x += width
     return out
+
+
+def consent_counts(doc: dict[str, Any]) -> dict[str, int]:
+    """The consent bar's counts: ``by_status`` and the undecided contacts beside them (report.json keeps
+    those out of ``by_status``: they are no status's until a person settles the column)."""
+    counts = {k: int(v or 0) for k, v in (doc.get("by_status") or {}).items()}
+    counts["undecided"] = int((doc.get("consent") or {}).get("undecided_rows") or 0)
+    return counts
 
 
 def _meaning(code: str) -> str:
@@ -166,6 +176,10 @@ def _row_picture(doc: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, 
     if doc.get("state") is None:  # validate: nothing happened yet
         counts = {"valid": t["valid"], "merged_duplicate": merged, "rejected": rejected}
         order = (("valid", "valid contacts", "#12b76a"), MERGED, ROW_OUTCOMES[5])
+        return counts, order
+    if doc.get("state") == "stopped":  # nothing was written: the rows that would have been are held back
+        counts = {"held": t["valid"], "merged_duplicate": merged, "rejected": rejected}
+        order = (("held", "not written: the run stopped before writing", "#98a2b3"), MERGED, ROW_OUTCOMES[5])
         return counts, order
     contacts = every_contact(doc)
     if contacts is not None:
@@ -296,7 +310,8 @@ def view(
         "rows_to_contacts": rows_to_contacts(doc),
         "contact_line": _contact_line(doc),
         "row_segments": segments(row_counts, row_order),
-        "consent_segments": segments(doc.get("by_status") or {}, CONSENT),
+        "consent_segments": segments(consent_counts(doc), CONSENT),
+        "undecided": int((doc.get("consent") or {}).get("undecided_rows") or 0),
         "rejects": _rejects(doc),
         "field_problems": fp if fp.get("cells") else None,
         "consent": doc.get("consent") or {"columns": [], "decided_by": [], "needs_decision": []},

@@ -7,7 +7,7 @@ report, the console and the stop message (``ConsentUnclear``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from etl.model import STATUS, Status
 from etl.presets.consent import NO_SIGNAL, UNREADABLE, VOCABULARY, normalise_value
 from etl.terminal import printable
 from etl.validate.canonical import ColumnPlan
-from etl.validate.status import CONSENT_SCHEMA, SOURCES_SCHEMA
+from etl.validate.status import CONSENT_SCHEMA, SOURCES_SCHEMA, UNDECIDED_STATUS
 
 _SHOWN_VALUES = 8  # values quoted per column in a console line
 _STATUSES = ", ".join(s.value for s in Status)
@@ -75,14 +75,22 @@ def _read_as(reading: str) -> str:
 class ConsentFindings:
     """``columns``: every consent column of the run (and every watched column in which suppression words
     turned up). ``decided_by``: (signal, value, status, rows) — which column (or file name, or the default)
-    decided the status of how many rows, and with which value."""
+    decided the status of how many rows, and with which value; rows with an unreadable consent cell are
+    ``undecided`` there, by that column. ``undecided``: (status, contacts) — valid contacts whose consent
+    is undecided, by the status they would otherwise get: not theirs until a person settles the column,
+    so the report counts them apart (``undecided_rows``), never as that status."""
 
     columns: tuple[ConsentColumn, ...] = ()
     decided_by: tuple[tuple[str, str | None, str, int], ...] = ()
+    undecided: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def of(
-        cls, plan: ColumnPlan, values: Sequence[pl.DataFrame], sources: Sequence[pl.DataFrame]
+        cls,
+        plan: ColumnPlan,
+        values: Sequence[pl.DataFrame],
+        sources: Sequence[pl.DataFrame],
+        undecided: Mapping[str, int] | None = None,
     ) -> ConsentFindings:
         found = pl.concat(list(values)) if values else pl.DataFrame(schema=CONSENT_SCHEMA)
         summed = found.group_by("column", "kind", "value", "reading").agg(pl.col("n").sum())
@@ -109,7 +117,16 @@ class ConsentFindings:
             .agg(pl.col("n").sum())
             .sort(["by", "n", "value"], descending=[False, True, False], nulls_last=True)
         )
-        return cls(tuple(columns), tuple((b, v, s, int(n)) for b, v, s, n in decided.iter_rows()))
+        return cls(
+            tuple(columns),
+            tuple((b, v, s, int(n)) for b, v, s, n in decided.iter_rows()),
+            tuple(sorted((undecided or {}).items())),
+        )
+
+    @property
+    def undecided_rows(self) -> int:
+        """Valid contacts whose consent is undecided (0 once every consent column reads)."""
+        return sum(n for _, n in self.undecided)
 
     @property
     def unclear(self) -> tuple[ConsentColumn, ...]:
@@ -124,11 +141,25 @@ class ConsentFindings:
         )
         return "\n".join([head, *(f"  {c.question()}" for c in cols)])
 
+    def stop_line(self) -> str:
+        """The stop in one line (``load.stop_reason``, the summary's ``state:``): which columns, how many
+        contacts are undecided, and that the flags settle it (the questions are in the report)."""
+        cols = self.unclear
+        names = ", ".join(f'"{_short(c.column)}"' for c in cols[:4]) + (", …" if len(cols) > 4 else "")
+        return printable(
+            f"consent is unclear in column{'s' if len(cols) != 1 else ''} {names}: "
+            f"{self.undecided_rows:,} contact(s) undecided; settle each with --status-column and "
+            "--status-value, or --ignore-column"
+        )
+
     def decided_by_lines(self) -> list[str]:
         """Console lines: which signal decided how many rows' status, with which value."""
         lines = []
         for by, value, status, n in self.decided_by:
             said = "" if value is None else f' = "{_short(value)}"'
+            if status == UNDECIDED_STATUS:
+                lines.append(f"status {status:<12} {n:>10,} rows  {by}{said} cannot be read")
+                continue
             lines.append(f"status {status:<12} {n:>10,} rows  decided by {by}{said}")
         return lines
 
@@ -137,4 +168,5 @@ class ConsentFindings:
             "columns": [c.to_dict() for c in self.columns],
             "decided_by": [{"by": b, "value": v, "status": s, "rows": n} for b, v, s, n in self.decided_by],
             "needs_decision": [c.column for c in self.unclear],
+            "undecided_rows": self.undecided_rows,
         }

@@ -250,6 +250,7 @@ class _Batches:
         self.structural: list[pl.DataFrame] = []
         self.consent: list[pl.DataFrame] = []
         self.sources: list[pl.DataFrame] = []
+        self.undecided: list[pl.DataFrame] = []  # keys of rows whose consent nobody can read yet
         self.field_problems: list[pl.DataFrame] = []
         self.field_raw: list[pl.DataFrame] = []
         self.date_orders: dict[str, str] = {}  # spreadsheet dates: day/month order proven per column
@@ -264,6 +265,8 @@ class _Batches:
         found = canonical_rows(raw, self.plan, self.preset, self.headers, self.date_orders)
         self.consent.append(found.consent_values)
         self.sources.append(found.status_sources)
+        if found.undecided.len():
+            self.undecided.append(_compact(found.undecided.to_frame(KEY)))
         full = found.rows.select(
             *PROVENANCE, EMAIL_RAW, KEY, STATUS, TAGS, LISTS, EVENT_TIME, *(column(c) for c in self.labels)
         )
@@ -376,7 +379,9 @@ class _Batches:
             detection=detection,
             field_values=self.field_values,
             field_head=self.head if self.head is not None else pl.DataFrame(),
-            consent=ConsentFindings.of(self.plan, self.consent, self.sources),
+            consent=ConsentFindings.of(
+                self.plan, self.consent, self.sources, _undecided(canonical, self.undecided)
+            ),
             field_problems=(
                 _concat(self.field_problems)
                 if self.field_problems
@@ -386,6 +391,17 @@ class _Batches:
                 _concat(self.field_raw, "diagonal") if self.field_raw else _empty_raw(self.src)
             ),
         )
+
+
+def _undecided(canonical: pl.DataFrame, keys: list[pl.DataFrame]) -> dict[str, int]:
+    """Valid contacts (persons) whose consent is undecided, by the status they would otherwise have: a
+    person is undecided when any of their rows kept has a consent cell nobody can read (``keys``, from
+    the batches). Counted, not filtered: a million-row frame is not copied."""
+    if not keys:
+        return {}
+    wanted = _concat(keys).get_column(KEY).unique().implode()
+    counts = canonical.group_by(STATUS).agg(pl.col(KEY).is_in(wanted).sum().alias("n"))
+    return {s: int(n) for s, n in counts.iter_rows() if n}
 
 
 def _hold_unclear(canonical: pl.DataFrame, problems: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

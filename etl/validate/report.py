@@ -35,6 +35,7 @@ from etl.names import col as column
 from etl.report import render_page
 from etl.validate.core import RAW, ValidationResult
 from etl.validate.rows import FIELD, FIELD_VALUE_CHARS, REJECT_COLUMN, REJECT_VALUE
+from etl.validate.status import UNDECIDED_STATUS
 
 SCHEMA = "bme-migrate/report"
 # bumped on an incompatible change. 2: ``schema``/``version``/``tool_version`` replace ``report_schema``
@@ -201,6 +202,8 @@ def build_report(
     """
     by_status = dict.fromkeys((s.value for s in Status), 0)
     by_status.update(dict(result.canonical.group_by(STATUS).len().iter_rows()))
+    for status, n in result.consent.undecided:  # not that status: undecided (consent.undecided_rows)
+        by_status[status] -= n
     reasons = (
         result.rejections.group_by(REASON_CODE).len().sort(["len", REASON_CODE], descending=[True, False])
     )
@@ -407,6 +410,9 @@ def _decided_by_lines(consent: dict[str, Any] | None) -> list[str]:
     lines = ["status decided by:"]
     for d in items[:_DECIDED_LINES]:
         said = "" if d["value"] is None else f' = "{d["value"][:40]}"'
+        if d["status"] == UNDECIDED_STATUS:  # no status yet: the column must be settled first
+            lines.append(f"  {d['rows']:>10,} → {d['status']:<12} {d['by']}{said} cannot be read")
+            continue
         lines.append(f"  {d['rows']:>10,} → {d['status']:<12} by {d['by']}{said}")
     if len(items) > _DECIDED_LINES:
         lines.append(f"  … {len(items) - _DECIDED_LINES} more in report.json (consent.decided_by)")
@@ -443,6 +449,16 @@ def detection_note(det: dict[str, Any] | None) -> str:
     return f" (detected, confidence {det['confidence']:.0%})"
 
 
+def status_line(doc: dict[str, Any]) -> str:
+    """``valid by status: subscribed 1, …``, and the contacts whose consent is undecided apart: they have
+    no status until a person settles the column, and migrate stops until then."""
+    line = "valid by status: " + ", ".join(f"{k} {v:,}" for k, v in doc["by_status"].items())
+    undecided = int((doc.get("consent") or {}).get("undecided_rows") or 0)
+    if undecided:
+        line += f"; undecided {undecided:,} (consent unclear: migrate will stop)"
+    return line
+
+
 def validation_lines(doc: dict[str, Any]) -> list[str]:
     """The validate report in a few terminal lines: totals, top reject reasons, duplicates, statuses, the plan."""
     t, p, d = doc["rows"], doc["plan"]["estimate"], doc["duplicates"]
@@ -467,7 +483,7 @@ def validation_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(
             f"duplicates: {d['groups']:,} addresses had several rows; {d['rows_merged']:,} rows merged"
         )
-    lines.append("valid by status: " + ", ".join(f"{k} {v:,}" for k, v in doc["by_status"].items()))
+    lines.append(status_line(doc))
     lines += _decided_by_lines(doc.get("consent"))
     lines += _not_stored_lines(doc.get("mapping"))
     lines.append(

@@ -223,7 +223,9 @@ class CanonicalRows:
     ``rejected``: the mask of rows that must be rejected. ``problems``: those rows only, in row order —
     PROVENANCE, KEY, STATUS, REASON_CODE, REASON, REJECT_COLUMN, REJECT_VALUE (the reasons are built for
     these few rows, not for every row). ``field_problems``: one row per unreadable cell of a row that is
-    not rejected (FIELD_PROBLEM_SCHEMA, in row then column order), built for those cells only."""
+    not rejected (FIELD_PROBLEM_SCHEMA, in row then column order), built for those cells only.
+    ``undecided``: the keys of the rows not rejected whose consent is undecided (``status.undecided``):
+    their person's status is unknown until someone settles the column, whatever STATUS says."""
 
     rows: pl.DataFrame
     rejected: pl.Series
@@ -231,6 +233,7 @@ class CanonicalRows:
     field_problems: pl.DataFrame
     consent_values: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=consent.CONSENT_SCHEMA))
     status_sources: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=consent.SOURCES_SCHEMA))
+    undecided: pl.Series = field(default_factory=lambda: pl.Series(KEY, [], dtype=pl.String))
 
 
 def canonical_rows(
@@ -272,11 +275,13 @@ def canonical_rows(
     tags = pl.col(f"{TEMP}tags") if plan.tags else rules.empty_list()
     # the status and the consent readings in stages of their own (see consent.with_status)
     raw = consent.with_status(raw, plan, preset, file_statuses(files, preset), headers_by_file)
+    found = consent.consent_values(raw, plan, headers_by_file)
+    unsure = consent.undecided(plan, found)
     first = raw.select(
         *PROV,
         pl.col(f"{TEMP}email_raw").alias(EMAIL_RAW),
         email.str.to_lowercase().alias(KEY),
-        *(pl.col(c) for c in (STATUS, consent.BY, consent.VALUE, consent.WORD, consent.UNKNOWN)),
+        *_status_columns(unsure),
         tags.alias(TAGS),
         _lists(plan, preset, files).alias(LISTS),
         event.dt.replace_time_zone("UTC").alias(EVENT_TIME),
@@ -339,11 +344,31 @@ def canonical_rows(
         _chain(checks, lambda c: pl.lit(c.column)).alias(REJECT_COLUMN),
         _chain(checks, lambda c: c.value).str.slice(0, FIELD_VALUE_CHARS).alias(REJECT_VALUE),
     )
-    found = consent.consent_values(raw, plan, headers_by_file)
     sources = consent.status_sources(first, ~rejected)
+    undecided = (
+        first.get_column(KEY).filter(first.get_column(consent.UNDECIDED) & ~rejected)
+        if unsure is not None
+        else pl.Series(KEY, [], dtype=pl.String)
+    )
     first, field_problems = _field_problems(first, plan, rejected)
     rows = first.drop([c for c in first.columns if c.startswith(TEMP)])
-    return CanonicalRows(rows, rejected, problems, field_problems, found, sources)
+    return CanonicalRows(rows, rejected, problems, field_problems, found, sources, undecided)
+
+
+def _status_columns(unsure: consent.Undecided | None) -> list[pl.Expr]:
+    """STATUS, BY, VALUE, WORD, UNKNOWN and, when some row is undecided, UNDECIDED marking it; an undecided
+    row's BY and VALUE then name its unreadable cell (the status sources count it as undecided by that
+    column, ``consent.status_sources``)."""
+    plain = [pl.col(c) for c in (STATUS, consent.BY, consent.VALUE, consent.WORD, consent.UNKNOWN)]
+    if unsure is None:
+        return plain
+    return [
+        plain[0],
+        pl.when(unsure.flag).then(unsure.by).otherwise(pl.col(consent.BY)).alias(consent.BY),
+        pl.when(unsure.flag).then(unsure.value).otherwise(pl.col(consent.VALUE)).alias(consent.VALUE),
+        *plain[3:],
+        unsure.flag.alias(consent.UNDECIDED),
+    ]
 
 
 def _field_problems(

@@ -43,6 +43,8 @@ BY = "__bme_status_by"
 VALUE = "__bme_status_val"
 WORD = "__bme_status_word"
 UNKNOWN = "__bme_status_unknown"
+UNDECIDED = "__bme_status_undecided"  # the row has a consent cell nobody can read (see ``undecided``)
+UNDECIDED_STATUS = "undecided"  # what the report says such a row's status is until a person settles it
 FILLED = "(filled)"
 DEFAULT = "default"
 FILE_NAME = "file name"
@@ -373,10 +375,53 @@ def _variants() -> list[str]:
     return sorted(out)
 
 
+@dataclass(frozen=True)
+class Undecided:
+    """Which rows are *undecided* and why, as expressions over the frame ``with_status`` left: a row is
+    undecided when a cell of it cannot be read in a column that may carry consent (reading
+    ``UNREADABLE``, or a suppression word in a watched column). Whatever its other columns say, its
+    status is not known until a person settles that column: the report must not count it as the status
+    the other signals (or the preset's default) gave it. ``by``/``value`` name the first such cell."""
+
+    flag: pl.Expr
+    by: pl.Expr
+    value: pl.Expr
+
+
+def undecided(plan: ColumnPlan, found: pl.DataFrame) -> Undecided | None:
+    """``Undecided`` for one batch, given its ``consent_values`` (``found``), or None when no row of it
+    is: only the columns that hold an unreadable cell in this batch are looked at row by row, so a
+    batch without one costs nothing."""
+    unread = set(found.filter(pl.col("reading") == UNREADABLE).get_column("column").to_list())
+    cells: list[tuple[str, pl.Expr, pl.Expr]] = []  # (column, row's cell unreadable?, cell as reported)
+    for j, (col, _) in enumerate(plan.consent):
+        if col in unread:
+            hit = pl.col(consent_reading_column(j)) == UNREADABLE
+            cells.append((col, hit.fill_null(False), pl.col(consent_cell_column(j))))
+    if unread:
+        variants = _variants()
+        for col in plan.watch:
+            if col in unread:
+                cells.append((col, column(col).is_in(variants).fill_null(False), normalised(column(col))))
+    if not cells:
+        return None
+    by: Any = None
+    value: Any = None
+    for col, hit, cell in cells:
+        by = (pl.when(hit) if by is None else by.when(hit)).then(pl.lit(f'column "{col}"'))
+        value = (pl.when(hit) if value is None else value.when(hit)).then(cell)
+    return Undecided(pl.any_horizontal(hit for _, hit, _ in cells), by, value)
+
+
 def status_sources(first: pl.DataFrame, keep: pl.Series) -> pl.DataFrame:
-    """Rows per (deciding signal, its value, status), over the rows kept (SOURCES_SCHEMA)."""
+    """Rows per (deciding signal, its value, status), over the rows kept (SOURCES_SCHEMA); an undecided
+    row (``UNDECIDED``, when ``first`` has it) counts as ``UNDECIDED_STATUS``, by the column that left it
+    so, not as the status a weaker signal or the default gave it."""
+    by, value, status = pl.col(BY), pl.col(VALUE), pl.col(STATUS)
+    if UNDECIDED in first.columns:
+        status = pl.when(pl.col(UNDECIDED)).then(pl.lit(UNDECIDED_STATUS)).otherwise(status).alias(STATUS)
     return (
-        first.select(BY, VALUE, STATUS)  # (filtering every column of ``first`` first copied them all)
+        first.select(by, value, status)  # (filtering every column of ``first`` first copied them all)
         .filter(keep)
         .group_by(pl.col(BY).alias("by"), pl.col(VALUE).alias("value"), STATUS)
         .agg(pl.len().cast(pl.Int64).alias("n"))

@@ -147,3 +147,36 @@ def test_a_paused_and_resumed_run_shows_its_timeline(run, browser, tmp_path: Pat
     assert [i["outcome"] for i in doc["invocations"]] == ["paused", "complete"]
     text = _check(browser, tmp_path / "m" / "report.html")
     assert "Timeline" in text and "paused" in text and "Migration complete" in text
+
+
+UNDECIDED_EXPORT = "Email,First Name,Newsletter\n" + "".join(
+    f"{name.lower()}@example.com,{name},{word}\n"
+    for name, word in (("Ada", "ja"), ("Bob", "nein"), ("Cy", "vielleicht"), ("Di", "vielleicht"))
+)
+
+
+def test_undecided_consent_is_its_own_segment_not_subscribed(run, browser, tmp_path: Path) -> None:
+    """Validate's page and a stopped migrate's: the consent bar has an "undecided" segment (its own
+    colour and a text label), no "subscribed" count includes the undecided contacts, the stop's page
+    lists the question, and nothing overflows at 375 px."""
+    src = tmp_path / "export.csv"
+    src.write_text(UNDECIDED_EXPORT, encoding="utf-8")
+    state = ["--state-dir", str(tmp_path / "state")]
+    for command, out, code in (("validate", "v", 0), ("migrate", "m", 2)):
+        done = run([command, str(src), "--report-dir", str(tmp_path / out), *state])
+        assert done.exit_code == code, done.output
+        text = _check(browser, tmp_path / out / "report.html")
+        assert "3 undecided — migrate will stop until the consent column is settled" in text
+        assert "1 subscribed\n" in text and "4 subscribed" not in text and "3 subscribed" not in text
+        assert "3 contacts are undecided" in text
+        page, errors = _open(browser, tmp_path / out / "report.html")
+        try:
+            bar = page.locator('svg[aria-label="contacts by consent status"] rect')
+            fills = [bar.nth(i).get_attribute("fill") for i in range(bar.count())]
+            titles = [bar.nth(i).text_content() for i in range(bar.count())]
+            assert len(fills) == 2 and len(set(fills)) == 2, fills  # undecided and subscribed, apart
+            assert titles[0].startswith("undecided") and titles[1] == "subscribed: 1", titles
+        finally:
+            page.close()
+    assert "Stopped before writing anything" in text and '--ignore-column "Newsletter"' in text
+    assert "4 not written: the run stopped before writing" in text and "No row was read" not in text

@@ -168,6 +168,31 @@ def test_an_unreadable_consent_column_is_listed_and_the_flags_settle_it() -> Non
     assert "Custom 3" in {f.source for f in settled.fields}  # not consent: an ordinary custom field
 
 
+def test_a_person_with_an_unreadable_consent_cell_is_undecided_not_their_default() -> None:
+    """Rows with a cell nobody can read — in a consent column or a watched one — are undecided: counted
+    apart by the status they would otherwise get, per person (a duplicate row's cell counts for its
+    person), and ``decided_by`` names the column and cell, never "default". A rejected row counts not."""
+    rows: list[dict[str, str | None]] = [
+        {"email": "a@x.com", "Newsletter": "yes", "Custom 3": "red"},
+        {"email": "b@x.com", "Newsletter": "maybe", "Custom 3": "blue"},
+        {"email": "c@x.com", "Newsletter": "yes", "Custom 3": "unsubscribed"},
+        {"email": "d@x.com", "Newsletter": "yes", "Custom 3": "red", "status": "unsubscribed"},
+        {"email": "D@x.com", "Newsletter": "maybe", "Custom 3": "red"},  # d's second row
+        {"email": "not-an-address", "Newsletter": "maybe", "Custom 3": "red"},  # rejected
+    ]
+    res = run(rows)
+    assert res.consent.undecided == (("subscribed", 2), ("unsubscribed", 1))
+    assert res.consent.undecided_rows == 3 and res.consent.to_dict()["undecided_rows"] == 3
+    by = {(b, v, s): n for b, v, s, n in res.consent.decided_by}
+    assert by[('column "Newsletter"', "maybe", "undecided")] == 2  # b and d's second row
+    assert by[('column "Custom 3"', "unsubscribed", "undecided")] == 1
+    assert by[("default", None, "subscribed")] == 1  # a alone
+    assert "3 contact(s) undecided" in res.consent.stop_line()
+    settled = run(rows, consent=ConsentChoices(None, {}, ("Newsletter", "Custom 3")))
+    assert settled.consent.undecided == () and settled.consent.undecided_rows == 0
+    assert {s for _, _, s, _ in settled.consent.decided_by} == {"subscribed", "unsubscribed"}
+
+
 def test_a_mapping_file_can_say_a_column_is_not_consent(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "mine.toml"
     path.write_text('extends = "generic"\nnot_consent = ["Newsletter"]\n', encoding="utf-8")
