@@ -43,12 +43,18 @@ def verify_phrase(result: VerifyResult) -> str:
     return f"MISMATCH — {len(result.mismatches):,} difference(s) among {checked}"
 
 
-def _rows(t: Mapping[str, Any]) -> str:
+def _rows(t: Mapping[str, Any], *, stopped: bool = False) -> str:
+    """``read = outcome + …``: the sum holds on every line, a run stopped before writing included (its
+    valid rows are "not written", beside the rows it rejected)."""
     parts = " + ".join(f"{k} {int(t.get(k, 0) or 0):,}" for k in OUTCOMES)
     pending = int(t.get("pending", 0) or 0)
-    line = f"{int(t.get('read', 0) or 0):,} read = {parts}"
+    read = int(t.get("read", 0) or 0)
+    line = f"{read:,} read = {parts}"
     if pending:
         line += f" + pending {pending:,}"
+    unwritten = read - pending - sum(int(t.get(k, 0) or 0) for k in OUTCOMES)
+    if stopped and unwritten > 0:
+        line += f" + not written {unwritten:,}"
     merged = int(t.get("merged_duplicate", 0) or 0)
     if merged:
         line += f" ({merged:,} duplicate row(s) merged into another row with the same email)"
@@ -76,7 +82,9 @@ def migration_lines(s: Summary) -> list[str]:
         "dry_run": "dry run — nothing was written",
         "stopped": f"STOPPED before writing — {s.pause_reason}" if s.pause_reason else "STOPPED",
     }[s.state]
-    rows = _rows(s.rows)  # a dry run's rows are its plan's: the real run's line, word for word
+    rows = _rows(
+        s.rows, stopped=s.state == "stopped"
+    )  # a dry run's rows are its plan's: the real run's line, word for word
     if s.state == "dry_run":
         requests = f"read-only; the migration itself needs {s.requests_total or 0:,} (bill above)"
     else:

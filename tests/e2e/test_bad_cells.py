@@ -183,6 +183,10 @@ def test_mostly_rejected_rows_stop_before_the_first_request(run, box, tmp_path: 
         "(invalid_email 5; see rejects.csv)" in stopped.err
     )
     assert "--allow-mostly-rejected" in stopped.err and "state:     STOPPED before writing" in stopped.out
+    assert (
+        "rows:      8 read = created 0 + updated 0 + unchanged 0 + skipped 0 + rejected 6 + failed 0 + "
+        "not written 2" in stopped.out
+    )
     assert sandbox.app.request_counts() == {}  # not even resolution's reads
     assert account_contacts(sandbox.app) == {}
     doc = json.loads((tmp_path / "r" / "report.json").read_text())

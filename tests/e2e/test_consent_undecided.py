@@ -71,6 +71,8 @@ def test_a_consent_stop_writes_its_report_dir_and_sends_nothing(run, sandbox_fac
     assert stopped.err.startswith("error: consent is unclear in 1 column; nothing was written")
     assert f"reports:   {tmp_path / 'm' / 'report.html'}" in stopped.out
     assert 'STOPPED before writing — consent is unclear in column "Newsletter": 3 contact(s)' in stopped.out
+    rows = next(x for x in stopped.out.splitlines() if x.startswith("rows:"))
+    assert rows.endswith(" + failed 0 + not written 4"), rows  # the line's sum holds: 4 read, 4 not written
     assert sum(box.app.request_counts().values()) == 0 and account_contacts(box.app) == {}
     doc = _checked("report", tmp_path / "m" / "report.json")
     assert doc["state"] == "stopped" and doc["load"]["stop_reason"].startswith("consent is unclear")
