@@ -264,12 +264,20 @@ def column_samples(result: ValidationResult) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if not head.height:
         return out
+    # by position, looked up once: ``head.columns`` builds the list of every name on each call, and a
+    # Series method per column runs a query each — with 10,000 columns both made this quadratic
+    position = {name: i for i, name in enumerate(head.columns)}
     for f in result.fields:
-        if f.label not in head.columns:
+        i = position.get(f.label)
+        if i is None:
             continue
-        # renamed first: a Series method runs as pl.col(name), and a header "*" or "^…$" is a pattern there
-        values = head.get_column(f.label).alias("v").drop_nulls().cast(pl.String).unique(maintain_order=True)
-        out[f.source] = [v[:SAMPLE_CHARS] for v in values.head(SAMPLE_VALUES).to_list() if v]
+        seen: dict[str, None] = {}
+        for value in head.to_series(i).cast(pl.String):  # stops at the first few distinct values
+            if value and value not in seen:
+                seen[value] = None
+                if len(seen) == SAMPLE_VALUES:
+                    break
+        out[f.source] = [v[:SAMPLE_CHARS] for v in seen]
     return out
 
 

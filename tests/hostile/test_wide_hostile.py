@@ -32,9 +32,9 @@ def test_ten_thousand_columns_validate_in_seconds_and_bill_one_structure_update(
     done = run(["validate", str(src), "--preset", "generic", "--report-dir", str(tmp_path / "r")])
     took = time.monotonic() - started
     assert done.exit_code == 0, done.output
-    assert took < 30, (
+    assert took < 120, (
         f"validate of {WIDTH} columns took {took:.0f} s"
-    )  # was 181 s, now ~8 s; loose: shared CPU
+    )  # quadratic was 181 s; ~8–22 s now: loose, the CPU is shared (tests run two at a time)
     doc = json.loads((tmp_path / "r" / "report.json").read_text())
     assert doc["rows"]["read"] == 2 and doc["rows"]["valid"] == 1 and doc["rows"]["rejected"] == 1
     assert len(doc["mapping"]["columns"]) == WIDTH + 1

@@ -133,3 +133,14 @@ def test_summary_lines_mention_the_essentials() -> None:
     text = "\n".join(validation_lines(doc))
     assert "read 6 rows" in text and "rejected 3" in text and "invalid_email 1" in text
     assert "merged duplicates 1" in text and "unsubscribed 1" in text and "requests" in text
+
+
+def test_column_samples_are_the_first_distinct_non_empty_values_of_each_field_column() -> None:
+    from etl.validate.report import SAMPLE_CHARS, SAMPLE_VALUES, column_samples
+
+    long = "x" * (SAMPLE_CHARS + 20)
+    cells = [None, "", "b", "a", "b", long, "c", "d"]
+    result = run([{"email": f"p{i}@x.com", "Colour": v, "*": "star"} for i, v in enumerate(cells)])
+    samples = column_samples(result)
+    assert samples["Colour"] == ["b", "a", long[:SAMPLE_CHARS]][:SAMPLE_VALUES]
+    assert samples["*"] == ["star"]  # a header polars would read as a pattern is still one column
