@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 RUNTIME := $(VENV)/.runtime
 SOURCE ?=
 ARGS   ?=
+JOBS   ?= auto
 
 .PHONY: help test migrate validate sandbox bench lint clean screenshots
 
@@ -29,8 +30,9 @@ $(STAMP): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+# one test worker per core (JOBS=0: in this process, one at a time — for a debugger or -x)
 test: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist worksteal $(ARGS)
 
 migrate: $(RUNTIME)
 	@test -n "$(SOURCE)" || { echo "usage: make migrate SOURCE=<export file>"; exit 2; }

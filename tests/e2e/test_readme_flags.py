@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*[a-z](?![\w*-])")  # `--create-*` is a pattern
 # lines about other programs' flags (the sample generator's --large is not bme-migrate's)
-OTHER_TOOLS = ("python -m", "pytest", "ruff", "pip ", "generate.py")
+OTHER_TOOLS = ("python -m", "pytest", "ruff", "pip ", "generate.py", "systemd-run ")
 
 
 def _options(command: click.Command) -> set[str]:
