@@ -35,7 +35,7 @@ when signals disagree the most restrictive wins (``RANK``), the same rule as for
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -323,7 +323,7 @@ _NEGATED_OPT_OUT = re.compile(
 class ConsentShape:
     """How one column carries consent: ``kind`` (see the module doc) and the status an opt-out gives."""
 
-    kind: str  # positive | negative | event | status | weak | value
+    kind: str  # positive | negative | event | status | weak | value | address
     status: str  # the status a firing cell gives (for status/value: the vocabulary decides)
 
     def read(self, value: str | None) -> str:
@@ -351,6 +351,10 @@ class ConsentShape:
             table.update(dict.fromkeys(FALSE_WORDS, UNREADABLE))
         elif self.kind == "value":
             table = dict.fromkeys(SUPPRESSION_WORDS, UNREADABLE)
+        elif self.kind == "address":  # "State" beside "City": TX is an address; any status word is asked
+            table = {w: (NO_SIGNAL if s == _S else UNREADABLE) for w, s in VOCABULARY.items()}
+            table.update(dict.fromkeys(TRUE_WORDS, NO_SIGNAL))
+            table.update(dict.fromkeys(FALSE_WORDS, UNREADABLE))
         return table
 
     def default_reading(self, value: str) -> str:
@@ -360,7 +364,7 @@ class ConsentShape:
             return self.status
         if self.kind == "negative" and _DATE.match(value):
             return self.status
-        if self.kind == "value":
+        if self.kind in ("value", "address"):
             return NO_SIGNAL
         return UNREADABLE
 
@@ -414,6 +418,27 @@ def classify_header(header: str) -> ConsentShape | None:
 
 
 VALUE_SHAPE = ConsentShape("value", _U)
+ADDRESS_SHAPE = ConsentShape("address", _U)
+
+# A bare "State" (es/pt "Estado", it "Stato", fr "État") is a subscription's state as often as a postal
+# address's. Beside an address column it is the address: a US CRM's "State" = TX, MA must not stop the run.
+# It is still read for consent, as ``address``: its cells are kept as a field, but any status word in it
+# (inactive, unsubscribed, pending …) or a no/false is a question — never a silent Active.
+_ADDRESS_AMBIGUOUS = re.compile(r"^(state|estado|stato|etat)$")
+_ADDRESS_SIBLING = re.compile(
+    r"\b(city|town|zip|zip ?code|zipcode|postal|post ?code|postcode|country|address|street|county|province|"
+    r"ciudad|localidad|municipio|provincia|codigo postal|cidade|cep|citta|comune|cap|indirizzo|ville|"
+    r"code postal|pays|"
+    r"stadt|ort|plz|postleitzahl|strasse|land)\b"
+)
+
+
+def address_part(header: str, headers: Sequence[str]) -> bool:
+    """Whether ``header`` is a bare "State"-like name beside an address column of the same file (see
+    ``ADDRESS_SHAPE``): read as an address, not as a subscription status."""
+    if not _ADDRESS_AMBIGUOUS.match(local.fold(" ".join(words(header)))):
+        return False
+    return any(h != header and _ADDRESS_SIBLING.search(local.fold(" ".join(words(h)))) for h in headers)
 
 
 def parse_status(word: str) -> Status:

@@ -30,7 +30,7 @@ from etl.model import (
     TAGS,
     FieldColumn,
 )
-from etl.presets.consent import ConsentShape, classify_header
+from etl.presets.consent import ADDRESS_SHAPE, ConsentShape, address_part, classify_header
 from etl.presets.preset import FlagRule, Preset, find_column, norm_header
 
 # Columns our rejects.csv adds after the original ones: ``reason_code, reason, source_file, source_line,
@@ -158,10 +158,12 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
         if (h in consumed and h not in event_time) or norm_header(h) in skip or h in ours:
             continue
         shape = None if norm_header(h) in not_consent else classify_header(h)
+        if shape is not None and shape.kind == "status" and address_part(h, headers):
+            shape = ADDRESS_SHAPE  # "State" beside "City": read for status words, kept as a field below
         if shape is not None:
             consent.append((h, shape))
-        elif h not in consumed:
-            if norm_header(h) not in not_consent:
+        if (shape is None or shape is ADDRESS_SHAPE) and h not in consumed:
+            if norm_header(h) not in not_consent and shape is None:
                 watch.append(h)
             if preset.unmapped == "custom_text":
                 label = _free_label(h, used)

@@ -114,7 +114,7 @@ def _reading(
         other = pl.lit(shape.status)
     elif shape.kind == "negative":
         other = pl.when(v.str.contains(DATE_LIKE)).then(pl.lit(shape.status)).otherwise(pl.lit(UNREADABLE))
-    elif shape.kind == "value":
+    elif shape.kind in ("value", "address"):
         other = pl.lit(NO_SIGNAL)
     else:
         other = pl.lit(UNREADABLE)

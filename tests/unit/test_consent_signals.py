@@ -94,7 +94,7 @@ def test_evidence_about_consent_and_other_columns_are_not_signals(header: str) -
 
 _SHAPES = [
     ConsentShape(k, s)
-    for k in ("positive", "negative", "event", "status", "weak", "value")
+    for k in ("positive", "negative", "event", "status", "weak", "value", "address")
     for s in ("unsubscribed", "cleaned", "no_consent")
 ]
 _CELLS = st.one_of(
@@ -191,6 +191,37 @@ def test_a_person_with_an_unreadable_consent_cell_is_undecided_not_their_default
     settled = run(rows, consent=ConsentChoices(None, {}, ("Newsletter", "Custom 3")))
     assert settled.consent.undecided == () and settled.consent.undecided_rows == 0
     assert {s for _, _, s, _ in settled.consent.decided_by} == {"subscribed", "unsubscribed"}
+
+
+def _field_values(res: ValidationResult, source: str) -> dict[str, str | None]:
+    label = next(f.label for f in res.fields if f.source == source)
+    return dict(res.canonical.select("key", label).iter_rows())
+
+
+@pytest.mark.parametrize(
+    ("state", "sibling", "city"),
+    [("State", "City", "Austin"), ("Estado", "Ciudad", "Quito"), ("Stato", "CAP", "1")],
+)
+def test_a_state_beside_an_address_column_is_an_address_not_a_question(
+    state: str, sibling: str, city: str
+) -> None:
+    """A US CRM's "State" (TX, MA) beside "City" is the address, kept as a field — not a consent column that
+    stops the run; a status word or a no in it is still a question, never a silent Active."""
+    rows: list[dict[str, str | None]] = [
+        {"email": "a@x.com", sibling: city, state: "TX"},
+        {"email": "b@x.com", sibling: city, state: "MA"},
+        {"email": "c@x.com", sibling: city, state: None},
+    ]
+    res = run(rows)
+    assert not res.consent.unclear and res.consent.undecided_rows == 0
+    assert statuses(res) == dict.fromkeys(("a@x.com", "b@x.com", "c@x.com"), "subscribed")
+    assert _field_values(res, state) == {"a@x.com": "TX", "b@x.com": "MA", "c@x.com": None}
+    for word in ("Inactive", "unsubscribed", "no", "pending"):
+        asked = run([*rows, {"email": "d@x.com", sibling: city, state: word}])
+        assert [c.column for c in asked.consent.unclear] == [state], word
+        assert asked.consent.undecided_rows == 1, word
+    alone = run([{"email": "a@x.com", state: "TX"}])  # no address beside it: a status column, as before
+    assert [c.column for c in alone.consent.unclear] == [state]
 
 
 def test_a_mapping_file_can_say_a_column_is_not_consent(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -401,7 +432,7 @@ def test_docs_list_every_shape_and_every_vocabulary_word() -> None:
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "consent.md").read_text(encoding="utf-8")
-    for kind in ("positive flag", "negative flag", "event", "status", "weak", "value"):
+    for kind in ("positive flag", "negative flag", "event", "status", "weak", "value", "address"):
         assert f"| {kind} |" in doc, kind
     from etl.presets.consent_words import STATUS_WORDS, spellings
 
