@@ -21,6 +21,7 @@ OTHER_MEANINGS = {
     ("etl/report/page.py", "no_consent"),  # the consent picture's segment
     ("etl/presets/consent.py", "no_consent"),  # a status word
     ("etl/presets/consent.py", "unconfirmed"),  # a status word
+    ("etl/presets/consent_words.py", "no_consent"),  # a status, keying its words in each language
     ("etl/verify/compare.py", "duplicate"),  # a key found twice in the account
 }
 
