@@ -266,9 +266,10 @@ _GAVE = re.compile(
     + r")\b"
 )
 _EVENT_WORDS = re.compile(
-    r"\b(at|date|time|timestamp|on|when|datetime|since|reason|dt|ts|by|" + local.EVENT + r")\b"
+    r"\b(at|date|time|timestamp|on|when|datetime|since|reason|dt|ts|" + local.EVENT + r")\b"
     r"|\b(" + local.EVENT_LAST + r")$"
 )
+_BY = re.compile(r"\bby\b")
 _STATUS_NAMES = re.compile(
     r"^((e ?mail|subscription|subscriber|member|contact|marketing|consent|opt ?in|optin|newsletter|list|"
     r"e ?mail marketing|e ?mail permission|permission|mailing) (status|state)|status|state|subscription|"
@@ -399,7 +400,8 @@ def classify_header(header: str) -> ConsentShape | None:
     if (clean or unsub) and _NEGATED_OPT_OUT.search(joined):
         return None if _METADATA.search(joined) else ConsentShape("status", opt_out)
     if clean or unsub:
-        if _EVENT_WORDS.search(joined):
+        # "UnsubscribedBy" (who did it: an id, a name) is filled only once someone opted out: an event
+        if _EVENT_WORDS.search(joined) or _BY.search(joined):
             return None if _METADATA.search(joined) else ConsentShape("event", opt_out)
         if _METADATA.search(joined):
             return None
