@@ -249,7 +249,8 @@ _CLEAN_ANY = (
 _UNSUB_ANY = (
     r"unsubscribed?|unsubscribes|unsub|opted ?out|opt ?out|optout|do ?not ?(e ?mail|contact|mail|send)|"
     r"donotemail|dnc|e ?mail disabled|disabled|blocklisted|blocklist|blacklisted|blacklist|blocked|"
-    r"suppress(ed|ion)?|no (e ?mail|marketing)|" + local.UNSUB
+    r"suppress(ed|ion)?|no (e ?mail|marketing)|"
+    r"excluded from (campaigns?|marketing|e ?mails?|mailings?|newsletters?)|exclusion list|" + local.UNSUB
 )
 _CLEAN_WORDS = re.compile(r"\b(" + _CLEAN_ANY + r")\b")
 _UNSUB_WORDS = re.compile(r"\b(" + _UNSUB_ANY + r")\b")
@@ -268,11 +269,20 @@ _EVENT_WORDS = re.compile(
     r"\b(at|date|time|timestamp|on|when|datetime|since|reason|dt|ts|" + local.EVENT + r")\b"
     r"|\b(" + local.EVENT_LAST + r")$"
 )
+_BY = re.compile(r"\bby\b")
 _STATUS_NAMES = re.compile(
     r"^((e ?mail|subscription|subscriber|member|contact|marketing|consent|opt ?in|optin|newsletter|list|"
     r"e ?mail marketing|e ?mail permission|permission|mailing) (status|state)|status|state|subscription|"
     r"subscription state|permission|" + local.STATUS_NAMES + r")$"
 )
+# "IsOptInPending", "Confirmation pending", "Opt-in unbestätigt": a consent word that is still waiting. Its
+# true is a pending consent, not a given one (read as a positive flag, every confirmed person would be
+# no_consent and every waiting one Active).
+_PENDING_NAME = re.compile(
+    r"\b(pending|unconfirmed|awaiting|not confirmed|waiting|ausstehend|unbestatigt|en attente|pendiente|"
+    r"in attesa|pendente)\b"
+)
+_AWAITED = re.compile(r"\b(" + _POSITIVE_EN + "|" + local.POSITIVE + r"|confirm(ed|ation)?|double opt ?in)\b")
 _WEAK_EN = r"newsletters?|marketing|mailing list|e ?mail (preferences?|list)|communications?"
 _WEAK_WORDS = re.compile(r"\b(" + _WEAK_EN + "|" + local.WEAK + r")\b")
 # Evidence *about* a consent (when, where, how it was given) is not a signal itself.
@@ -390,7 +400,8 @@ def classify_header(header: str) -> ConsentShape | None:
     if (clean or unsub) and _NEGATED_OPT_OUT.search(joined):
         return None if _METADATA.search(joined) else ConsentShape("status", opt_out)
     if clean or unsub:
-        if _EVENT_WORDS.search(joined):
+        # "UnsubscribedBy" (who did it: an id, a name) is filled only once someone opted out: an event
+        if _EVENT_WORDS.search(joined) or _BY.search(joined):
             return None if _METADATA.search(joined) else ConsentShape("event", opt_out)
         if _METADATA.search(joined):
             return None
@@ -399,6 +410,10 @@ def classify_header(header: str) -> ConsentShape | None:
         return ConsentShape("negative", opt_out)
     if _STATUS_NAMES.match(joined):
         return ConsentShape("status", _U)
+    if _PENDING_NAME.search(joined) and _AWAITED.search(joined):
+        if _METADATA.search(joined):
+            return None
+        return ConsentShape("event" if _EVENT_WORDS.search(joined) else "negative", _P)
     negated = _NEGATED.search(joined)
     if negated:
         if _METADATA.search(joined):

@@ -62,6 +62,11 @@ def statuses(res: ValidationResult) -> dict[str, str]:
         ("Email status", "status", "unsubscribed"),
         ("Subscription Status", "status", "unsubscribed"),
         ("newsletter", "weak", "unsubscribed"),
+        ("IsExcludedFromCampaigns", "negative", "unsubscribed"),  # Mailjet's exclusion list
+        ("IsOptInPending", "negative", "pending"),  # Mailjet: true = double opt-in not confirmed
+        ("Confirmation pending", "negative", "pending"),
+        ("Opt-in pending since", "event", "pending"),
+        ("UnsubscribedBy", "event", "unsubscribed"),  # Mailjet: who unsubscribed them (an id)
     ],
 )
 def test_consent_shapes_are_recognised_by_name(header: str, kind: str, status: str) -> None:
@@ -95,7 +100,7 @@ def test_evidence_about_consent_and_other_columns_are_not_signals(header: str) -
 _SHAPES = [
     ConsentShape(k, s)
     for k in ("positive", "negative", "event", "status", "weak", "value", "address")
-    for s in ("unsubscribed", "cleaned", "no_consent")
+    for s in ("unsubscribed", "cleaned", "no_consent", "pending")
 ]
 _CELLS = st.one_of(
     st.sampled_from([*TRUE_WORDS, *FALSE_WORDS, *VOCABULARY, "2024-01-05", "1/2/24 1:51", "maybe", ""]),
@@ -136,6 +141,28 @@ def test_signals_in_one_row_combine_to_the_most_restrictive() -> None:
     assert decided[('column "unsubscribed_at"', "(filled)", "unsubscribed")] == 1
     assert decided[('column "Bounced"', "yes", "cleaned")] == 1
     assert not any(f.source in ("unsubscribed_at", "email_disabled", "Bounced") for f in res.fields)
+
+
+def test_an_opt_in_still_pending_is_pending_not_a_consent() -> None:
+    """Mailjet's contact record: IsOptInPending = true is a double opt-in nobody confirmed. Read as a positive
+    "opt in" flag, its false skipped every confirmed contact as no_consent and its true let the waiting one
+    in Active; the exclusion list and an "unsubscribed by" id are opt-outs of their own."""
+    base = {"IsOptInPending": "false", "IsExcludedFromCampaigns": "false", "UnsubscribedBy": ""}
+    res = run(
+        [
+            {"email": "ok@example.com", **base},
+            {"email": "wait@example.com", **base, "IsOptInPending": "true"},
+            {"email": "out@example.com", **base, "IsExcludedFromCampaigns": "true"},
+            {"email": "gone@example.com", **base, "UnsubscribedBy": "1480106401"},
+        ]
+    )
+    assert not res.consent.unclear
+    assert statuses(res) == {
+        "ok@example.com": "subscribed",
+        "wait@example.com": "pending",
+        "out@example.com": "unsubscribed",
+        "gone@example.com": "unsubscribed",
+    }
 
 
 def test_a_status_word_the_preset_lacks_is_read_with_the_vocabulary() -> None:

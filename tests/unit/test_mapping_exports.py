@@ -625,6 +625,21 @@ EXPORTS: dict[str, Export] = {
         },
         tags={"ann@example.com": ["Customers", "VIP"]},
     ),
+    "zoho_campaigns": Export(
+        files={
+            "contacts.csv": "Contact Email,First Name,Last Name,Company Name,Subscription Type,Tags\n"
+            "ann@example.com,Ann,Lee,Lorem Co.,Marketing,VIP\n"
+            "bob@example.com,Bob,,,Non-marketing,\n"
+            "cat@example.com,Cat,,,Unsubscribed,\n"
+        },
+        fields={"First Name": "First Name", "Last Name": "Last Name", "Company Name": "Company"},
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "no_consent",
+            "cat@example.com": "unsubscribed",
+        },
+        tags={"ann@example.com": ["VIP"]},
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"
