@@ -41,6 +41,7 @@ REQUIRED = {
     "moosend",
     "squarespace",
     "wix",
+    "salesforce",
 }
 
 
