@@ -423,8 +423,10 @@ ADDRESS_SHAPE = ConsentShape("address", _U)
 # A bare "State" (es/pt "Estado", it "Stato", fr "État") is a subscription's state as often as a postal
 # address's. Beside an address column it is the address: a US CRM's "State" = TX, MA must not stop the run.
 # It is still read for consent, as ``address``: its cells are kept as a field, but any status word in it
-# (inactive, unsubscribed, pending …) or a no/false is a question — never a silent Active.
-_ADDRESS_AMBIGUOUS = re.compile(r"^(state|estado|stato|etat)$")
+# (inactive, unsubscribed, pending …) or a no/false is a question — never a silent Active. CRMs prefix the
+# address part with the address it belongs to (Zoho's and Salesforce's "Mailing State" / MailingState beside
+# "Mailing City"); "mailing state" is also a status name, so it gets the same reading.
+_ADDRESS_AMBIGUOUS = re.compile(r"^(mailing )?(state|estado|stato|etat)$")
 _ADDRESS_SIBLING = re.compile(
     r"\b(city|town|zip|zip ?code|zipcode|postal|post ?code|postcode|country|address|street|county|province|"
     r"ciudad|localidad|municipio|provincia|codigo postal|cidade|cep|citta|comune|cap|indirizzo|ville|"
@@ -434,7 +436,7 @@ _ADDRESS_SIBLING = re.compile(
 
 
 def address_part(header: str, headers: Sequence[str]) -> bool:
-    """Whether ``header`` is a bare "State"-like name beside an address column of the same file (see
+    """Whether ``header`` is a bare "State"-like name (or "Mailing State") beside an address column of the same file (see
     ``ADDRESS_SHAPE``): read as an address, not as a subscription status."""
     if not _ADDRESS_AMBIGUOUS.match(local.fold(" ".join(words(header)))):
         return False

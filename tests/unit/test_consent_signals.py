@@ -200,7 +200,12 @@ def _field_values(res: ValidationResult, source: str) -> dict[str, str | None]:
 
 @pytest.mark.parametrize(
     ("state", "sibling", "city"),
-    [("State", "City", "Austin"), ("Estado", "Ciudad", "Quito"), ("Stato", "CAP", "1")],
+    [
+        ("State", "City", "Austin"),
+        ("Estado", "Ciudad", "Quito"),
+        ("Stato", "CAP", "1"),
+        ("Mailing State", "Mailing City", "Boston"),  # Zoho CRM / Salesforce contacts
+    ],
 )
 def test_a_state_beside_an_address_column_is_an_address_not_a_question(
     state: str, sibling: str, city: str
