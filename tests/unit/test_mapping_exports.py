@@ -650,6 +650,27 @@ EXPORTS: dict[str, Export] = {
             "cat@example.com": "cleaned",
         },
     ),
+    "zoho_crm": Export(
+        files={
+            "Contacts_2024_02_05.csv": "Record Id,Contact Owner,First Name,Last Name,Account Name,Email,Mailing City,"
+            "Mailing State,Email Opt Out,Skype ID,Created Time,Unsubscribed Mode,Unsubscribed Time,Tag\n"
+            "zcrm_1,Sam,Ann,Lee,Acme,ann@example.com,Boston,MA,false,ann.lee,2024-02-05 13:51:00,,,VIP\n"
+            "zcrm_2,Sam,Bob,Ray,,bob@example.com,,,true,,2024-02-05 13:51:00,Unsubscribe link,"
+            "2024-03-01 10:00:00,\n"
+        },
+        fields={
+            "Record Id": "Zoho Record ID",
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Account Name": "Company",
+            "Mailing City": "City",
+            "Mailing State": "State",
+            "Skype ID": "Skype ID",
+            "Created Time": "Created Date",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+        tags={"ann@example.com": ["VIP"]},
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"

@@ -42,6 +42,7 @@ REQUIRED = {
     "squarespace",
     "wix",
     "salesforce",
+    "zoho_crm",
 }
 
 
