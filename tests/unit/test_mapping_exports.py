@@ -671,6 +671,29 @@ EXPORTS: dict[str, Export] = {
         statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
         tags={"ann@example.com": ["VIP"]},
     ),
+    "pipedrive": Export(
+        files={
+            "people-export.csv": "Person - ID,Person - Name,Person - First name,Person - Last name,Person - Organization,"
+            "Person - Email - Work,Person - Labels,Person - Marketing status,Person - Person created\n"
+            "1,Ann Lee,Ann,Lee,Acme,ann@example.com,VIP,Subscribed,2024-02-05 13:51:08\n"
+            "2,Bob Ray,Bob,Ray,,bob@example.com,,Bounced,2024-02-05 13:51:08\n"
+            "3,Cat Poe,Cat,Poe,,cat@example.com,,No consent,2024-02-05 13:51:08\n"
+        },
+        fields={
+            "Person - ID": "Pipedrive Person ID",
+            "Person - Name": "Full Name",
+            "Person - First name": "First Name",
+            "Person - Last name": "Last Name",
+            "Person - Organization": "Company",
+            "Person - Person created": "Created Date",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "cleaned",
+            "cat@example.com": "no_consent",
+        },
+        tags={"ann@example.com": ["VIP"]},
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"

@@ -43,6 +43,7 @@ REQUIRED = {
     "wix",
     "salesforce",
     "zoho_crm",
+    "pipedrive",
 }
 
 
