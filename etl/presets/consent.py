@@ -248,6 +248,7 @@ _CLEAN_ANY = (
 )
 _UNSUB_ANY = (
     r"unsubscribed?|unsubscribes|unsub|opted ?out|opt ?out|optout|do ?not ?(e ?mail|contact|mail|send)|"
+    r"do ?not ?allow( bulk)? e ?mails?|do ?not ?bulk ?e ?mails?|"
     r"donotemail|dnc|e ?mail disabled|disabled|blocklisted|blocklist|blacklisted|blacklist|blocked|"
     r"suppress(ed|ion)?|no (e ?mail|marketing)|" + local.UNSUB
 )
@@ -341,9 +342,12 @@ class ConsentShape:
         if self.kind == "positive":
             table.update(dict.fromkeys(TRUE_WORDS, NO_SIGNAL))
             table.update(dict.fromkeys(FALSE_WORDS, self.status))
+            table.update({"allow": NO_SIGNAL, "do not allow": self.status})
         elif self.kind == "negative":
             table.update(dict.fromkeys(TRUE_WORDS, self.status))
             table.update(dict.fromkeys(FALSE_WORDS, NO_SIGNAL))
+            # a CRM's option set instead of a yes/no (Dynamics 365 "Do not allow Bulk Emails": Allow / Do Not Allow)
+            table.update({"do not allow": self.status, "allow": NO_SIGNAL})
             # in a suppression flag, "active"/"subscribed" mean the flag is off, not a consent word
         elif self.kind == "weak":
             table = {w: (NO_SIGNAL if s == _S else UNREADABLE) for w, s in VOCABULARY.items()}
