@@ -694,6 +694,24 @@ EXPORTS: dict[str, Export] = {
         },
         tags={"ann@example.com": ["VIP"]},
     ),
+    "dynamics365": Export(
+        files={
+            "My Active Contacts 2-5-2024 1-51-08 PM.csv": "(Do Not Modify) Contact,(Do Not Modify) Row Checksum,"
+            "(Do Not Modify) Modified On,Full Name,First Name,Email,Company Name,Address 1: City,"
+            "Do not allow Emails,Do not allow Bulk Emails,Do not allow Phone Calls,Status\n"
+            "5e0a0001,q1,2024-02-01T10:00:00Z,Ann Lee,Ann,ann@example.com,Acme,Paris,Allow,Allow,Do Not Allow,"
+            "Active\n"
+            "5e0a0002,q2,2024-02-01T10:00:00Z,Bob Ray,Bob,bob@example.com,,,Allow,Do Not Allow,Allow,Active\n"
+        },
+        fields={
+            "Full Name": "Full Name",
+            "First Name": "First Name",
+            "Company Name": "Company",
+            "Address 1: City": "City",
+            "Do not allow Phone Calls": "Do not allow Phone Calls",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"

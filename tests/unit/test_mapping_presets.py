@@ -44,6 +44,7 @@ REQUIRED = {
     "salesforce",
     "zoho_crm",
     "pipedrive",
+    "dynamics365",
 }
 
 
