@@ -244,12 +244,13 @@ def words(header: str) -> list[str]:
 # matched with their accents stripped, so one pattern takes "désinscrit" and "desinscrit".
 _CLEAN_ANY = (
     r"hard ?bounced?|bounced?|bounces|complain(ed|t|ts)?|spam|quarantined|unreachable|undeliverable|"
-    r"invalid (email|address)|clean(ed)?|" + local.CLEAN
+    r"invalid (email|address)|e ?mail invalid|clean(ed)?|" + local.CLEAN
 )
 _UNSUB_ANY = (
     r"unsubscribed?|unsubscribes|unsub|opted ?out|opt ?out|optout|do ?not ?(e ?mail|contact|mail|send)|"
     r"do ?not ?allow( bulk)? e ?mails?|do ?not ?bulk ?e ?mails?|"
     r"donotemail|dnc|e ?mail disabled|disabled|blocklisted|blocklist|blacklisted|blacklist|blocked|"
+    r"bl(a|o)ck listed|suspended|"
     r"suppress(ed|ion)?|no (e ?mail|marketing)|" + local.UNSUB
 )
 _CLEAN_WORDS = re.compile(r"\b(" + _CLEAN_ANY + r")\b")
@@ -266,7 +267,7 @@ _GAVE = re.compile(
     + r")\b"
 )
 _EVENT_WORDS = re.compile(
-    r"\b(at|date|time|timestamp|on|when|datetime|since|reason|dt|ts|" + local.EVENT + r")\b"
+    r"\b(at|date|time|timestamp|on|when|datetime|since|reason|cause|dt|ts|" + local.EVENT + r")\b"
     r"|\b(" + local.EVENT_LAST + r")$"
 )
 _STATUS_NAMES = re.compile(

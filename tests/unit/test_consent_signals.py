@@ -65,6 +65,12 @@ def statuses(res: ValidationResult) -> dict[str, str]:
         ("Do not allow Bulk Emails", "negative", "unsubscribed"),  # Dynamics 365 (DoNotBulkEMail)
         ("Do not allow Emails", "negative", "unsubscribed"),  # Dynamics 365 (DoNotEMail)
         ("DoNotBulkEMail", "negative", "unsubscribed"),
+        # Marketo's lead fields: the words in the other order, two-word "Black Listed", a "Cause" beside each
+        ("Email Invalid", "negative", "cleaned"),
+        ("Black Listed", "negative", "unsubscribed"),
+        ("Marketing Suspended", "negative", "unsubscribed"),  # was "weak": its "true" read as a consent
+        ("Email Invalid Cause", "event", "cleaned"),
+        ("Marketing Suspended Cause", "event", "unsubscribed"),
     ],
 )
 def test_consent_shapes_are_recognised_by_name(header: str, kind: str, status: str) -> None:
