@@ -712,6 +712,28 @@ EXPORTS: dict[str, Export] = {
         },
         statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
     ),
+    "marketo": Export(
+        files={
+            "All People export.csv": "Id,First Name,Last Name,Email Address,Company Name,Lead Score,Unsubscribed,"
+            "Email Invalid,Marketing Suspended,Black Listed,Email Suspended\n"
+            "1,Ann,Lee,ann@example.com,Acme,45,false,false,false,false,true\n"
+            "2,Bob,Ray,bob@example.com,,0,false,true,false,false,false\n"
+            "3,Cat,Poe,cat@example.com,,0,false,false,true,false,false\n"
+        },
+        fields={
+            "Id": "Marketo ID",
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Company Name": "Company",
+            "Lead Score": "Marketo Lead Score",
+            "Email Suspended": "Email Suspended",
+        },
+        statuses={
+            "ann@example.com": "subscribed",  # a soft bounce (Email Suspended) is not an opt-out
+            "bob@example.com": "cleaned",
+            "cat@example.com": "unsubscribed",
+        },
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"

@@ -45,6 +45,7 @@ REQUIRED = {
     "zoho_crm",
     "pipedrive",
     "dynamics365",
+    "marketo",
 }
 
 
