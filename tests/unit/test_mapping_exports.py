@@ -629,11 +629,12 @@ EXPORTS: dict[str, Export] = {
         files={
             # Data Loader / Data Export shape: API names as headers, checkboxes true/false, ISO datetimes
             "Contact.csv": "Id,FirstName,LastName,Email,MailingCity,HasOptedOutOfEmail,EmailBouncedReason,"
-            "EmailBouncedDate,HasOptedOutOfFax,DoNotCall,CreatedDate\n"
-            "0035g00000AbCdEAAV,Ann,Lee,ann@example.com,Paris,false,,,true,true,2024-02-05T13:51:00.000Z\n"
-            "0035g00000AbCdFAAV,Bob,Ray,bob@example.com,,true,,,false,false,2024-02-05T13:51:00.000Z\n"
+            "EmailBouncedDate,IsEmailBounced,HasOptedOutOfFax,DoNotCall,CreatedDate\n"
+            "0035g00000AbCdEAAV,Ann,Lee,ann@example.com,Paris,false,,,false,true,true,2024-02-05T13:51:00.000Z\n"
+            "0035g00000AbCdFAAV,Bob,Ray,bob@example.com,,true,,,false,false,false,2024-02-05T13:51:00.000Z\n"
             "0035g00000AbCdGAAV,Cat,Poe,cat@example.com,,false,550 5.1.1 No such user,2024-03-02T09:14:00.000Z,"
-            "false,false,2024-02-05T13:51:00.000Z\n"
+            "true,false,false,2024-02-05T13:51:00.000Z\n"
+            "0035g00000AbCdHAAV,Dan,Oz,dan@example.com,,false,,,true,false,false,2024-02-05T13:51:00.000Z\n"
         },
         fields={
             "Id": "Salesforce ID",
@@ -648,6 +649,7 @@ EXPORTS: dict[str, Export] = {
             "ann@example.com": "subscribed",  # fax and phone opt-outs are not email ones
             "bob@example.com": "unsubscribed",
             "cat@example.com": "cleaned",
+            "dan@example.com": "cleaned",  # IsEmailBounced alone
         },
     ),
     "zoho_crm": Export(
