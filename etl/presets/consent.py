@@ -244,11 +244,13 @@ def words(header: str) -> list[str]:
 # matched with their accents stripped, so one pattern takes "désinscrit" and "desinscrit".
 _CLEAN_ANY = (
     r"hard ?bounced?|bounced?|bounces|complain(ed|t|ts)?|spam|quarantined|unreachable|undeliverable|"
-    r"invalid (email|address)|clean(ed)?|" + local.CLEAN
+    r"invalid (email|address)|e ?mail invalid|clean(ed)?|" + local.CLEAN
 )
 _UNSUB_ANY = (
     r"unsubscribed?|unsubscribes|unsub|opted ?out|opt ?out|optout|do ?not ?(e ?mail|contact|mail|send)|"
+    r"do ?not ?allow( bulk)? e ?mails?|do ?not ?bulk ?e ?mails?|"
     r"donotemail|dnc|e ?mail disabled|disabled|blocklisted|blocklist|blacklisted|blacklist|blocked|"
+    r"bl(a|o)ck listed|suspended|"
     r"suppress(ed|ion)?|no (e ?mail|marketing)|"
     r"excluded from (campaigns?|marketing|e ?mails?|mailings?|newsletters?)|exclusion list|" + local.UNSUB
 )
@@ -266,7 +268,7 @@ _GAVE = re.compile(
     + r")\b"
 )
 _EVENT_WORDS = re.compile(
-    r"\b(at|date|time|timestamp|on|when|datetime|since|reason|dt|ts|" + local.EVENT + r")\b"
+    r"\b(at|date|time|timestamp|on|when|datetime|since|reason|cause|dt|ts|" + local.EVENT + r")\b"
     r"|\b(" + local.EVENT_LAST + r")$"
 )
 _BY = re.compile(r"\bby\b")
@@ -351,9 +353,12 @@ class ConsentShape:
         if self.kind == "positive":
             table.update(dict.fromkeys(TRUE_WORDS, NO_SIGNAL))
             table.update(dict.fromkeys(FALSE_WORDS, self.status))
+            table.update({"allow": NO_SIGNAL, "do not allow": self.status})
         elif self.kind == "negative":
             table.update(dict.fromkeys(TRUE_WORDS, self.status))
             table.update(dict.fromkeys(FALSE_WORDS, NO_SIGNAL))
+            # a CRM's option set instead of a yes/no (Dynamics 365 "Do not allow Bulk Emails": Allow / Do Not Allow)
+            table.update({"do not allow": self.status, "allow": NO_SIGNAL})
             # in a suppression flag, "active"/"subscribed" mean the flag is off, not a consent word
         elif self.kind == "weak":
             table = {w: (NO_SIGNAL if s == _S else UNREADABLE) for w, s in VOCABULARY.items()}
@@ -438,8 +443,10 @@ ADDRESS_SHAPE = ConsentShape("address", _U)
 # A bare "State" (es/pt "Estado", it "Stato", fr "État") is a subscription's state as often as a postal
 # address's. Beside an address column it is the address: a US CRM's "State" = TX, MA must not stop the run.
 # It is still read for consent, as ``address``: its cells are kept as a field, but any status word in it
-# (inactive, unsubscribed, pending …) or a no/false is a question — never a silent Active.
-_ADDRESS_AMBIGUOUS = re.compile(r"^(state|estado|stato|etat)$")
+# (inactive, unsubscribed, pending …) or a no/false is a question — never a silent Active. CRMs prefix the
+# address part with the address it belongs to (Zoho's and Salesforce's "Mailing State" / MailingState beside
+# "Mailing City"); "mailing state" is also a status name, so it gets the same reading.
+_ADDRESS_AMBIGUOUS = re.compile(r"^(mailing )?(state|estado|stato|etat)$")
 _ADDRESS_SIBLING = re.compile(
     r"\b(city|town|zip|zip ?code|zipcode|postal|post ?code|postcode|country|address|street|county|province|"
     r"ciudad|localidad|municipio|provincia|codigo postal|cidade|cep|citta|comune|cap|indirizzo|ville|"
@@ -449,7 +456,7 @@ _ADDRESS_SIBLING = re.compile(
 
 
 def address_part(header: str, headers: Sequence[str]) -> bool:
-    """Whether ``header`` is a bare "State"-like name beside an address column of the same file (see
+    """Whether ``header`` is a bare "State"-like name (or "Mailing State") beside an address column of the same file (see
     ``ADDRESS_SHAPE``): read as an address, not as a subscription status."""
     if not _ADDRESS_AMBIGUOUS.match(local.fold(" ".join(words(header)))):
         return False

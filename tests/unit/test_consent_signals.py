@@ -67,6 +67,15 @@ def statuses(res: ValidationResult) -> dict[str, str]:
         ("Confirmation pending", "negative", "pending"),
         ("Opt-in pending since", "event", "pending"),
         ("UnsubscribedBy", "event", "unsubscribed"),  # Mailjet: who unsubscribed them (an id)
+        ("Do not allow Bulk Emails", "negative", "unsubscribed"),  # Dynamics 365 (DoNotBulkEMail)
+        ("Do not allow Emails", "negative", "unsubscribed"),  # Dynamics 365 (DoNotEMail)
+        ("DoNotBulkEMail", "negative", "unsubscribed"),
+        # Marketo's lead fields: the words in the other order, two-word "Black Listed", a "Cause" beside each
+        ("Email Invalid", "negative", "cleaned"),
+        ("Black Listed", "negative", "unsubscribed"),
+        ("Marketing Suspended", "negative", "unsubscribed"),  # was "weak": its "true" read as a consent
+        ("Email Invalid Cause", "event", "cleaned"),
+        ("Marketing Suspended Cause", "event", "unsubscribed"),
     ],
 )
 def test_consent_shapes_are_recognised_by_name(header: str, kind: str, status: str) -> None:
@@ -91,6 +100,7 @@ def test_consent_shapes_are_recognised_by_name(header: str, kind: str, status: s
         "active_subscription",
         "Opt-in date",
         "email_type",
+        "Do not allow Phone Calls",  # Dynamics 365: the phone, not email
     ],
 )
 def test_evidence_about_consent_and_other_columns_are_not_signals(header: str) -> None:
@@ -227,7 +237,12 @@ def _field_values(res: ValidationResult, source: str) -> dict[str, str | None]:
 
 @pytest.mark.parametrize(
     ("state", "sibling", "city"),
-    [("State", "City", "Austin"), ("Estado", "Ciudad", "Quito"), ("Stato", "CAP", "1")],
+    [
+        ("State", "City", "Austin"),
+        ("Estado", "Ciudad", "Quito"),
+        ("Stato", "CAP", "1"),
+        ("Mailing State", "Mailing City", "Boston"),  # Zoho CRM / Salesforce contacts
+    ],
 )
 def test_a_state_beside_an_address_column_is_an_address_not_a_question(
     state: str, sibling: str, city: str
@@ -249,6 +264,33 @@ def test_a_state_beside_an_address_column_is_an_address_not_a_question(
         assert asked.consent.undecided_rows == 1, word
     alone = run([{"email": "a@x.com", state: "TX"}])  # no address beside it: a status column, as before
     assert [c.column for c in alone.consent.unclear] == [state]
+
+
+def test_a_crm_option_set_allow_or_do_not_allow_is_read_in_an_opt_out_column() -> None:
+    """Dynamics 365 writes its email preferences as the option labels Allow / Do Not Allow, not yes/no: a
+    contact whose bulk email is "Do Not Allow" used to arrive Active, the column read as nothing at all."""
+    rows: list[dict[str, str | None]] = [
+        {"email": "a@x.com", "Do not allow Emails": "Allow", "Do not allow Bulk Emails": "Allow"},
+        {"email": "b@x.com", "Do not allow Emails": "Allow", "Do not allow Bulk Emails": "Do Not Allow"},
+        {"email": "c@x.com", "Do not allow Emails": "Do Not Allow", "Do not allow Bulk Emails": "Allow"},
+        {"email": "d@x.com", "Do not allow Emails": None, "Do not allow Bulk Emails": None},
+    ]
+    res = run(rows)
+    assert not res.consent.unclear
+    assert statuses(res) == {
+        "a@x.com": "subscribed",
+        "b@x.com": "unsubscribed",
+        "c@x.com": "unsubscribed",
+        "d@x.com": "subscribed",
+    }
+    # the same labels in a positive column ("Allow Email": Allow) mean the reverse
+    positive = run(
+        [
+            {"email": "a@x.com", "Email consent": "Allow"},
+            {"email": "b@x.com", "Email consent": "Do Not Allow"},
+        ]
+    )
+    assert statuses(positive) == {"a@x.com": "subscribed", "b@x.com": "no_consent"}
 
 
 def test_a_mapping_file_can_say_a_column_is_not_consent(tmp_path) -> None:  # type: ignore[no-untyped-def]

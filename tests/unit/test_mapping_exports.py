@@ -640,6 +640,117 @@ EXPORTS: dict[str, Export] = {
         },
         tags={"ann@example.com": ["VIP"]},
     ),
+    "salesforce": Export(
+        files={
+            # Data Loader / Data Export shape: API names as headers, checkboxes true/false, ISO datetimes
+            "Contact.csv": "Id,FirstName,LastName,Email,MailingCity,HasOptedOutOfEmail,EmailBouncedReason,"
+            "EmailBouncedDate,IsEmailBounced,HasOptedOutOfFax,DoNotCall,CreatedDate\n"
+            "0035g00000AbCdEAAV,Ann,Lee,ann@example.com,Paris,false,,,false,true,true,2024-02-05T13:51:00.000Z\n"
+            "0035g00000AbCdFAAV,Bob,Ray,bob@example.com,,true,,,false,false,false,2024-02-05T13:51:00.000Z\n"
+            "0035g00000AbCdGAAV,Cat,Poe,cat@example.com,,false,550 5.1.1 No such user,2024-03-02T09:14:00.000Z,"
+            "true,false,false,2024-02-05T13:51:00.000Z\n"
+            "0035g00000AbCdHAAV,Dan,Oz,dan@example.com,,false,,,true,false,false,2024-02-05T13:51:00.000Z\n"
+        },
+        fields={
+            "Id": "Salesforce ID",
+            "FirstName": "First Name",
+            "LastName": "Last Name",
+            "MailingCity": "City",
+            "HasOptedOutOfFax": "Fax Opt Out",
+            "DoNotCall": "Do Not Call",
+            "CreatedDate": "Salesforce Created Date",
+        },
+        statuses={
+            "ann@example.com": "subscribed",  # fax and phone opt-outs are not email ones
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+            "dan@example.com": "cleaned",  # IsEmailBounced alone
+        },
+    ),
+    "zoho_crm": Export(
+        files={
+            "Contacts_2024_02_05.csv": "Record Id,Contact Owner,First Name,Last Name,Account Name,Email,Mailing City,"
+            "Mailing State,Email Opt Out,Skype ID,Created Time,Unsubscribed Mode,Unsubscribed Time,Tag\n"
+            "zcrm_1,Sam,Ann,Lee,Acme,ann@example.com,Boston,MA,false,ann.lee,2024-02-05 13:51:00,,,VIP\n"
+            "zcrm_2,Sam,Bob,Ray,,bob@example.com,,,true,,2024-02-05 13:51:00,Unsubscribe link,"
+            "2024-03-01 10:00:00,\n"
+        },
+        fields={
+            "Record Id": "Zoho Record ID",
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Account Name": "Company",
+            "Mailing City": "City",
+            "Mailing State": "State",
+            "Skype ID": "Skype ID",
+            "Created Time": "Created Date",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+        tags={"ann@example.com": ["VIP"]},
+    ),
+    "pipedrive": Export(
+        files={
+            "people-export.csv": "Person - ID,Person - Name,Person - First name,Person - Last name,Person - Organization,"
+            "Person - Email - Work,Person - Labels,Person - Marketing status,Person - Person created\n"
+            "1,Ann Lee,Ann,Lee,Acme,ann@example.com,VIP,Subscribed,2024-02-05 13:51:08\n"
+            "2,Bob Ray,Bob,Ray,,bob@example.com,,Bounced,2024-02-05 13:51:08\n"
+            "3,Cat Poe,Cat,Poe,,cat@example.com,,No consent,2024-02-05 13:51:08\n"
+        },
+        fields={
+            "Person - ID": "Pipedrive Person ID",
+            "Person - Name": "Full Name",
+            "Person - First name": "First Name",
+            "Person - Last name": "Last Name",
+            "Person - Organization": "Company",
+            "Person - Person created": "Created Date",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "cleaned",
+            "cat@example.com": "no_consent",
+        },
+        tags={"ann@example.com": ["VIP"]},
+    ),
+    "dynamics365": Export(
+        files={
+            "My Active Contacts 2-5-2024 1-51-08 PM.csv": "(Do Not Modify) Contact,(Do Not Modify) Row Checksum,"
+            "(Do Not Modify) Modified On,Full Name,First Name,Email,Company Name,Address 1: City,"
+            "Do not allow Emails,Do not allow Bulk Emails,Do not allow Phone Calls,Status\n"
+            "5e0a0001,q1,2024-02-01T10:00:00Z,Ann Lee,Ann,ann@example.com,Acme,Paris,Allow,Allow,Do Not Allow,"
+            "Active\n"
+            "5e0a0002,q2,2024-02-01T10:00:00Z,Bob Ray,Bob,bob@example.com,,,Allow,Do Not Allow,Allow,Active\n"
+        },
+        fields={
+            "Full Name": "Full Name",
+            "First Name": "First Name",
+            "Company Name": "Company",
+            "Address 1: City": "City",
+            "Do not allow Phone Calls": "Do not allow Phone Calls",
+        },
+        statuses={"ann@example.com": "subscribed", "bob@example.com": "unsubscribed"},
+    ),
+    "marketo": Export(
+        files={
+            "All People export.csv": "Id,First Name,Last Name,Email Address,Company Name,Lead Score,Unsubscribed,"
+            "Email Invalid,Marketing Suspended,Black Listed,Email Suspended\n"
+            "1,Ann,Lee,ann@example.com,Acme,45,false,false,false,false,true\n"
+            "2,Bob,Ray,bob@example.com,,0,false,true,false,false,false\n"
+            "3,Cat,Poe,cat@example.com,,0,false,false,true,false,false\n"
+        },
+        fields={
+            "Id": "Marketo ID",
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Company Name": "Company",
+            "Lead Score": "Marketo Lead Score",
+            "Email Suspended": "Email Suspended",
+        },
+        statuses={
+            "ann@example.com": "subscribed",  # a soft bounce (Email Suspended) is not an opt-out
+            "bob@example.com": "cleaned",
+            "cat@example.com": "unsubscribed",
+        },
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"

@@ -42,6 +42,11 @@ REQUIRED = {
     "squarespace",
     "wix",
     "zoho_campaigns",
+    "salesforce",
+    "zoho_crm",
+    "pipedrive",
+    "dynamics365",
+    "marketo",
 }
 
 
