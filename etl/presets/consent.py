@@ -463,6 +463,19 @@ def address_part(header: str, headers: Sequence[str]) -> bool:
     return any(h != header and _ADDRESS_SIBLING.search(local.fold(" ".join(words(h)))) for h in headers)
 
 
+def name_says(stem: str) -> str | None:
+    """The status a source's own name gives its rows, read like a column name: "unsubscribed.csv",
+    "Bounced contacts 2024.csv", "abgemeldet.xlsx", "pending_confirmation.csv" → unsubscribed, cleaned,
+    unsubscribed, pending. People keep their opt-outs in a file of their own when a platform has no status
+    column, and such a file's rows arriving Active would be the silent opt-in the engine exists to prevent.
+    Only a name that states an opt-out (a negative flag or an event's words) speaks; "subscribers.csv",
+    "newsletter.csv" or "Nicht abgemeldet.csv" (a negation is never guessed) say nothing."""
+    shape = classify_header(stem)
+    if shape is None or shape.kind not in ("negative", "event"):
+        return None
+    return shape.status
+
+
 def parse_status(word: str) -> Status:
     """A ``--status-value`` right-hand side: a Status, or a vocabulary word naming one."""
     w = normalise_value(word)

@@ -36,6 +36,7 @@ from etl.model import (
 )
 from etl.model import PROVENANCE as PROV
 from etl.names import col as column
+from etl.presets.consent import RANK, name_says
 from etl.presets.preset import Preset
 from etl.reasons import RejectReason
 from etl.validate import rules
@@ -77,15 +78,18 @@ def _col_msg(column: str, v: pl.Expr, tail: str) -> pl.Expr:
 
 
 def file_statuses(files: list[str], preset: Preset) -> dict[str, str]:
-    """Status implied by each source's base name: the longest matching prefix of ``status.files`` wins."""
+    """Status implied by each source's base name: the longest matching prefix of the preset's
+    ``status.files`` (Mailchimp's ``unsubscribed_``), and an opt-out the name states in words of its own
+    (``name_says``: "unsubscribed.csv", "Bounced contacts.csv"); the more restrictive of the two."""
     out: dict[str, str] = {}
     prefixes = sorted(preset.status.files.items(), key=lambda kv: -len(kv[0]))
     for f in files:
         base = rules.file_base(f).casefold()
-        for prefix, status in prefixes:
-            if base.startswith(prefix):
-                out[f] = status.value
-                break
+        said = next((status.value for prefix, status in prefixes if base.startswith(prefix)), None)
+        named = name_says(rules.file_stem(f))
+        found = [s for s in (said, named) if s is not None]
+        if found:
+            out[f] = max(found, key=lambda s: RANK[s])
     return out
 
 

@@ -233,7 +233,9 @@ def with_status(
         fired_consent.append(len(signals))
         signals.append(_Signal(f'column "{col}"', said, pl.col(consent_cell_column(j))))
     by_file = add(SOURCE_FILE, rank(lookup(pl.col(SOURCE_FILE), files))) if files else pl.lit(None, pl.Int8)
-    signals.append(_Signal(FILE_NAME, by_file, pl.lit(None, dtype=pl.String)))
+    signals.append(
+        _Signal(FILE_NAME, by_file, pl.col(SOURCE_FILE) if files else pl.lit(None, dtype=pl.String))
+    )
 
     out = frame.with_columns(
         series for col, outputs in per_column.items() for series in _by_distinct(frame, col, outputs)

@@ -141,3 +141,31 @@ def test_a_cp1252_console_gets_escapes_not_a_crash(tmp_path: Path) -> None:
     assert "unexpected error" not in err and "->" in out and "\\u2192" not in out  # our arrow, in ASCII
     assert 'column "Email Opt Out" = "1"' in out  # read as consent; Mailing Country is not a question
     assert "may carry consent" not in err
+
+
+def test_a_file_named_for_an_opt_out_gives_its_rows_that_status(run, sandbox_factory, tmp_path: Path) -> None:
+    """Without a status column, people keep their opt-outs in files of their own: "unsubscribed.csv",
+    "Bounced contacts 2024.csv". Their rows arriving Active was a silent opt-in; the name speaks now, and
+    the most restrictive signal wins when the same person is also in the subscribers' file."""
+    box = sandbox_factory()
+    files = {
+        "subscribers.csv": "Email,Name\nann@example.com,Ann\nbob@example.com,Bob\n",
+        "unsubscribed.csv": "Email,Name\nBOB@example.com,Bob\n",
+        "Bounced contacts 2024.csv": "Email,Name\ncy@example.com,Cy\n",
+        "Nicht abgemeldet.csv": "Email,Name\ndi@example.com,Di\n",  # a negation is never read as one
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    env = {"BME_BASE_URL": box.url, "BME_API_KEY": box.api_key}
+    flags = ["--create-fields", "--state-dir", str(tmp_path / "s"), "--report-dir", str(tmp_path / "r")]
+    done = run(["migrate", *(str(tmp_path / n) for n in files), *flags, "--no-verify"], env)
+    assert done.exit_code == 0, done.output
+    assert {k: c.status for k, c in account_contacts(box.app).items()} == {
+        "ann@example.com": "Active",
+        "bob@example.com": "Inactive",
+        "cy@example.com": "Inactive",
+        "di@example.com": "Active",
+    }
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    by = {(d["by"], d["status"]): d["rows"] for d in doc["consent"]["decided_by"]}
+    assert by[("file name", "cleaned")] == 1 and by[("file name", "unsubscribed")] == 1

@@ -514,3 +514,27 @@ def test_docs_list_every_shape_and_every_vocabulary_word() -> None:
         if written.get(w, w).replace("_", " ") not in vocab and not w.startswith(("single", "double"))
     ]
     assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("stem", "status"),
+    [
+        ("unsubscribed", "unsubscribed"),
+        ("Bounced contacts 2024", "cleaned"),
+        ("cleaned_members_export_2024", "cleaned"),
+        ("abgemeldet", "unsubscribed"),
+        ("désinscrits", "unsubscribed"),
+        ("pending_confirmation", "pending"),
+        ("do-not-email list", "unsubscribed"),
+        ("subscribers", None),
+        ("subscribed_members_export_2024", None),
+        ("newsletter", None),
+        ("Nicht abgemeldet", None),
+        ("contacts", None),
+        ("unsubscribe_campaign_report", None),  # about a campaign, not people who opted out
+    ],
+)
+def test_a_source_name_states_an_opt_out_or_says_nothing(stem: str, status: str | None) -> None:
+    from etl.presets.consent import name_says
+
+    assert name_says(stem) == status
