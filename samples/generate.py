@@ -404,7 +404,8 @@ def write_workbook(path: Path, sheets: Sequence[tuple[str, Sequence[Sequence[str
                     cells.append(f'<c r="{ref}"><v>{v}</v></c>')
                 elif v != "":
                     cells.append(f'<c r="{ref}" t="inlineStr"><is><t>{esc(v)}</t></is></c>')
-            xml_rows.append(f'<row r="{r}">{"".join(cells)}</row>')
+            if cells:  # as Excel writes it: an empty row has no element at all
+                xml_rows.append(f'<row r="{r}">{"".join(cells)}</row>')
         return (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'

@@ -10,8 +10,8 @@ pivot or summary sheet) — is skipped with a note; any other sheet is read, and
 that have no address, each with its reason, so every row is accounted for.
 
 In each sheet the first non-empty row is the header; empty rows are skipped (not records) but row numbers
-stay those of the sheet, so ``source_line`` is the spreadsheet row a person sees in that sheet — counted
-from the first row of the sheet's used range, which is row 1 for every platform export we know. Numbers
+stay those of the sheet, so ``source_line`` is the spreadsheet row a person sees in that sheet, empty rows
+above the header included. Numbers
 arrive as calamine renders them (``10115``, ``4.5``); leading zeros survive only when the cell was text,
 as in Excel itself.
 """
@@ -84,7 +84,9 @@ def _load(path: Path, label: str) -> list[_Sheet]:
         reader = fastexcel.read_excel(path)
         sheets = []
         for idx, name in enumerate(reader.sheet_names):
-            ws = reader.load_sheet(idx, header_row=None, dtypes="string")
+            # skip_rows=0: the empty rows above the first cell are kept (as nulls), so a record's row
+            # number is the spreadsheet row even when the sheet starts lower (a title row deleted)
+            ws = reader.load_sheet(idx, header_row=None, dtypes="string", skip_rows=0)
             cells = ws.to_polars()
             cells.columns = [f"column_{i}" for i in range(cells.width)]
             sheets.append(_Sheet(name, ws.visible != "visible", cells))

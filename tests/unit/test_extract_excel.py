@@ -12,7 +12,7 @@ from etl.extract.sources import read_sources
 from samples.generate import write_workbook
 
 SUBSCRIBED = [["Email", "First Name"], ["ann@example.com", "Ann"], [], ["bob@example.com", "Bob"]]
-UNSUBSCRIBED = [["EMAIL", "Reason"], [], ["ANN@example.com", "asked"]]
+UNSUBSCRIBED = [[], ["EMAIL", "Reason"], [], ["ANN@example.com", "asked"]]  # starts on row 2
 
 
 def test_every_sheet_is_a_source_named_after_it_with_its_own_rows(tmp_path: Path) -> None:
@@ -22,11 +22,12 @@ def test_every_sheet_is_a_source_named_after_it_with_its_own_rows(tmp_path: Path
     assert [f.path for f in res.files] == [f"{book} [Subscribed]", f"{book} [Unsubscribed]"]
     assert [f.rows for f in res.files] == [2, 1] and res.rows_read == 3
     assert [f.header for f in res.files] == [("Email", "First Name"), ("EMAIL", "Reason")]
+    assert [f.notes for f in res.files] == [(), ()]
     rows = res.frame.select("row_id", "source_file", "source_line", "Email", "EMAIL").rows()
     assert rows == [
         (0, f"{book} [Subscribed]", 2, "ann@example.com", None),
         (1, f"{book} [Subscribed]", 4, "bob@example.com", None),  # the sheet's row, blank row 3 kept out
-        (2, f"{book} [Unsubscribed]", 3, None, "ANN@example.com"),  # that sheet's own row number
+        (2, f"{book} [Unsubscribed]", 4, None, "ANN@example.com"),  # that sheet's own row number
     ]
 
 
