@@ -77,14 +77,15 @@ def _col_msg(column: str, v: pl.Expr, tail: str) -> pl.Expr:
 
 
 def file_statuses(files: list[str], preset: Preset) -> dict[str, str]:
-    """Status implied by each source's base name: the longest matching prefix of ``status.files`` wins."""
+    """Status implied by each source's base name: the longest matching prefix of ``status.files`` wins. A
+    sheet's own name is tried first, then its workbook's (``rules.file_bases``)."""
     out: dict[str, str] = {}
     prefixes = sorted(preset.status.files.items(), key=lambda kv: -len(kv[0]))
     for f in files:
-        base = rules.file_base(f).casefold()
-        for prefix, status in prefixes:
-            if base.startswith(prefix):
-                out[f] = status.value
+        for base in (b.casefold() for b in rules.file_bases(f)):
+            found = next((status for prefix, status in prefixes if base.startswith(prefix)), None)
+            if found is not None:
+                out[f] = found.value
                 break
     return out
 

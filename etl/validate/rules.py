@@ -21,7 +21,7 @@ import polars as pl
 
 from etl.frames import aligned
 from etl.names import col as column
-from etl.sheets import sheet_of
+from etl.sheets import book_of, sheet_of
 
 MAX_TEXT_LENGTH = 255  # Benchmark text fields; longer values are rejected (``too_long``), never truncated
 MAX_EMAIL_LENGTH = 254
@@ -432,6 +432,13 @@ def file_base(source_file: str) -> str:
         return sheet
     tail = source_file.rsplit("::", 1)[-1]
     return re.split(r"[\\/]", tail)[-1]
+
+
+def file_bases(source_file: str) -> tuple[str, ...]:
+    """Every base name a source answers to, the most specific first: a sheet's name, then its workbook's
+    (``unsubscribed.xlsx [Sheet1]`` → ``Sheet1``, ``unsubscribed.xlsx``), so a rule on names sees both."""
+    book = book_of(source_file)
+    return (file_base(source_file),) if book == source_file else (file_base(source_file), file_base(book))
 
 
 def file_stem(source_file: str) -> str:

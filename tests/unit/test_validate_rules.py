@@ -623,13 +623,20 @@ def test_file_base_of_a_sheet_is_the_sheets_name(source: str, base: str, stem: s
 
 
 def test_a_sheets_name_takes_part_in_a_presets_file_rule() -> None:
-    """Mailchimp's ``unsubscribed_`` prefix reads a sheet named like the file it was pasted from."""
+    """Mailchimp's ``unsubscribed_`` prefix reads a sheet named like the file it was pasted from; a sheet
+    whose name says nothing leaves the word to its workbook's name."""
     files = [
         "book.xlsx [subscribed_members]",
         "book.xlsx [unsubscribed_members]",
         "unsubscribed.xlsx [Sheet1]",
+        "cleaned.xlsx [subscribed_x]",  # the sheet's name is the more specific
+        "book.xlsx [Sheet1]",
     ]
     assert rows.file_statuses(files, load_preset("mailchimp")) == {
         "book.xlsx [subscribed_members]": "subscribed",
         "book.xlsx [unsubscribed_members]": "unsubscribed",
+        "unsubscribed.xlsx [Sheet1]": "unsubscribed",
+        "cleaned.xlsx [subscribed_x]": "subscribed",
     }
+    assert rules.file_bases("a.zip::unsubscribed.xlsx [Sheet1]") == ("Sheet1", "unsubscribed.xlsx")
+    assert rules.file_bases("a.zip::unsubscribed.csv") == ("unsubscribed.csv",)
