@@ -55,3 +55,29 @@ def test_migrate_sends_the_rows_of_both_sheets(run: Run, tmp_path: Path) -> None
     t = doc["rows"]
     assert (t["read"], t["created"], t["rejected"]) == (4, 3, 1)  # the merged row counts with its person
     assert "verify:    clean — 2 contacts checked" in result.output
+
+
+def test_a_sheet_without_addresses_is_rejected_row_by_row_and_a_summary_skipped(
+    run: Run, tmp_path: Path
+) -> None:
+    """Decided: a sheet with rows but no address is read and each row rejected with its reason (accounted
+    for); a summary sheet of at most two rows, with no email header and no ``@``, is skipped with a warning."""
+    book, reports = tmp_path / "book.xlsx", tmp_path / "reports"
+    contacts = [["Email"], ["ann@example.com"], ["bob@example.com"]]
+    phones = [["Name", "Phone"], ["Cy", "555-1"], ["Di", "555-2"], ["Ed", "555-3"]]
+    summary = [["Status", "Count"], ["Subscribed", 2]]
+    write_workbook(book, [("Contacts", contacts, False), ("Phones", phones, False), ("Pivot", summary, True)])
+    result = run(["validate", str(book), "--report-dir", str(reports)])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {book} [Pivot]: skipped, 1 row(s) with no email column" in result.output
+    assert "read 5 rows from 2 file(s)" in result.output
+    doc = json.loads((reports / "report.json").read_text(encoding="utf-8"))
+    assert doc["rows"] == {"read": 5, "valid": 2, "rejected": 3, "merged_duplicate": 0}
+    with (reports / "rejects.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rejects = list(csv.DictReader(fh))
+    assert [(r["Name"], r["source_file"], r["source_line"]) for r in rejects] == [
+        ("Cy", f"{book} [Phones]", "2"),
+        ("Di", f"{book} [Phones]", "3"),
+        ("Ed", f"{book} [Phones]", "4"),
+    ]
+    assert {r["reason_code"] for r in rejects} == {"missing_email"}
