@@ -376,6 +376,12 @@ def edge_cases(out: Path) -> None:
 
 def write_xlsx(path: Path, rows: Sequence[Sequence[str | int]]) -> None:
     """A minimal valid XLSX (inline strings, numbers as numbers) written with zipfile: no xlsxwriter needed."""
+    write_workbook(path, [("Contacts", rows, False)])
+
+
+def write_workbook(path: Path, sheets: Sequence[tuple[str, Sequence[Sequence[str | int]], bool]]) -> None:
+    """An XLSX with one worksheet per ``(name, rows, hidden)``, in order; ``hidden`` sets ``state="hidden"``
+    (what Excel's "Hide sheet" writes). Tests build multi-sheet workbooks with it: no openpyxl needed."""
 
     def col(i: int) -> str:
         name = ""
@@ -388,16 +394,41 @@ def write_xlsx(path: Path, rows: Sequence[Sequence[str | int]]) -> None:
     def esc(s: str) -> str:
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-    xml_rows = []
-    for r, row in enumerate(rows, start=1):
-        cells = []
-        for c, v in enumerate(row):
-            ref = f"{col(c)}{r}"
-            if isinstance(v, int):
-                cells.append(f'<c r="{ref}"><v>{v}</v></c>')
-            elif v != "":
-                cells.append(f'<c r="{ref}" t="inlineStr"><is><t>{esc(v)}</t></is></c>')
-        xml_rows.append(f'<row r="{r}">{"".join(cells)}</row>')
+    def sheet_xml(rows: Sequence[Sequence[str | int]]) -> str:
+        xml_rows = []
+        for r, row in enumerate(rows, start=1):
+            cells = []
+            for c, v in enumerate(row):
+                ref = f"{col(c)}{r}"
+                if isinstance(v, int):
+                    cells.append(f'<c r="{ref}"><v>{v}</v></c>')
+                elif v != "":
+                    cells.append(f'<c r="{ref}" t="inlineStr"><is><t>{esc(v)}</t></is></c>')
+            if cells:  # as Excel writes it: an empty row has no element at all
+                xml_rows.append(f'<row r="{r}">{"".join(cells)}</row>')
+        return (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            f"<sheetData>{''.join(xml_rows)}</sheetData></worksheet>"
+        )
+
+    numbers = range(1, len(sheets) + 1)
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{n}.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for n in numbers
+    )
+    entries = "".join(
+        f'<sheet name="{esc(name).replace(chr(34), "&quot;")}" sheetId="{n}"{state} r:id="rId{n}"/>'
+        for n, (name, _, hidden) in zip(numbers, sheets, strict=True)
+        for state in [' state="hidden"' if hidden else ""]
+    )
+    rels = "".join(
+        f'<Relationship Id="rId{n}" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+        f'Target="worksheets/sheet{n}.xml"/>'
+        for n in numbers
+    )
     parts = {
         "[Content_Types].xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
@@ -406,8 +437,7 @@ def write_xlsx(path: Path, rows: Sequence[Sequence[str | int]]) -> None:
             '<Default Extension="xml" ContentType="application/xml"/>'
             '<Override PartName="/xl/workbook.xml" '
             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            f"{overrides}"
             "</Types>"
         ),
         "_rels/.rels": (
@@ -421,21 +451,16 @@ def write_xlsx(path: Path, rows: Sequence[Sequence[str | int]]) -> None:
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            '<sheets><sheet name="Contacts" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            f"<sheets>{entries}</sheets></workbook>"
         ),
         "xl/_rels/workbook.xml.rels": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" '
-            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-            'Target="worksheets/sheet1.xml"/></Relationships>'
-        ),
-        "xl/worksheets/sheet1.xml": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            f"<sheetData>{''.join(xml_rows)}</sheetData></worksheet>"
+            f"{rels}</Relationships>"
         ),
     }
+    for n, (_, rows, _) in zip(numbers, sheets, strict=True):
+        parts[f"xl/worksheets/sheet{n}.xml"] = sheet_xml(rows)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, text in parts.items():
             info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)

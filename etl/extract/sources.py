@@ -40,7 +40,7 @@ import polars as pl
 from etl.errors import InputError
 from etl.extract.delimited import DelimitedSource, restarting
 from etl.extract.encoding import Choice
-from etl.extract.excel import read_excel
+from etl.extract.excel import read_workbook
 from etl.extract.jsonl import read_json, read_ndjson
 from etl.extract.options import ReadOptions
 from etl.extract.result import REC, REJECT_SCHEMA, ExtractResult, FileInfo, Part
@@ -222,40 +222,41 @@ class _Opener:
                     "folder holds no export file (" + " ".join(sorted(MEMBER_EXT)) + ")", path=str(path)
                 )
             for member in members:
-                yield self.file(member, str(member))
+                yield from self.file(member, str(member))
             return
         if is_zip(path) and not is_workbook(path):
             yield from self.zip(path)
         else:
-            yield self.file(path, str(path))
+            yield from self.file(path, str(path))
 
-    def file(self, path: Path, label: str, kind: str | None = None) -> _Opened:
-        """Open one plain file; ``kind`` overrides the FileInfo kind (``zip-member``)."""
+    def file(self, path: Path, label: str, kind: str | None = None) -> list[_Opened]:
+        """Open one plain file: one source, or one per sheet of a workbook (``etl.extract.excel``);
+        ``kind`` overrides the FileInfo kind (``zip-member``)."""
         try:
             if path.stat().st_size == 0:
                 raise InputError("empty file (0 bytes)", path=label)
             ext = path.suffix.lower()
             if ext in EXCEL_EXT or (ext not in JSON_EXT | NDJSON_EXT and is_zip(path) and is_workbook(path)):
-                part = read_excel(path, label)
+                return [_Whole(_kind(p, kind)) for p in read_workbook(path, label)]
             elif ext in JSON_EXT:
                 part = read_json(path, label, self.workdir, self.options.encoding)
             elif ext in NDJSON_EXT:
                 part = read_ndjson(path, label, self.workdir, self.options.encoding)
             else:
-                return DelimitedSource(
-                    path,
-                    label,
-                    self.workdir,
-                    self.stack,
-                    kind or "csv",
-                    self.encodings.get(label),
-                    self.options,
-                )
+                return [
+                    DelimitedSource(
+                        path,
+                        label,
+                        self.workdir,
+                        self.stack,
+                        kind or "csv",
+                        self.encodings.get(label),
+                        self.options,
+                    )
+                ]
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", path=label) from None
-        if kind is not None:
-            part = Part(part.frame, part.rejects, replace(part.info, kind=kind))
-        return _Whole(part)
+        return [_Whole(_kind(part, kind))]
 
     def zip(self, path: Path, label: str | None = None, nested: bool = False) -> Iterator[_Opened]:
         """Unpack every wanted member (streamed to disk under a name of our own, one at a time, within
@@ -279,9 +280,14 @@ class _Opener:
                     continue
                 opened = self.file(dst, member_label, kind="zip-member")
                 if first and skipped:
-                    opened = _Noted(opened, tuple(skipped))
+                    opened[0] = _Noted(opened[0], tuple(skipped))
                 first = False
-                yield opened
+                yield from opened
+
+
+def _kind(part: Part, kind: str | None) -> Part:
+    """``part`` with its FileInfo kind overridden (``zip-member``), or as it is."""
+    return part if kind is None else Part(part.frame, part.rejects, replace(part.info, kind=kind))
 
 
 def wanted_member(parts: tuple[str, ...]) -> bool:

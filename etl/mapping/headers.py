@@ -6,7 +6,8 @@ other code pages as extract decides them (``etl.extract.encoding.decode_head``: 
 the head, or ``--encoding``; not sure or mixed → the same ``InputError`` extract raises); ZIPs and folders
 walked by extract's own walk (``etl.extract.sources.archive_members``/``wanted_member``: the same members,
 skips, nesting and caps, labelled ``<zip>::<member>`` like extract labels them; an AWeber account export is
-one folder per list); JSON arrays and NDJSON (keys of the first object); XLSX (first row); legacy API
+one folder per list); JSON arrays and NDJSON (keys of the first object); workbooks (every sheet extract
+reads, labelled `book.xlsx [Sheet]` like extract labels them: the one reader read whole); legacy API
 sources (``legacy+https://…``: the API's fixed columns).
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from etl.errors import InputError
 from etl.extract.dialect import column_names, sniff_delimiter, split_record
 from etl.extract.encoding import decode_head
+from etl.extract.excel import read_workbook
 from etl.extract.options import ReadOptions
 from etl.extract.sources import (
     EXCEL_EXT,
@@ -80,14 +82,11 @@ def _json_header(head: bytes, label: str, options: ReadOptions) -> list[str]:
     return list(obj) if isinstance(obj, dict) else []
 
 
-def _xlsx_header(path: Path, label: str) -> list[str]:
-    import polars as pl
-
-    try:
-        frame = pl.read_excel(path, has_header=False, read_options={"n_rows": 1})
-    except Exception as exc:  # fastexcel raises its own types; report them as unreadable input
-        raise InputError(f"cannot read the first row: {type(exc).__name__}", path=label) from None
-    return [str(v).strip() for v in frame.row(0) if v is not None] if frame.height else []
+def _xlsx_headers(path: Path, label: str) -> dict[str, list[str]]:
+    """Every sheet extract would read, under extract's label (``book.xlsx [Sheet]``), with its header.
+    The workbook is read as extract reads it (calamine loads a sheet whole anyway), so the sheets skipped
+    as empty or as a summary are the same ones."""
+    return {p.info.path: list(p.info.header) for p in read_workbook(path, label)}
 
 
 def _one(data: bytes, name: str, label: str, options: ReadOptions) -> list[str]:
@@ -132,11 +131,11 @@ def read_headers(sources: list[str], options: ReadOptions | None = None) -> dict
 def _file_headers(
     path: Path, label: str, options: ReadOptions, workdir: Path, budget: ArchiveBudget
 ) -> dict[str, list[str]]:
-    """One file on disk: an archive (walked), a workbook (first row) or a text/JSON file (its head)."""
+    """One file on disk: an archive (walked), a workbook (every sheet) or a text/JSON file (its head)."""
     if is_zip(path) and not is_workbook(path):
         return _zip_headers(path, label, options, workdir, budget)
     if path.suffix.lower() in EXCEL_EXT or is_workbook(path):
-        return {label: _xlsx_header(path, label)}
+        return _xlsx_headers(path, label)
     with path.open("rb") as fh:
         head = fh.read(HEAD_BYTES)
     if not head:  # the same refusal as extract's: nothing to detect, nothing to migrate
@@ -168,7 +167,7 @@ def _zip_headers(
                 if suffix == ".zip":
                     out.update(_zip_headers(dst, member_label, options, workdir, budget, nested=True))
                 else:
-                    out[member_label] = _xlsx_header(dst, member_label)
+                    out.update(_xlsx_headers(dst, member_label))
                 continue
             out[member_label] = _one(
                 member_head(zf, info, member_label, HEAD_BYTES), info.filename, member_label, options

@@ -31,6 +31,7 @@ from fnmatch import fnmatch
 from pathlib import PurePosixPath
 
 from etl.presets.preset import Preset, load_all, norm_header
+from etl.sheets import book_of
 
 GENERIC = "generic"
 # Below this a preset is not applied: the export is read with `generic`. Chosen from the export corpus
@@ -106,14 +107,16 @@ def known_headers(preset: Preset) -> set[str]:
 
 
 def _basename(name: str) -> str:
-    """``export.zip/subscribed_x.csv`` or ``export.zip!subscribed_x.csv`` → ``subscribed_x.csv``."""
+    """``export.zip/subscribed_x.csv`` or ``export.zip!subscribed_x.csv`` → ``subscribed_x.csv``; a
+    workbook's sheet (``MailPoet_export_x.xlsx [Sheet1]``) → the workbook's name, which the patterns name."""
+    name = book_of(name)
     return PurePosixPath(name.replace("\\", "/").replace("!", "/").replace("::", "/")).name
 
 
 def _file_evidence(preset: Preset, files: Iterable[str]) -> tuple[float, list[str]]:
     for f in files:
         base = _basename(f).casefold()
-        full = f.replace("\\", "/").casefold()
+        full = book_of(f).replace("\\", "/").casefold()
         for pattern in preset.detect_files:
             pat = pattern.casefold()
             if fnmatch(base, pat):

@@ -79,15 +79,19 @@ def _col_msg(column: str, v: pl.Expr, tail: str) -> pl.Expr:
 
 def file_statuses(files: list[str], preset: Preset) -> dict[str, str]:
     """Status implied by each source's base name: the longest matching prefix of the preset's
-    ``status.files`` (Mailchimp's ``unsubscribed_``), and an opt-out the name states in words of its own
-    (``name_says``: "unsubscribed.csv", "Bounced contacts.csv"); the more restrictive of the two."""
+    ``status.files`` (Mailchimp's ``unsubscribed_``) — a sheet's own name tried first, then its workbook's
+    (``rules.file_bases``) — and an opt-out either name states in words of its own (``name_says``:
+    "unsubscribed.csv", "Bounced contacts.csv", a sheet "Abgemeldet"); the most restrictive of them."""
     out: dict[str, str] = {}
     prefixes = sorted(preset.status.files.items(), key=lambda kv: -len(kv[0]))
     for f in files:
-        base = rules.file_base(f).casefold()
-        said = next((status.value for prefix, status in prefixes if base.startswith(prefix)), None)
-        named = name_says(rules.file_stem(f))
-        found = [s for s in (said, named) if s is not None]
+        said = None
+        for base in (b.casefold() for b in rules.file_bases(f)):
+            said = next((status.value for prefix, status in prefixes if base.startswith(prefix)), None)
+            if said is not None:
+                break
+        named = [name_says(stem) for stem in rules.file_stems(f)]
+        found = [s for s in (said, *named) if s is not None]
         if found:
             out[f] = max(found, key=lambda s: RANK[s])
     return out

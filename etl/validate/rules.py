@@ -21,6 +21,7 @@ import polars as pl
 
 from etl.frames import aligned
 from etl.names import col as column
+from etl.sheets import book_of, sheet_of
 
 MAX_TEXT_LENGTH = 255  # Benchmark text fields; longer values are rejected (``too_long``), never truncated
 MAX_EMAIL_LENGTH = 254
@@ -423,11 +424,32 @@ def split_column(values: pl.Series, fmt: str) -> pl.Series:
 
 
 def file_base(source_file: str) -> str:
-    """The base name of a source (a ZIP member's own name for ``x.zip::dir/member.csv``)."""
+    """The base name of a source: a ZIP member's own name for ``x.zip::dir/member.csv``, and the sheet's
+    name for ``book.xlsx [Unsubscribed]`` — a sheet is a source of its own, and its name says what it
+    holds as a file's name does, so a preset's file rule (``unsubscribed_``) sees it the same way."""
+    sheet = sheet_of(source_file)
+    if sheet is not None:
+        return sheet
     tail = source_file.rsplit("::", 1)[-1]
     return re.split(r"[\\/]", tail)[-1]
 
 
+def file_bases(source_file: str) -> tuple[str, ...]:
+    """Every base name a source answers to, the most specific first: a sheet's name, then its workbook's
+    (``unsubscribed.xlsx [Sheet1]`` → ``Sheet1``, ``unsubscribed.xlsx``), so a rule on names sees both."""
+    book = book_of(source_file)
+    return (file_base(source_file),) if book == source_file else (file_base(source_file), file_base(book))
+
+
+def file_stems(source_file: str) -> tuple[str, ...]:
+    """``file_stem`` of the source and, for a sheet, of its workbook (``unsubscribed.xlsx [Sheet1]`` →
+    ``Sheet1``, ``unsubscribed``): either name may state its rows' consent."""
+    return tuple(dict.fromkeys((file_stem(source_file), file_stem(book_of(source_file)))))
+
+
 def file_stem(source_file: str) -> str:
+    """``file_base`` without its extension; a sheet's name has none (``Members v1.2`` stays whole)."""
     base = file_base(source_file)
+    if sheet_of(source_file) is not None:
+        return base
     return base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base

@@ -11,6 +11,7 @@ import pytest
 from etl.errors import InputError
 from etl.mapping.headers import read_headers
 from etl.presets.detect import detect_platform
+from samples.generate import write_workbook
 
 
 def test_bom_semicolons_and_crlf(tmp_path: Path) -> None:
@@ -68,6 +69,16 @@ def test_zip_members_are_labelled_like_extract(tmp_path: Path) -> None:
     assert read_headers([str(z)]) == {
         f"{z}::subscribed_members_export_b6300f8dad.csv": ["Email Address", "MEMBER_RATING", "LEID"]
     }
+
+
+def test_every_sheet_of_a_workbook_is_labelled_like_extract(tmp_path: Path) -> None:
+    book = tmp_path / "MailPoet_export_x.xlsx"
+    summary = [["Status", "Count"], ["Subscribed", 1]]
+    members = [["Email", "First name", "Status"], ["a@x.com", "A", "subscribed"]]
+    write_workbook(book, [("Summary", summary, False), ("Members", members, False), ("Empty", [], True)])
+    found = read_headers([str(book)])
+    assert found == {f"{book} [Members]": ["Email", "First name", "Status"]}  # what extract reads, no more
+    assert "MailPoet_export_*.xlsx" in " ".join(detect_platform(found).evidence)  # the workbook's name
 
 
 def test_folder_of_lists_is_walked(tmp_path: Path) -> None:

@@ -605,3 +605,38 @@ def test_day_month_order_carries_across_batches_of_one_export() -> None:
         None,
     ]
     assert res.field_problems.select("row_id", REASON_CODE).rows() == [(21, "bad_date")]
+
+
+@pytest.mark.parametrize(
+    ("source", "base", "stem"),
+    [
+        ("exports/contacts.xlsx [Unsubscribed]", "Unsubscribed", "Unsubscribed"),
+        ("a.zip::lists/book.xlsx [unsubscribed_members]", "unsubscribed_members", "unsubscribed_members"),
+        ("book.xlsx [Members v1.2]", "Members v1.2", "Members v1.2"),  # a sheet's name has no extension
+        ("a.zip::dir/cleaned_x.csv", "cleaned_x.csv", "cleaned_x"),
+        ("C:\\exports\\subscribed.csv", "subscribed.csv", "subscribed"),
+        ("notes [draft].csv", "notes [draft].csv", "notes [draft]"),  # brackets alone make no sheet
+    ],
+)
+def test_file_base_of_a_sheet_is_the_sheets_name(source: str, base: str, stem: str) -> None:
+    assert (rules.file_base(source), rules.file_stem(source)) == (base, stem)
+
+
+def test_a_sheets_name_takes_part_in_a_presets_file_rule() -> None:
+    """Mailchimp's ``unsubscribed_`` prefix reads a sheet named like the file it was pasted from; a sheet
+    whose name says nothing leaves the word to its workbook's name."""
+    files = [
+        "book.xlsx [subscribed_members]",
+        "book.xlsx [unsubscribed_members]",
+        "unsubscribed.xlsx [Sheet1]",
+        "cleaned.xlsx [subscribed_x]",  # the preset's rule reads the sheet; the workbook's name says cleaned
+        "book.xlsx [Sheet1]",
+    ]
+    assert rows.file_statuses(files, load_preset("mailchimp")) == {
+        "book.xlsx [subscribed_members]": "subscribed",
+        "book.xlsx [unsubscribed_members]": "unsubscribed",
+        "unsubscribed.xlsx [Sheet1]": "unsubscribed",
+        "cleaned.xlsx [subscribed_x]": "cleaned",  # the most restrictive name wins (name_says)
+    }
+    assert rules.file_bases("a.zip::unsubscribed.xlsx [Sheet1]") == ("Sheet1", "unsubscribed.xlsx")
+    assert rules.file_bases("a.zip::unsubscribed.csv") == ("unsubscribed.csv",)
