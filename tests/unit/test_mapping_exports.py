@@ -751,6 +751,31 @@ EXPORTS: dict[str, Export] = {
             "cat@example.com": "unsubscribed",
         },
     ),
+    "intercom": Export(
+        files={
+            "contacts.csv": "id,external_id,role,email,name,phone,location_city,location_country,created_at,"
+            "unsubscribed_from_emails,marked_email_as_spam,has_hard_bounced\n"
+            "a1,u-1,user,ann@example.com,Ann Lee,555,Lyon,France,1707140668,false,false,false\n"
+            "a2,,lead,bob@example.com,Bob Ray,,,,1707140668,true,false,false\n"
+            "a3,u-3,user,cat@example.com,Cat Poe,,,,1707140668,false,true,false\n"
+            "a4,u-4,user,dan@example.com,Dan Oz,,,,1707140668,false,false,true\n"
+        },
+        fields={
+            "id": "Intercom ID",
+            "external_id": "Intercom User ID",
+            "role": "Intercom Role",
+            "name": "Full Name",
+            "phone": "Phone",
+            "location_city": "City",
+            "location_country": "Country",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",  # marked the email as spam
+            "dan@example.com": "cleaned",  # hard bounce
+        },
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"
