@@ -776,6 +776,30 @@ EXPORTS: dict[str, Export] = {
             "dan@example.com": "cleaned",  # hard bounce
         },
     ),
+    "braze": Export(
+        files={
+            "users.csv": "braze_id,user_id,email,first_name,last_name,phone_number,city,email_subscribe,"
+            "push_subscribe,unsubscribed_from_emails_at,random_bucket\n"
+            "b1,u-1,ann@example.com,Ann,Lee,555,Lyon,opted_in,unsubscribed,,12\n"
+            "b2,u-2,bob@example.com,Bob,Ray,,,subscribed,opted_in,,34\n"
+            "b3,,cat@example.com,Cat,Poe,,,unsubscribed,,2024-01-02 03:04:05 UTC,56\n"
+            "b4,u-4,dan@example.com,Dan,Oz,,,subscribed,,2024-01-02 03:04:05 UTC,78\n"
+        },
+        fields={
+            "braze_id": "Braze ID",
+            "user_id": "Braze External ID",
+            "first_name": "First Name",
+            "last_name": "Last Name",
+            "phone_number": "Phone",
+            "city": "City",
+        },
+        statuses={
+            "ann@example.com": "subscribed",  # push_subscribe = unsubscribed is another channel
+            "bob@example.com": "subscribed",
+            "cat@example.com": "unsubscribed",
+            "dan@example.com": "unsubscribed",  # the unsubscribe date wins over a stale state
+        },
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"
