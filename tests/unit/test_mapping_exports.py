@@ -800,6 +800,30 @@ EXPORTS: dict[str, Export] = {
             "dan@example.com": "unsubscribed",  # the unsubscribe date wins over a stale state
         },
     ),
+    "iterable": Export(
+        files={
+            "users.csv": "email,userId,firstName,lastName,phoneNumber,signupDate,emailListIds,"
+            "unsubscribedChannelIds,unsubscribedMessageTypeIds\n"
+            'ann@example.com,u-1,Ann,Lee,555,2024-02-05 13:51:08 +00:00,"[101,102]",[],[]\n'
+            "bob@example.com,u-2,Bob,Ray,,2024-02-05 13:51:08 +00:00,[101],[2001],[]\n"
+            "cat@example.com,,Cat,Poe,,2024-02-05 13:51:08 +00:00,[],[],[3002]\n"
+            "dan@example.com,u-4,Dan,Oz,,2024-02-05 13:51:08 +00:00,[],,\n"
+        },
+        fields={
+            "userId": "Iterable User ID",
+            "firstName": "First Name",
+            "lastName": "Last Name",
+            "phoneNumber": "Phone",
+            "signupDate": "Signup Date",
+            "emailListIds": "Iterable List IDs",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",  # a channel unsubscribe (which channel the export does not say)
+            "cat@example.com": "unsubscribed",  # a message-type unsubscribe
+            "dan@example.com": "subscribed",  # empty arrays written as empty cells
+        },
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"

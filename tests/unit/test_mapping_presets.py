@@ -49,6 +49,7 @@ REQUIRED = {
     "marketo",
     "intercom",
     "braze",
+    "iterable",
 }
 
 
