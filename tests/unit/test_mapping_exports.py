@@ -751,6 +751,79 @@ EXPORTS: dict[str, Export] = {
             "cat@example.com": "unsubscribed",
         },
     ),
+    "intercom": Export(
+        files={
+            "contacts.csv": "id,external_id,role,email,name,phone,location_city,location_country,created_at,"
+            "unsubscribed_from_emails,marked_email_as_spam,has_hard_bounced\n"
+            "a1,u-1,user,ann@example.com,Ann Lee,555,Lyon,France,1707140668,false,false,false\n"
+            "a2,,lead,bob@example.com,Bob Ray,,,,1707140668,true,false,false\n"
+            "a3,u-3,user,cat@example.com,Cat Poe,,,,1707140668,false,true,false\n"
+            "a4,u-4,user,dan@example.com,Dan Oz,,,,1707140668,false,false,true\n"
+        },
+        fields={
+            "id": "Intercom ID",
+            "external_id": "Intercom User ID",
+            "role": "Intercom Role",
+            "name": "Full Name",
+            "phone": "Phone",
+            "location_city": "City",
+            "location_country": "Country",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",  # marked the email as spam
+            "dan@example.com": "cleaned",  # hard bounce
+        },
+    ),
+    "braze": Export(
+        files={
+            "users.csv": "braze_id,user_id,email,first_name,last_name,phone_number,city,email_subscribe,"
+            "push_subscribe,unsubscribed_from_emails_at,random_bucket\n"
+            "b1,u-1,ann@example.com,Ann,Lee,555,Lyon,opted_in,unsubscribed,,12\n"
+            "b2,u-2,bob@example.com,Bob,Ray,,,subscribed,opted_in,,34\n"
+            "b3,,cat@example.com,Cat,Poe,,,unsubscribed,,2024-01-02 03:04:05 UTC,56\n"
+            "b4,u-4,dan@example.com,Dan,Oz,,,subscribed,,2024-01-02 03:04:05 UTC,78\n"
+        },
+        fields={
+            "braze_id": "Braze ID",
+            "user_id": "Braze External ID",
+            "first_name": "First Name",
+            "last_name": "Last Name",
+            "phone_number": "Phone",
+            "city": "City",
+        },
+        statuses={
+            "ann@example.com": "subscribed",  # push_subscribe = unsubscribed is another channel
+            "bob@example.com": "subscribed",
+            "cat@example.com": "unsubscribed",
+            "dan@example.com": "unsubscribed",  # the unsubscribe date wins over a stale state
+        },
+    ),
+    "iterable": Export(
+        files={
+            "users.csv": "email,userId,firstName,lastName,phoneNumber,signupDate,emailListIds,"
+            "unsubscribedChannelIds,unsubscribedMessageTypeIds\n"
+            'ann@example.com,u-1,Ann,Lee,555,2024-02-05 13:51:08 +00:00,"[101,102]",[],[]\n'
+            "bob@example.com,u-2,Bob,Ray,,2024-02-05 13:51:08 +00:00,[101],[2001],[]\n"
+            "cat@example.com,,Cat,Poe,,2024-02-05 13:51:08 +00:00,[],[],[3002]\n"
+            "dan@example.com,u-4,Dan,Oz,,2024-02-05 13:51:08 +00:00,[],,\n"
+        },
+        fields={
+            "userId": "Iterable User ID",
+            "firstName": "First Name",
+            "lastName": "Last Name",
+            "phoneNumber": "Phone",
+            "signupDate": "Signup Date",
+            "emailListIds": "Iterable List IDs",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",  # a channel unsubscribe (which channel the export does not say)
+            "cat@example.com": "unsubscribed",  # a message-type unsubscribe
+            "dan@example.com": "subscribed",  # empty arrays written as empty cells
+        },
+    ),
     "generic": Export(
         files={
             "people.csv": "email,First Name,PHONE,Newsletter,Signed Up,Vip Member\n"

@@ -47,6 +47,9 @@ REQUIRED = {
     "pipedrive",
     "dynamics365",
     "marketo",
+    "intercom",
+    "braze",
+    "iterable",
 }
 
 
