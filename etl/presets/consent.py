@@ -41,6 +41,7 @@ from types import MappingProxyType
 
 from etl.model import Status
 from etl.presets import consent_words as local
+from etl.presets.preset import FlagRule
 
 # Most restrictive last. A person's status is the highest-ranked status any signal gives.
 RANK: Mapping[str, int] = MappingProxyType(
@@ -461,6 +462,20 @@ def address_part(header: str, headers: Sequence[str]) -> bool:
     if not _ADDRESS_AMBIGUOUS.match(local.fold(" ".join(words(header)))):
         return False
     return any(h != header and _ADDRESS_SIBLING.search(local.fold(" ".join(words(h)))) for h in headers)
+
+
+def flag_check(rule: FlagRule) -> ConsentShape | None:
+    """The shape that reads a preset's yes/no status flag the way the preset does — every value the preset
+    lists fires it with the flag's status — so that a cell it does not list and no shape can read ("maybe",
+    "unknown") is a question rather than a silent "not fired". None for flags that are not yes/no: "any
+    filled cell", "contains", "absent", or values no shape reads alike (a preset's own words)."""
+    if not rule.values or rule.match != "equals" or rule.absent:
+        return None
+    for kind in ("negative", "positive"):
+        shape = ConsentShape(kind, rule.status.value)
+        if all(shape.read(normalise_value(v)) == rule.status.value for v in rule.values):
+            return shape
+    return None
 
 
 def name_says(stem: str) -> str | None:

@@ -30,7 +30,7 @@ from etl.model import (
     TAGS,
     FieldColumn,
 )
-from etl.presets.consent import ADDRESS_SHAPE, ConsentShape, address_part, classify_header
+from etl.presets.consent import ADDRESS_SHAPE, ConsentShape, address_part, classify_header, flag_check
 from etl.presets.preset import FlagRule, Preset, find_column, norm_header
 
 # Columns our rejects.csv adds after the original ones: ``reason_code, reason, source_file, source_line,
@@ -170,6 +170,13 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
                 used.add(norm_header(label))
                 fields.append(FieldColumn(label=label, source=h, custom=True))
                 formats.append(())
+    # a preset's yes/no opt-out flag is read for what else its cells say: "maybe" in has_hard_bounced is a
+    # question, not a silent subscribed (the flag itself still fires on the preset's values)
+    consent += [
+        (col, shape)
+        for col, rule in flags
+        if col != status and norm_header(col) not in not_consent and (shape := flag_check(rule)) is not None
+    ]
     return ColumnPlan(
         email=email,
         fields=tuple(fields),

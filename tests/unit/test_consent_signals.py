@@ -538,3 +538,44 @@ def test_a_source_name_states_an_opt_out_or_says_nothing(stem: str, status: str 
     from etl.presets.consent import name_says
 
     assert name_says(stem) == status
+
+
+def test_a_cell_a_presets_yes_no_flag_does_not_list_is_a_question_not_subscribed() -> None:
+    """Intercom's has_hard_bounced = "maybe": the preset fires on true/1/yes and nothing else, so the cell
+    used to say nothing and the person arrived Active. It is a question now; the flag's own values and the
+    no-words still read as before, and --ignore-column settles it (the flag keeps firing on its values)."""
+    rows: list[dict[str, str | None]] = [
+        {"email": "a@x.com", "unsubscribed_from_emails": "false", "has_hard_bounced": "true"},
+        {"email": "b@x.com", "unsubscribed_from_emails": "no", "has_hard_bounced": "false"},
+        {"email": "c@x.com", "unsubscribed_from_emails": "false", "has_hard_bounced": "maybe"},
+        {"email": "d@x.com", "unsubscribed_from_emails": None, "has_hard_bounced": None},
+    ]
+    res = run(rows, "intercom")
+    assert [c.column for c in res.consent.unclear] == ["has_hard_bounced"]
+    assert res.consent.undecided_rows == 1
+    settled = run(rows, "intercom", consent=ConsentChoices(None, {}, ("has_hard_bounced",)))
+    assert not settled.consent.unclear
+    assert statuses(settled) == {
+        "a@x.com": "cleaned",
+        "b@x.com": "subscribed",
+        "c@x.com": "subscribed",
+        "d@x.com": "subscribed",
+    }
+    clean = run([r for r in rows if r["email"] != "c@x.com"], "intercom")  # nothing to ask: as before
+    assert not clean.consent.unclear and statuses(clean)["a@x.com"] == "cleaned"
+
+
+def test_flag_check_reads_a_flag_as_its_preset_does() -> None:
+    from etl.presets.consent import flag_check
+    from etl.presets.preset import FlagRule
+
+    assert flag_check(FlagRule(("x",), Status.UNSUBSCRIBED, ("true", "1", "yes"))) == ConsentShape(
+        "negative", "unsubscribed"
+    )
+    assert flag_check(FlagRule(("x",), Status.NO_CONSENT, ("no", "false"))) == ConsentShape(
+        "positive", "no_consent"
+    )
+    assert flag_check(FlagRule(("x",), Status.CLEANED)) is None  # any filled cell fires: nothing to ask
+    assert flag_check(FlagRule(("x",), Status.UNSUBSCRIBED, ("email",), match="contains")) is None
+    assert flag_check(FlagRule(("x",), Status.UNSUBSCRIBED, ("true",), absent=True)) is None
+    assert flag_check(FlagRule(("x",), Status.UNSUBSCRIBED, ("0", "1", "2"))) is None  # ids, not yes/no
