@@ -587,6 +587,22 @@ EXPORTS: dict[str, Export] = {
             "cat@example.com": "cleaned",
         },
     ),
+    "icontact": Export(
+        files={
+            "icontact-contacts.csv": "Email,Prefix,First Name,Last Name,Business,Status,Create Date,Bounce Count\n"
+            "ann@example.com,Ms.,Ann,Lee,Lorem Co.,normal,2023-05-14 09:31:02,0\n"
+            "bob@example.com,,Bob,Ray,,donotcontact,2023-05-14 09:31:02,0\n"
+            "cat@example.com,,Cat,Poe,,bounced,2023-05-14 09:31:02,3\n"
+            "dan@example.com,,Dan,Orr,,pending,2023-05-14 09:31:02,0\n"
+        },
+        fields={"First Name": "First Name", "Last Name": "Last Name", "Prefix": "Prefix", "Business": "Company"},
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+            "dan@example.com": "pending",
+        },
+    ),
     "squarespace": Export(
         files={
             "contacts-subscribers.csv": "Email,First Name,Last Name,Accepts Marketing,Subscriber Status,Subscribed On,"

@@ -47,6 +47,7 @@ REQUIRED = {
     "pipedrive",
     "dynamics365",
     "marketo",
+    "icontact",
 }
 
 
