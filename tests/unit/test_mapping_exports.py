@@ -603,6 +603,22 @@ EXPORTS: dict[str, Export] = {
             "dan@example.com": "pending",
         },
     ),
+    "emma": Export(
+        files={
+            "emma-members.csv": "Email,First Name,Last Name,Member Status,Member Since,Groups\n"
+            "ann@example.com,Ann,Lee,Active,2023-05-14 09:31:02,Newsletter\n"
+            "bob@example.com,Bob,Ray,Opt-out,2023-05-14 09:31:02,Newsletter\n"
+            "cat@example.com,Cat,Poe,Error,2023-05-14 09:31:02,\n"
+            "dan@example.com,Dan,Orr,Forwarded,2023-05-14 09:31:02,\n"
+        },
+        fields={"First Name": "First Name", "Last Name": "Last Name", "Member Since": "Subscribed Date"},
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+            "dan@example.com": "no_consent",
+        },
+    ),
     "squarespace": Export(
         files={
             "contacts-subscribers.csv": "Email,First Name,Last Name,Accepts Marketing,Subscriber Status,Subscribed On,"

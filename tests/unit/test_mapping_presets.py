@@ -48,6 +48,7 @@ REQUIRED = {
     "dynamics365",
     "marketo",
     "icontact",
+    "emma",
 }
 
 
