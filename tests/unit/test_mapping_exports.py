@@ -595,7 +595,12 @@ EXPORTS: dict[str, Export] = {
             "cat@example.com,,Cat,Poe,,bounced,2023-05-14 09:31:02,3\n"
             "dan@example.com,,Dan,Orr,,pending,2023-05-14 09:31:02,0\n"
         },
-        fields={"First Name": "First Name", "Last Name": "Last Name", "Prefix": "Prefix", "Business": "Company"},
+        fields={
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Prefix": "Prefix",
+            "Business": "Company",
+        },
         statuses={
             "ann@example.com": "subscribed",
             "bob@example.com": "unsubscribed",
