@@ -624,6 +624,23 @@ EXPORTS: dict[str, Export] = {
             "dan@example.com": "no_consent",
         },
     ),
+    "benchmark_export": Export(
+        files={
+            "contacts.csv": "Contact Id,Email,Status,Sub Status,First Name,Company,Lists,Tags,Updated At\n"
+            "66f1a6e4698f1bca60425a01,ann@example.com,Active,,Ann,Lorem Co.,News;Promo,VIP;Blog,2024-02-01T16:12:00.000Z\n"
+            "66f1a6e4698f1bca60425a02,bob@example.com,Inactive,Unsubscribe,Bob,,News,,2024-02-01T16:12:00.000Z\n"
+            "66f1a6e4698f1bca60425a03,cat@example.com,Inactive,Bounce,Cat,,News,,2024-02-01T16:12:00.000Z\n"
+            "66f1a6e4698f1bca60425a04,dan@example.com,Active,confirmed,Dan,,News,,2024-02-01T16:12:00.000Z\n"
+        },
+        fields={"First Name": "First Name", "Company": "Company"},
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+            "dan@example.com": "subscribed",
+        },
+        tags={"ann@example.com": ["VIP", "Blog"]},
+    ),
     "squarespace": Export(
         files={
             "contacts-subscribers.csv": "Email,First Name,Last Name,Accepts Marketing,Subscriber Status,Subscribed On,"

@@ -49,6 +49,7 @@ REQUIRED = {
     "marketo",
     "icontact",
     "emma",
+    "benchmark_export",
 }
 
 
