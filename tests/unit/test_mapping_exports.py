@@ -587,6 +587,60 @@ EXPORTS: dict[str, Export] = {
             "cat@example.com": "cleaned",
         },
     ),
+    "icontact": Export(
+        files={
+            "icontact-contacts.csv": "Email,Prefix,First Name,Last Name,Business,Status,Create Date,Bounce Count\n"
+            "ann@example.com,Ms.,Ann,Lee,Lorem Co.,normal,2023-05-14 09:31:02,0\n"
+            "bob@example.com,,Bob,Ray,,donotcontact,2023-05-14 09:31:02,0\n"
+            "cat@example.com,,Cat,Poe,,bounced,2023-05-14 09:31:02,3\n"
+            "dan@example.com,,Dan,Orr,,pending,2023-05-14 09:31:02,0\n"
+        },
+        fields={
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Prefix": "Prefix",
+            "Business": "Company",
+        },
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+            "dan@example.com": "pending",
+        },
+    ),
+    "emma": Export(
+        files={
+            "emma-members.csv": "Email,First Name,Last Name,Member Status,Member Since,Groups\n"
+            "ann@example.com,Ann,Lee,Active,2023-05-14 09:31:02,Newsletter\n"
+            "bob@example.com,Bob,Ray,Opt-out,2023-05-14 09:31:02,Newsletter\n"
+            "cat@example.com,Cat,Poe,Error,2023-05-14 09:31:02,\n"
+            "dan@example.com,Dan,Orr,Forwarded,2023-05-14 09:31:02,\n"
+        },
+        fields={"First Name": "First Name", "Last Name": "Last Name", "Member Since": "Subscribed Date"},
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+            "dan@example.com": "no_consent",
+        },
+    ),
+    "benchmark_export": Export(
+        files={
+            "contacts.csv": "Contact Id,Email,Status,Sub Status,First Name,Company,Lists,Tags,Updated At\n"
+            "66f1a6e4698f1bca60425a01,ann@example.com,Active,,Ann,Lorem Co.,News;Promo,VIP;Blog,2024-02-01T16:12:00.000Z\n"
+            "66f1a6e4698f1bca60425a02,bob@example.com,Inactive,Unsubscribe,Bob,,News,,2024-02-01T16:12:00.000Z\n"
+            "66f1a6e4698f1bca60425a03,cat@example.com,Inactive,Bounce,Cat,,News,,2024-02-01T16:12:00.000Z\n"
+            "66f1a6e4698f1bca60425a04,dan@example.com,Active,confirmed,Dan,,News,,2024-02-01T16:12:00.000Z\n"
+        },
+        fields={"First Name": "First Name", "Company": "Company"},
+        statuses={
+            "ann@example.com": "subscribed",
+            "bob@example.com": "unsubscribed",
+            "cat@example.com": "cleaned",
+            "dan@example.com": "subscribed",
+        },
+        tags={"ann@example.com": ["VIP", "Blog"]},
+    ),
     "squarespace": Export(
         files={
             "contacts-subscribers.csv": "Email,First Name,Last Name,Accepts Marketing,Subscriber Status,Subscribed On,"

@@ -50,6 +50,9 @@ REQUIRED = {
     "intercom",
     "braze",
     "iterable",
+    "icontact",
+    "emma",
+    "benchmark_export",
 }
 
 

@@ -375,6 +375,12 @@ def test_tags_and_lists_from_generic_columns() -> None:
     assert (row[TAGS], row[LISTS]) == (["VIP", "Blog"], ["News", "Promo"])
 
 
+def test_a_groups_column_is_read_as_lists_by_generic() -> None:
+    """Sender.net (and others) name their mailing lists "groups": a proposed text field would lose them."""
+    row = one([{"Email": "a@x.com", "Groups": "Newsletter, Customers"}])
+    assert row[LISTS] == ["Newsletter", "Customers"]
+
+
 def test_lists_fixed_and_per_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert one([{"Email Address": "a@x.com"}], "mailchimp")[LISTS] == ["Mailchimp audience"]
     p = tmp_path / "pf.toml"
