@@ -172,10 +172,15 @@ def plan_columns(columns: Sequence[str], preset: Preset, *, where: str | None = 
                 formats.append(())
     # a preset's yes/no opt-out flag is read for what else its cells say: "maybe" in has_hard_bounced is a
     # question, not a silent subscribed (the flag itself still fires on the preset's values)
+    # (a column several flags share is checked only when each of them is yes/no: Benchmark's "Sub Status"
+    # lists its own words, "complaint-fbl" among them, which no shape reads)
+    by_column: dict[str, list[ConsentShape | None]] = {}
+    for col, flag in flags:
+        by_column.setdefault(col, []).append(flag_check(flag))
     consent += [
-        (col, shape)
-        for col, rule in flags
-        if col != status and norm_header(col) not in not_consent and (shape := flag_check(rule)) is not None
+        (col, checks[0])
+        for col, checks in by_column.items()
+        if col != status and norm_header(col) not in not_consent and checks[0] is not None and all(checks)
     ]
     return ColumnPlan(
         email=email,
