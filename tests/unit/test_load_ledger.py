@@ -76,6 +76,8 @@ def test_intent_settle_revert_and_row_outcomes(tmp_path: Path) -> None:
         run.settle(P2.key, state=DONE, outcome="failed", error="ValidationError: bad")
         assert run.row_totals() == {"created": 2, "failed": 1}
         assert run.contact_totals() == {"created": 1, "failed": 1, "pending": 0}
+        assert run.tallies() == (run.contact_totals(), run.row_totals())  # the contacts alone: the same
+        assert run.tallies(rows=False) == (run.contact_totals(), {})
         assert run.row_outcomes()[-1] == (7, "a@x.com", "created", None)
         done = run.contacts([DONE])
         assert done[0].contact_id == "c1" and done[0].ours
