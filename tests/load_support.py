@@ -150,3 +150,16 @@ def seed_contacts(app: Any, account: Account, plans: list[PlannedContact]) -> No
         )
         for p in plans
     )
+
+
+def migrate_into(run: Any, box: Any, sources: list[Path], tmp_path: Path) -> Any:
+    """``bme-migrate migrate SOURCES`` into ``box`` over HTTP, creating fields, no read-back, state and
+    reports under ``tmp_path`` (the consent tests' one way of running an export)."""
+    args = ["migrate", *map(str, sources), "--create-fields", "--no-verify"]
+    args += ["--state-dir", str(tmp_path / "s"), "--report-dir", str(tmp_path / "r")]
+    return run(args, {"BME_BASE_URL": box.url, "BME_API_KEY": box.api_key})
+
+
+def statuses(box: Any) -> dict[str, str]:
+    """Each contact's status in ``box``'s account, by key."""
+    return {k: c.status for k, c in account_contacts(box.app).items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.load_support import account_contacts
+from tests.load_support import account_contacts, migrate_into, statuses
 
 GHOSTLIKE = (
     "email,name,subscribed_to_emails,email_disabled,unsubscribed_at,status\n"
@@ -156,11 +156,9 @@ def test_a_file_named_for_an_opt_out_gives_its_rows_that_status(run, sandbox_fac
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    env = {"BME_BASE_URL": box.url, "BME_API_KEY": box.api_key}
-    flags = ["--create-fields", "--state-dir", str(tmp_path / "s"), "--report-dir", str(tmp_path / "r")]
-    done = run(["migrate", *(str(tmp_path / n) for n in files), *flags, "--no-verify"], env)
+    done = migrate_into(run, box, [tmp_path / n for n in files], tmp_path)
     assert done.exit_code == 0, done.output
-    assert {k: c.status for k, c in account_contacts(box.app).items()} == {
+    assert statuses(box) == {
         "ann@example.com": "Active",
         "bob@example.com": "Inactive",
         "cy@example.com": "Inactive",

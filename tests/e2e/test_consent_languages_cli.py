@@ -6,28 +6,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from tests.load_support import account_contacts
-
-
-def _migrate(run: Any, box: Any, src: Path, tmp_path: Path) -> Any:
-    env = {"BME_BASE_URL": box.url, "BME_API_KEY": box.api_key}
-    args = [
-        "migrate",
-        str(src),
-        "--create-fields",
-        "--state-dir",
-        str(tmp_path / "s"),
-        "--report-dir",
-        str(tmp_path / "r"),
-        "--no-verify",
-    ]
-    return run(args, env)
-
-
-def _statuses(box: Any) -> dict[str, str]:
-    return {k: c.status for k, c in account_contacts(box.app).items()}
+from tests.load_support import account_contacts, migrate_into, statuses
 
 
 def test_a_german_cp1252_export_reads_newsletter_abgemeldet_the_right_way_round(
@@ -43,9 +23,9 @@ def test_a_german_cp1252_export_reads_newsletter_abgemeldet_the_right_way_round(
             "otto@example.de;Otto;Größe;nein\r\n"
         ).encode("cp1252")
     )
-    done = _migrate(run, box, src, tmp_path)
+    done = migrate_into(run, box, [src], tmp_path)
     assert done.exit_code == 0, done.output
-    assert _statuses(box) == {
+    assert statuses(box) == {
         "juergen@example.de": "Inactive",  # "ja": yes, unsubscribed
         "aenne@example.de": "Active",
         "otto@example.de": "Active",
@@ -71,9 +51,9 @@ def test_a_french_export_reads_statut_and_the_date_of_unsubscription(
         "dom@example.fr,Dominique,Faure,REJETE,\n",
         encoding="utf-8-sig",
     )
-    done = _migrate(run, box, src, tmp_path)
+    done = migrate_into(run, box, [src], tmp_path)
     assert done.exit_code == 0, done.output
-    assert _statuses(box) == {
+    assert statuses(box) == {
         "ada@example.fr": "Active",
         "bea@example.fr": "Inactive",
         "cyr@example.fr": "Inactive",  # unsubscribed on 12/03/2024, whatever the status says
@@ -93,10 +73,10 @@ def test_a_spanish_export_reads_consentimiento_and_fecha_de_baja(
         "cruz@example.es;Cruz;Ibáñez;no;\n",
         encoding="utf-8",
     )
-    done = _migrate(run, box, src, tmp_path)
+    done = migrate_into(run, box, [src], tmp_path)
     assert done.exit_code == 0, done.output
     # "no" in a consent column: consent never given, so the person is not written (no_consent is skipped)
-    assert _statuses(box) == {"ana@example.es": "Active", "ben@example.es": "Inactive"}
+    assert statuses(box) == {"ana@example.es": "Active", "ben@example.es": "Inactive"}
     doc = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
     by = {(d["by"], d["value"], d["status"]): d["rows"] for d in doc["consent"]["decided_by"]}
     assert by[('column "Consentimiento"', "no", "no_consent")] == 1
@@ -110,7 +90,7 @@ def test_an_ambiguous_localized_column_still_stops_before_any_write(
     src.write_bytes(
         "E-Mail;Vorname;Werbung\r\nada@example.de;Ada;ja\r\nbob@example.de;Bob;nein\r\n".encode("cp1252")
     )
-    stopped = _migrate(run, box, src, tmp_path)
+    stopped = migrate_into(run, box, [src], tmp_path)
     assert stopped.exit_code == 2, stopped.output
     assert stopped.err.startswith("error: consent is unclear in 1 column; nothing was written")
     assert 'column "Werbung" may carry consent' in stopped.err and '"nein" 1' in stopped.err
